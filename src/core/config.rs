@@ -1,0 +1,70 @@
+//! Settings of one servent core, with the defaults real servents use and why.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::proto::Guid;
+
+/// How long a Ping's reverse route (and its duplicate entry) lives: Pongs arrive within
+/// seconds; LimeWire keeps ping routes 2 minutes.
+pub const PING_ROUTE_TTL: Duration = Duration::from_secs(120);
+/// How long a Query's reverse route (and its duplicate entry) lives: hits from slow
+/// servents trickle in for minutes; LimeWire keeps query routes 5 minutes.
+pub const QUERY_ROUTE_TTL: Duration = Duration::from_secs(300);
+/// How long a Push route (servent ID -> peer the QueryHit came from) lives: a user may
+/// start a download a while after the hit; LimeWire keeps 7 minutes.
+pub const PUSH_ROUTE_TTL: Duration = Duration::from_secs(420);
+/// Entries per route table: bounds memory against a flood of unique GUIDs
+/// (LimeWire: 100k). At ~64 bytes an entry, 6.4 MB per table at most.
+pub const ROUTE_TABLE_CAPACITY: usize = 100_000;
+/// The 0.6 soft TTL limit: TTL + hops above this is lowered to it.
+pub const DEFAULT_MAX_TTL: u8 = 7;
+/// Pings a link may send in a burst before rate limiting starts.
+pub const PING_BURST: u32 = 64;
+/// Pings per second a link may send once its burst is spent (token refill rate).
+pub const PING_RATE_PER_SEC: u32 = 4;
+/// Results per QueryHit we send: keeps each hit around 4-8 KiB, as real servents do.
+pub const MAX_RESULTS_PER_QUERY_HIT: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our servent ID: in the `GUID:` handshake header and in every QueryHit we send.
+    pub servent_id: Guid,
+    /// Address and port advertised in our Pongs and QueryHits (the one listening port).
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    /// Advertised speed in kbit/s (QueryHit speed field).
+    pub speed_kbps: u32,
+    /// TTL + hops is clamped to this (0.6 soft limit).
+    pub max_ttl: u8,
+    pub ping_route_ttl: Duration,
+    pub query_route_ttl: Duration,
+    pub push_route_ttl: Duration,
+    pub route_table_capacity: usize,
+    pub ping_burst: u32,
+    pub ping_rate_per_sec: u32,
+    /// Vendor code in our QueryHit trailers.
+    pub vendor_code: [u8; 4],
+    /// Seed of the core's RNG (descriptor IDs, random choices).
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            servent_id: Guid::default(),
+            ip: Ipv4Addr::LOCALHOST,
+            port: 6346,
+            speed_kbps: 10_000,
+            max_ttl: DEFAULT_MAX_TTL,
+            ping_route_ttl: PING_ROUTE_TTL,
+            query_route_ttl: QUERY_ROUTE_TTL,
+            push_route_ttl: PUSH_ROUTE_TTL,
+            route_table_capacity: ROUTE_TABLE_CAPACITY,
+            ping_burst: PING_BURST,
+            ping_rate_per_sec: PING_RATE_PER_SEC,
+            vendor_code: *b"SRVT",
+            seed: 0,
+        }
+    }
+}

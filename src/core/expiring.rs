@@ -1,0 +1,134 @@
+//! A map whose entries expire after a fixed lifetime and whose size is bounded: the
+//! building block of the duplicate cache and the reverse-path route tables.
+//!
+//! Entries live `lifetime` after insertion. Expiry order equals insertion order, so a FIFO
+//! of insertions gives O(1) amortised expiry and eviction: when full, the oldest entry
+//! goes first. A lookup never returns an expired entry, even before `expire` runs.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ExpiringMap<K, V> {
+    map: HashMap<K, (V, Duration)>,
+    order: VecDeque<(K, Duration)>,
+    lifetime: Duration,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
+    pub fn new(lifetime: Duration, capacity: usize) -> Self {
+        ExpiringMap {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            lifetime,
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The live value for `key`.
+    pub fn get(&self, key: &K, now: Duration) -> Option<&V> {
+        match self.map.get(key) {
+            Some((v, expires)) if *expires > now => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn contains(&self, key: &K, now: Duration) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Inserts `key` unless a live entry exists. Returns false (and changes nothing) when
+    /// the key is live: for the duplicate cache that means "seen before".
+    pub fn insert_new(&mut self, key: K, value: V, now: Duration) -> bool {
+        if self.contains(&key, now) {
+            return false;
+        }
+        self.put(key, value, now);
+        true
+    }
+
+    /// Inserts or replaces `key`, restarting its lifetime.
+    pub fn put(&mut self, key: K, value: V, now: Duration) {
+        self.expire(now);
+        while self.map.len() >= self.capacity {
+            if !self.evict_oldest() {
+                break;
+            }
+        }
+        let expires = now + self.lifetime;
+        self.map.insert(key, (value, expires));
+        self.order.push_back((key, expires));
+    }
+
+    /// Drops every entry whose lifetime ended at or before `now`.
+    pub fn expire(&mut self, now: Duration) {
+        while let Some(&(_, expires)) = self.order.front() {
+            if expires > now {
+                break;
+            }
+            self.evict_oldest();
+        }
+    }
+
+    /// When the oldest entry expires.
+    pub fn next_expiry(&self) -> Option<Duration> {
+        self.order.front().map(|&(_, e)| e)
+    }
+
+    fn evict_oldest(&mut self) -> bool {
+        let Some((key, expires)) = self.order.pop_front() else {
+            return false;
+        };
+        // Only remove the map entry if it is the one this queue slot refers to (a later
+        // `put` of the same key leaves a stale slot behind).
+        if self.map.get(&key).is_some_and(|(_, e)| *e == expires) {
+            self.map.remove(&key);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn entries_expire_and_capacity_evicts_oldest() {
+        let mut m = ExpiringMap::new(10 * S, 3);
+        assert!(m.insert_new(1, 'a', S));
+        assert!(!m.insert_new(1, 'b', 2 * S), "live key is a duplicate");
+        assert!(m.insert_new(2, 'b', 2 * S));
+        assert!(m.insert_new(3, 'c', 3 * S));
+        assert!(m.insert_new(4, 'd', 4 * S));
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.get(&1, 4 * S), None, "oldest evicted at capacity");
+        assert_eq!(m.get(&2, 11 * S), Some(&'b'));
+        assert_eq!(m.get(&2, 12 * S), None, "expired on lookup");
+        m.expire(12 * S);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.next_expiry(), Some(13 * S));
+        m.expire(20 * S);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn put_restarts_lifetime_without_losing_entry_to_stale_slot() {
+        let mut m = ExpiringMap::new(10 * S, 10);
+        m.put(1, 'a', S);
+        m.put(1, 'b', 5 * S);
+        m.expire(12 * S);
+        assert_eq!(m.get(&1, 12 * S), Some(&'b'));
+    }
+}

@@ -1,0 +1,53 @@
+//! How the core asks the shared library which files answer a Query. The library (a later
+//! layer) implements [`QueryMatcher`]; tests and the simulator use small matchers.
+
+use crate::proto::payload::Query;
+
+/// One shared file that answers a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    pub index: u32,
+    pub size: u64,
+    pub name: String,
+    /// `urn:sha1:<base32>` once hashed.
+    pub sha1_urn: Option<String>,
+}
+
+pub trait QueryMatcher: Send {
+    /// Files matching `query`, at most `limit` of them.
+    fn matches(&self, query: &Query, limit: usize) -> Vec<LocalFile>;
+}
+
+/// Shares nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMatcher;
+
+impl QueryMatcher for NoMatcher {
+    fn matches(&self, _query: &Query, _limit: usize) -> Vec<LocalFile> {
+        Vec::new()
+    }
+}
+
+/// A fixed list of files matched by case-insensitive substring of every query word.
+/// Enough for tests and the simulator; the real library does keywords and wildcards.
+#[derive(Debug, Default, Clone)]
+pub struct ListMatcher(pub Vec<LocalFile>);
+
+impl QueryMatcher for ListMatcher {
+    fn matches(&self, query: &Query, limit: usize) -> Vec<LocalFile> {
+        let text = query.text_lossy().to_lowercase();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() {
+            return Vec::new();
+        }
+        self.0
+            .iter()
+            .filter(|f| {
+                let name = f.name.to_lowercase();
+                words.iter().all(|w| name.contains(w))
+            })
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,21 @@
+//! The sans-IO servent core, in the style of quinn-proto: a deterministic state machine
+//! that takes inputs (`handle_connected`, `handle_descriptor`, `handle_closed`,
+//! `handle_timeout`, and local requests such as `ping` and `query`) and produces outputs
+//! drained with `poll_transmit`, `poll_event` and `poll_timeout`. Time is a `Duration`
+//! since an epoch the driver picks; randomness comes from a seeded RNG. It never touches a
+//! socket or a clock, so the TCP driver and the simulator run exactly the same code.
+
+pub mod config;
+pub mod event;
+pub mod expiring;
+pub mod matcher;
+pub mod peer;
+pub mod servent;
+pub mod stats;
+
+pub use config::Config;
+pub use event::{Event, Priority, Transmit};
+pub use matcher::{LocalFile, NoMatcher, QueryMatcher};
+pub use peer::{PeerId, PeerInfo};
+pub use servent::{Origin, Servent};
+pub use stats::{DropReason, Stats};

@@ -1,0 +1,68 @@
+//! A neighbour as the core sees it: its ID, what it announced in the handshake, its
+//! counters and its ping rate limiter.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::proto::PayloadType;
+
+/// A link's identifier, chosen by the driver (a connection counter, a node index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct PeerId(pub u32);
+
+/// What the driver learnt about the peer during the handshake.
+#[derive(Debug, Clone, Default)]
+pub struct PeerInfo {
+    pub addr: Option<SocketAddr>,
+    pub user_agent: String,
+    /// The peer sent `Bye-Packet: 0.1`: we may send it a Bye before closing.
+    pub bye_supported: bool,
+    pub ultrapeer: bool,
+    /// The peer's side of the link is 0.4 (no headers).
+    pub legacy_04: bool,
+}
+
+/// Per-type descriptor counters.
+pub type TypeCounters = [u64; PayloadType::ALL.len()];
+
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub info: PeerInfo,
+    pub connected_at: Duration,
+    pub received: TypeCounters,
+    pub sent: TypeCounters,
+    pub duplicates: u64,
+    pub dropped: u64,
+    ping_tokens: u32,
+    ping_refilled_at: Duration,
+}
+
+impl Peer {
+    pub fn new(now: Duration, info: PeerInfo, ping_burst: u32) -> Peer {
+        Peer {
+            info,
+            connected_at: now,
+            received: [0; PayloadType::ALL.len()],
+            sent: [0; PayloadType::ALL.len()],
+            duplicates: 0,
+            dropped: 0,
+            ping_tokens: ping_burst,
+            ping_refilled_at: now,
+        }
+    }
+
+    /// Token bucket: may this peer's Ping be handled now?
+    pub fn take_ping_token(&mut self, now: Duration, burst: u32, rate_per_sec: u32) -> bool {
+        let elapsed = now.saturating_sub(self.ping_refilled_at);
+        let refill = (elapsed.as_millis() as u64 * rate_per_sec as u64 / 1000) as u32;
+        if refill > 0 {
+            self.ping_tokens = self.ping_tokens.saturating_add(refill).min(burst);
+            self.ping_refilled_at = now;
+        }
+        if self.ping_tokens == 0 {
+            return false;
+        }
+        self.ping_tokens -= 1;
+        true
+    }
+}

@@ -1,0 +1,526 @@
+//! The servent state machine: routing, duplicate suppression, TTL/hops rules, answering
+//! Pings and Queries. Inputs are `handle_*` calls and local requests; outputs are drained
+//! with `poll_transmit`, `poll_event` and `poll_timeout`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::proto::limits::HARD_MAX_TTL;
+use crate::proto::payload::{
+    Bye, Extension, HitResult, Ping, Pong, Push, Query, QueryHit, Trailer,
+};
+use crate::proto::{DecodeError, Descriptor, Guid, Payload, PayloadType};
+
+use super::config::{Config, MAX_RESULTS_PER_QUERY_HIT};
+use super::event::{Event, Priority, Transmit};
+use super::expiring::ExpiringMap;
+use super::matcher::{LocalFile, NoMatcher, QueryMatcher};
+use super::peer::{Peer, PeerId, PeerInfo};
+use super::stats::{DropReason, Stats};
+
+/// Where a broadcast came from: the reverse route its replies take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// We sent it: replies are ours.
+    Local,
+    Peer(PeerId),
+}
+
+/// Most results a servent returns for one Query when the query sets no max-hits.
+const DEFAULT_MAX_RESULTS: usize = 255;
+
+pub struct Servent {
+    config: Config,
+    rng: ChaCha8Rng,
+    peers: BTreeMap<PeerId, Peer>,
+    /// Ping GUID -> origin. Doubles as the Ping duplicate cache: a GUID is a duplicate
+    /// exactly when it has a live entry.
+    ping_routes: ExpiringMap<Guid, Origin>,
+    /// Query GUID -> origin; also the Query duplicate cache.
+    query_routes: ExpiringMap<Guid, Origin>,
+    /// Push GUIDs seen (duplicate cache for Pushes).
+    push_seen: ExpiringMap<Guid, Origin>,
+    /// Servent ID -> the peer its QueryHits came from: where Pushes for it go.
+    push_routes: ExpiringMap<Guid, PeerId>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    matcher: Box<dyn QueryMatcher>,
+    files_shared: u32,
+    kbytes_shared: u32,
+}
+
+impl Servent {
+    pub fn new(config: Config) -> Servent {
+        let cap = config.route_table_capacity;
+        Servent {
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            peers: BTreeMap::new(),
+            ping_routes: ExpiringMap::new(config.ping_route_ttl, cap),
+            query_routes: ExpiringMap::new(config.query_route_ttl, cap),
+            push_seen: ExpiringMap::new(config.push_route_ttl, cap),
+            push_routes: ExpiringMap::new(config.push_route_ttl, cap),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            matcher: Box::new(NoMatcher),
+            files_shared: 0,
+            kbytes_shared: 0,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn servent_id(&self) -> Guid {
+        self.config.servent_id
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn peer(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.get(&id)
+    }
+
+    pub fn peers(&self) -> impl Iterator<Item = (PeerId, &Peer)> {
+        self.peers.iter().map(|(id, p)| (*id, p))
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Sets what answers Queries, and the totals advertised in our Pongs.
+    pub fn set_matcher(&mut self, matcher: Box<dyn QueryMatcher>, files: u32, kbytes: u32) {
+        self.matcher = matcher;
+        self.files_shared = files;
+        self.kbytes_shared = kbytes;
+    }
+
+    /// Sets the address advertised in Pongs and QueryHits (known once we listen).
+    pub fn set_advertised_addr(&mut self, ip: std::net::Ipv4Addr, port: u16) {
+        self.config.ip = ip;
+        self.config.port = port;
+    }
+
+    /// A random GUID from the core's seeded RNG.
+    pub fn new_guid(&mut self) -> Guid {
+        Guid::from_rng(&mut self.rng)
+    }
+
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+
+    // ---- inputs ------------------------------------------------------------------------
+
+    pub fn handle_connected(&mut self, now: Duration, peer: PeerId, info: PeerInfo) {
+        self.peers
+            .insert(peer, Peer::new(now, info, self.config.ping_burst));
+    }
+
+    /// The link is gone. Routes through it die with it (checked on lookup).
+    pub fn handle_closed(&mut self, _now: Duration, peer: PeerId) {
+        self.peers.remove(&peer);
+    }
+
+    /// A frame from `peer` failed to decode (framing was intact): count and drop it.
+    pub fn handle_malformed(&mut self, _now: Duration, peer: PeerId, error: &DecodeError) {
+        let reason = match error {
+            DecodeError::TooLong { .. } => DropReason::Limit,
+            _ => DropReason::Malformed,
+        };
+        log::debug!("peer {}: dropped malformed descriptor: {error}", peer.0);
+        self.drop_from(peer, reason);
+    }
+
+    pub fn handle_descriptor(&mut self, now: Duration, from: PeerId, d: Descriptor) {
+        let kind = d.payload_type();
+        self.stats.received[kind.index()] += 1;
+        match self.peers.get_mut(&from) {
+            Some(p) => p.received[kind.index()] += 1,
+            None => return, // a descriptor from a link we never opened (or closed): ignore
+        }
+        match kind {
+            PayloadType::Bye => {
+                if let Payload::Bye(bye) = d.payload {
+                    self.events.push_back(Event::Bye { peer: from, bye });
+                }
+                return;
+            }
+            // Hop-local messages we do not act on: tolerated, never forwarded.
+            PayloadType::Qrp | PayloadType::Vendor | PayloadType::StandardVendor => return,
+            _ => {}
+        }
+        let Some(ttl) = self.arrival_ttl(from, &d) else {
+            return;
+        };
+        match d.payload {
+            Payload::Ping(_) => self.on_ping(now, from, d, ttl),
+            Payload::Pong(_) => self.on_pong(now, from, d, ttl),
+            Payload::Query(_) => self.on_query(now, from, d, ttl),
+            Payload::QueryHit(_) => self.on_query_hit(now, from, d, ttl),
+            Payload::Push(_) => self.on_push(now, from, d, ttl),
+            Payload::Bye(_) | Payload::Opaque { .. } => {}
+        }
+    }
+
+    /// Expires route and duplicate entries.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.ping_routes.expire(now);
+        self.query_routes.expire(now);
+        self.push_seen.expire(now);
+        self.push_routes.expire(now);
+    }
+
+    // ---- local requests ----------------------------------------------------------------
+
+    /// Floods a Ping from us with `ttl` (clamped to the configured maximum). Returns its GUID.
+    pub fn ping(&mut self, now: Duration, ttl: u8) -> Guid {
+        let guid = self.new_guid();
+        self.ping_routes.put(guid, Origin::Local, now);
+        let d = Descriptor::new(
+            guid,
+            self.clamp_own_ttl(ttl),
+            0,
+            Payload::Ping(Ping::default()),
+        );
+        self.send_to_all(None, Arc::new(d), Priority::Own);
+        guid
+    }
+
+    /// Sends a keep-alive Ping with TTL 1 to one peer.
+    pub fn ping_peer(&mut self, now: Duration, peer: PeerId) -> Guid {
+        let guid = self.new_guid();
+        self.ping_routes.put(guid, Origin::Local, now);
+        let d = Descriptor::new(guid, 1, 0, Payload::Ping(Ping::default()));
+        self.send(peer, Arc::new(d), Priority::Own);
+        guid
+    }
+
+    /// Floods a Query from us with `ttl` (clamped). Returns its GUID; hits come back as
+    /// [`Event::QueryHit`].
+    pub fn query(&mut self, now: Duration, query: Query, ttl: u8) -> Guid {
+        let guid = self.new_guid();
+        self.query_routes.put(guid, Origin::Local, now);
+        let d = Descriptor::new(guid, self.clamp_own_ttl(ttl), 0, Payload::Query(query));
+        self.send_to_all(None, Arc::new(d), Priority::Own);
+        guid
+    }
+
+    /// Sends a Push towards the servent that announced `push.servent_id` in a QueryHit.
+    /// Returns false when no route is known.
+    pub fn push(&mut self, now: Duration, push: Push) -> bool {
+        let Some(&peer) = self.push_routes.get(&push.servent_id, now) else {
+            return false;
+        };
+        if !self.peers.contains_key(&peer) {
+            return false;
+        }
+        let guid = self.new_guid();
+        self.push_seen.put(guid, Origin::Local, now);
+        let ttl = self.config.max_ttl;
+        self.send(
+            peer,
+            Arc::new(Descriptor::new(guid, ttl, 0, Payload::Push(push))),
+            Priority::Own,
+        );
+        true
+    }
+
+    /// Sends a Bye to `peer` if it announced support; returns whether one was queued.
+    pub fn bye(&mut self, peer: PeerId, code: u16, reason: &str) -> bool {
+        if !self.peers.get(&peer).is_some_and(|p| p.info.bye_supported) {
+            return false;
+        }
+        let guid = self.new_guid();
+        let bye = Bye {
+            code,
+            reason: reason.to_owned(),
+        };
+        self.send(
+            peer,
+            Arc::new(Descriptor::new(guid, 1, 0, Payload::Bye(bye))),
+            Priority::Own,
+        );
+        true
+    }
+
+    // ---- outputs -----------------------------------------------------------------------
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Servent::handle_timeout`] next has work.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        [
+            self.ping_routes.next_expiry(),
+            self.query_routes.next_expiry(),
+            self.push_seen.next_expiry(),
+            self.push_routes.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    // ---- routing -----------------------------------------------------------------------
+
+    /// Applies the TTL rules on arrival and returns the TTL to work with, or drops.
+    /// TTL 0 is expired; above 15 is dropped; TTL + hops above the configured maximum is
+    /// lowered so the sum equals it (0.6 §2.2.4). TTL is never raised.
+    fn arrival_ttl(&mut self, from: PeerId, d: &Descriptor) -> Option<u8> {
+        if d.ttl > HARD_MAX_TTL {
+            self.drop_from(from, DropReason::TtlTooHigh);
+            return None;
+        }
+        let ttl = if d.ttl as u16 + d.hops as u16 > self.config.max_ttl as u16 {
+            self.config.max_ttl.saturating_sub(d.hops)
+        } else {
+            d.ttl
+        };
+        if ttl == 0 {
+            self.drop_from(from, DropReason::TtlExpired);
+            return None;
+        }
+        Some(ttl)
+    }
+
+    fn on_ping(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
+        let (burst, rate) = (self.config.ping_burst, self.config.ping_rate_per_sec);
+        let allowed = self
+            .peers
+            .get_mut(&from)
+            .is_some_and(|p| p.take_ping_token(now, burst, rate));
+        if !allowed {
+            self.drop_from(from, DropReason::RateLimited);
+            return;
+        }
+        if !self.ping_routes.insert_new(d.guid, Origin::Peer(from), now) {
+            self.drop_duplicate(from);
+            return;
+        }
+        let pong = Pong {
+            port: self.config.port,
+            ip: self.config.ip,
+            files_shared: self.files_shared,
+            kbytes_shared: self.kbytes_shared,
+            ggep: None,
+        };
+        let reply = Descriptor::new(d.guid, self.reply_ttl(d.hops), 0, Payload::Pong(pong));
+        self.send(from, Arc::new(reply), Priority::Reply);
+        self.relay_broadcast(from, d, ttl);
+    }
+
+    fn on_query(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
+        if !self
+            .query_routes
+            .insert_new(d.guid, Origin::Peer(from), now)
+        {
+            self.drop_duplicate(from);
+            return;
+        }
+        let Payload::Query(query) = &d.payload else {
+            return;
+        };
+        let limit = query.max_hits().map_or(DEFAULT_MAX_RESULTS, |n| n as usize);
+        let files = self.matcher.matches(query, limit);
+        if !files.is_empty() {
+            self.stats.queries_answered += 1;
+            let reply_ttl = self.reply_ttl(d.hops);
+            for hit in self.build_query_hits(&files) {
+                let reply = Descriptor::new(d.guid, reply_ttl, 0, Payload::QueryHit(hit));
+                self.send(from, Arc::new(reply), Priority::Reply);
+            }
+        }
+        self.relay_broadcast(from, d, ttl);
+    }
+
+    fn on_pong(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
+        let origin = self.ping_routes.get(&d.guid, now).copied();
+        let Payload::Pong(pong) = &d.payload else {
+            return;
+        };
+        // A Pong names a live servent wherever it goes: tell the driver's host cache.
+        self.events.push_back(Event::Pong {
+            from,
+            pong: pong.clone(),
+            hops: d.hops.saturating_add(1),
+            ours: origin == Some(Origin::Local),
+        });
+        self.route_reply(from, d, ttl, origin);
+    }
+
+    fn on_query_hit(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
+        let origin = self.query_routes.get(&d.guid, now).copied();
+        let Payload::QueryHit(hit) = &d.payload else {
+            return;
+        };
+        if origin.is_some() {
+            // Pushes for this servent go back the way its hit came.
+            self.push_routes.put(hit.servent_id, from, now);
+        }
+        if origin == Some(Origin::Local) {
+            let Payload::QueryHit(hit) = d.payload else {
+                return;
+            };
+            self.events.push_back(Event::QueryHit {
+                query: d.guid,
+                from,
+                hit,
+                hops: d.hops.saturating_add(1),
+            });
+            return;
+        }
+        self.route_reply(from, d, ttl, origin);
+    }
+
+    fn on_push(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
+        if !self.push_seen.insert_new(d.guid, Origin::Peer(from), now) {
+            self.drop_duplicate(from);
+            return;
+        }
+        let Payload::Push(push) = &d.payload else {
+            return;
+        };
+        if push.servent_id == self.config.servent_id {
+            let Payload::Push(push) = d.payload else {
+                return;
+            };
+            self.events.push_back(Event::PushRequest { from, push });
+            return;
+        }
+        let target = self.push_routes.get(&push.servent_id, now).copied();
+        self.route_reply(from, d, ttl, target.map(Origin::Peer));
+    }
+
+    /// Forwards a reply one hop back along its route, or drops it.
+    fn route_reply(&mut self, from: PeerId, d: Descriptor, ttl: u8, route: Option<Origin>) {
+        let next = match route {
+            Some(Origin::Peer(p)) if self.peers.contains_key(&p) => p,
+            Some(Origin::Local) => return, // delivered (as an event) by the caller
+            _ => {
+                self.drop_from(from, DropReason::NoRoute);
+                return;
+            }
+        };
+        if ttl <= 1 {
+            self.drop_from(from, DropReason::TtlExpired);
+            return;
+        }
+        let fwd = Descriptor::new(d.guid, ttl - 1, d.hops.saturating_add(1), d.payload);
+        self.stats.routed += 1;
+        self.send(next, Arc::new(fwd), Priority::Reply);
+    }
+
+    /// Floods a broadcast we accepted to every peer but its sender, one hop on.
+    fn relay_broadcast(&mut self, from: PeerId, d: Descriptor, ttl: u8) {
+        if ttl <= 1 || self.peers.len() <= 1 {
+            return;
+        }
+        self.stats.routed += 1;
+        let fwd = Descriptor::new(d.guid, ttl - 1, d.hops.saturating_add(1), d.payload);
+        self.send_to_all(Some(from), Arc::new(fwd), Priority::RelayedBroadcast);
+    }
+
+    fn send_to_all(&mut self, except: Option<PeerId>, d: Arc<Descriptor>, priority: Priority) {
+        let kind = d.payload_type().index();
+        for (&id, peer) in self.peers.iter_mut() {
+            if Some(id) == except {
+                continue;
+            }
+            peer.sent[kind] += 1;
+            self.stats.sent[kind] += 1;
+            self.transmits.push_back(Transmit {
+                peer: id,
+                descriptor: Arc::clone(&d),
+                priority,
+            });
+        }
+    }
+
+    fn send(&mut self, peer: PeerId, d: Arc<Descriptor>, priority: Priority) {
+        let kind = d.payload_type().index();
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.sent[kind] += 1;
+        self.stats.sent[kind] += 1;
+        self.transmits.push_back(Transmit {
+            peer,
+            descriptor: d,
+            priority,
+        });
+    }
+
+    /// A reply must travel as far as the request came: received hops + 1.
+    fn reply_ttl(&self, hops: u8) -> u8 {
+        hops.saturating_add(1).min(self.config.max_ttl.max(1))
+    }
+
+    fn clamp_own_ttl(&self, ttl: u8) -> u8 {
+        ttl.clamp(1, self.config.max_ttl.max(1))
+    }
+
+    fn drop_duplicate(&mut self, from: PeerId) {
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.duplicates += 1;
+        }
+        self.drop_from(from, DropReason::Duplicate);
+    }
+
+    fn drop_from(&mut self, from: PeerId, reason: DropReason) {
+        self.stats.dropped[reason.index()] += 1;
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.dropped += 1;
+        }
+    }
+
+    /// Builds our QueryHits for `files`, split so no hit carries more than
+    /// [`MAX_RESULTS_PER_QUERY_HIT`] results.
+    fn build_query_hits(&self, files: &[LocalFile]) -> Vec<QueryHit> {
+        files
+            .chunks(MAX_RESULTS_PER_QUERY_HIT)
+            .map(|chunk| QueryHit {
+                port: self.config.port,
+                ip: self.config.ip,
+                speed: self.config.speed_kbps,
+                results: chunk.iter().map(hit_result).collect(),
+                trailer: Some(Trailer::new(
+                    self.config.vendor_code,
+                    false,
+                    false,
+                    false,
+                    false,
+                )),
+                servent_id: self.config.servent_id,
+            })
+            .collect()
+    }
+}
+
+fn hit_result(f: &LocalFile) -> HitResult {
+    HitResult {
+        index: f.index,
+        size: u32::try_from(f.size).unwrap_or(u32::MAX),
+        name: f.name.as_bytes().to_vec(),
+        extensions: f
+            .sha1_urn
+            .iter()
+            .map(|u| Extension::Urn(u.clone()))
+            .collect(),
+    }
+}

@@ -1,0 +1,76 @@
+//! Counters of what the core routed and dropped, by reason.
+
+use crate::proto::PayloadType;
+
+use super::peer::TypeCounters;
+
+/// Why a descriptor was dropped. Every drop is counted under exactly one reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// (GUID, type) seen before.
+    Duplicate,
+    /// A reply (Pong, QueryHit, Push) with no live reverse route.
+    NoRoute,
+    /// TTL 0 on arrival, or TTL + hops over the limit left no TTL.
+    TtlExpired,
+    /// TTL above the hard limit (15).
+    TtlTooHigh,
+    /// The payload did not decode.
+    Malformed,
+    /// A size or count limit was broken (payload, query length).
+    Limit,
+    /// The link sent Pings faster than its rate limit.
+    RateLimited,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 7] = [
+        DropReason::Duplicate,
+        DropReason::NoRoute,
+        DropReason::TtlExpired,
+        DropReason::TtlTooHigh,
+        DropReason::Malformed,
+        DropReason::Limit,
+        DropReason::RateLimited,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Duplicate => "duplicate",
+            DropReason::NoRoute => "no-route",
+            DropReason::TtlExpired => "ttl-expired",
+            DropReason::TtlTooHigh => "ttl-too-high",
+            DropReason::Malformed => "malformed",
+            DropReason::Limit => "limit",
+            DropReason::RateLimited => "rate-limited",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub received: TypeCounters,
+    pub sent: TypeCounters,
+    /// Descriptors relayed for others (each counted once, however many links it went to).
+    pub routed: u64,
+    pub queries_answered: u64,
+    pub dropped: [u64; DropReason::ALL.len()],
+}
+
+impl Stats {
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()]
+    }
+
+    pub fn received(&self, t: PayloadType) -> u64 {
+        self.received[t.index()]
+    }
+
+    pub fn sent(&self, t: PayloadType) -> u64 {
+        self.sent[t.index()]
+    }
+}

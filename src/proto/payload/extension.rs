@@ -1,0 +1,75 @@
+//! The extension area of a Query and of each QueryHit result: items separated by 0x1C,
+//! each a HUGE URN (`urn:sha1:<base32>`), a GGEP block (starting 0xC3) or other bytes we
+//! keep verbatim so that forwarding never alters them.
+
+use crate::proto::ggep::{GgepBlock, GGEP_MAGIC};
+
+/// Separator between extension items (ASCII FS).
+pub const EXTENSION_SEPARATOR: u8 = 0x1C;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extension {
+    /// A URN such as `urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB`, as sent.
+    Urn(String),
+    Ggep(GgepBlock),
+    /// Anything else (plain-text metadata of old servents, empty items).
+    Other(Vec<u8>),
+}
+
+impl Extension {
+    /// The SHA-1 URN, if this item is one (`urn:sha1:` matched case-insensitively).
+    pub fn sha1_urn(&self) -> Option<&str> {
+        match self {
+            Extension::Urn(u) if u.len() > 9 && u[..9].eq_ignore_ascii_case("urn:sha1:") => Some(u),
+            _ => None,
+        }
+    }
+}
+
+/// Splits an extension area. Never fails: what is not understood is kept as bytes.
+pub fn decode_area(area: &[u8]) -> Vec<Extension> {
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < area.len() {
+        let rest = &area[i..];
+        if rest[0] == GGEP_MAGIC {
+            let (block, used) = GgepBlock::decode(rest);
+            items.push(Extension::Ggep(block));
+            i += used.max(1);
+        } else {
+            let end = rest
+                .iter()
+                .position(|&b| b == EXTENSION_SEPARATOR)
+                .unwrap_or(rest.len());
+            let item = &rest[..end];
+            let is_urn = item.len() > 4 && item[..4].eq_ignore_ascii_case(b"urn:");
+            items.push(match std::str::from_utf8(item) {
+                Ok(s) if is_urn => Extension::Urn(s.to_owned()),
+                _ => Extension::Other(item.to_vec()),
+            });
+            i += end;
+        }
+        if i < area.len() && area[i] == EXTENSION_SEPARATOR {
+            i += 1;
+            if i == area.len() {
+                // A trailing separator: keep it as an empty item so re-encoding is exact.
+                items.push(Extension::Other(Vec::new()));
+            }
+        }
+    }
+    items
+}
+
+/// Joins extension items with 0x1C.
+pub fn encode_area(items: &[Extension], out: &mut Vec<u8>) {
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(EXTENSION_SEPARATOR);
+        }
+        match item {
+            Extension::Urn(u) => out.extend_from_slice(u.as_bytes()),
+            Extension::Ggep(g) => g.encode(out),
+            Extension::Other(b) => out.extend_from_slice(b),
+        }
+    }
+}

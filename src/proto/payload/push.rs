@@ -1,0 +1,60 @@
+//! Push: servent ID (16), file index (u32 LE), IPv4 (network order), port (u16 LE), then
+//! an optional GGEP block. Routed by servent ID along the path the QueryHit came by.
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{decode_trailing_ggep, encode_trailing_ggep};
+use crate::proto::error::DecodeError;
+use crate::proto::ggep::GgepBlock;
+use crate::proto::guid::Guid;
+use crate::proto::wire;
+
+/// Length of the fixed part of a Push.
+pub const PUSH_FIXED_LEN: usize = 26;
+
+#[derive(Serialize, Deserialize)]
+struct PushFixed {
+    servent_id: Guid,
+    file_index: u32,
+    ip: [u8; 4],
+    port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    pub servent_id: Guid,
+    pub file_index: u32,
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub ggep: Option<GgepBlock>,
+}
+
+impl Push {
+    pub fn decode(buf: &[u8]) -> Result<Push, DecodeError> {
+        if buf.len() < PUSH_FIXED_LEN {
+            return Err(DecodeError::Truncated { what: "push" });
+        }
+        let fixed: PushFixed =
+            wire::decode_fixed(buf).ok_or(DecodeError::Truncated { what: "push" })?;
+        Ok(Push {
+            servent_id: fixed.servent_id,
+            file_index: fixed.file_index,
+            ip: Ipv4Addr::from(fixed.ip),
+            port: fixed.port,
+            ggep: decode_trailing_ggep(&buf[PUSH_FIXED_LEN..]),
+        })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let fixed = PushFixed {
+            servent_id: self.servent_id,
+            file_index: self.file_index,
+            ip: self.ip.octets(),
+            port: self.port,
+        };
+        wire::encode_fixed(&fixed, out);
+        encode_trailing_ggep(&self.ggep, out);
+    }
+}

@@ -1,0 +1,98 @@
+//! Query: a 2-byte flags word (read big-endian: modern servents set 0x8000 and the other
+//! bits as flags; a word without 0x8000 is an old little-endian minimum speed), the search
+//! text up to a NUL, then the extension area (URNs, GGEP) up to the end of the payload.
+
+use super::extension::{decode_area, encode_area, Extension};
+use crate::proto::error::DecodeError;
+use crate::proto::limits::MAX_QUERY_LEN;
+use crate::proto::wire;
+
+/// Flags word bit: the word holds flags, not an old minimum speed.
+pub const QUERY_FLAG_MARKER: u16 = 0x8000;
+/// Flags word bit: the requester is firewalled.
+pub const QUERY_FLAG_FIREWALLED: u16 = 0x4000;
+/// Flags word bit: the requester wants XML metadata.
+pub const QUERY_FLAG_XML: u16 = 0x2000;
+/// Flags word bit: leaf-guided dynamic query.
+pub const QUERY_FLAG_LEAF_GUIDED: u16 = 0x1000;
+/// Flags word bit: GGEP "H" hashes are understood.
+pub const QUERY_FLAG_GGEP_H: u16 = 0x0800;
+/// Flags word bit: out-of-band reply requested.
+pub const QUERY_FLAG_OOB: u16 = 0x0400;
+/// Low bits of the flags word: maximum number of hits wanted (0 = no limit).
+pub const QUERY_MAX_HITS_MASK: u16 = 0x01FF;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// The flags word as read big-endian from the first two bytes.
+    pub flags: u16,
+    /// The search text as sent (usually UTF-8, sometimes Latin-1: kept as bytes so that
+    /// forwarding never alters it).
+    pub text: Vec<u8>,
+    pub extensions: Vec<Extension>,
+}
+
+impl Query {
+    /// A query as we originate it: flags word with 0x8000 set, as gtk-gnutella requires.
+    pub fn new(text: &str) -> Query {
+        Query {
+            flags: QUERY_FLAG_MARKER | QUERY_FLAG_GGEP_H,
+            text: text.as_bytes().to_vec(),
+            extensions: Vec::new(),
+        }
+    }
+
+    /// The text, lossily decoded for display and matching.
+    pub fn text_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.text)
+    }
+
+    /// Whether the first two bytes are a modern flags word.
+    pub fn has_flags_word(&self) -> bool {
+        self.flags & QUERY_FLAG_MARKER != 0
+    }
+
+    /// The maximum number of hits wanted, when the flags word says so.
+    pub fn max_hits(&self) -> Option<u16> {
+        let n = self.flags & QUERY_MAX_HITS_MASK;
+        (self.has_flags_word() && n != 0).then_some(n)
+    }
+
+    /// The first `urn:sha1:` extension, if any.
+    pub fn sha1_urn(&self) -> Option<&str> {
+        self.extensions.iter().find_map(Extension::sha1_urn)
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Query, DecodeError> {
+        if buf.len() > MAX_QUERY_LEN {
+            return Err(DecodeError::TooLong {
+                what: "query",
+                len: buf.len(),
+                limit: MAX_QUERY_LEN,
+            });
+        }
+        if buf.len() < 3 {
+            return Err(DecodeError::Truncated { what: "query" });
+        }
+        let flags = u16::from_be_bytes([buf[0], buf[1]]);
+        let (text, used) = wire::take_until_nul(&buf[2..])
+            .ok_or(DecodeError::MissingNul { what: "query text" })?;
+        let mut area = &buf[2 + used..];
+        // LimeWire ends the extension area with a NUL too; accept it.
+        if let [head @ .., 0] = area {
+            area = head;
+        }
+        Ok(Query {
+            flags,
+            text: text.to_vec(),
+            extensions: decode_area(area),
+        })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.flags.to_be_bytes());
+        out.extend(self.text.iter().copied().filter(|&b| b != 0));
+        out.push(0);
+        encode_area(&self.extensions, out);
+    }
+}
