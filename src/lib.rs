@@ -7,6 +7,7 @@
 //!   decisions.
 //! - [`sim`]: a deterministic discrete-event driver of many cores (tests and experiments).
 
+pub mod cli;
 pub mod core;
 pub mod proto;
 pub mod sim;

@@ -1,7 +1,5 @@
 //! What the core hands back to its driver: descriptors to send and events to act on.
 
-use std::sync::Arc;
-
 use crate::proto::payload::{Bye, Pong, Push, QueryHit};
 use crate::proto::{Descriptor, Guid};
 
@@ -20,12 +18,12 @@ pub enum Priority {
     Own,
 }
 
-/// One descriptor to send on one link. The descriptor is shared: a flood hands the same
-/// `Arc` to every neighbour.
+/// One descriptor to send on one link. Its payload is shared: a flood hands the same
+/// payload `Arc` to every neighbour.
 #[derive(Debug, Clone)]
 pub struct Transmit {
     pub peer: PeerId,
-    pub descriptor: Arc<Descriptor>,
+    pub descriptor: Descriptor,
     pub priority: Priority,
 }
 

@@ -3,7 +3,6 @@
 //! with `poll_transmit`, `poll_event` and `poll_timeout`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -151,7 +150,8 @@ impl Servent {
         }
         match kind {
             PayloadType::Bye => {
-                if let Payload::Bye(bye) = d.payload {
+                if let Payload::Bye(bye) = &*d.payload {
+                    let bye = bye.clone();
                     self.events.push_back(Event::Bye { peer: from, bye });
                 }
                 return;
@@ -163,7 +163,7 @@ impl Servent {
         let Some(ttl) = self.arrival_ttl(from, &d) else {
             return;
         };
-        match d.payload {
+        match *d.payload {
             Payload::Ping(_) => self.on_ping(now, from, d, ttl),
             Payload::Pong(_) => self.on_pong(now, from, d, ttl),
             Payload::Query(_) => self.on_query(now, from, d, ttl),
@@ -193,7 +193,7 @@ impl Servent {
             0,
             Payload::Ping(Ping::default()),
         );
-        self.send_to_all(None, Arc::new(d), Priority::Own);
+        self.send_to_all(None, d, Priority::Own);
         guid
     }
 
@@ -202,7 +202,7 @@ impl Servent {
         let guid = self.new_guid();
         self.ping_routes.put(guid, Origin::Local, now);
         let d = Descriptor::new(guid, 1, 0, Payload::Ping(Ping::default()));
-        self.send(peer, Arc::new(d), Priority::Own);
+        self.send(peer, d, Priority::Own);
         guid
     }
 
@@ -212,7 +212,7 @@ impl Servent {
         let guid = self.new_guid();
         self.query_routes.put(guid, Origin::Local, now);
         let d = Descriptor::new(guid, self.clamp_own_ttl(ttl), 0, Payload::Query(query));
-        self.send_to_all(None, Arc::new(d), Priority::Own);
+        self.send_to_all(None, d, Priority::Own);
         guid
     }
 
@@ -230,7 +230,7 @@ impl Servent {
         let ttl = self.config.max_ttl;
         self.send(
             peer,
-            Arc::new(Descriptor::new(guid, ttl, 0, Payload::Push(push))),
+            Descriptor::new(guid, ttl, 0, Payload::Push(push)),
             Priority::Own,
         );
         true
@@ -248,7 +248,7 @@ impl Servent {
         };
         self.send(
             peer,
-            Arc::new(Descriptor::new(guid, 1, 0, Payload::Bye(bye))),
+            Descriptor::new(guid, 1, 0, Payload::Bye(bye)),
             Priority::Own,
         );
         true
@@ -321,7 +321,7 @@ impl Servent {
             ggep: None,
         };
         let reply = Descriptor::new(d.guid, self.reply_ttl(d.hops), 0, Payload::Pong(pong));
-        self.send(from, Arc::new(reply), Priority::Reply);
+        self.send(from, reply, Priority::Reply);
         self.relay_broadcast(from, d, ttl);
     }
 
@@ -333,7 +333,7 @@ impl Servent {
             self.drop_duplicate(from);
             return;
         }
-        let Payload::Query(query) = &d.payload else {
+        let Payload::Query(query) = &*d.payload else {
             return;
         };
         let limit = query.max_hits().map_or(DEFAULT_MAX_RESULTS, |n| n as usize);
@@ -343,7 +343,7 @@ impl Servent {
             let reply_ttl = self.reply_ttl(d.hops);
             for hit in self.build_query_hits(&files) {
                 let reply = Descriptor::new(d.guid, reply_ttl, 0, Payload::QueryHit(hit));
-                self.send(from, Arc::new(reply), Priority::Reply);
+                self.send(from, reply, Priority::Reply);
             }
         }
         self.relay_broadcast(from, d, ttl);
@@ -351,7 +351,7 @@ impl Servent {
 
     fn on_pong(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
         let origin = self.ping_routes.get(&d.guid, now).copied();
-        let Payload::Pong(pong) = &d.payload else {
+        let Payload::Pong(pong) = &*d.payload else {
             return;
         };
         // A Pong names a live servent wherever it goes: tell the driver's host cache.
@@ -366,7 +366,7 @@ impl Servent {
 
     fn on_query_hit(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
         let origin = self.query_routes.get(&d.guid, now).copied();
-        let Payload::QueryHit(hit) = &d.payload else {
+        let Payload::QueryHit(hit) = &*d.payload else {
             return;
         };
         if origin.is_some() {
@@ -374,13 +374,10 @@ impl Servent {
             self.push_routes.put(hit.servent_id, from, now);
         }
         if origin == Some(Origin::Local) {
-            let Payload::QueryHit(hit) = d.payload else {
-                return;
-            };
             self.events.push_back(Event::QueryHit {
                 query: d.guid,
                 from,
-                hit,
+                hit: hit.clone(),
                 hops: d.hops.saturating_add(1),
             });
             return;
@@ -393,13 +390,11 @@ impl Servent {
             self.drop_duplicate(from);
             return;
         }
-        let Payload::Push(push) = &d.payload else {
+        let Payload::Push(push) = &*d.payload else {
             return;
         };
         if push.servent_id == self.config.servent_id {
-            let Payload::Push(push) = d.payload else {
-                return;
-            };
+            let push = push.clone();
             self.events.push_back(Event::PushRequest { from, push });
             return;
         }
@@ -421,9 +416,8 @@ impl Servent {
             self.drop_from(from, DropReason::TtlExpired);
             return;
         }
-        let fwd = Descriptor::new(d.guid, ttl - 1, d.hops.saturating_add(1), d.payload);
         self.stats.routed += 1;
-        self.send(next, Arc::new(fwd), Priority::Reply);
+        self.send(next, d.next_hop(ttl), Priority::Reply);
     }
 
     /// Floods a broadcast we accepted to every peer but its sender, one hop on.
@@ -432,11 +426,10 @@ impl Servent {
             return;
         }
         self.stats.routed += 1;
-        let fwd = Descriptor::new(d.guid, ttl - 1, d.hops.saturating_add(1), d.payload);
-        self.send_to_all(Some(from), Arc::new(fwd), Priority::RelayedBroadcast);
+        self.send_to_all(Some(from), d.next_hop(ttl), Priority::RelayedBroadcast);
     }
 
-    fn send_to_all(&mut self, except: Option<PeerId>, d: Arc<Descriptor>, priority: Priority) {
+    fn send_to_all(&mut self, except: Option<PeerId>, d: Descriptor, priority: Priority) {
         let kind = d.payload_type().index();
         for (&id, peer) in self.peers.iter_mut() {
             if Some(id) == except {
@@ -446,13 +439,13 @@ impl Servent {
             self.stats.sent[kind] += 1;
             self.transmits.push_back(Transmit {
                 peer: id,
-                descriptor: Arc::clone(&d),
+                descriptor: d.clone(),
                 priority,
             });
         }
     }
 
-    fn send(&mut self, peer: PeerId, d: Arc<Descriptor>, priority: Priority) {
+    fn send(&mut self, peer: PeerId, d: Descriptor, priority: Priority) {
         let kind = d.payload_type().index();
         let Some(p) = self.peers.get_mut(&peer) else {
             return;

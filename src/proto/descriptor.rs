@@ -1,5 +1,7 @@
 //! A whole descriptor: header fields plus a typed payload, and its encoding.
 
+use std::sync::Arc;
+
 use super::error::{DecodeError, EncodeError};
 use super::guid::Guid;
 use super::header::{Header, PayloadType};
@@ -21,12 +23,14 @@ pub enum Payload {
     },
 }
 
+/// A descriptor: header fields plus a shared payload. Forwarding changes only TTL and
+/// hops, so the payload sits behind an `Arc`: relaying to many neighbours never copies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {
     pub guid: Guid,
     pub ttl: u8,
     pub hops: u8,
-    pub payload: Payload,
+    pub payload: Arc<Payload>,
 }
 
 impl Payload {
@@ -81,7 +85,17 @@ impl Descriptor {
             guid,
             ttl,
             hops,
-            payload,
+            payload: Arc::new(payload),
+        }
+    }
+
+    /// The same descriptor one hop further on: TTL - 1, hops + 1, payload shared.
+    pub fn next_hop(&self, ttl: u8) -> Descriptor {
+        Descriptor {
+            guid: self.guid,
+            ttl: ttl.saturating_sub(1),
+            hops: self.hops.saturating_add(1),
+            payload: Arc::clone(&self.payload),
         }
     }
 
@@ -101,14 +115,14 @@ impl Descriptor {
             guid: header.guid,
             ttl: header.ttl,
             hops: header.hops,
-            payload: Payload::decode(header.payload_type, payload)?,
+            payload: Arc::new(Payload::decode(header.payload_type, payload)?),
         })
     }
 
     /// Appends header and payload to `out`; returns the number of bytes written. On error
     /// `out` is left as it was.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
-        if let Payload::QueryHit(hit) = &self.payload {
+        if let Payload::QueryHit(hit) = &*self.payload {
             if hit.results.len() > MAX_HITS_PER_QUERY_HIT {
                 return Err(EncodeError::TooManyResults {
                     count: hit.results.len(),

@@ -10,7 +10,7 @@ pub mod error;
 pub mod frame;
 pub mod ggep;
 pub mod guid;
-// pub mod handshake;
+pub mod handshake;
 pub mod header;
 pub mod limits;
 pub mod payload;
