@@ -9,5 +9,7 @@
 
 pub mod cli;
 pub mod core;
+pub mod http;
+pub mod net;
 pub mod proto;
 pub mod sim;
