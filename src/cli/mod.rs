@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file. Library errors are typed; this layer turns
 //! them into `anyhow` reports for people.
 
+mod compare;
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -17,10 +18,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the demo: a small mesh of servents answering a Ping and a Query flood.
     Demo(demo::DemoArgs),
+    /// Compare search strategies (flooding, expanding ring, random walkers) in the
+    /// simulator: success, hops and message cost per query, as a table, JSON, CSV or SVG.
+    Compare(compare::CompareArgs),
 }
 
 pub fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Demo(args) => demo::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }

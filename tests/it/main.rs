@@ -1,2 +1,3 @@
 mod props;
+mod sim;
 mod vectors;
