@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod handshake;
 pub mod host_cache;
 pub mod link;
+pub mod mesh;
 pub mod node;
 pub mod router;
 pub mod runtime;

@@ -10,7 +10,7 @@ use futures::channel::mpsc;
 
 use crate::core::{Config, PeerId, PeerInfo, QueryMatcher, Servent};
 use crate::http::server::HttpContext;
-use crate::proto::payload::Query;
+use crate::proto::payload::{Pong, Query};
 use crate::proto::{DecodeError, Descriptor, Guid};
 
 use super::config::NodeConfig;
@@ -258,13 +258,15 @@ impl Node {
             .collect()
     }
 
-    /// Floods a Ping from this servent.
-    pub fn ping(&self, ttl: u8) -> Guid {
+    /// Floods a Ping from this servent; the Pongs answering it arrive on the channel.
+    pub fn ping(&self, ttl: u8) -> (Guid, mpsc::UnboundedReceiver<Pong>) {
         let now = self.shared.now();
+        let (tx, rx) = mpsc::unbounded();
         let mut st = self.shared.lock();
         let g = st.servent.ping(now, ttl);
+        st.pings.insert(g, tx);
         st.pump(now);
-        g
+        (g, rx)
     }
 
     /// Floods a Query; its QueryHits arrive on the returned channel.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::channel::mpsc;
 
 use crate::core::{Event, PeerId, Servent};
-use crate::proto::payload::QueryHit;
+use crate::proto::payload::{Pong, QueryHit};
 use crate::proto::{Guid, PayloadType};
 
 use super::host_cache::HostCache;
@@ -105,6 +105,8 @@ pub struct State {
     pub connecting: HashSet<SocketAddr>,
     pub counters: NetCounters,
     pub searches: HashMap<Guid, mpsc::UnboundedSender<SearchHit>>,
+    /// Pings we sent and who waits for their Pongs.
+    pub pings: HashMap<Guid, mpsc::UnboundedSender<Pong>>,
     pub our_listen: SocketAddr,
     next_peer: u32,
 }
@@ -118,6 +120,7 @@ impl State {
             connecting: HashSet::new(),
             counters: NetCounters::default(),
             searches: HashMap::new(),
+            pings: HashMap::new(),
             our_listen,
             next_peer: 1,
         }
@@ -145,10 +148,19 @@ impl State {
         }
         while let Some(event) = self.servent.poll_event() {
             match event {
-                Event::Pong { pong, .. } => {
+                Event::Pong {
+                    ping, pong, ours, ..
+                } => {
                     let addr = SocketAddr::V4(SocketAddrV4::new(pong.ip, pong.port));
                     if addr != self.our_listen {
                         self.hosts.add(addr, now);
+                    }
+                    if ours {
+                        if let Some(tx) = self.pings.get(&ping) {
+                            if tx.unbounded_send(pong).is_err() {
+                                self.pings.remove(&ping);
+                            }
+                        }
                     }
                 }
                 Event::QueryHit {

@@ -1,2 +1,6 @@
+//! The one integration test target (as in ripgrep): each module tests one layer.
+
+mod handshake;
 mod props;
+mod routing;
 mod vectors;
