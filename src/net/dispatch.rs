@@ -48,9 +48,18 @@ pub fn classify(prefix: &[u8]) -> Option<Protocol> {
     (!undecided).then_some(Protocol::Unknown)
 }
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// Accepts until `stop` fires (or is dropped), then drops the listener.
+pub async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut stop: futures::channel::oneshot::Receiver<()>,
+) {
     let mut incoming = listener.incoming();
-    while let Some(stream) = incoming.next().await {
+    loop {
+        let stream = match futures::future::select(incoming.next(), &mut stop).await {
+            futures::future::Either::Left((Some(stream), _)) => stream,
+            _ => break,
+        };
         if shared.is_shutting_down() {
             break;
         }

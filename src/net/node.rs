@@ -32,6 +32,8 @@ pub struct Shared {
     epoch: Instant,
     state: Mutex<State>,
     shutting_down: AtomicBool,
+    /// Dropped on shutdown: ends the accept loop, which closes the listener.
+    stop_accepting: Mutex<Option<futures::channel::oneshot::Sender<()>>>,
     pub http: Arc<HttpContext>,
 }
 
@@ -192,6 +194,7 @@ impl Node {
             Some(dir) => HostCache::load(dir, Duration::ZERO),
             None => HostCache::default(),
         };
+        let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
         let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let weak = weak.clone();
             let status: Box<dyn Fn() -> String + Send + Sync> = Box::new(move || {
@@ -205,12 +208,17 @@ impl Node {
                 epoch: Instant::now(),
                 state: Mutex::new(State::new(servent, hosts, listen)),
                 shutting_down: AtomicBool::new(false),
+                stop_accepting: Mutex::new(Some(stop_tx)),
                 http: Arc::new(http(status)),
                 config,
             }
         });
         log::info!("servent {servent_id} listening on {listen}");
-        runtime::spawn(dispatch::accept_loop(Arc::clone(&shared), listener));
+        runtime::spawn(dispatch::accept_loop(
+            Arc::clone(&shared),
+            listener,
+            stop_rx,
+        ));
         runtime::spawn(upkeep::run(Arc::clone(&shared)));
         for peer in shared.config.peers.clone() {
             upkeep::spawn_connect(&shared, peer);
@@ -297,6 +305,11 @@ impl Node {
     /// Says Bye to peers that support it, flushes, closes every link, saves the host cache.
     pub async fn shutdown(&self) {
         self.shared.shutting_down.store(true, Ordering::Relaxed);
+        self.shared
+            .stop_accepting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let now = self.shared.now();
         let queues: Vec<Arc<SendQueue>> = {
             let mut st = self.shared.lock();
