@@ -349,7 +349,7 @@ async fn still_serves(friend: &Node) {
 fn hostile_framing_closes_only_the_bad_link_and_is_counted() {
     runtime::block_on(async {
         let (node, friend) = victim().await;
-        let mut header = |len: u32| {
+        let header = |len: u32| {
             let mut h = Descriptor::new(Guid::new_v4(), 1, 0, Payload::Ping(Ping::default()))
                 .to_bytes()
                 .unwrap();
