@@ -72,7 +72,7 @@ impl SendQueue {
     /// class below `priority`, or drops `d` itself. Returns false when `d` was dropped.
     pub fn push(&self, d: Descriptor, priority: Priority) -> bool {
         let c = class(priority);
-        let accepted = {
+        let was_empty = {
             let mut q = self.lock();
             if q.closed {
                 return false;
@@ -92,10 +92,14 @@ impl SendQueue {
             }
             q.classes[c].push_back(d);
             q.len += 1;
-            true
+            q.len == 1
         };
-        self.ring();
-        accepted
+        // The writer only sleeps after finding the queue empty, so only the push that
+        // makes it non-empty needs to wake it.
+        if was_empty {
+            self.ring();
+        }
+        true
     }
 
     fn ring(&self) {
