@@ -635,3 +635,55 @@ fn a_restarted_servent_rejoins_from_its_persisted_host_cache() {
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+#[test]
+fn a_stuck_peer_never_blocks_routing_to_the_others_and_its_queue_is_bounded() {
+    runtime::block_on(async {
+        let cap = 512;
+        let node = Node::start_plain(NodeConfig {
+            send_queue: cap,
+            compress: false,
+            ..config(30)
+        })
+        .await
+        .unwrap();
+        let mut a = RawPeer::join(node.listen_addr()).await;
+        let mut b = RawPeer::join(node.listen_addr()).await;
+        let _stuck = RawPeer::join(node.listen_addr()).await; // never reads
+        assert!(wait_until(WAIT, || node.neighbour_count() == 3).await);
+        // 200 rounds of 500 Queries (TTL 2: relayed to B and to the stuck peer). Each round
+        // waits until B has them all, so B's own queue never overflows.
+        let (rounds, per_round) = (200, 500);
+        let mut q = Query::new("stuck peer test");
+        q.text.extend_from_slice(&[b'x'; 100]);
+        for _ in 0..rounds {
+            let mut burst = Vec::new();
+            for _ in 0..per_round {
+                burst.extend(
+                    Descriptor::new(Guid::new_v4(), 2, 0, Payload::Query(q.clone()))
+                        .to_bytes()
+                        .unwrap(),
+                );
+            }
+            a.stream.write_all(&burst).await.unwrap();
+            for _ in 0..per_round {
+                let d = b
+                    .recv()
+                    .await
+                    .expect("B keeps receiving while the stuck peer reads nothing");
+                assert_eq!(d.payload_type(), PayloadType::Query);
+            }
+        }
+        let st = status(&node).await;
+        let stuck = st["neighbours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["queue"]["drops"]["relayed"].as_u64().unwrap_or(0) > 0)
+            .expect("the stuck peer's queue dropped relayed queries");
+        assert!(
+            stuck["queue"]["length"].as_u64().unwrap() <= cap as u64,
+            "{st}"
+        );
+    });
+}
