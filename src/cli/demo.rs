@@ -1,115 +1,138 @@
-//! `servent demo`: a small mesh of servents, a Ping flood and a Query flood, each step
-//! printed as a table.
+//! `servent demo`: the README's main command. Starts a small mesh of real servents on
+//! 127.0.0.1, shows it link up, floods a Ping and a Query, and prints each step.
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use futures::StreamExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::core::matcher::ListMatcher;
-use crate::core::{Config, Event, LocalFile};
+use crate::core::{LocalFile, QueryMatcher};
+use crate::net::mesh::Mesh;
+use crate::net::{runtime, NodeConfig};
 use crate::proto::payload::Query;
-use crate::proto::{Guid, PayloadType};
-use crate::sim::{Graph, Network};
+use crate::proto::PayloadType;
+use crate::sim::Graph;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Number of servents.
     #[arg(long, default_value_t = 20)]
     nodes: usize,
-    /// Mean degree of the random mesh.
+    /// Mean degree of the mesh (a ring plus random chords).
     #[arg(long, default_value_t = 4.0)]
     degree: f64,
-    /// Seed for the topology and every servent's RNG.
+    /// Seed of the topology and of every servent's RNG.
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
 
-const SAMPLE_FILES: [&str; 4] = [
+/// Sample files shared across the demo mesh, one per servent in turn.
+const SAMPLE_FILES: [&str; 5] = [
     "linux-6.1-x86_64.iso",
     "Beatles - Help.mp3",
     "debian-12-netinst.iso",
     "Holst - The Planets.ogg",
+    "Beatles - Yesterday.mp3",
 ];
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn sample_share(i: usize) -> Option<(Box<dyn QueryMatcher>, u32, u32)> {
+    let name = SAMPLE_FILES[i % SAMPLE_FILES.len()];
+    let files = vec![LocalFile {
+        index: 1,
+        size: 1 << 20,
+        name: name.to_owned(),
+        sha1_urn: None,
+    }];
+    Some((Box::new(ListMatcher(files)), 1, 1024))
+}
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.nodes >= 2, "a mesh needs at least 2 servents");
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let extra = ((args.degree / 2.0 - 1.0).max(0.0) * args.nodes as f64) as usize;
-    let graph = Graph::ring_with_chords(args.nodes, extra, &mut rng);
-    println!(
-        "demo mesh (in memory, seed {}): {} servents, {} links, mean degree {:.2}",
-        args.seed,
-        graph.node_count(),
-        graph.edge_count(),
-        graph.mean_degree()
+    let chords = ((args.degree / 2.0 - 1.0).max(0.0) * args.nodes as f64).round() as usize;
+    let graph = Graph::ring_with_chords(
+        args.nodes,
+        chords,
+        &mut ChaCha8Rng::seed_from_u64(args.seed),
     );
-    let mut net = Network::new(graph, args.seed, |i| Config {
-        servent_id: Guid::mark_modern([i as u8; 16]),
-        port: 6346 + i as u16,
-        seed: args.seed ^ i as u64,
-        ..Config::default()
-    });
-    for i in 0..net.len() {
-        let name = SAMPLE_FILES[i % SAMPLE_FILES.len()];
-        let files = vec![LocalFile {
-            index: 1,
-            size: 1 << 20,
-            name: name.to_owned(),
-            sha1_urn: None,
-        }];
-        net.with_node(i, |s, _| {
-            s.set_matcher(Box::new(ListMatcher(files)), 1, 1024)
-        });
-    }
-    println!("\n{:<6} {:<10} neighbours", "node", "port");
-    for i in 0..net.len() {
-        let ns: Vec<String> = net
-            .graph()
-            .neighbours(i)
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
-        println!("{:<6} {:<10} {}", i, 6346 + i, ns.join(" "));
-    }
+    runtime::block_on(async move {
+        println!(
+            "== 1. Starting {} servents on 127.0.0.1 ({} links, mean degree {:.2}, seed {})",
+            graph.node_count(),
+            graph.edge_count(),
+            graph.mean_degree(),
+            args.seed
+        );
+        let started = Instant::now();
+        let seed = args.seed;
+        let mesh = Mesh::start_sharing(
+            graph,
+            |i| NodeConfig {
+                min_peers: 0,
+                max_peers: 32,
+                seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                ..NodeConfig::default()
+            },
+            sample_share,
+        )
+        .await?;
+        anyhow::ensure!(mesh.wait_linked(WAIT).await, "links did not come up");
+        println!(
+            "linked in {:.0} ms (Gnutella 0.6 handshakes, deflate links)\n",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        super::mesh::print_table(&mesh);
 
-    let ttl = 7;
-    net.with_node(0, |s, now| s.ping(now, ttl));
-    net.run_until_quiet();
-    let pongs = net
-        .take_events(0)
-        .iter()
-        .filter(|e| matches!(e, Event::Pong { ours: true, .. }))
-        .count();
-    println!(
-        "\nPing flood from node 0 (TTL {ttl}): {pongs} Pongs from {} other servents, {} Pings and {} Pongs sent",
-        net.len() - 1,
-        net.sent[PayloadType::Ping.index()],
-        net.sent[PayloadType::Pong.index()]
-    );
+        println!("\n== 2. Ping flood from servent 0 (TTL 7)");
+        let before = mesh.total_stats();
+        let (_, mut pongs) = mesh.nodes[0].ping(7);
+        let mut from = HashSet::new();
+        while from.len() + 1 < mesh.nodes.len() {
+            match runtime::timeout(WAIT, pongs.next()).await {
+                Ok(Some(p)) => from.insert(p.port),
+                _ => break,
+            };
+        }
+        mesh.wait_quiet(Duration::from_millis(200), WAIT).await;
+        let after = mesh.total_stats();
+        println!(
+            "{} of {} other servents answered; {} Ping and {} Pong messages network-wide",
+            from.len(),
+            mesh.nodes.len() - 1,
+            after.sent(PayloadType::Ping) - before.sent(PayloadType::Ping),
+            after.sent(PayloadType::Pong) - before.sent(PayloadType::Pong),
+        );
 
-    net.with_node(0, |s, now| s.query(now, Query::new("iso"), ttl));
-    net.run_until(net.now() + Duration::from_secs(1));
-    let hits: Vec<(u8, String, u16)> = net
-        .take_events(0)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::QueryHit { hit, hops, .. } => {
-                Some((hops, hit.results[0].name_lossy().into_owned(), hit.port))
+        println!("\n== 3. Query \"beatles\" from servent 0 (TTL 7)");
+        let before = mesh.total_stats();
+        let (_, mut hits) = mesh.nodes[0].query(Query::new("beatles"), 7);
+        mesh.wait_quiet(Duration::from_millis(200), WAIT).await;
+        println!("{:<5} {:<22} name", "hops", "servent");
+        let mut n = 0;
+        while let Ok(h) = hits.try_recv() {
+            for r in &h.hit.results {
+                n += 1;
+                println!(
+                    "{:<5} {:<22} {}",
+                    h.hops,
+                    format!("{}:{}", h.hit.ip, h.hit.port),
+                    r.name_lossy()
+                );
             }
-            _ => None,
-        })
-        .collect();
-    println!(
-        "\nQuery \"iso\" from node 0 (TTL {ttl}): {} hits, {} Queries and {} QueryHits sent",
-        hits.len(),
-        net.sent[PayloadType::Query.index()],
-        net.sent[PayloadType::QueryHit.index()]
-    );
-    println!("{:<6} {:<8} name", "hops", "port");
-    for (hops, name, port) in hits {
-        println!("{hops:<6} {port:<8} {name}");
-    }
-    Ok(())
+        }
+        let after = mesh.total_stats();
+        println!(
+            "{n} results; {} Query and {} QueryHit messages network-wide",
+            after.sent(PayloadType::Query) - before.sent(PayloadType::Query),
+            after.sent(PayloadType::QueryHit) - before.sent(PayloadType::QueryHit),
+        );
+        mesh.shutdown().await;
+        println!("\nall servents said Bye and closed their links");
+        Ok(())
+    })
 }

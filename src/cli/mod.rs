@@ -3,6 +3,9 @@
 
 mod compare;
 mod demo;
+mod mesh;
+mod serve;
+mod signals;
 
 use clap::{Parser, Subcommand};
 
@@ -18,14 +21,34 @@ pub struct Cli {
 pub enum Command {
     /// Run the demo: a small mesh of servents answering a Ping and a Query flood.
     Demo(demo::DemoArgs),
+    /// Run one servent on a TCP port until Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// Run N linked servents in this process on 127.0.0.1 (a local test mesh).
+    Mesh(mesh::MeshArgs),
     /// Compare search strategies (flooding, expanding ring, random walkers) in the
     /// simulator: success, hops and message cost per query, as a table, JSON, CSV or SVG.
     Compare(compare::CompareArgs),
 }
 
+/// Logs go to stderr through env_logger (`RUST_LOG=servent=debug` for more). A single
+/// servent logs links opening and closing; commands running many servents stay quiet.
+fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Serve(_) => "servent=info",
+        _ => "servent=warn",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format_timestamp_millis()
+        .init();
+}
+
 pub fn run() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logging(&cli.command);
+    match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Mesh(args) => mesh::run(args),
         Command::Compare(args) => compare::run(args),
     }
 }

@@ -32,6 +32,8 @@ pub enum Event {
     /// A Pong arrived. `ours` when it answers a Ping we sent; a Pong routed through us
     /// still names a live servent, worth a host cache entry.
     Pong {
+        /// The GUID of the Ping it answers.
+        ping: Guid,
         from: PeerId,
         pong: Pong,
         hops: u8,

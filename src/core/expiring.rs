@@ -5,13 +5,14 @@
 //! of insertions gives O(1) amortised expiry and eviction: when full, the oldest entry
 //! goes first. A lookup never returns an expired entry, even before `expire` runs.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct ExpiringMap<K, V> {
-    map: HashMap<K, (V, Duration)>,
+    map: HashMap<K, (V, Duration), ahash::RandomState>,
     order: VecDeque<(K, Duration)>,
     lifetime: Duration,
     capacity: usize,
@@ -20,7 +21,7 @@ pub struct ExpiringMap<K, V> {
 impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     pub fn new(lifetime: Duration, capacity: usize) -> Self {
         ExpiringMap {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(ahash::RandomState::new()),
             order: VecDeque::new(),
             lifetime,
             capacity: capacity.max(1),
@@ -50,21 +51,32 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     /// Inserts `key` unless a live entry exists. Returns false (and changes nothing) when
     /// the key is live: for the duplicate cache that means "seen before".
     pub fn insert_new(&mut self, key: K, value: V, now: Duration) -> bool {
-        if self.contains(&key, now) {
-            return false;
+        self.make_room(now);
+        let expires = now + self.lifetime;
+        match self.map.entry(key) {
+            Entry::Occupied(e) if e.get().1 > now => return false,
+            Entry::Occupied(mut e) => *e.get_mut() = (value, expires),
+            Entry::Vacant(e) => {
+                e.insert((value, expires));
+            }
         }
-        self.put(key, value, now);
+        self.order.push_back((key, expires));
         true
     }
 
-    /// Inserts or replaces `key`, restarting its lifetime.
-    pub fn put(&mut self, key: K, value: V, now: Duration) {
+    /// Expires what is due and evicts the oldest entries while the map is full.
+    fn make_room(&mut self, now: Duration) {
         self.expire(now);
         while self.map.len() >= self.capacity {
             if !self.evict_oldest() {
                 break;
             }
         }
+    }
+
+    /// Inserts or replaces `key`, restarting its lifetime.
+    pub fn put(&mut self, key: K, value: V, now: Duration) {
+        self.make_room(now);
         let expires = now + self.lifetime;
         self.map.insert(key, (value, expires));
         self.order.push_back((key, expires));

@@ -356,6 +356,7 @@ impl Servent {
         };
         // A Pong names a live servent wherever it goes: tell the driver's host cache.
         self.events.push_back(Event::Pong {
+            ping: d.guid,
             from,
             pong: pong.clone(),
             hops: d.hops.saturating_add(1),

@@ -1,4 +1,21 @@
-//! The network driver: TCP links around the sans-IO core, on async-std. Only
-//! [`runtime`] names the runtime.
+//! The network driver: TCP links around the sans-IO core. One port serves the overlay,
+//! HTTP and push callbacks. Only [`runtime`] names the async runtime (async-std).
 
+pub mod compress;
+pub mod config;
+pub mod connect;
+pub mod dispatch;
+pub mod handshake;
+pub mod host_cache;
+pub mod link;
+pub mod mesh;
+pub mod node;
+pub mod router;
 pub mod runtime;
+pub mod send_queue;
+pub mod status;
+pub mod upkeep;
+
+pub use config::{NodeConfig, Timing};
+pub use node::Node;
+pub use router::SearchHit;

@@ -33,7 +33,11 @@ pub fn decode_area(area: &[u8]) -> Vec<Extension> {
     while i < area.len() {
         let rest = &area[i..];
         if rest[0] == GGEP_MAGIC {
-            let (block, used) = GgepBlock::decode(rest);
+            let (mut block, mut used) = GgepBlock::decode(rest);
+            if rest.get(used).is_some_and(|&b| b != EXTENSION_SEPARATOR) {
+                // No separator after the block: keep the rest verbatim so it re-encodes exactly.
+                (block, used) = (GgepBlock::Raw(rest.to_vec()), rest.len());
+            }
             items.push(Extension::Ggep(block));
             i += used.max(1);
         } else {

@@ -93,6 +93,29 @@ impl Query {
         out.extend_from_slice(&self.flags.to_be_bytes());
         out.extend(self.text.iter().copied().filter(|&b| b != 0));
         out.push(0);
+        let area_start = out.len();
         encode_area(&self.extensions, out);
+        // The decoder drops one trailing NUL (LimeWire's end mark): an area that itself
+        // ends in NUL needs one more, so that it decodes back whole.
+        if out.len() > area_start && out.last() == Some(&0) {
+            out.push(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the descriptor fuzzer: an extension area ending in NUL must survive a
+    /// decode/encode round trip (the decoder strips one LimeWire end mark).
+    #[test]
+    fn extension_area_ending_in_nul_round_trips() {
+        let payload = [0x88, 0x00, 0x00, 0x00, 0x00];
+        let q = Query::decode(&payload).unwrap();
+        let mut out = Vec::new();
+        q.encode(&mut out);
+        assert_eq!(Query::decode(&out).unwrap(), q);
+        assert_eq!(out, payload);
     }
 }

@@ -1,0 +1,199 @@
+//! `servent mesh`: N servents in one process on 127.0.0.1 (ports from the OS), linked as a
+//! random graph or an edge-list file; prints who links to whom, optionally floods a Ping
+//! or a Query and prints the exact network-wide cost, then runs until Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::net::mesh::Mesh;
+use crate::net::{runtime, NodeConfig};
+use crate::proto::payload::Query;
+use crate::proto::PayloadType;
+use crate::sim::Graph;
+
+use super::signals;
+
+#[derive(Debug, Args)]
+pub struct MeshArgs {
+    /// Number of servents (ignored with --topology).
+    #[arg(long, default_value_t = 20)]
+    pub nodes: usize,
+    /// Mean degree of the random graph (a ring plus random chords, so it is connected).
+    #[arg(long, default_value_t = 4.0)]
+    pub degree: f64,
+    /// Seed of the graph and of every servent's RNG.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Edge list (SNAP format) to use as the topology instead of a random graph.
+    #[arg(long)]
+    pub topology: Option<PathBuf>,
+    /// With --topology: keep only the largest connected component.
+    #[arg(long)]
+    pub largest_component: bool,
+    /// Keep at least this many neighbours per servent (0: exactly the graph's links).
+    #[arg(long, default_value_t = 0)]
+    pub min_peers: usize,
+    /// TTL + hops limit of every servent (up to 15 for experiments).
+    #[arg(long, default_value_t = 7)]
+    pub max_ttl: u8,
+    /// Flood a Ping with this TTL from --from and count the Pongs.
+    #[arg(long, value_name = "TTL")]
+    pub ping: Option<u8>,
+    /// Flood a Query with this text from --from and print hits and the exact cost.
+    #[arg(long, value_name = "TEXT")]
+    pub query: Option<String>,
+    /// The servent that sends the Ping or Query.
+    #[arg(long, default_value_t = 0)]
+    pub from: usize,
+    /// TTL of the Query.
+    #[arg(long, default_value_t = 7)]
+    pub ttl: u8,
+    /// Exit after the Ping/Query instead of running until Ctrl-C.
+    #[arg(long)]
+    pub exit: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn graph(args: &MeshArgs) -> anyhow::Result<Graph> {
+    Ok(match &args.topology {
+        Some(path) => {
+            let g = Graph::load_edge_list(path)?;
+            if args.largest_component {
+                g.largest_component()
+            } else {
+                g
+            }
+        }
+        None => {
+            anyhow::ensure!(args.nodes >= 2, "a mesh needs at least 2 servents");
+            let chords = ((args.degree / 2.0 - 1.0).max(0.0) * args.nodes as f64).round() as usize;
+            Graph::ring_with_chords(
+                args.nodes,
+                chords,
+                &mut ChaCha8Rng::seed_from_u64(args.seed),
+            )
+        }
+    })
+}
+
+pub fn run(args: MeshArgs) -> anyhow::Result<()> {
+    let graph = graph(&args)?;
+    anyhow::ensure!(
+        args.from < graph.node_count(),
+        "--from {} is not a servent of the mesh",
+        args.from
+    );
+    let mut sigs = signals::signals()?;
+    runtime::block_on(async move {
+        let max_degree = graph.max_degree();
+        let (seed, min_peers, max_ttl) = (args.seed, args.min_peers, args.max_ttl);
+        let mesh = Mesh::start(graph, |i| NodeConfig {
+            min_peers,
+            max_peers: max_degree.max(min_peers) + 4,
+            max_ttl,
+            seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ..NodeConfig::default()
+        })
+        .await?;
+        anyhow::ensure!(
+            mesh.wait_linked(Duration::from_secs(30)).await,
+            "links did not come up"
+        );
+        if !args.json {
+            print_table(&mesh);
+        }
+        let mut report = serde_json::Map::new();
+        if let Some(ttl) = args.ping {
+            let before = mesh.total_stats();
+            let (_, mut pongs) = mesh.nodes[args.from].ping(ttl);
+            mesh.wait_quiet(Duration::from_millis(300), Duration::from_secs(30))
+                .await;
+            let mut count = 0;
+            while pongs.try_recv().is_ok() {
+                count += 1;
+            }
+            let after = mesh.total_stats();
+            let pings = after.sent(PayloadType::Ping) - before.sent(PayloadType::Ping);
+            let pong_msgs = after.sent(PayloadType::Pong) - before.sent(PayloadType::Pong);
+            if args.json {
+                report.insert("ping".into(), serde_json::json!({"ttl": ttl, "pongs": count, "ping_messages": pings, "pong_messages": pong_msgs}));
+            } else {
+                println!("\nPing from servent {} (TTL {ttl}): {count} Pongs; {pings} Ping and {pong_msgs} Pong messages network-wide", args.from);
+            }
+        }
+        if let Some(text) = &args.query {
+            let before = mesh.total_stats();
+            let (guid, mut hits) = mesh.nodes[args.from].query(Query::new(text), args.ttl);
+            mesh.wait_quiet(Duration::from_millis(300), Duration::from_secs(60))
+                .await;
+            let mut rows = Vec::new();
+            while let Ok(h) = hits.try_recv() {
+                for r in &h.hit.results {
+                    rows.push((
+                        h.hops,
+                        format!("{}:{}", h.hit.ip, h.hit.port),
+                        r.name_lossy().into_owned(),
+                    ));
+                }
+            }
+            let after = mesh.total_stats();
+            let d = |t: PayloadType| after.sent(t) - before.sent(t);
+            let dup = after.dropped(crate::core::DropReason::Duplicate)
+                - before.dropped(crate::core::DropReason::Duplicate);
+            if args.json {
+                report.insert("query".into(), serde_json::json!({
+                    "guid": guid.to_string(), "text": text, "ttl": args.ttl,
+                    "hits": rows.iter().map(|(h, a, n)| serde_json::json!({"hops": h, "address": a, "name": n})).collect::<Vec<_>>(),
+                    "cost": {"query": d(PayloadType::Query), "query_hit": d(PayloadType::QueryHit), "duplicates": dup},
+                }));
+            } else {
+                println!(
+                    "\nQuery {text:?} from servent {} (TTL {}): {} results",
+                    args.from,
+                    args.ttl,
+                    rows.len()
+                );
+                for (hops, addr, name) in &rows {
+                    println!("  {hops:>2} hops  {addr:<21} {name}");
+                }
+                println!(
+                    "network-wide cost: {} Query + {} QueryHit messages, {dup} duplicates dropped",
+                    d(PayloadType::Query),
+                    d(PayloadType::QueryHit)
+                );
+            }
+        }
+        if args.json {
+            println!("{}", serde_json::Value::Object(report));
+        }
+        if !args.exit {
+            println!("\nmesh running; Ctrl-C to stop");
+            signals::until_shutdown(&mut sigs, || {}).await;
+        }
+        mesh.shutdown().await;
+        Ok(())
+    })
+}
+
+pub fn print_table(mesh: &Mesh) {
+    println!("{:<6} {:<22} neighbours", "node", "address");
+    for (i, n) in mesh.nodes.iter().enumerate() {
+        let ns: Vec<String> = mesh
+            .neighbours_of(i)
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        println!(
+            "{:<6} {:<22} {}",
+            i,
+            n.listen_addr().to_string(),
+            ns.join(" ")
+        );
+    }
+}

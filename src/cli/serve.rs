@@ -1,0 +1,71 @@
+//! `servent serve`: one servent on a TCP port, until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::net::{runtime, Node, NodeConfig};
+
+use super::signals;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the one port (overlay, HTTP, push callbacks). Port 0: the OS picks.
+    #[arg(long, default_value = "127.0.0.1:6346")]
+    pub listen: SocketAddr,
+    /// Servent to connect to at start (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<SocketAddr>,
+    /// Directory for the host cache and the servent ID (rejoin without --peer).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Keep at least this many neighbours (connect from the host cache).
+    #[arg(long, default_value_t = 3)]
+    pub min_peers: usize,
+    /// Refuse incoming links beyond this many neighbours (503 with X-Try).
+    #[arg(long, default_value_t = 8)]
+    pub max_peers: usize,
+    /// TTL + hops limit.
+    #[arg(long, default_value_t = 7)]
+    pub max_ttl: u8,
+    /// Never compress links (deflate is offered and accepted by default).
+    #[arg(long)]
+    pub no_deflate: bool,
+    /// Seed of the servent's RNG (descriptor IDs).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ServeArgs {
+    pub fn node_config(&self) -> NodeConfig {
+        NodeConfig {
+            listen: self.listen,
+            peers: self.peers.clone(),
+            data_dir: self.data_dir.clone(),
+            min_peers: self.min_peers,
+            max_peers: self.max_peers.max(1),
+            max_ttl: self.max_ttl,
+            seed: self.seed,
+            compress: !self.no_deflate,
+            ..NodeConfig::default()
+        }
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut sigs = signals::signals()?;
+    runtime::block_on(async move {
+        let node = Node::start_plain(args.node_config()).await?;
+        println!(
+            "servent {} listening on {} (status: http://{}/status)",
+            node.servent_id(),
+            node.listen_addr(),
+            node.listen_addr()
+        );
+        signals::until_shutdown(&mut sigs, || log::info!("SIGHUP: nothing to rescan")).await;
+        log::info!("shutting down");
+        node.shutdown().await;
+        Ok(())
+    })
+}

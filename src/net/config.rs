@@ -1,0 +1,88 @@
+//! Settings of a networked servent, with the timing of link upkeep.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Longest wait for a TCP connect to a candidate peer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for each handshake block: real servents answer within a second; a peer
+/// that stalls longer holds a socket and a buffer for nothing.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A link silent this long gets a keep-alive Ping (TTL 1). gtk-gnutella pings
+/// ultrapeer links every 20 s.
+pub const IDLE_PING_AFTER: Duration = Duration::from_secs(20);
+/// A link silent this long (three missed keep-alives) is dead and closed.
+pub const DEAD_AFTER: Duration = Duration::from_secs(70);
+/// A writer blocked this long on a peer that reads nothing closes the link.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the upkeep task runs (timeouts, keep-alives, degree, host cache).
+pub const UPKEEP_TICK: Duration = Duration::from_millis(500);
+/// After a failed connect, wait this long before trying that host again.
+pub const RECONNECT_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Timing of link upkeep; tests shorten it.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub idle_ping_after: Duration,
+    pub dead_after: Duration,
+    pub write_stall_timeout: Duration,
+    pub upkeep_tick: Duration,
+    pub reconnect_backoff: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            connect_timeout: CONNECT_TIMEOUT,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+            idle_ping_after: IDLE_PING_AFTER,
+            dead_after: DEAD_AFTER,
+            write_stall_timeout: WRITE_STALL_TIMEOUT,
+            upkeep_tick: UPKEEP_TICK,
+            reconnect_backoff: RECONNECT_BACKOFF,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where to listen (port 0: the OS picks; read it back from the node).
+    pub listen: SocketAddr,
+    /// Servents to connect to at start.
+    pub peers: Vec<SocketAddr>,
+    /// Where the host cache and servent ID persist (none: nothing persists).
+    pub data_dir: Option<PathBuf>,
+    /// Below this many neighbours the servent connects to hosts from its cache.
+    pub min_peers: usize,
+    /// Above this many neighbours incoming connections get 503 with X-Try.
+    pub max_peers: usize,
+    /// TTL + hops limit (0.6 soft limit 7).
+    pub max_ttl: u8,
+    /// Seed of the core's RNG.
+    pub seed: u64,
+    /// Offer and accept deflate-compressed links.
+    pub compress: bool,
+    /// Send queue capacity per link, in descriptors.
+    pub send_queue: usize,
+    pub timing: Timing,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            peers: Vec::new(),
+            data_dir: None,
+            min_peers: 3,
+            max_peers: 8,
+            max_ttl: crate::core::config::DEFAULT_MAX_TTL,
+            seed: 0,
+            compress: true,
+            send_queue: super::send_queue::SEND_QUEUE_CAPACITY,
+            timing: Timing::default(),
+        }
+    }
+}

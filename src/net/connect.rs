@@ -1,0 +1,128 @@
+//! The client side of the handshake: connect, send CONNECT/0.6, read the answer (200, or
+//! 503 with hosts to try), send the final 200 and start the link.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::io::AsyncWriteExt;
+
+use crate::core::PeerId;
+use crate::proto::handshake::HandshakeMessage;
+
+use super::dispatch::ours;
+use super::handshake::{self as hs, HandshakeFailure};
+use super::node::{NewLink, Shared};
+use super::router::Direction;
+use super::runtime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("handshake with {addr} failed: {source}")]
+    Handshake {
+        addr: SocketAddr,
+        source: HandshakeFailure,
+    },
+    #[error("already connected or connecting to {0}")]
+    Duplicate(SocketAddr),
+}
+
+pub async fn connect(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, ConnectError> {
+    {
+        let mut st = shared.lock();
+        if addr == shared.listen
+            || st.is_connected_to(None, Some(addr))
+            || !st.connecting.insert(addr)
+        {
+            return Err(ConnectError::Duplicate(addr));
+        }
+    }
+    let result = attempt(shared, addr).await;
+    let now = shared.now();
+    let mut st = shared.lock();
+    st.connecting.remove(&addr);
+    match &result {
+        Ok(_) => st.hosts.mark_ok(addr, now),
+        Err(ConnectError::Handshake { source, .. }) => {
+            *st.counters
+                .handshake_failures
+                .entry(source.kind())
+                .or_default() += 1;
+            st.hosts.mark_failed(addr, now);
+        }
+        Err(_) => st.hosts.mark_failed(addr, now),
+    }
+    result
+}
+
+async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, ConnectError> {
+    let timing = &shared.config.timing;
+    let mut stream = runtime::connect(addr, timing.connect_timeout)
+        .await
+        .map_err(|source| ConnectError::Connect { addr, source })?;
+    let fail = |source: HandshakeFailure| ConnectError::Handshake { addr, source };
+    let remote = stream.peer_addr().unwrap_or(addr);
+    let hello = HandshakeMessage::connect(hs::our_headers(&ours(shared), remote));
+    stream
+        .write_all(&hello.encode())
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let mut buf = Vec::new();
+    let reply = hs::read_block(&mut stream, &mut buf, timing.handshake_timeout)
+        .await
+        .map_err(fail)?;
+    let theirs = reply.headers.clone();
+    // Hosts to try come with refusals and acceptances alike.
+    {
+        let now = shared.now();
+        let mut st = shared.lock();
+        for h in hs::x_try(&theirs) {
+            if h != shared.listen {
+                st.hosts.add(h, now);
+            }
+        }
+    }
+    match reply.code() {
+        Some(200) => {}
+        Some(code) => {
+            let reason = match &reply.start {
+                crate::proto::handshake::StartLine::Status { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            };
+            return Err(fail(HandshakeFailure::Refused { code, reason }));
+        }
+        None => return Err(fail(HandshakeFailure::Unexpected(reply.start.to_string()))),
+    }
+    let guid = hs::peer_guid(&theirs);
+    if guid == Some(shared.servent_id) {
+        return Err(fail(HandshakeFailure::Refused {
+            code: 409,
+            reason: "connected to self".into(),
+        }));
+    }
+    let deflate_out = shared.config.compress && hs::says_deflate(&theirs, "Accept-Encoding");
+    let deflate_in = shared.config.compress && hs::says_deflate(&theirs, "Content-Encoding");
+    let mut fin = crate::proto::handshake::Headers::new();
+    if deflate_out {
+        fin.push("Content-Encoding", "deflate");
+    }
+    stream
+        .write_all(&HandshakeMessage::ok(fin).encode())
+        .await
+        .map_err(|e| fail(e.into()))?;
+    Ok(shared.establish(NewLink {
+        info: hs::peer_info(&theirs, remote),
+        stream,
+        remote,
+        listen: Some(addr),
+        servent_id: guid,
+        direction: Direction::Outgoing,
+        deflate_in,
+        deflate_out,
+        pending: buf,
+    }))
+}

@@ -1,0 +1,169 @@
+//! The 0.6 connection handshake over a socket: our headers, reading a bounded block with a
+//! deadline, and what the peer's headers mean for the link (compression, Bye support,
+//! its servent ID and listening address, hosts to try).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures::io::{AsyncRead, AsyncReadExt};
+
+use crate::core::PeerInfo;
+use crate::proto::handshake::{self, HandshakeCheck, HandshakeError, HandshakeMessage, Headers};
+use crate::proto::limits::MAX_HANDSHAKE_LEN;
+use crate::proto::Guid;
+
+use super::runtime;
+
+/// Our `User-Agent`: never another servent's name (gtk-gnutella bans impostors).
+pub fn user_agent() -> String {
+    format!("servent/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Why a handshake failed (counted by kind in `/status`).
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeFailure {
+    #[error("handshake timed out")]
+    Timeout,
+    #[error("connection closed during handshake")]
+    Closed,
+    #[error("i/o error during handshake: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("bad handshake: {0}")]
+    Protocol(#[from] HandshakeError),
+    #[error("refused: {code} {reason}")]
+    Refused { code: u16, reason: String },
+    #[error("unexpected handshake message: {0}")]
+    Unexpected(String),
+}
+
+impl HandshakeFailure {
+    /// Short name for counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HandshakeFailure::Timeout => "timeout",
+            HandshakeFailure::Closed => "closed",
+            HandshakeFailure::Io(_) => "io",
+            HandshakeFailure::Protocol(HandshakeError::TooLarge { .. }) => "too-large",
+            HandshakeFailure::Protocol(HandshakeError::TooManyHeaders { .. }) => "too-many-headers",
+            HandshakeFailure::Protocol(_) => "malformed",
+            HandshakeFailure::Refused { .. } => "refused",
+            HandshakeFailure::Unexpected(_) => "unexpected",
+        }
+    }
+}
+
+/// What we tell peers about ourselves.
+#[derive(Debug, Clone)]
+pub struct Ours {
+    pub servent_id: Guid,
+    pub listen: SocketAddr,
+    pub max_ttl: u8,
+    pub max_peers: usize,
+    pub compress: bool,
+}
+
+/// Headers of our CONNECT (step 1) and of our 200 reply (step 2).
+pub fn our_headers(ours: &Ours, remote: SocketAddr) -> Headers {
+    let mut h = Headers::new();
+    h.push("User-Agent", user_agent());
+    h.push("X-Ultrapeer", "True");
+    h.push("GUID", ours.servent_id.to_string());
+    h.push("Listen-IP", ours.listen.to_string());
+    h.push("Remote-IP", remote.ip().to_string());
+    h.push("Bye-Packet", "0.1");
+    h.push("GGEP", "0.5");
+    h.push("X-Max-TTL", ours.max_ttl.to_string());
+    h.push("X-Degree", ours.max_peers.to_string());
+    if ours.compress {
+        h.push("Accept-Encoding", "deflate");
+    }
+    h
+}
+
+/// Whether a header lists `deflate` (comma-separated, case-insensitive).
+pub fn says_deflate(headers: &Headers, name: &str) -> bool {
+    headers
+        .get_list(name)
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case("deflate"))
+}
+
+/// The peer as its headers describe it.
+pub fn peer_info(headers: &Headers, remote: SocketAddr) -> PeerInfo {
+    PeerInfo {
+        addr: Some(remote),
+        user_agent: headers
+            .get("User-Agent")
+            .unwrap_or("")
+            .chars()
+            .take(120)
+            .collect(),
+        bye_supported: headers.get("Bye-Packet").is_some(),
+        ultrapeer: headers
+            .get("X-Ultrapeer")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        legacy_04: false,
+    }
+}
+
+/// The peer's servent ID from its `GUID:` header.
+pub fn peer_guid(headers: &Headers) -> Option<Guid> {
+    headers.get("GUID").and_then(Guid::from_hex)
+}
+
+/// Where the peer listens: its `Listen-IP` (or `X-My-Address`), with the address we see
+/// when it sent only a port or an unspecified address.
+pub fn peer_listen(headers: &Headers, remote: SocketAddr) -> Option<SocketAddr> {
+    let v = headers
+        .get("Listen-IP")
+        .or_else(|| headers.get("X-My-Address"))?;
+    let addr: SocketAddr = v.trim().parse().ok()?;
+    Some(if addr.ip().is_unspecified() {
+        SocketAddr::new(remote.ip(), addr.port())
+    } else {
+        addr
+    })
+}
+
+/// Hosts from `X-Try` and `X-Try-Ultrapeers`.
+pub fn x_try(headers: &Headers) -> Vec<SocketAddr> {
+    headers
+        .get_list("X-Try")
+        .into_iter()
+        .chain(headers.get_list("X-Try-Ultrapeers"))
+        .filter_map(|h| h.split_whitespace().next().and_then(|a| a.parse().ok()))
+        .take(50)
+        .collect()
+}
+
+/// Reads one handshake block. `buf` holds bytes already read; on success it is left with
+/// the bytes that followed the block (start of the descriptor stream).
+pub async fn read_block<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    within: Duration,
+) -> Result<HandshakeMessage, HandshakeFailure> {
+    let deadline = Instant::now() + within;
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let HandshakeCheck::Complete(n) = handshake::check(buf)? {
+            let msg = handshake::parse(&buf[..n])?;
+            buf.drain(..n);
+            return Ok(msg);
+        }
+        if buf.len() >= MAX_HANDSHAKE_LEN {
+            return Err(HandshakeError::TooLarge {
+                limit: MAX_HANDSHAKE_LEN,
+            }
+            .into());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let want = chunk.len().min(MAX_HANDSHAKE_LEN + 1 - buf.len());
+        match runtime::timeout(left, stream.read(&mut chunk[..want])).await {
+            Err(_) => return Err(HandshakeFailure::Timeout),
+            Ok(Ok(0)) => return Err(HandshakeFailure::Closed),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => return Err(e.into()),
+        }
+    }
+}

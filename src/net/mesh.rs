@@ -1,0 +1,180 @@
+//! Many servents in one process on 127.0.0.1, linked as a given graph: what `servent mesh`,
+//! `servent demo` and the network tests run. Links are opened by the lower-numbered node
+//! of each edge; counters are summed across servents for exact network-wide totals.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+
+use crate::core::{QueryMatcher, Stats};
+use crate::http::server::HttpContext;
+use crate::proto::PayloadType;
+use crate::sim::Graph;
+
+use super::config::NodeConfig;
+use super::node::Node;
+use super::runtime;
+
+/// Connects opened at once while building a mesh: bounded so a big mesh does not
+/// overflow the listeners' accept backlogs.
+const PARALLEL_CONNECTS: usize = 64;
+
+pub struct Mesh {
+    pub nodes: Vec<Node>,
+    pub graph: Graph,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    #[error("cannot start servent {node}: {source}")]
+    Start { node: usize, source: std::io::Error },
+    #[error("link {a}-{b} failed: {source}")]
+    Link {
+        a: usize,
+        b: usize,
+        source: super::connect::ConnectError,
+    },
+}
+
+impl Mesh {
+    /// Starts one servent per graph node (configured by `config(i)`) and links the edges.
+    pub async fn start(
+        graph: Graph,
+        config: impl FnMut(usize) -> NodeConfig,
+    ) -> Result<Mesh, MeshError> {
+        Mesh::start_sharing(graph, config, |_| None).await
+    }
+
+    /// As [`Mesh::start`], with `share(i)` answering node `i`'s Queries (files, KB shared).
+    pub async fn start_sharing(
+        graph: Graph,
+        mut config: impl FnMut(usize) -> NodeConfig,
+        mut share: impl FnMut(usize) -> Option<(Box<dyn QueryMatcher>, u32, u32)>,
+    ) -> Result<Mesh, MeshError> {
+        let mut nodes = Vec::with_capacity(graph.node_count());
+        for i in 0..graph.node_count() {
+            let server_name = super::handshake::user_agent();
+            let node = Node::start(config(i), share(i), |status| HttpContext {
+                status,
+                server_name,
+            })
+            .await
+            .map_err(|source| MeshError::Start { node: i, source })?;
+            nodes.push(node);
+        }
+        let mesh = Mesh { nodes, graph };
+        mesh.link_edges().await?;
+        Ok(mesh)
+    }
+
+    async fn link_edges(&self) -> Result<(), MeshError> {
+        let edges: Vec<(usize, usize)> = self.graph.edges().collect();
+        for chunk in edges.chunks(PARALLEL_CONNECTS) {
+            let results = join_all(chunk.iter().map(|&(a, b)| {
+                let node = self.nodes[a].clone();
+                let addr = self.nodes[b].listen_addr();
+                async move { (a, b, node.connect(addr).await) }
+            }))
+            .await;
+            for (a, b, r) in results {
+                r.map_err(|source| MeshError::Link { a, b, source })?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn addr_index(&self) -> HashMap<SocketAddr, usize> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.listen_addr(), i))
+            .collect()
+    }
+
+    /// Neighbour indexes of node `i` as the node itself sees them.
+    pub fn neighbours_of(&self, i: usize) -> Vec<usize> {
+        let index = self.addr_index();
+        let mut v: Vec<usize> = self.nodes[i]
+            .neighbours()
+            .iter()
+            .filter_map(|a| index.get(a).copied())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Both ends of every link registered (the acceptor side finishes last).
+    pub async fn wait_linked(&self, within: Duration) -> bool {
+        let want: Vec<usize> = (0..self.graph.node_count())
+            .map(|i| self.graph.degree(i))
+            .collect();
+        wait_until(within, || {
+            self.nodes
+                .iter()
+                .zip(&want)
+                .all(|(n, &w)| n.neighbour_count() >= w)
+        })
+        .await
+    }
+
+    /// Sum of every servent's core counters.
+    pub fn total_stats(&self) -> Stats {
+        let mut total = Stats::default();
+        for n in &self.nodes {
+            n.with_servent(|s| {
+                let st = s.stats();
+                for t in PayloadType::ALL {
+                    total.received[t.index()] += st.received[t.index()];
+                    total.sent[t.index()] += st.sent[t.index()];
+                }
+                for (i, d) in st.dropped.iter().enumerate() {
+                    total.dropped[i] += d;
+                }
+                total.routed += st.routed;
+                total.queries_answered += st.queries_answered;
+            });
+        }
+        total
+    }
+
+    /// Waits until the network-wide received count stops changing for `quiet` (all
+    /// descriptors in flight delivered), at most `within`. Returns whether it settled.
+    pub async fn wait_quiet(&self, quiet: Duration, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let total = |m: &Mesh| -> u64 { m.total_stats().received.iter().sum() };
+        let mut last = total(self);
+        let mut since = Instant::now();
+        while Instant::now() < deadline {
+            runtime::sleep(Duration::from_millis(10)).await;
+            let now_total = total(self);
+            if now_total != last {
+                last = now_total;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub async fn shutdown(&self) {
+        join_all(self.nodes.iter().map(|n| n.shutdown())).await;
+    }
+}
+
+/// Polls `cond` every few milliseconds until it holds or `within` passes. Returns whether
+/// it held: a wait for an outcome with a deadline, never a fixed sleep.
+pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        runtime::sleep(Duration::from_millis(5)).await;
+    }
+}

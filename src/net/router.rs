@@ -1,0 +1,218 @@
+//! The shared state of a networked servent: the core, its links and host cache, behind
+//! one mutex that is never held across an await. Every input is fed to the core here and
+//! its outputs are pumped at once: transmits into the links' send queues, events into
+//! the host cache, the waiting searches and link closes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::channel::mpsc;
+
+use crate::core::{Event, PeerId, Servent};
+use crate::proto::payload::{Pong, QueryHit};
+use crate::proto::{Guid, PayloadType};
+
+use super::host_cache::HostCache;
+use super::runtime::TcpStream;
+use super::send_queue::SendQueue;
+
+/// Which side opened the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+/// Why a link closed (counted in `/status`, logged once per link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The peer sent Bye.
+    Bye,
+    /// The peer closed the connection.
+    PeerClosed,
+    Io,
+    /// A payload length over 64 KiB: the stream cannot be framed any more.
+    FrameTooLarge,
+    /// The deflate stream was corrupt.
+    BadCompression,
+    /// Nothing received for too long.
+    Dead,
+    /// The peer read nothing for too long while we had data to send.
+    WriteStalled,
+    Shutdown,
+}
+
+impl CloseReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseReason::Bye => "bye",
+            CloseReason::PeerClosed => "peer-closed",
+            CloseReason::Io => "io-error",
+            CloseReason::FrameTooLarge => "payload-too-large",
+            CloseReason::BadCompression => "bad-compression",
+            CloseReason::Dead => "dead",
+            CloseReason::WriteStalled => "write-stalled",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// One QueryHit for a search we run.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub query: Guid,
+    pub hit: QueryHit,
+    pub hops: u8,
+}
+
+pub struct Link {
+    pub queue: Arc<SendQueue>,
+    /// A handle on the socket, to shut it down from outside the link's tasks.
+    pub stream: TcpStream,
+    pub remote: SocketAddr,
+    /// Where the peer accepts connections (its Listen-IP, or the address we dialled).
+    pub listen: Option<SocketAddr>,
+    pub servent_id: Option<Guid>,
+    pub user_agent: String,
+    pub direction: Direction,
+    pub deflate_in: bool,
+    pub deflate_out: bool,
+    pub last_rx: Duration,
+    pub last_alive_ping: Duration,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct NetCounters {
+    pub links_opened: u64,
+    pub closes: HashMap<&'static str, u64>,
+    pub handshake_failures: HashMap<&'static str, u64>,
+    pub refused_full: u64,
+    pub refused_duplicate: u64,
+    pub encode_errors: u64,
+    pub http_connections: u64,
+    pub giv_connections: u64,
+    pub unknown_connections: u64,
+}
+
+pub struct State {
+    pub servent: Servent,
+    pub links: BTreeMap<PeerId, Link>,
+    pub hosts: HostCache,
+    /// Outgoing connects in progress, by address.
+    pub connecting: HashSet<SocketAddr>,
+    pub counters: NetCounters,
+    pub searches: HashMap<Guid, mpsc::UnboundedSender<SearchHit>>,
+    /// Pings we sent and who waits for their Pongs.
+    pub pings: HashMap<Guid, mpsc::UnboundedSender<Pong>>,
+    pub our_listen: SocketAddr,
+    next_peer: u32,
+}
+
+impl State {
+    pub fn new(servent: Servent, hosts: HostCache, our_listen: SocketAddr) -> State {
+        State {
+            servent,
+            links: BTreeMap::new(),
+            hosts,
+            connecting: HashSet::new(),
+            counters: NetCounters::default(),
+            searches: HashMap::new(),
+            pings: HashMap::new(),
+            our_listen,
+            next_peer: 1,
+        }
+    }
+
+    pub fn next_peer_id(&mut self) -> PeerId {
+        let id = PeerId(self.next_peer);
+        self.next_peer = self.next_peer.wrapping_add(1).max(1);
+        id
+    }
+
+    /// Whether a link to the servent with this ID or listening address exists.
+    pub fn is_connected_to(&self, guid: Option<Guid>, listen: Option<SocketAddr>) -> bool {
+        self.links.values().any(|l| {
+            (guid.is_some() && l.servent_id == guid) || (listen.is_some() && l.listen == listen)
+        })
+    }
+
+    /// Moves the core's outputs where they go. Call after every input.
+    pub fn pump(&mut self, now: Duration) {
+        while let Some(t) = self.servent.poll_transmit() {
+            if let Some(link) = self.links.get(&t.peer) {
+                link.queue.push(t.descriptor, t.priority);
+            }
+        }
+        while let Some(event) = self.servent.poll_event() {
+            match event {
+                Event::Pong {
+                    ping, pong, ours, ..
+                } => {
+                    let addr = SocketAddr::V4(SocketAddrV4::new(pong.ip, pong.port));
+                    if addr != self.our_listen {
+                        self.hosts.add(addr, now);
+                    }
+                    if ours {
+                        if let Some(tx) = self.pings.get(&ping) {
+                            if tx.unbounded_send(pong).is_err() {
+                                self.pings.remove(&ping);
+                            }
+                        }
+                    }
+                }
+                Event::QueryHit {
+                    query, hit, hops, ..
+                } => {
+                    if let Some(tx) = self.searches.get(&query) {
+                        if tx.unbounded_send(SearchHit { query, hit, hops }).is_err() {
+                            self.searches.remove(&query);
+                        }
+                    }
+                }
+                Event::PushRequest { push, .. } => {
+                    log::info!(
+                        "push request for file {} from {}:{}",
+                        push.file_index,
+                        push.ip,
+                        push.port
+                    );
+                }
+                Event::Bye { peer, bye } => {
+                    log::info!("peer {} said bye: {} {}", peer.0, bye.code, bye.reason);
+                    self.close_link(now, peer, CloseReason::Bye);
+                }
+            }
+        }
+    }
+
+    /// Closes a link: the core forgets the peer, the writer sends what is queued (a Bye,
+    /// say) and then shuts the socket down, which ends the reader.
+    pub fn close_link(&mut self, now: Duration, peer: PeerId, reason: CloseReason) {
+        let Some(link) = self.links.remove(&peer) else {
+            return;
+        };
+        self.servent.handle_closed(now, peer);
+        link.queue.close();
+        if reason != CloseReason::Shutdown {
+            // Nothing more is worth sending: stop both tasks now. On shutdown the writer
+            // first flushes our Bye, then shuts the socket down itself.
+            let _ = link.stream.shutdown(std::net::Shutdown::Both);
+        }
+        *self.counters.closes.entry(reason.name()).or_default() += 1;
+        log::info!("link {} {} closed: {}", peer.0, link.remote, reason.name());
+        // Pushes for the link die with it; its host stays worth reconnecting to.
+        if let Some(listen) = link.listen {
+            if reason != CloseReason::Bye && reason != CloseReason::Shutdown {
+                self.hosts.add(listen, now);
+            }
+        }
+    }
+
+    /// Descriptors received of one type over all links ever (the core's counter).
+    pub fn received(&self, t: PayloadType) -> u64 {
+        self.servent.stats().received(t)
+    }
+}

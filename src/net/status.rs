@@ -1,0 +1,86 @@
+//! The `/status` document: who we are, our neighbours and their counters, the host cache,
+//! and what the servent routed and dropped, by reason.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::core::peer::TypeCounters;
+use crate::core::DropReason;
+use crate::proto::PayloadType;
+
+use super::node::Shared;
+
+fn by_type(c: &TypeCounters) -> Value {
+    let m: BTreeMap<&str, u64> = PayloadType::ALL
+        .iter()
+        .map(|t| (t.name(), c[t.index()]))
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    json!(m)
+}
+
+pub fn render(shared: &Shared) -> Value {
+    let now = shared.now();
+    let st = shared.lock();
+    let stats = st.servent.stats();
+    let neighbours: Vec<Value> = st
+        .links
+        .iter()
+        .map(|(id, l)| {
+            let peer = st.servent.peer(*id);
+            let drops = l.queue.dropped();
+            json!({
+                "peer": id.0,
+                "address": l.remote.to_string(),
+                "listen": l.listen.map(|a| a.to_string()),
+                "servent_id": l.servent_id.map(|g| g.to_string()),
+                "user_agent": l.user_agent,
+                "direction": l.direction,
+                "compressed": { "in": l.deflate_in, "out": l.deflate_out },
+                "received": peer.map(|p| by_type(&p.received)),
+                "sent": peer.map(|p| by_type(&p.sent)),
+                "duplicates": peer.map(|p| p.duplicates),
+                "dropped": peer.map(|p| p.dropped),
+                "queue": {
+                    "length": l.queue.len(),
+                    "drops": { "relayed": drops[0], "reply": drops[1], "own": drops[2] },
+                },
+                "idle_ms": now.saturating_sub(l.last_rx).as_millis() as u64,
+            })
+        })
+        .collect();
+    let dropped: BTreeMap<&str, u64> = DropReason::ALL
+        .iter()
+        .map(|r| (r.name(), stats.dropped(*r)))
+        .collect();
+    let c = &st.counters;
+    json!({
+        "servent_id": shared.servent_id.to_string(),
+        "listen": shared.listen.to_string(),
+        "user_agent": super::handshake::user_agent(),
+        "uptime_s": now.as_secs_f64(),
+        "neighbours": neighbours,
+        "host_cache": st.hosts.len(),
+        "descriptors": {
+            "received": by_type(&stats.received),
+            "sent": by_type(&stats.sent),
+            "routed": stats.routed,
+            "queries_answered": stats.queries_answered,
+            "dropped": dropped,
+        },
+        "links": {
+            "opened": c.links_opened,
+            "closed": c.closes,
+            "handshake_failures": c.handshake_failures,
+            "refused_full": c.refused_full,
+            "refused_duplicate": c.refused_duplicate,
+        },
+        "connections": {
+            "http": c.http_connections,
+            "giv": c.giv_connections,
+            "unknown": c.unknown_connections,
+        },
+        "encode_errors": c.encode_errors,
+    })
+}

@@ -1,0 +1,89 @@
+//! Link upkeep, once per tick: the core's timeouts, keep-alive Pings on idle links, closing
+//! dead links, connecting to hosts from the cache while below the minimum degree, and
+//! saving the host cache.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::node::Shared;
+use super::router::CloseReason;
+use super::runtime;
+
+/// How often the host cache is written when it changed.
+const HOST_CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
+
+pub async fn run(shared: Arc<Shared>) {
+    let timing = shared.config.timing.clone();
+    let mut last_save = Duration::ZERO;
+    while !shared.is_shutting_down() {
+        runtime::sleep(timing.upkeep_tick).await;
+        if shared.is_shutting_down() {
+            break;
+        }
+        let now = shared.now();
+        let to_connect: Vec<SocketAddr> = {
+            let mut st = shared.lock();
+            if st.servent.poll_timeout().is_some_and(|t| t <= now) {
+                st.servent.handle_timeout(now);
+            }
+            let mut dead = Vec::new();
+            let mut idle = Vec::new();
+            for (&peer, link) in st.links.iter_mut() {
+                let silent = now.saturating_sub(link.last_rx);
+                if silent >= timing.dead_after {
+                    dead.push(peer);
+                } else if silent >= timing.idle_ping_after
+                    && now.saturating_sub(link.last_alive_ping) >= timing.idle_ping_after
+                {
+                    link.last_alive_ping = now;
+                    idle.push(peer);
+                }
+            }
+            for peer in dead {
+                st.close_link(now, peer, CloseReason::Dead);
+            }
+            for peer in idle {
+                st.servent.ping_peer(now, peer);
+            }
+            st.pump(now);
+            if now.saturating_sub(last_save) >= HOST_CACHE_SAVE_EVERY {
+                last_save = now;
+                if let Some(dir) = &shared.config.data_dir {
+                    if let Err(e) = st.hosts.save(dir) {
+                        log::warn!("cannot save host cache: {e}");
+                    }
+                }
+            }
+            let have = st.links.len() + st.connecting.len();
+            let want = shared.config.min_peers.saturating_sub(have);
+            if want == 0 {
+                Vec::new()
+            } else {
+                let connected: Vec<SocketAddr> =
+                    st.links.values().filter_map(|l| l.listen).collect();
+                st.hosts
+                    .candidates(now, timing.reconnect_backoff)
+                    .into_iter()
+                    .filter(|a| {
+                        *a != shared.listen && !connected.contains(a) && !st.connecting.contains(a)
+                    })
+                    .take(want)
+                    .collect()
+            }
+        };
+        for addr in to_connect {
+            spawn_connect(&shared, addr);
+        }
+    }
+}
+
+/// Connects in the background, logging the outcome.
+pub fn spawn_connect(shared: &Arc<Shared>, addr: SocketAddr) {
+    let shared = Arc::clone(shared);
+    runtime::spawn(async move {
+        if let Err(e) = super::connect::connect(&shared, addr).await {
+            log::debug!("{e}");
+        }
+    });
+}

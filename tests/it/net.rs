@@ -1,0 +1,689 @@
+//! The servent over real TCP on loopback (ports from the OS): meshes link up and flood,
+//! churn heals from the host cache, hostile input on one link is closed or dropped and
+//! counted while the servent keeps serving, 0.4 peers route, deflate links interoperate.
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::StreamExt;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use servent::net::mesh::{wait_until, Mesh};
+use servent::net::runtime::{self, TcpStream};
+use servent::net::{Node, NodeConfig, Timing};
+use servent::proto::handshake::{self, HandshakeCheck, HandshakeMessage, Headers};
+use servent::proto::payload::{Ping, Query, QueryHit};
+use servent::proto::{check, parse, Check, Descriptor, Guid, Payload, PayloadType};
+use servent::sim::Graph;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn fast_timing() -> Timing {
+    Timing {
+        handshake_timeout: Duration::from_millis(500),
+        upkeep_tick: Duration::from_millis(50),
+        reconnect_backoff: Duration::from_millis(500),
+        ..Timing::default()
+    }
+}
+
+fn config(seed: u64) -> NodeConfig {
+    NodeConfig {
+        min_peers: 0,
+        max_peers: 16,
+        seed,
+        timing: fast_timing(),
+        ..NodeConfig::default()
+    }
+}
+
+fn ring_graph(n: usize, chords: usize, seed: u64) -> Graph {
+    Graph::ring_with_chords(n, chords, &mut ChaCha8Rng::seed_from_u64(seed))
+}
+
+/// `GET path` on the servent's one port; returns status code and body.
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    runtime::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .expect("http answer")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let code = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+async fn status(node: &Node) -> Value {
+    let (code, body) = http_get(node.listen_addr(), "/status").await;
+    assert_eq!(code, 200);
+    serde_json::from_str(&body).expect("status is JSON")
+}
+
+/// A hand-driven peer: we speak the wire ourselves to test the servent's side of it.
+struct RawPeer {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    reply: HandshakeMessage,
+}
+
+impl RawPeer {
+    async fn connect(addr: SocketAddr, mut headers: Headers) -> RawPeer {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        if headers.get("User-Agent").is_none() {
+            headers.push("User-Agent", "raw-test/1.0");
+        }
+        headers.push("X-Ultrapeer", "True");
+        stream
+            .write_all(&HandshakeMessage::connect(headers).encode())
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let reply = read_block(&mut stream, &mut buf).await;
+        RawPeer { stream, buf, reply }
+    }
+
+    async fn join(addr: SocketAddr) -> RawPeer {
+        let mut p = RawPeer::connect(addr, Headers::new()).await;
+        assert_eq!(p.reply.code(), Some(200));
+        p.stream
+            .write_all(&HandshakeMessage::ok(Headers::new()).encode())
+            .await
+            .unwrap();
+        p
+    }
+
+    async fn send(&mut self, d: &Descriptor) {
+        self.stream.write_all(&d.to_bytes().unwrap()).await.unwrap();
+    }
+
+    /// Next descriptor from the servent, within the wait.
+    async fn recv(&mut self) -> Option<Descriptor> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Ok(Check::Complete(n)) = check(&self.buf) {
+                let d = parse(&self.buf[..n]).expect("servent sends valid descriptors");
+                self.buf.drain(..n);
+                return Some(d);
+            }
+            match runtime::timeout(WAIT, self.stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&chunk[..n]),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Whether the servent closed the connection (within the wait).
+    async fn closed(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match runtime::timeout(WAIT, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+async fn read_block(stream: &mut TcpStream, buf: &mut Vec<u8>) -> HandshakeMessage {
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Ok(HandshakeCheck::Complete(n)) = handshake::check(buf) {
+            let msg = handshake::parse(&buf[..n]).expect("valid handshake");
+            buf.drain(..n);
+            return msg;
+        }
+        let n = runtime::timeout(WAIT, stream.read(&mut chunk))
+            .await
+            .expect("handshake reply")
+            .unwrap();
+        assert!(n > 0, "closed during handshake");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn ping(ttl: u8) -> Descriptor {
+    Descriptor::new(Guid::new_v4(), ttl, 0, Payload::Ping(Ping::default()))
+}
+
+#[test]
+fn a_mesh_of_20_links_up_and_floods_reach_every_servent_once() {
+    runtime::block_on(async {
+        let graph = ring_graph(20, 20, 7);
+        let (n, e) = (graph.node_count() as u64, graph.edge_count() as u64);
+        let mesh = Mesh::start(graph.clone(), |i| NodeConfig {
+            max_ttl: 15,
+            ..config(i as u64)
+        })
+        .await
+        .unwrap();
+        assert!(
+            mesh.wait_linked(WAIT).await,
+            "every servent reaches its degree"
+        );
+        for i in 0..20 {
+            let want: BTreeSet<usize> = graph.neighbours(i).iter().map(|&x| x as usize).collect();
+            assert_eq!(
+                mesh.neighbours_of(i).into_iter().collect::<BTreeSet<_>>(),
+                want,
+                "servent {i}"
+            );
+        }
+
+        // A Ping flood: Pongs from every other servent.
+        let (_, mut pongs) = mesh.nodes[3].ping(7);
+        let mut from = HashSet::new();
+        while from.len() < 19 {
+            let pong = runtime::timeout(WAIT, pongs.next())
+                .await
+                .expect("pongs keep coming")
+                .unwrap();
+            from.insert(pong.port);
+        }
+        assert!(!from.contains(&mesh.nodes[3].listen_addr().port()));
+        assert!(mesh.wait_quiet(Duration::from_millis(200), WAIT).await);
+
+        // A Query flood covering the graph: every servent accepts it exactly once and the
+        // network carries exactly 2E - (N - 1) Query messages.
+        let before: Vec<(u64, u64)> = mesh
+            .nodes
+            .iter()
+            .map(|n| {
+                n.with_servent(|s| {
+                    (
+                        s.stats().received(PayloadType::Query),
+                        s.stats().dropped(servent::core::DropReason::Duplicate),
+                    )
+                })
+            })
+            .collect();
+        let sent_before = mesh.total_stats().sent(PayloadType::Query);
+        mesh.nodes[3].query(Query::new("nothing"), 15);
+        let target = 2 * e - (n - 1);
+        assert!(
+            wait_until(WAIT, || mesh.total_stats().received(PayloadType::Query)
+                - before.iter().map(|b| b.0).sum::<u64>()
+                >= target)
+            .await
+        );
+        assert!(mesh.wait_quiet(Duration::from_millis(200), WAIT).await);
+        assert_eq!(
+            mesh.total_stats().sent(PayloadType::Query) - sent_before,
+            target
+        );
+        for (i, node) in mesh.nodes.iter().enumerate() {
+            let (rx, dup) = node.with_servent(|s| {
+                (
+                    s.stats().received(PayloadType::Query),
+                    s.stats().dropped(servent::core::DropReason::Duplicate),
+                )
+            });
+            let accepted = (rx - before[i].0) - (dup - before[i].1);
+            assert_eq!(
+                accepted,
+                if i == 3 { 0 } else { 1 },
+                "servent {i} accepted the query once"
+            );
+        }
+        mesh.shutdown().await;
+    });
+}
+
+#[test]
+fn churn_heals_from_the_host_cache_and_floods_reach_every_survivor() {
+    runtime::block_on(async {
+        let n = 20;
+        let graph = ring_graph(n, 20, 8);
+        let mesh = Mesh::start(graph, |i| NodeConfig {
+            min_peers: 3,
+            max_peers: 8,
+            ..config(100 + i as u64)
+        })
+        .await
+        .unwrap();
+        assert!(mesh.wait_linked(WAIT).await);
+        // Fill the host caches: a Ping flood from everyone.
+        for node in &mesh.nodes {
+            node.ping(7);
+        }
+        assert!(mesh.wait_quiet(Duration::from_millis(200), WAIT).await);
+        assert!(
+            mesh.nodes.iter().all(|n| n.host_cache_len() >= 10),
+            "host caches filled by Pongs"
+        );
+
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(99));
+        let (stopped, survivors) = order.split_at(n * 3 / 10);
+        for &i in stopped {
+            mesh.nodes[i].shutdown().await;
+        }
+        let healed = wait_until(WAIT, || {
+            survivors
+                .iter()
+                .all(|&i| mesh.nodes[i].neighbour_count() >= 3)
+        })
+        .await;
+        assert!(
+            healed,
+            "survivors regain 3 neighbours: {:?}",
+            survivors
+                .iter()
+                .map(|&i| mesh.nodes[i].neighbour_count())
+                .collect::<Vec<_>>()
+        );
+        let dead: HashSet<SocketAddr> = stopped
+            .iter()
+            .map(|&i| mesh.nodes[i].listen_addr())
+            .collect();
+        for &i in survivors {
+            assert!(
+                mesh.nodes[i].neighbours().iter().all(|a| !dead.contains(a)),
+                "no links to stopped servents"
+            );
+        }
+
+        // The survivors' component, from their own neighbour lists; a new flood reaches it all.
+        let origin = survivors[0];
+        let index = mesh.addr_index();
+        let mut component = BTreeSet::from([origin]);
+        let mut stack = vec![origin];
+        while let Some(v) = stack.pop() {
+            for a in mesh.nodes[v].neighbours() {
+                let w = index[&a];
+                if component.insert(w) {
+                    stack.push(w);
+                }
+            }
+        }
+        let (_, mut pongs) = mesh.nodes[origin].ping(7);
+        let mut from = HashSet::new();
+        while from.len() < component.len() - 1 {
+            match runtime::timeout(WAIT, pongs.next()).await {
+                Ok(Some(p)) => from.insert(p.port),
+                _ => break,
+            };
+        }
+        assert_eq!(
+            from.len(),
+            component.len() - 1,
+            "pongs from the whole component"
+        );
+        for &i in survivors {
+            mesh.nodes[i].shutdown().await;
+        }
+    });
+}
+
+/// A servent with one honest neighbour, to show it keeps serving while a link misbehaves.
+async fn victim() -> (Node, Node) {
+    let node = Node::start_plain(config(1)).await.unwrap();
+    let friend = Node::start_plain(config(2)).await.unwrap();
+    friend.connect(node.listen_addr()).await.unwrap();
+    assert!(wait_until(WAIT, || node.neighbour_count() == 1).await);
+    (node, friend)
+}
+
+/// The victim still answers its honest neighbour: a Ping from the friend gets a Pong.
+async fn still_serves(friend: &Node) {
+    let (_, mut pongs) = friend.ping(1);
+    assert!(
+        runtime::timeout(WAIT, pongs.next()).await.is_ok(),
+        "the servent still serves its other link"
+    );
+}
+
+#[test]
+fn hostile_framing_closes_only_the_bad_link_and_is_counted() {
+    runtime::block_on(async {
+        let (node, friend) = victim().await;
+        let header = |len: u32| {
+            let mut h = Descriptor::new(Guid::new_v4(), 1, 0, Payload::Ping(Ping::default()))
+                .to_bytes()
+                .unwrap();
+            h[19..23].copy_from_slice(&len.to_le_bytes());
+            h
+        };
+        // A 4 GiB length, and a payload just over 64 KiB (sent in full).
+        for bytes in [header(u32::MAX), {
+            let mut b = header(65_537);
+            b.extend(vec![0u8; 65_537]);
+            b
+        }] {
+            let mut p = RawPeer::join(node.listen_addr()).await;
+            p.stream.write_all(&bytes).await.unwrap();
+            assert!(p.closed().await, "link closed");
+        }
+        // Random bytes after the handshake.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let junk: Vec<u8> = (0..4096).map(|_| rand::Rng::gen(&mut rng)).collect();
+        let mut p = RawPeer::join(node.listen_addr()).await;
+        p.stream.write_all(&junk).await.unwrap();
+        assert!(p.closed().await, "junk closes the link");
+        still_serves(&friend).await;
+        let s = status(&node).await;
+        assert_eq!(s["links"]["closed"]["payload-too-large"], 3, "{s}");
+        assert_eq!(s["neighbours"].as_array().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn hostile_handshakes_are_refused_and_counted() {
+    runtime::block_on(async {
+        let (node, friend) = victim().await;
+        // 1 MB without a blank line: refused after at most 8 KiB.
+        let mut s = TcpStream::connect(node.listen_addr()).await.unwrap();
+        let mut big = b"GNUTELLA CONNECT/0.6\r\nX-Junk: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', 1 << 20));
+        let _ = runtime::timeout(WAIT, s.write_all(&big)).await; // the servent may close mid-way
+        let mut rest = Vec::new();
+        let _ = runtime::timeout(WAIT, s.read_to_end(&mut rest))
+            .await
+            .expect("closed");
+        // A handshake that stalls half-way.
+        let mut s = TcpStream::connect(node.listen_addr()).await.unwrap();
+        s.write_all(b"GNUTELLA CONNECT/0.6\r\nUser-Agent: slow")
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        runtime::timeout(WAIT, s.read_to_end(&mut rest))
+            .await
+            .expect("stalled handshake closed")
+            .ok();
+        still_serves(&friend).await;
+        assert!(
+            wait_until(WAIT, || node.status()["links"]["handshake_failures"]
+                ["timeout"]
+                == 1)
+            .await
+        );
+        let st = status(&node).await;
+        assert_eq!(st["links"]["handshake_failures"]["too-large"], 1, "{st}");
+    });
+}
+
+#[test]
+fn hostile_descriptors_are_dropped_and_counted_on_a_live_link() {
+    runtime::block_on(async {
+        let (node, friend) = victim().await;
+        let mut p = RawPeer::join(node.listen_addr()).await;
+        // TTL 255: dropped.
+        p.send(&Descriptor::new(
+            Guid::new_v4(),
+            255,
+            0,
+            Payload::Query(Query::new("abc")),
+        ))
+        .await;
+        // The same descriptor twice: the replay is a duplicate.
+        let q = Descriptor::new(Guid::new_v4(), 2, 0, Payload::Query(Query::new("replayed")));
+        p.send(&q).await;
+        p.send(&q).await;
+        // A QueryHit nobody asked for: no route.
+        let hit = QueryHit {
+            port: 1,
+            ip: [127, 0, 0, 1].into(),
+            speed: 0,
+            results: vec![],
+            trailer: None,
+            servent_id: Guid([3; 16]),
+        };
+        p.send(&Descriptor::new(
+            Guid::new_v4(),
+            3,
+            0,
+            Payload::QueryHit(hit),
+        ))
+        .await;
+        // A flood of Pings: beyond the burst they are rate limited.
+        for _ in 0..200 {
+            p.send(&ping(1)).await;
+        }
+        let dropped = |r: &str| {
+            node.status()["descriptors"]["dropped"][r]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        assert!(
+            wait_until(WAIT, || dropped("rate-limited") == 200 - 64).await,
+            "{}",
+            node.status()
+        );
+        let st = status(&node).await;
+        let d = &st["descriptors"]["dropped"];
+        assert_eq!(
+            (
+                d["ttl-too-high"].as_u64(),
+                d["duplicate"].as_u64(),
+                d["no-route"].as_u64()
+            ),
+            (Some(1), Some(1), Some(1)),
+            "{st}"
+        );
+        // The link is still up: it answers one more (rate permitting) Ping later, and the
+        // honest neighbour is still served.
+        assert_eq!(st["neighbours"].as_array().unwrap().len(), 2);
+        still_serves(&friend).await;
+    });
+}
+
+#[test]
+fn a_04_peer_gets_ok_and_can_route() {
+    runtime::block_on(async {
+        let (node, _friend) = victim().await;
+        let mut s = TcpStream::connect(node.listen_addr()).await.unwrap();
+        s.write_all(b"GNUTELLA CONNECT/0.4\n\n").await.unwrap();
+        let mut ok = [0u8; 13];
+        runtime::timeout(WAIT, s.read_exact(&mut ok))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&ok, b"GNUTELLA OK\n\n");
+        let mut p = RawPeer {
+            stream: s,
+            buf: Vec::new(),
+            reply: HandshakeMessage::ok_04(),
+        };
+        let ping = ping(2);
+        p.send(&ping).await;
+        // Pongs come back from the servent and from its neighbour (the Ping was routed on).
+        let mut ports = HashSet::new();
+        while ports.len() < 2 {
+            let d = p.recv().await.expect("pongs");
+            assert_eq!(d.guid, ping.guid);
+            let Payload::Pong(pong) = &*d.payload else {
+                panic!("expected a Pong")
+            };
+            ports.insert(pong.port);
+        }
+    });
+}
+
+#[test]
+fn handshake_headers_and_503_with_x_try_when_full() {
+    runtime::block_on(async {
+        let node = Node::start_plain(NodeConfig {
+            max_peers: 1,
+            ..config(9)
+        })
+        .await
+        .unwrap();
+        let p = RawPeer::connect(node.listen_addr(), Headers::new()).await;
+        let h = &p.reply.headers;
+        assert_eq!(p.reply.code(), Some(200));
+        assert!(h.get("User-Agent").unwrap().starts_with("servent/"));
+        assert_eq!(h.get("X-Ultrapeer"), Some("True"));
+        assert_eq!(h.get("GUID"), Some(node.servent_id().to_string().as_str()));
+        assert_eq!(
+            h.get("Listen-IP"),
+            Some(node.listen_addr().to_string().as_str())
+        );
+        assert_eq!(h.get("Remote-IP"), Some("127.0.0.1"));
+        assert_eq!(h.get("Bye-Packet"), Some("0.1"));
+        assert_eq!(h.get("Accept-Encoding"), Some("deflate"));
+        let mut p = p;
+        p.stream
+            .write_all(&HandshakeMessage::ok(Headers::new()).encode())
+            .await
+            .unwrap();
+        assert!(wait_until(WAIT, || node.neighbour_count() == 1).await);
+        // Full: a second servent gets 503 and hosts to try.
+        let other = Node::start_plain(config(10)).await.unwrap();
+        other
+            .connect(SocketAddr::from(([127, 0, 0, 1], 1)))
+            .await
+            .ok(); // unreachable: no effect
+        let mut h = Headers::new();
+        h.push("Listen-IP", other.listen_addr().to_string());
+        let q = RawPeer::connect(node.listen_addr(), h).await;
+        assert_eq!(q.reply.code(), Some(503));
+        assert!(q.reply.headers.get("X-Try").is_some(), "503 carries X-Try");
+    });
+}
+
+#[test]
+fn deflate_links_interoperate_with_a_plain_zlib_stream() {
+    use std::io::Write;
+    runtime::block_on(async {
+        let node = Node::start_plain(config(11)).await.unwrap();
+        let mut h = Headers::new();
+        h.push("Accept-Encoding", "deflate");
+        let mut p = RawPeer::connect(node.listen_addr(), h).await;
+        assert_eq!(p.reply.headers.get("Content-Encoding"), Some("deflate"));
+        let mut fin = Headers::new();
+        fin.push("Content-Encoding", "deflate");
+        p.stream
+            .write_all(&HandshakeMessage::ok(fin).encode())
+            .await
+            .unwrap();
+        // Our side: a zlib stream written by flate2, sync-flushed, carrying a Ping.
+        let ping = ping(1);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&ping.to_bytes().unwrap()).unwrap();
+        z.flush().unwrap();
+        p.stream.write_all(z.get_ref()).await.unwrap();
+        // Its side: a zlib stream carrying the Pong.
+        let mut inflate = flate2::Decompress::new(true);
+        let mut plain = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let pong = loop {
+            if let Ok(Check::Complete(n)) = check(&plain) {
+                break parse(&plain[..n]).unwrap();
+            }
+            let n = runtime::timeout(WAIT, p.stream.read(&mut chunk))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0);
+            let mut out = vec![0u8; 65536];
+            let before = inflate.total_out();
+            inflate
+                .decompress(&chunk[..n], &mut out, flate2::FlushDecompress::Sync)
+                .unwrap();
+            plain.extend_from_slice(&out[..(inflate.total_out() - before) as usize]);
+        };
+        assert_eq!(pong.guid, ping.guid);
+        assert!(matches!(*pong.payload, Payload::Pong(_)));
+        assert_eq!(
+            node.status()["neighbours"][0]["compressed"],
+            serde_json::json!({"in": true, "out": true})
+        );
+    });
+}
+
+#[test]
+fn a_restarted_servent_rejoins_from_its_persisted_host_cache() {
+    runtime::block_on(async {
+        let dir = std::env::temp_dir().join(format!("servent-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let hub = Node::start_plain(config(20)).await.unwrap();
+        let cfg = NodeConfig {
+            data_dir: Some(dir.clone()),
+            min_peers: 1,
+            ..config(21)
+        };
+        let first = Node::start_plain(NodeConfig {
+            peers: vec![hub.listen_addr()],
+            ..cfg.clone()
+        })
+        .await
+        .unwrap();
+        assert!(wait_until(WAIT, || first.neighbour_count() == 1).await);
+        let id = first.servent_id();
+        first.shutdown().await;
+        assert!(wait_until(WAIT, || hub.neighbour_count() == 0).await);
+        // No --peer this time: the host cache on disk leads back to the hub.
+        let again = Node::start_plain(cfg).await.unwrap();
+        assert_eq!(again.servent_id(), id, "servent ID persisted");
+        assert!(
+            wait_until(WAIT, || again.neighbour_count() == 1).await,
+            "rejoined without --peer"
+        );
+        again.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn a_stuck_peer_never_blocks_routing_to_the_others_and_its_queue_is_bounded() {
+    runtime::block_on(async {
+        let cap = 512;
+        let node = Node::start_plain(NodeConfig {
+            send_queue: cap,
+            compress: false,
+            ..config(30)
+        })
+        .await
+        .unwrap();
+        let mut a = RawPeer::join(node.listen_addr()).await;
+        let mut b = RawPeer::join(node.listen_addr()).await;
+        let _stuck = RawPeer::join(node.listen_addr()).await; // never reads
+        assert!(wait_until(WAIT, || node.neighbour_count() == 3).await);
+        // 200 rounds of 500 Queries (TTL 2: relayed to B and to the stuck peer). Each round
+        // waits until B has them all, so B's own queue never overflows.
+        let (rounds, per_round) = (200, 500);
+        let mut q = Query::new("stuck peer test");
+        q.text.extend_from_slice(&[b'x'; 100]);
+        for _ in 0..rounds {
+            let mut burst = Vec::new();
+            for _ in 0..per_round {
+                burst.extend(
+                    Descriptor::new(Guid::new_v4(), 2, 0, Payload::Query(q.clone()))
+                        .to_bytes()
+                        .unwrap(),
+                );
+            }
+            a.stream.write_all(&burst).await.unwrap();
+            for _ in 0..per_round {
+                let d = b
+                    .recv()
+                    .await
+                    .expect("B keeps receiving while the stuck peer reads nothing");
+                assert_eq!(d.payload_type(), PayloadType::Query);
+            }
+        }
+        let st = status(&node).await;
+        let stuck = st["neighbours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["queue"]["drops"]["relayed"].as_u64().unwrap_or(0) > 0)
+            .expect("the stuck peer's queue dropped relayed queries");
+        assert!(
+            stuck["queue"]["length"].as_u64().unwrap() <= cap as u64,
+            "{st}"
+        );
+    });
+}
