@@ -73,12 +73,39 @@ impl Ord for Delivery {
 }
 
 /// Deliveries due at one instant, processed as a batch.
+#[derive(Default)]
 struct Batch {
     at: Duration,
     /// Sequence number of the first delivery scheduled into the batch: orders the batch
     /// against timers due at the same instant.
     first_seq: u64,
-    items: Vec<Delivery>,
+    /// In scheduling order; taken out (`None`) as they are processed.
+    items: Vec<Option<Delivery>>,
+    /// Processing order once the batch is current: (receiver << 32 | position), sorted
+    /// descending so `pop` yields the next.
+    order: Vec<u64>,
+}
+
+impl Batch {
+    /// Sorts the batch by receiving servent, keeping scheduling order per servent.
+    fn sort_by_receiver(&mut self) {
+        self.order.clear();
+        self.order
+            .extend(self.items.iter().enumerate().map(|(i, d)| {
+                let to = d.as_ref().map_or(0, |d| d.to);
+                (u64::from(to) << 32) | i as u64
+            }));
+        self.order.sort_unstable_by(|a, b| b.cmp(a));
+    }
+
+    fn pop(&mut self) -> Option<Delivery> {
+        let key = self.order.pop()?;
+        self.items[(key & 0xFFFF_FFFF) as usize].take()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
 }
 
 /// Deliveries in flight. With a fixed latency every delivery is due at `now + latency`
@@ -91,11 +118,11 @@ struct Batch {
 /// Random latencies use a binary heap ordered by (due time, sequence number).
 enum Deliveries {
     Batched {
-        /// The batch being processed, sorted in reverse so `pop` yields the next.
+        /// The batch being processed.
         current: Batch,
         pending: VecDeque<Batch>,
-        /// Emptied batch buffers kept for reuse (no allocation per instant).
-        spare: Vec<Vec<Delivery>>,
+        /// Emptied batches kept for reuse (no allocation per instant).
+        spare: Vec<Batch>,
     },
     Heap(BinaryHeap<Delivery>),
 }
@@ -104,11 +131,7 @@ impl Deliveries {
     fn for_latency(latency: Latency) -> Deliveries {
         match latency {
             Latency::Fixed(_) => Deliveries::Batched {
-                current: Batch {
-                    at: Duration::ZERO,
-                    first_seq: 0,
-                    items: Vec::new(),
-                },
+                current: Batch::default(),
                 pending: VecDeque::new(),
                 spare: Vec::new(),
             },
@@ -119,16 +142,13 @@ impl Deliveries {
     fn push(&mut self, d: Delivery) {
         match self {
             Deliveries::Batched { pending, spare, .. } => match pending.back_mut() {
-                Some(b) if b.at == d.at => b.items.push(d),
+                Some(b) if b.at == d.at => b.items.push(Some(d)),
                 _ => {
-                    let mut items = spare.pop().unwrap_or_default();
-                    let (at, first_seq) = (d.at, d.seq);
-                    items.push(d);
-                    pending.push_back(Batch {
-                        at,
-                        first_seq,
-                        items,
-                    });
+                    let mut b = spare.pop().unwrap_or_default();
+                    b.at = d.at;
+                    b.first_seq = d.seq;
+                    b.items.push(Some(d));
+                    pending.push_back(b);
                 }
             },
             Deliveries::Heap(h) => h.push(d),
@@ -141,7 +161,7 @@ impl Deliveries {
             Deliveries::Batched {
                 current, pending, ..
             } => {
-                if !current.items.is_empty() {
+                if !current.is_empty() {
                     Some((current.at, current.first_seq))
                 } else {
                     pending.front().map(|b| (b.at, b.first_seq))
@@ -158,14 +178,14 @@ impl Deliveries {
                 pending,
                 spare,
             } => {
-                if current.items.is_empty() {
+                if current.is_empty() {
                     let mut next = pending.pop_front()?;
-                    // Reverse order (highest servent first) so `pop` takes the lowest.
-                    next.items.sort_unstable_by_key(|d| Reverse((d.to, d.seq)));
-                    let done = std::mem::replace(current, next);
-                    spare.push(done.items);
+                    next.sort_by_receiver();
+                    let mut done = std::mem::replace(current, next);
+                    done.items.clear();
+                    spare.push(done);
                 }
-                current.items.pop()
+                current.pop()
             }
             Deliveries::Heap(h) => h.pop(),
         }
@@ -176,9 +196,12 @@ impl Deliveries {
             Deliveries::Batched {
                 current, pending, ..
             } => {
-                let mut all: Vec<Delivery> = current.items.drain(..).collect();
+                let mut all = Vec::new();
+                while let Some(d) = current.pop() {
+                    all.push(d);
+                }
                 for b in pending.drain(..) {
-                    all.extend(b.items);
+                    all.extend(b.items.into_iter().flatten());
                 }
                 all
             }
