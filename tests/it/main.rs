@@ -1,2 +1,5 @@
+mod handshake;
 mod props;
+mod routing;
+mod strategies;
 mod vectors;
