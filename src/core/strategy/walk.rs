@@ -103,10 +103,13 @@ impl fmt::Display for RandomWalk {
 /// |---|---|
 /// | 0 | walker number, 0..k-1 |
 /// | 1 | check every (steps; 0 never) |
-/// | 2 | flags: 0x01 remember neighbours; other bits 0 |
-/// | 3-4 | steps taken, counting the step that delivered it (1 at the first servent) |
-/// | 5-6 | steps left after that one |
-/// | 7-8 | length of the sender's reverse path to the requester (0 when the requester sends) |
+/// | 2-3 | steps taken, counting the step that delivered it (1 at the first servent) |
+/// | 4-5 | steps left after that one |
+/// | 6-7 | length of the sender's reverse path to the requester (0 when the requester sends) |
+/// | 8 | flags: 0x80 always set (format 1), 0x01 remember neighbours; other bits 0 |
+///
+/// The flags byte comes last and is never 0: a Query's extension area may end with a NUL
+/// that decoders strip (LimeWire sends one), which would clip a last data byte of 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalkerTag {
     pub walker: u8,
@@ -117,6 +120,7 @@ pub struct WalkerTag {
     pub sender_path: u16,
 }
 
+const FLAG_FORMAT: u8 = 0x80;
 const FLAG_REMEMBER: u8 = 0x01;
 
 impl WalkerTag {
@@ -124,31 +128,32 @@ impl WalkerTag {
         let mut out = [0u8; WALKER_TAG_LEN];
         out[0] = self.walker;
         out[1] = self.check_every;
-        out[2] = if self.remember_neighbours {
-            FLAG_REMEMBER
-        } else {
-            0
-        };
-        out[3..5].copy_from_slice(&self.steps.to_le_bytes());
-        out[5..7].copy_from_slice(&self.steps_left.to_le_bytes());
-        out[7..9].copy_from_slice(&self.sender_path.to_le_bytes());
+        out[2..4].copy_from_slice(&self.steps.to_le_bytes());
+        out[4..6].copy_from_slice(&self.steps_left.to_le_bytes());
+        out[6..8].copy_from_slice(&self.sender_path.to_le_bytes());
+        out[8] = FLAG_FORMAT
+            | if self.remember_neighbours {
+                FLAG_REMEMBER
+            } else {
+                0
+            };
         out
     }
 
-    /// Reads the extension's data; `None` unless it is exactly 9 bytes with no unknown
-    /// flag bit.
+    /// Reads the extension's data; `None` unless it is exactly 9 bytes with the format
+    /// bit set and no unknown flag bit.
     pub fn decode(data: &[u8]) -> Option<WalkerTag> {
         let d: &[u8; WALKER_TAG_LEN] = data.try_into().ok()?;
-        if d[2] & !FLAG_REMEMBER != 0 {
+        if d[8] & FLAG_FORMAT == 0 || d[8] & !(FLAG_FORMAT | FLAG_REMEMBER) != 0 {
             return None;
         }
         Some(WalkerTag {
             walker: d[0],
             check_every: d[1],
-            remember_neighbours: d[2] & FLAG_REMEMBER != 0,
-            steps: u16::from_le_bytes([d[3], d[4]]),
-            steps_left: u16::from_le_bytes([d[5], d[6]]),
-            sender_path: u16::from_le_bytes([d[7], d[8]]),
+            steps: u16::from_le_bytes([d[2], d[3]]),
+            steps_left: u16::from_le_bytes([d[4], d[5]]),
+            sender_path: u16::from_le_bytes([d[6], d[7]]),
+            remember_neighbours: d[8] & FLAG_REMEMBER != 0,
         })
     }
 
@@ -350,8 +355,10 @@ mod tests {
         assert!(tag.check_due());
         assert!(!next.check_due());
         let mut bad = tag.encode();
-        bad[2] = 0x80;
-        assert_eq!(WalkerTag::decode(&bad), None);
+        bad[8] = 0x01;
+        assert_eq!(WalkerTag::decode(&bad), None, "format bit missing");
+        bad[8] = 0x82;
+        assert_eq!(WalkerTag::decode(&bad), None, "unknown flag");
         assert_eq!(WalkerTag::decode(&bad[..8]), None);
     }
 
