@@ -221,7 +221,10 @@ fn flood_finds_every_replica_within_its_ttl_and_costs_one_bounded_flood() {
         // Each hit travels back exactly its replica's distance.
         let hit_hops: u64 = expected.iter().map(|&r| u64::from(dist[r].unwrap())).sum();
         assert_eq!(cost.traffic.hits, hit_hops);
-        assert_eq!(cost.reached, Some(within(&graph, origin, ttl.into()).len() as u64));
+        assert_eq!(
+            cost.reached,
+            Some(within(&graph, origin, ttl.into()).len() as u64)
+        );
         assert_counters_match_trace(&net, &cost);
         // Duplicates: every copy sent beyond the first at each servent.
         assert_eq!(
@@ -311,7 +314,11 @@ fn ring_without_hits_uses_every_ring_and_each_ring_waits_for_its_farthest_hit() 
         .map(|g| traced(&net, &[*g], PayloadType::Query)[0].0)
         .collect();
     for (w, ttl) in starts.windows(2).zip([1u32, 3, 5]) {
-        assert!(w[1] - w[0] > 2 * ttl * MS, "ring TTL {ttl}: {:?}", w[1] - w[0]);
+        assert!(
+            w[1] - w[0] > 2 * ttl * MS,
+            "ring TTL {ttl}: {:?}",
+            w[1] - w[0]
+        );
     }
 }
 
@@ -390,7 +397,11 @@ fn walkers_without_hits_take_exactly_k_times_max_steps_and_never_step_straight_b
     let (k, max_steps, check_every) = (4u8, 20u16, 4u8);
     let mut net = network(graph.clone());
     let id = net.with_node(origin, |s, now| {
-        s.search(now, Query::new("absent"), walk(k, max_steps, check_every, 1))
+        s.search(
+            now,
+            Query::new("absent"),
+            walk(k, max_steps, check_every, 1),
+        )
     });
     let (cost, _) = run_search(&mut net, origin, id);
     assert_eq!(cost.end, Some(SearchEnd::Exhausted));
@@ -403,7 +414,11 @@ fn walkers_without_hits_take_exactly_k_times_max_steps_and_never_step_straight_b
     // Checks at steps 4, 8, 12, 16 (none at 20: the walk ends there anyway).
     let checks_per_walker = u32::from((max_steps - 1) / u16::from(check_every));
     assert_eq!(cost.checks_answered, u32::from(k) * checks_per_walker);
-    assert_eq!(cost.walker_steps, u64::from(k) * 16, "steps of the last checks");
+    assert_eq!(
+        cost.walker_steps,
+        u64::from(k) * 16,
+        "steps of the last checks"
+    );
     assert_counters_match_trace(&net, &cost);
     // Per walker: a chain of hops, numbered 1..=max_steps, never straight back.
     let mut by_walker: HashMap<u8, Vec<(Duration, usize, usize, WalkerTag)>> = HashMap::new();
@@ -415,9 +430,20 @@ fn walkers_without_hits_take_exactly_k_times_max_steps_and_never_step_straight_b
         assert_eq!(path[0].1, origin);
         for (i, pair) in path.windows(2).enumerate() {
             let (a, b) = (&pair[0], &pair[1]);
-            assert_eq!(b.1, a.2, "walker {w}: step {} starts where {} ended", i + 2, i + 1);
+            assert_eq!(
+                b.1,
+                a.2,
+                "walker {w}: step {} starts where {} ended",
+                i + 2,
+                i + 1
+            );
             assert_eq!(b.3.steps, a.3.steps + 1);
-            assert_ne!(b.2, a.1, "walker {w} stepped straight back at step {}", i + 2);
+            assert_ne!(
+                b.2,
+                a.1,
+                "walker {w} stepped straight back at step {}",
+                i + 2
+            );
         }
         assert_eq!(path.last().unwrap().3.steps_left, 0);
     }
@@ -430,7 +456,9 @@ fn walkers_without_hits_take_exactly_k_times_max_steps_and_never_step_straight_b
         .iter()
         .filter(|t| t.descriptor.guid == id.0)
         .filter_map(|t| match &*t.descriptor.payload {
-            Payload::Opaque { bytes, .. } => Some((t.descriptor.hops, CheckMessage::decode(bytes)?)),
+            Payload::Opaque { bytes, .. } => {
+                Some((t.descriptor.hops, CheckMessage::decode(bytes)?))
+            }
             _ => None,
         })
         .collect();
@@ -502,7 +530,10 @@ fn walkers_are_never_handed_to_a_servent_without_walker_support() {
     let steps = walker_steps(&net, id.0);
     assert!(steps.len() > 64, "the walk went somewhere");
     for (_, from, to, _) in &steps {
-        assert!(!unsupported(*to), "walker sent from {from} to non-supporting {to}");
+        assert!(
+            !unsupported(*to),
+            "walker sent from {from} to non-supporting {to}"
+        );
     }
     assert!(net
         .trace()
