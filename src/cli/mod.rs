@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file. Library errors are typed; this layer turns
 //! them into `anyhow` reports for people.
 
+mod costs;
 mod demo;
 mod mesh;
 mod serve;

@@ -4,4 +4,5 @@ mod handshake;
 mod net;
 mod props;
 mod routing;
+mod strategies;
 mod vectors;
