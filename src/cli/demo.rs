@@ -108,29 +108,25 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             after.sent(PayloadType::Pong) - before.sent(PayloadType::Pong),
         );
 
-        println!("\n== 3. Query \"beatles\" from servent 0 (TTL 7)");
-        let before = mesh.total_stats();
-        let (_, mut hits) = mesh.nodes[0].query(Query::new("beatles"), 7);
-        mesh.wait_quiet(Duration::from_millis(200), WAIT).await;
-        println!("{:<5} {:<22} name", "hops", "servent");
-        let mut n = 0;
-        while let Ok(h) = hits.try_recv() {
-            for r in &h.hit.results {
-                n += 1;
-                println!(
-                    "{:<5} {:<22} {}",
-                    h.hops,
-                    format!("{}:{}", h.hit.ip, h.hit.port),
-                    r.name_lossy()
-                );
+        println!("\n== 3. Query \"beatles\" from servent 0, three strategies");
+        let strategies = [
+            "flood:ttl=7",
+            "ring:start=1,step=2,max=7,want=3",
+            "walk:k=4,steps=64,check=4,want=3",
+        ];
+        let mut costs = Vec::new();
+        for (n, text) in strategies.iter().enumerate() {
+            let strategy: crate::core::Strategy = text.parse()?;
+            let (hits, cost) = mesh
+                .search(0, Query::new("beatles"), strategy, WAIT)
+                .await?;
+            if n == 0 {
+                super::costs::print_hits(&hits);
             }
+            costs.push(cost);
         }
-        let after = mesh.total_stats();
-        println!(
-            "{n} results; {} Query and {} QueryHit messages network-wide",
-            after.sent(PayloadType::Query) - before.sent(PayloadType::Query),
-            after.sent(PayloadType::QueryHit) - before.sent(PayloadType::QueryHit),
-        );
+        println!();
+        super::costs::print_costs(&costs);
         mesh.shutdown().await;
         println!("\nall servents said Bye and closed their links");
         Ok(())

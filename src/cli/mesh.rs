@@ -43,15 +43,17 @@ pub struct MeshArgs {
     /// Flood a Ping with this TTL from --from and count the Pongs.
     #[arg(long, value_name = "TTL")]
     pub ping: Option<u8>,
-    /// Flood a Query with this text from --from and print hits and the exact cost.
+    /// Search for this text from --from with --strategy; print hits and the exact
+    /// network-wide cost (summed over every servent's per-query counters).
     #[arg(long, value_name = "TEXT")]
     pub query: Option<String>,
     /// The servent that sends the Ping or Query.
     #[arg(long, default_value_t = 0)]
     pub from: usize,
-    /// TTL of the Query.
-    #[arg(long, default_value_t = 7)]
-    pub ttl: u8,
+    /// Search strategy: `flood:ttl=7`, `ring:start=1,step=2,max=7,want=1`,
+    /// `walk:k=16,steps=1024,check=4,want=1`.
+    #[arg(long, default_value = "flood:ttl=7")]
+    pub strategy: crate::core::Strategy,
     /// Exit after the Ping/Query instead of running until Ctrl-C.
     #[arg(long)]
     pub exit: bool,
@@ -128,45 +130,31 @@ pub fn run(args: MeshArgs) -> anyhow::Result<()> {
             }
         }
         if let Some(text) = &args.query {
-            let before = mesh.total_stats();
-            let (guid, mut hits) = mesh.nodes[args.from].query(Query::new(text), args.ttl);
-            mesh.wait_quiet(Duration::from_millis(300), Duration::from_secs(60))
-                .await;
-            let mut rows = Vec::new();
-            while let Ok(h) = hits.try_recv() {
-                for r in &h.hit.results {
-                    rows.push((
-                        h.hops,
-                        format!("{}:{}", h.hit.ip, h.hit.port),
-                        r.name_lossy().into_owned(),
-                    ));
-                }
-            }
-            let after = mesh.total_stats();
-            let d = |t: PayloadType| after.sent(t) - before.sent(t);
-            let dup = after.dropped(crate::core::DropReason::Duplicate)
-                - before.dropped(crate::core::DropReason::Duplicate);
+            let strategy = args.strategy;
+            let (hits, cost) = mesh
+                .search(
+                    args.from,
+                    Query::new(text),
+                    strategy,
+                    Duration::from_secs(120),
+                )
+                .await?;
             if args.json {
                 report.insert("query".into(), serde_json::json!({
-                    "guid": guid.to_string(), "text": text, "ttl": args.ttl,
-                    "hits": rows.iter().map(|(h, a, n)| serde_json::json!({"hops": h, "address": a, "name": n})).collect::<Vec<_>>(),
-                    "cost": {"query": d(PayloadType::Query), "query_hit": d(PayloadType::QueryHit), "duplicates": dup},
+                    "text": text,
+                    "hits": hits.iter().flat_map(|h| h.hit.results.iter().map(move |r| serde_json::json!({
+                        "hops": h.hops, "address": format!("{}:{}", h.hit.ip, h.hit.port), "name": r.name_lossy(),
+                    }))).collect::<Vec<_>>(),
+                    "cost": cost,
                 }));
             } else {
                 println!(
-                    "\nQuery {text:?} from servent {} (TTL {}): {} results",
-                    args.from,
-                    args.ttl,
-                    rows.len()
+                    "\nQuery {text:?} from servent {} with {}:",
+                    args.from, cost.strategy
                 );
-                for (hops, addr, name) in &rows {
-                    println!("  {hops:>2} hops  {addr:<21} {name}");
-                }
-                println!(
-                    "network-wide cost: {} Query + {} QueryHit messages, {dup} duplicates dropped",
-                    d(PayloadType::Query),
-                    d(PayloadType::QueryHit)
-                );
+                super::costs::print_hits(&hits);
+                println!();
+                super::costs::print_costs(&[cost]);
             }
         }
         if args.json {

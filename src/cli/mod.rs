@@ -2,6 +2,7 @@
 //! them into `anyhow` reports for people.
 
 mod compare;
+mod costs;
 mod demo;
 mod mesh;
 mod serve;

@@ -26,6 +26,21 @@ pub const PING_RATE_PER_SEC: u32 = 4;
 /// Results per QueryHit we send: keeps each hit around 4-8 KiB, as real servents do.
 pub const MAX_RESULTS_PER_QUERY_HIT: usize = 32;
 
+/// One-hop delay assumed until the core has measured one: a typical Internet hop between
+/// servents (tens to a few hundred ms). Only the first search timeouts depend on it; every
+/// Pong to our Ping, hit for our flood or ring and check answer then measures the real one.
+pub const HOP_LATENCY_HINT: Duration = Duration::from_millis(100);
+/// Shortest time a search waits for a ring or a check answer, whatever the measured hop
+/// latency: on loopback a hop measures well under a millisecond, while a busy servent can
+/// take a few milliseconds to relay, so timeouts derived from the mean alone would cut
+/// rings short.
+pub const MIN_SEARCH_TIMEOUT: Duration = Duration::from_millis(20);
+/// Walkers a servent holds at once while their checks travel: bounds memory against a
+/// peer that sends walkers due for a check in bulk. Beyond it, walkers are ended.
+pub const MAX_HELD_WALKERS: usize = 4096;
+/// Searches (running or finished) whose cost the originator keeps for `search_cost`.
+pub const MAX_SEARCHES_KEPT: usize = 256;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Our servent ID: in the `GUID:` handshake header and in every QueryHit we send.
@@ -47,6 +62,15 @@ pub struct Config {
     pub vendor_code: [u8; 4],
     /// Seed of the core's RNG (descriptor IDs, random choices).
     pub seed: u64,
+    /// We forward walkers as walkers and answer checks (we send the `X-Random-Walk`
+    /// handshake header). Off: walker-marked Queries are handled as plain Queries.
+    pub walker_support: bool,
+    /// One-hop delay assumed until measured.
+    pub hop_latency_hint: Duration,
+    /// Floor of ring and check timeouts.
+    pub min_search_timeout: Duration,
+    pub max_held_walkers: usize,
+    pub max_searches_kept: usize,
 }
 
 impl Default for Config {
@@ -65,6 +89,11 @@ impl Default for Config {
             ping_rate_per_sec: PING_RATE_PER_SEC,
             vendor_code: *b"SRVT",
             seed: 0,
+            walker_support: true,
+            hop_latency_hint: HOP_LATENCY_HINT,
+            min_search_timeout: MIN_SEARCH_TIMEOUT,
+            max_held_walkers: MAX_HELD_WALKERS,
+            max_searches_kept: MAX_SEARCHES_KEPT,
         }
     }
 }

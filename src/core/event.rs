@@ -4,6 +4,7 @@ use crate::proto::payload::{Bye, Pong, Push, QueryHit};
 use crate::proto::{Descriptor, Guid};
 
 use super::peer::PeerId;
+use super::strategy::{QueryCost, SearchId};
 
 /// How much a transmit matters when a link's send queue is full: the driver drops the
 /// lowest first. Relayed broadcasts are cheap to lose (others carry them too); replies
@@ -41,13 +42,20 @@ pub enum Event {
     },
     /// A QueryHit for one of our queries.
     QueryHit {
+        /// The descriptor ID it answers (one ring's ID for an expanding ring).
         query: Guid,
+        /// The search it belongs to (for a plain [`crate::core::Servent::query`], the
+        /// query's own ID).
+        search: SearchId,
         from: PeerId,
         hit: QueryHit,
         hops: u8,
     },
     /// A Push for us: the requester wants us to connect back and send `GIV`.
     PushRequest { from: PeerId, push: Push },
+    /// A search started with `Servent::search` ended (satisfied or exhausted). Hits that
+    /// arrive later still come as `QueryHit` and still update `Servent::search_cost`.
+    SearchDone { id: SearchId, cost: QueryCost },
     /// The peer said Bye: the driver closes the link.
     Bye { peer: PeerId, bye: Bye },
 }

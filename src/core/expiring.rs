@@ -44,6 +44,44 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
         }
     }
 
+    /// The live value for `key`, mutable (its lifetime is not restarted).
+    pub fn get_mut(&mut self, key: &K, now: Duration) -> Option<&mut V> {
+        match self.map.get_mut(key) {
+            Some((v, expires)) if *expires > now => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Inserts `key` unless a live entry exists, in one lookup when it does: `None` when
+    /// inserted, the live value when it was already there (then `value` is dropped).
+    pub fn insert_new_or_get(&mut self, key: K, value: V, now: Duration) -> Option<&mut V> {
+        let live = matches!(self.map.get(&key), Some((_, expires)) if *expires > now);
+        if live {
+            return self.map.get_mut(&key).map(|(v, _)| v);
+        }
+        self.put(key, value, now);
+        None
+    }
+
+    /// Removes `key` (live or not) and returns its value if it was live.
+    pub fn remove(&mut self, key: &K, now: Duration) -> Option<V> {
+        match self.map.remove(key) {
+            Some((v, expires)) if expires > now => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Live entries, most recently inserted first.
+    pub fn iter_newest(&self, now: Duration) -> impl Iterator<Item = (&K, &V)> + '_ {
+        self.order
+            .iter()
+            .rev()
+            .filter_map(move |(k, slot)| match self.map.get(k) {
+                Some((v, expires)) if *expires == *slot && *expires > now => Some((k, v)),
+                _ => None,
+            })
+    }
+
     pub fn contains(&self, key: &K, now: Duration) -> bool {
         self.get(key, now).is_some()
     }
@@ -133,6 +171,22 @@ mod tests {
         assert_eq!(m.next_expiry(), Some(13 * S));
         m.expire(20 * S);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn insert_new_or_get_remove_and_newest_first() {
+        let mut m = ExpiringMap::new(10 * S, 10);
+        assert!(m.insert_new_or_get(1, 'a', S).is_none());
+        *m.insert_new_or_get(1, 'x', 2 * S).unwrap() = 'b';
+        m.put(2, 'c', 3 * S);
+        m.put(1, 'd', 4 * S);
+        let newest: Vec<_> = m.iter_newest(5 * S).map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(newest, vec![(1, 'd'), (2, 'c')], "stale slot of 1 skipped");
+        assert_eq!(m.remove(&2, 5 * S), Some('c'));
+        assert_eq!(m.remove(&2, 5 * S), None);
+        *m.get_mut(&1, 5 * S).unwrap() = 'e';
+        assert_eq!(m.get(&1, 5 * S), Some(&'e'));
+        assert_eq!(m.get_mut(&1, 14 * S), None, "expired");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod matcher;
 pub mod peer;
 pub mod servent;
 pub mod stats;
+pub mod strategy;
 
 pub use config::Config;
 pub use event::{Event, Priority, Transmit};
@@ -19,3 +20,6 @@ pub use matcher::{LocalFile, NoMatcher, QueryMatcher};
 pub use peer::{PeerId, PeerInfo};
 pub use servent::{Origin, Servent};
 pub use stats::{DropReason, Stats};
+pub use strategy::{
+    QueryCost, QueryTraffic, SearchEnd, SearchId, Strategy, WALKER_HEADER, WALKER_VERSION,
+};

@@ -20,6 +20,9 @@ pub struct PeerInfo {
     pub ultrapeer: bool,
     /// The peer's side of the link is 0.4 (no headers).
     pub legacy_04: bool,
+    /// The peer sent `X-Random-Walk: 0.1` ([`crate::core::strategy::WALKER_HEADER`]): it
+    /// forwards walkers as walkers and relays checks, so walkers and checks may go to it.
+    pub walker_support: bool,
 }
 
 /// Per-type descriptor counters.

@@ -1,8 +1,13 @@
 //! The servent state machine: routing, duplicate suppression, TTL/hops rules, answering
 //! Pings and Queries. Inputs are `handle_*` calls and local requests; outputs are drained
-//! with `poll_transmit`, `poll_event` and `poll_timeout`.
+//! with `poll_transmit`, `poll_event` and `poll_timeout`. Searches with a strategy
+//! (`search`, timers, costs) live in `servent/search.rs`; walkers and checks in
+//! `servent/walker.rs`.
 
-use std::collections::{BTreeMap, VecDeque};
+mod search;
+mod walker;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -20,6 +25,10 @@ use super::expiring::ExpiringMap;
 use super::matcher::{LocalFile, NoMatcher, QueryMatcher};
 use super::peer::{Peer, PeerId, PeerInfo};
 use super::stats::{DropReason, Stats};
+use super::strategy::{CheckMessage, HopLatency, QueryTraffic, SearchId, WalkerTag};
+
+use search::{SearchState, Timer};
+use walker::{HeldWalker, WalkNode};
 
 /// Where a broadcast came from: the reverse route its replies take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +37,16 @@ pub enum Origin {
     Local,
     Peer(PeerId),
 }
+
+/// A Query's reverse route (and duplicate entry) with what we sent for that query.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueryRoute {
+    origin: Origin,
+    traffic: QueryTraffic,
+}
+
+/// Own pings remembered to measure hop latency from their Pongs.
+const OWN_PINGS_CAPACITY: usize = 1024;
 
 /// Most results a servent returns for one Query when the query sets no max-hits.
 const DEFAULT_MAX_RESULTS: usize = 255;
@@ -39,8 +58,8 @@ pub struct Servent {
     /// Ping GUID -> origin. Doubles as the Ping duplicate cache: a GUID is a duplicate
     /// exactly when it has a live entry.
     ping_routes: ExpiringMap<Guid, Origin>,
-    /// Query GUID -> origin; also the Query duplicate cache.
-    query_routes: ExpiringMap<Guid, Origin>,
+    /// Query GUID -> origin and per-query traffic; also the Query duplicate cache.
+    query_routes: ExpiringMap<Guid, QueryRoute>,
     /// Push GUIDs seen (duplicate cache for Pushes).
     push_seen: ExpiringMap<Guid, Origin>,
     /// Servent ID -> the peer its QueryHits came from: where Pushes for it go.
@@ -51,6 +70,24 @@ pub struct Servent {
     matcher: Box<dyn QueryMatcher>,
     files_shared: u32,
     kbytes_shared: u32,
+    /// Our searches, running and recently finished (bounded by `max_searches_kept`).
+    searches: BTreeMap<SearchId, SearchState>,
+    /// Finished searches, oldest first, for eviction.
+    finished: VecDeque<SearchId>,
+    /// Every descriptor ID of our searches -> its search.
+    search_of: HashMap<Guid, SearchId>,
+    /// Search deadlines and held-walker check deadlines; stale entries are skipped.
+    timers: BTreeSet<(Duration, Timer)>,
+    /// Walker query GUID -> our reverse path length and where we sent its walkers.
+    walks: ExpiringMap<Guid, WalkNode>,
+    /// Walkers waiting for the requester's verdict, by (query GUID, walker number).
+    held: BTreeMap<(Guid, u8), HeldWalker>,
+    /// (query GUID, walker number) -> the neighbour a check request came from: where the
+    /// verdict goes.
+    check_routes: ExpiringMap<(Guid, u8), PeerId>,
+    hop_latency: HopLatency,
+    /// Our Pings' send times (hop latency samples from their Pongs).
+    own_pings: ExpiringMap<Guid, Duration>,
 }
 
 impl Servent {
@@ -69,6 +106,15 @@ impl Servent {
             matcher: Box::new(NoMatcher),
             files_shared: 0,
             kbytes_shared: 0,
+            searches: BTreeMap::new(),
+            finished: VecDeque::new(),
+            search_of: HashMap::new(),
+            timers: BTreeSet::new(),
+            walks: ExpiringMap::new(config.query_route_ttl, cap),
+            held: BTreeMap::new(),
+            check_routes: ExpiringMap::new(config.query_route_ttl, cap),
+            hop_latency: HopLatency::new(config.hop_latency_hint),
+            own_pings: ExpiringMap::new(config.ping_route_ttl, OWN_PINGS_CAPACITY),
             config,
         }
     }
@@ -144,10 +190,13 @@ impl Servent {
     pub fn handle_descriptor(&mut self, now: Duration, from: PeerId, d: Descriptor) {
         let kind = d.payload_type();
         self.stats.received[kind.index()] += 1;
-        match self.peers.get_mut(&from) {
-            Some(p) => p.received[kind.index()] += 1,
+        let walkers = match self.peers.get_mut(&from) {
+            Some(p) => {
+                p.received[kind.index()] += 1;
+                p.info.walker_support && self.config.walker_support
+            }
             None => return, // a descriptor from a link we never opened (or closed): ignore
-        }
+        };
         match kind {
             PayloadType::Bye => {
                 if let Payload::Bye(bye) = &*d.payload {
@@ -156,8 +205,31 @@ impl Servent {
                 }
                 return;
             }
+            // Our check exchange, only with peers that announced walker support.
+            PayloadType::Vendor if walkers => {
+                if let Payload::Opaque { bytes, .. } = &*d.payload {
+                    if let Some(m) = CheckMessage::decode(bytes) {
+                        self.on_check(now, from, &d, m);
+                    }
+                }
+                return;
+            }
             // Hop-local messages we do not act on: tolerated, never forwarded.
             PayloadType::Qrp | PayloadType::Vendor | PayloadType::StandardVendor => return,
+            // Walker replies travel the walker's reverse path, whatever their TTL.
+            PayloadType::QueryHit if walkers && self.walks.contains(&d.guid, now) => {
+                self.on_walker_hit(now, from, d);
+                return;
+            }
+            PayloadType::Query if walkers => {
+                if let Payload::Query(q) = &*d.payload {
+                    match WalkerTag::find(q) {
+                        None => {}
+                        Some(Some(tag)) => return self.on_walker(now, from, d, tag),
+                        Some(None) => return self.drop_from(from, DropReason::Malformed),
+                    }
+                }
+            }
             _ => {}
         }
         let Some(ttl) = self.arrival_ttl(from, &d) else {
@@ -173,12 +245,17 @@ impl Servent {
         }
     }
 
-    /// Expires route and duplicate entries.
+    /// Expires route and duplicate entries; ends rings, searches and unanswered checks
+    /// whose time has come.
     pub fn handle_timeout(&mut self, now: Duration) {
         self.ping_routes.expire(now);
         self.query_routes.expire(now);
         self.push_seen.expire(now);
         self.push_routes.expire(now);
+        self.walks.expire(now);
+        self.check_routes.expire(now);
+        self.own_pings.expire(now);
+        self.fire_timers(now);
     }
 
     // ---- local requests ----------------------------------------------------------------
@@ -187,6 +264,7 @@ impl Servent {
     pub fn ping(&mut self, now: Duration, ttl: u8) -> Guid {
         let guid = self.new_guid();
         self.ping_routes.put(guid, Origin::Local, now);
+        self.own_pings.put(guid, now, now);
         let d = Descriptor::new(
             guid,
             self.clamp_own_ttl(ttl),
@@ -201,19 +279,48 @@ impl Servent {
     pub fn ping_peer(&mut self, now: Duration, peer: PeerId) -> Guid {
         let guid = self.new_guid();
         self.ping_routes.put(guid, Origin::Local, now);
+        self.own_pings.put(guid, now, now);
         let d = Descriptor::new(guid, 1, 0, Payload::Ping(Ping::default()));
         self.send(peer, d, Priority::Own);
         guid
     }
 
     /// Floods a Query from us with `ttl` (clamped). Returns its GUID; hits come back as
-    /// [`Event::QueryHit`].
+    /// [`Event::QueryHit`]. No search record, timer or `SearchDone`: for those (and for
+    /// the other strategies) use [`Servent::search`].
     pub fn query(&mut self, now: Duration, query: Query, ttl: u8) -> Guid {
         let guid = self.new_guid();
-        self.query_routes.put(guid, Origin::Local, now);
+        let route = QueryRoute {
+            origin: Origin::Local,
+            traffic: QueryTraffic {
+                queries: self.peers.len() as u32,
+                local: true,
+                ..QueryTraffic::default()
+            },
+        };
+        self.query_routes.put(guid, route, now);
         let d = Descriptor::new(guid, self.clamp_own_ttl(ttl), 0, Payload::Query(query));
         self.send_to_all(None, d, Priority::Own);
         guid
+    }
+
+    /// What we sent for query `guid` and the duplicates we received (while its route
+    /// entry lives). Summed over servents: the exact network-wide cost of a query.
+    pub fn query_traffic(&self, guid: &Guid, now: Duration) -> Option<QueryTraffic> {
+        self.query_routes.get(guid, now).map(|r| r.traffic)
+    }
+
+    /// Per-query counters, most recent query first (for `/status`; take as many as
+    /// wanted).
+    pub fn query_counters(&self, now: Duration) -> impl Iterator<Item = (Guid, QueryTraffic)> + '_ {
+        self.query_routes
+            .iter_newest(now)
+            .map(|(g, r)| (*g, r.traffic))
+    }
+
+    /// The one-hop delay the core has measured (or assumed, before any sample).
+    pub fn hop_latency(&self) -> &HopLatency {
+        &self.hop_latency
     }
 
     /// Sends a Push towards the servent that announced `push.servent_id` in a QueryHit.
@@ -267,6 +374,7 @@ impl Servent {
     /// When [`Servent::handle_timeout`] next has work.
     pub fn poll_timeout(&self) -> Option<Duration> {
         [
+            self.timers.first().map(|&(at, _)| at),
             self.ping_routes.next_expiry(),
             self.query_routes.next_expiry(),
             self.push_seen.next_expiry(),
@@ -326,10 +434,21 @@ impl Servent {
     }
 
     fn on_query(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
-        if !self
-            .query_routes
-            .insert_new(d.guid, Origin::Peer(from), now)
-        {
+        // What relay_broadcast will send, counted up front: one table operation per Query.
+        let relayed = if ttl > 1 {
+            self.peers.len().saturating_sub(1) as u32
+        } else {
+            0
+        };
+        let route = QueryRoute {
+            origin: Origin::Peer(from),
+            traffic: QueryTraffic {
+                queries: relayed,
+                ..QueryTraffic::default()
+            },
+        };
+        if let Some(seen) = self.query_routes.insert_new_or_get(d.guid, route, now) {
+            seen.traffic.duplicates += 1;
             self.drop_duplicate(from);
             return;
         }
@@ -341,7 +460,9 @@ impl Servent {
         if !files.is_empty() {
             self.stats.queries_answered += 1;
             let reply_ttl = self.reply_ttl(d.hops);
-            for hit in self.build_query_hits(&files) {
+            let hits = self.build_query_hits(&files);
+            self.count_traffic(d.guid, now, |t| t.hits += hits.len() as u32);
+            for hit in hits {
                 let reply = Descriptor::new(d.guid, reply_ttl, 0, Payload::QueryHit(hit));
                 self.send(from, reply, Priority::Reply);
             }
@@ -354,6 +475,13 @@ impl Servent {
         let Payload::Pong(pong) = &*d.payload else {
             return;
         };
+        if origin == Some(Origin::Local) {
+            if let Some(&sent) = self.own_pings.get(&d.guid, now) {
+                let hops = u32::from(d.hops) + 1;
+                self.hop_latency
+                    .sample_path(now.saturating_sub(sent), 2 * hops);
+            }
+        }
         // A Pong names a live servent wherever it goes: tell the driver's host cache.
         self.events.push_back(Event::Pong {
             ping: d.guid,
@@ -366,7 +494,7 @@ impl Servent {
     }
 
     fn on_query_hit(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
-        let origin = self.query_routes.get(&d.guid, now).copied();
+        let origin = self.query_routes.get(&d.guid, now).map(|r| r.origin);
         let Payload::QueryHit(hit) = &*d.payload else {
             return;
         };
@@ -375,15 +503,21 @@ impl Servent {
             self.push_routes.put(hit.servent_id, from, now);
         }
         if origin == Some(Origin::Local) {
-            self.events.push_back(Event::QueryHit {
-                query: d.guid,
-                from,
-                hit: hit.clone(),
-                hops: d.hops.saturating_add(1),
-            });
+            let hit = hit.clone();
+            self.deliver_hit(now, from, d.guid, hit, d.hops.saturating_add(1));
             return;
         }
-        self.route_reply(from, d, ttl, origin);
+        let guid = d.guid;
+        if self.route_reply(from, d, ttl, origin) {
+            self.count_traffic(guid, now, |t| t.hits += 1);
+        }
+    }
+
+    /// Adds to what we sent for query `guid` (nothing when its route entry is gone).
+    fn count_traffic(&mut self, guid: Guid, now: Duration, f: impl FnOnce(&mut QueryTraffic)) {
+        if let Some(r) = self.query_routes.get_mut(&guid, now) {
+            f(&mut r.traffic);
+        }
     }
 
     fn on_push(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
@@ -403,22 +537,24 @@ impl Servent {
         self.route_reply(from, d, ttl, target.map(Origin::Peer));
     }
 
-    /// Forwards a reply one hop back along its route, or drops it.
-    fn route_reply(&mut self, from: PeerId, d: Descriptor, ttl: u8, route: Option<Origin>) {
+    /// Forwards a reply one hop back along its route, or drops it. Returns whether it
+    /// was sent.
+    fn route_reply(&mut self, from: PeerId, d: Descriptor, ttl: u8, route: Option<Origin>) -> bool {
         let next = match route {
             Some(Origin::Peer(p)) if self.peers.contains_key(&p) => p,
-            Some(Origin::Local) => return, // delivered (as an event) by the caller
+            Some(Origin::Local) => return false, // delivered (as an event) by the caller
             _ => {
                 self.drop_from(from, DropReason::NoRoute);
-                return;
+                return false;
             }
         };
         if ttl <= 1 {
             self.drop_from(from, DropReason::TtlExpired);
-            return;
+            return false;
         }
         self.stats.routed += 1;
         self.send(next, d.next_hop(ttl), Priority::Reply);
+        true
     }
 
     /// Floods a broadcast we accepted to every peer but its sender, one hop on.

@@ -58,6 +58,14 @@ pub struct Stats {
     /// Descriptors relayed for others (each counted once, however many links it went to).
     pub routed: u64,
     pub queries_answered: u64,
+    /// Walker steps we took (walkers we forwarded, ours included).
+    pub walker_steps: u64,
+    /// Walkers that arrived at us again (a walk revisiting; not dropped).
+    pub walker_revisits: u64,
+    /// Walkers we ended: at max steps, nowhere to go, stopped by the requester, check
+    /// unanswered (requester unreachable), or too many held.
+    pub walkers_ended: u64,
+    pub walker_check_timeouts: u64,
     pub dropped: [u64; DropReason::ALL.len()],
 }
 

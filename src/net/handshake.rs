@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::io::{AsyncRead, AsyncReadExt};
 
-use crate::core::PeerInfo;
+use crate::core::{PeerInfo, WALKER_HEADER, WALKER_VERSION};
 use crate::proto::handshake::{self, HandshakeCheck, HandshakeError, HandshakeMessage, Headers};
 use crate::proto::limits::MAX_HANDSHAKE_LEN;
 use crate::proto::Guid;
@@ -77,6 +77,8 @@ pub fn our_headers(ours: &Ours, remote: SocketAddr) -> Headers {
     if ours.compress {
         h.push("Accept-Encoding", "deflate");
     }
+    // Random walkers and their checks go only to servents that announce this.
+    h.push(WALKER_HEADER, WALKER_VERSION);
     h
 }
 
@@ -103,6 +105,9 @@ pub fn peer_info(headers: &Headers, remote: SocketAddr) -> PeerInfo {
             .get("X-Ultrapeer")
             .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         legacy_04: false,
+        walker_support: headers
+            .get(WALKER_HEADER)
+            .is_some_and(|v| v.trim() == WALKER_VERSION),
     }
 }
 

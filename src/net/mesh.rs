@@ -7,14 +7,19 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use futures::StreamExt;
 
+use crate::core::strategy::{NetworkTraffic, QueryCost, Strategy};
 use crate::core::{QueryMatcher, Stats};
 use crate::http::server::HttpContext;
+use crate::proto::payload::Query;
+use crate::proto::Guid;
 use crate::proto::PayloadType;
 use crate::sim::Graph;
 
 use super::config::NodeConfig;
 use super::node::Node;
+use super::router::{SearchEvent, SearchHit};
 use super::runtime;
 
 /// Connects opened at once while building a mesh: bounded so a big mesh does not
@@ -30,6 +35,8 @@ pub struct Mesh {
 pub enum MeshError {
     #[error("cannot start servent {node}: {source}")]
     Start { node: usize, source: std::io::Error },
+    #[error("search {0} did not end in time")]
+    SearchTimeout(Guid),
     #[error("link {a}-{b} failed: {source}")]
     Link {
         a: usize,
@@ -157,6 +164,46 @@ impl Mesh {
             }
         }
         false
+    }
+
+    /// Runs a search from servent `from` until it ends, lets in-flight traffic settle, and
+    /// returns its hits and its cost with network-wide totals summed over every servent's
+    /// per-query counters (exact: every descriptor sent for the search is counted once).
+    pub async fn search(
+        &self,
+        from: usize,
+        query: Query,
+        strategy: Strategy,
+        within: Duration,
+    ) -> Result<(Vec<SearchHit>, QueryCost), MeshError> {
+        let (id, mut events) = self.nodes[from].search(query, strategy);
+        let deadline = Instant::now() + within;
+        let mut hits = Vec::new();
+        let mut cost = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match runtime::timeout(left, events.next()).await {
+                Ok(Some(SearchEvent::Hit(h))) => hits.push(h),
+                Ok(Some(SearchEvent::Done(cost))) => break *cost,
+                _ => return Err(MeshError::SearchTimeout(id.0)),
+            }
+        };
+        // Hits and checks still in flight when the search ended count too.
+        self.wait_quiet(Duration::from_millis(200), within).await;
+        while let Ok(SearchEvent::Hit(h)) = events.try_recv() {
+            hits.push(h);
+        }
+        cost.set_network(&self.network_traffic(&cost.guids));
+        Ok((hits, cost))
+    }
+
+    /// Sums every servent's per-query counters for the given descriptor IDs.
+    pub fn network_traffic(&self, guids: &[Guid]) -> NetworkTraffic {
+        NetworkTraffic::sum(
+            self.nodes
+                .iter()
+                .map(|n| move |g: &Guid| n.query_traffic(g)),
+            guids,
+        )
     }
 
     pub async fn shutdown(&self) {

@@ -18,4 +18,4 @@ pub mod upkeep;
 
 pub use config::{NodeConfig, Timing};
 pub use node::Node;
-pub use router::SearchHit;
+pub use router::{SearchEvent, SearchHit};

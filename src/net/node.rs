@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
 
+use crate::core::strategy::{QueryTraffic, SearchId, Strategy};
 use crate::core::{Config, PeerId, PeerInfo, QueryMatcher, Servent};
 use crate::http::server::HttpContext;
 use crate::proto::payload::{Pong, Query};
@@ -16,7 +17,7 @@ use crate::proto::{DecodeError, Descriptor, Guid};
 use super::config::NodeConfig;
 use super::host_cache::HostCache;
 use super::link;
-use super::router::{CloseReason, Direction, Link, SearchHit, State};
+use super::router::{CloseReason, Direction, Link, SearchEvent, State};
 use super::runtime::{self, TcpStream};
 use super::send_queue::SendQueue;
 use super::{dispatch, upkeep};
@@ -277,15 +278,38 @@ impl Node {
         (g, rx)
     }
 
-    /// Floods a Query; its QueryHits arrive on the returned channel.
-    pub fn query(&self, query: Query, ttl: u8) -> (Guid, mpsc::UnboundedReceiver<SearchHit>) {
+    /// Floods a Query; its QueryHits arrive on the returned channel (no cost record: use
+    /// [`Node::search`] for that).
+    pub fn query(&self, query: Query, ttl: u8) -> (Guid, mpsc::UnboundedReceiver<SearchEvent>) {
         let now = self.shared.now();
         let (tx, rx) = mpsc::unbounded();
         let mut st = self.shared.lock();
         let g = st.servent.query(now, query, ttl);
-        st.searches.insert(g, tx);
+        st.searches.insert(SearchId(g), tx);
         st.pump(now);
         (g, rx)
+    }
+
+    /// Runs a search with a strategy: hits arrive on the channel, then its cost record
+    /// when it ends.
+    pub fn search(
+        &self,
+        query: Query,
+        strategy: Strategy,
+    ) -> (SearchId, mpsc::UnboundedReceiver<SearchEvent>) {
+        let now = self.shared.now();
+        let (tx, rx) = mpsc::unbounded();
+        let mut st = self.shared.lock();
+        let id = st.servent.search(now, query, strategy);
+        st.searches.insert(id, tx);
+        st.pump(now);
+        (id, rx)
+    }
+
+    /// What this servent sent for the given query IDs (per-query counters).
+    pub fn query_traffic(&self, guid: &Guid) -> Option<QueryTraffic> {
+        let now = self.shared.now();
+        self.shared.lock().servent.query_traffic(guid, now)
     }
 
     /// Runs `f` on the core (counters, stats) under the lock.

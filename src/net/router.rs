@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 
+use crate::core::strategy::{QueryCost, SearchId};
 use crate::core::{Event, PeerId, Servent};
 use crate::proto::payload::{Pong, QueryHit};
 use crate::proto::{Guid, PayloadType};
@@ -63,9 +64,17 @@ impl CloseReason {
 /// One QueryHit for a search we run.
 #[derive(Debug, Clone)]
 pub struct SearchHit {
+    /// The descriptor ID it answers (one ring's ID for an expanding ring).
     pub query: Guid,
     pub hit: QueryHit,
     pub hops: u8,
+}
+
+/// What a running search reports: hits as they come, then its cost when it ends.
+#[derive(Debug, Clone)]
+pub enum SearchEvent {
+    Hit(SearchHit),
+    Done(Box<QueryCost>),
 }
 
 pub struct Link {
@@ -104,7 +113,7 @@ pub struct State {
     /// Outgoing connects in progress, by address.
     pub connecting: HashSet<SocketAddr>,
     pub counters: NetCounters,
-    pub searches: HashMap<Guid, mpsc::UnboundedSender<SearchHit>>,
+    pub searches: HashMap<SearchId, mpsc::UnboundedSender<SearchEvent>>,
     /// Pings we sent and who waits for their Pongs.
     pub pings: HashMap<Guid, mpsc::UnboundedSender<Pong>>,
     pub our_listen: SocketAddr,
@@ -164,12 +173,22 @@ impl State {
                     }
                 }
                 Event::QueryHit {
-                    query, hit, hops, ..
+                    query,
+                    search,
+                    hit,
+                    hops,
+                    ..
                 } => {
-                    if let Some(tx) = self.searches.get(&query) {
-                        if tx.unbounded_send(SearchHit { query, hit, hops }).is_err() {
-                            self.searches.remove(&query);
+                    if let Some(tx) = self.searches.get(&search) {
+                        let hit = SearchEvent::Hit(SearchHit { query, hit, hops });
+                        if tx.unbounded_send(hit).is_err() {
+                            self.searches.remove(&search);
                         }
+                    }
+                }
+                Event::SearchDone { id, cost } => {
+                    if let Some(tx) = self.searches.remove(&id) {
+                        let _ = tx.unbounded_send(SearchEvent::Done(Box::new(cost)));
                     }
                 }
                 Event::PushRequest { push, .. } => {

@@ -11,6 +11,9 @@ use crate::proto::PayloadType;
 
 use super::node::Shared;
 
+/// Per-query counters listed in `/status` (the newest).
+const STATUS_QUERIES: usize = 64;
+
 fn by_type(c: &TypeCounters) -> Value {
     let m: BTreeMap<&str, u64> = PayloadType::ALL
         .iter()
@@ -55,6 +58,14 @@ pub fn render(shared: &Shared) -> Value {
         .map(|r| (r.name(), stats.dropped(*r)))
         .collect();
     let c = &st.counters;
+    // What we sent per query ID (newest first; the core keeps them as long as the query's
+    // route lives). `servent mesh` sums these across servents for exact totals.
+    let per_query: Vec<Value> = st
+        .servent
+        .query_counters(now)
+        .take(STATUS_QUERIES)
+        .map(|(g, t)| json!({ "guid": g.to_string(), "sent": t }))
+        .collect();
     json!({
         "servent_id": shared.servent_id.to_string(),
         "listen": shared.listen.to_string(),
@@ -82,5 +93,7 @@ pub fn render(shared: &Shared) -> Value {
             "unknown": c.unknown_connections,
         },
         "encode_errors": c.encode_errors,
+        "queries": per_query,
+        "hop_latency_ms": st.servent.hop_latency().mean().as_secs_f64() * 1e3,
     })
 }

@@ -260,9 +260,16 @@ impl Network {
     pub fn new(graph: Graph, seed: u64, mut config: impl FnMut(NodeId) -> Config) -> Network {
         let n = graph.node_count();
         let mut nodes: Vec<Servent> = (0..n).map(|i| Servent::new(config(i))).collect();
+        // What each node would announce in its handshake: walker support per its config
+        // (on by default; a test turns it off in a node's Config).
+        let walkers: Vec<bool> = nodes.iter().map(|s| s.config().walker_support).collect();
         for (a, node) in nodes.iter_mut().enumerate() {
             for &b in graph.neighbours(a) {
-                node.handle_connected(Duration::ZERO, PeerId(b), PeerInfo::default());
+                let info = PeerInfo {
+                    walker_support: walkers[b as usize],
+                    ..PeerInfo::default()
+                };
+                node.handle_connected(Duration::ZERO, PeerId(b), info);
             }
         }
         let latency = Latency::default();

@@ -5,4 +5,5 @@ mod net;
 mod props;
 mod routing;
 mod sim;
+mod strategies;
 mod vectors;

@@ -687,3 +687,82 @@ fn a_stuck_peer_never_blocks_routing_to_the_others_and_its_queue_is_bounded() {
         );
     });
 }
+
+#[test]
+fn three_strategies_find_a_file_with_3_replicas_on_a_30_servent_mesh_with_exact_costs() {
+    use servent::core::matcher::ListMatcher;
+    use servent::core::{LocalFile, Strategy};
+    runtime::block_on(async {
+        let graph = ring_graph(30, 30, 12);
+        let holders = [4usize, 15, 26];
+        let mesh = Mesh::start_sharing(
+            graph,
+            |i| config(300 + i as u64),
+            |i| {
+                let name = if holders.contains(&i) {
+                    "rare-recording.flac"
+                } else {
+                    "common.txt"
+                };
+                let f = LocalFile {
+                    index: 1,
+                    size: 10,
+                    name: name.into(),
+                    sha1_urn: None,
+                };
+                Some((
+                    Box::new(ListMatcher(vec![f])) as Box<dyn servent::core::QueryMatcher>,
+                    1,
+                    1,
+                ))
+            },
+        )
+        .await
+        .unwrap();
+        assert!(mesh.wait_linked(WAIT).await);
+        let holder_ports: BTreeSet<u16> = holders
+            .iter()
+            .map(|&h| mesh.nodes[h].listen_addr().port())
+            .collect();
+        for text in [
+            "flood:ttl=7",
+            "ring:start=1,step=2,max=7,want=1",
+            "walk:k=8,steps=200,check=4,want=1",
+        ] {
+            let strategy: Strategy = text.parse().unwrap();
+            let before = mesh.total_stats();
+            let (hits, cost) = mesh
+                .search(
+                    0,
+                    Query::new("rare recording"),
+                    strategy,
+                    Duration::from_secs(60),
+                )
+                .await
+                .unwrap();
+            let after = mesh.total_stats();
+            let found: BTreeSet<u16> = hits.iter().map(|h| h.hit.port).collect();
+            assert!(
+                !found.is_empty() && found.is_subset(&holder_ports),
+                "{text}: hits {found:?} {cost:?}"
+            );
+            if text.starts_with("flood") {
+                assert_eq!(
+                    found, holder_ports,
+                    "a flood covering the mesh finds every replica"
+                );
+            }
+            // The network-wide cost, summed from every servent's per-query table, equals
+            // what the servents' own per-type send counters say was sent meanwhile.
+            let sent = |t: PayloadType| after.sent(t) - before.sent(t);
+            assert!(cost.network_wide);
+            assert_eq!(cost.traffic.queries, sent(PayloadType::Query), "{text}");
+            assert_eq!(cost.traffic.hits, sent(PayloadType::QueryHit), "{text}");
+            assert_eq!(cost.traffic.checks, sent(PayloadType::Vendor), "{text}");
+            if text.starts_with("walk") {
+                assert!(cost.walker_steps > 0 && cost.traffic.checks > 0, "{cost:?}");
+            }
+        }
+        mesh.shutdown().await;
+    });
+}

@@ -1,0 +1,455 @@
+//! Searches with a strategy, as the originator runs them: starting a flood, a ring or the
+//! walkers (`Servent::search`), taking our hits into the search's record, the ring and
+//! search timers, answering checks, and ending a search with `Event::SearchDone`. The pure
+//! rules (parameters, timeouts, wire forms) are in `core::strategy`.
+
+use std::time::Duration;
+
+use crate::core::event::{Event, Priority};
+use crate::core::peer::PeerId;
+use crate::core::strategy::cost::HitSet;
+use crate::core::strategy::flood::flood_timeout;
+use crate::core::strategy::{QueryCost, SearchEnd, SearchId, Strategy, Traffic, WalkerTag};
+use crate::proto::payload::{Query, QueryHit};
+use crate::proto::{Descriptor, Guid, Payload};
+
+use super::walker::WalkNode;
+use super::{Origin, QueryRoute, QueryTraffic, Servent};
+
+/// A deadline in [`Servent`]'s timer set. A timer whose owner has since moved its
+/// deadline (or ended) is skipped when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// A flood's wait, a ring's end, or the next walker the requester expects news of.
+    Search(SearchId),
+    /// A held walker's check went unanswered.
+    Walker(Guid, u8),
+}
+
+/// The requester's view of one walker.
+#[derive(Debug, Clone, Copy)]
+struct WalkerView {
+    /// Steps of its last check.
+    steps: u16,
+    /// Its holder's reverse path length at its last check.
+    path: u16,
+    ended: bool,
+    /// When we give up expecting its next check (it ended silently: max steps, dead end,
+    /// or lost).
+    expect_by: Duration,
+}
+
+pub(crate) struct SearchState {
+    strategy: Strategy,
+    query: Query,
+    started: Duration,
+    /// Descriptor IDs sent, with when (one per ring).
+    sent: Vec<(Guid, Duration)>,
+    ring_ttl: u8,
+    deadline: Option<Duration>,
+    hits: HitSet,
+    walkers: Vec<WalkerView>,
+    satisfied: bool,
+    cost: QueryCost,
+}
+
+impl Servent {
+    /// Starts a search for `query` with `strategy`. Hits come as [`Event::QueryHit`] with
+    /// this search's ID; [`Event::SearchDone`] when it ends; [`Servent::search_cost`]
+    /// meanwhile. A flood and every ring use a fresh descriptor ID each; all walkers of a
+    /// walk share one.
+    pub fn search(&mut self, now: Duration, query: Query, strategy: Strategy) -> SearchId {
+        let guid = self.new_guid();
+        let id = SearchId(guid);
+        let mut state = SearchState {
+            strategy,
+            query,
+            started: now,
+            sent: Vec::new(),
+            ring_ttl: 0,
+            deadline: None,
+            hits: HitSet::default(),
+            walkers: Vec::new(),
+            satisfied: false,
+            cost: QueryCost::new(id, strategy.to_string()),
+        };
+        match strategy {
+            Strategy::Flood(f) => {
+                state.ring_ttl = self.clamp_own_ttl(f.ttl);
+                self.searches.insert(id, state);
+                self.send_ring(now, id, guid);
+            }
+            Strategy::ExpandingRing(r) => {
+                state.ring_ttl = self.clamp_own_ttl(r.start_ttl.min(r.max_ttl));
+                self.searches.insert(id, state);
+                self.send_ring(now, id, guid);
+            }
+            Strategy::RandomWalk(w) => {
+                self.searches.insert(id, state);
+                self.search_of.insert(guid, id);
+                self.launch_walkers(now, id, guid, w.walkers);
+            }
+        }
+        id
+    }
+
+    /// The search's cost as we know it now (our own sends; hits, hops, times). Kept for
+    /// the most recent `max_searches_kept` searches.
+    pub fn search_cost(&self, id: SearchId, now: Duration) -> Option<QueryCost> {
+        let s = self.searches.get(&id)?;
+        let mut cost = s.cost.clone();
+        if cost.end.is_none() {
+            cost.duration = now.saturating_sub(s.started);
+        }
+        if !cost.network_wide {
+            cost.traffic = self.own_traffic(&cost.guids, now);
+        }
+        Some(cost)
+    }
+
+    /// Searches still running.
+    pub fn running_searches(&self) -> impl Iterator<Item = SearchId> + '_ {
+        self.searches
+            .iter()
+            .filter(|(_, s)| s.cost.end.is_none())
+            .map(|(id, _)| *id)
+    }
+
+    fn own_traffic(&self, guids: &[Guid], now: Duration) -> Traffic {
+        let mut t = Traffic::default();
+        for g in guids {
+            if let Some(q) = self.query_traffic(g, now) {
+                t.add(&q);
+            }
+        }
+        t
+    }
+
+    /// Floods the search's current ring (a flood is one ring) with descriptor ID `guid`.
+    fn send_ring(&mut self, now: Duration, id: SearchId, guid: Guid) {
+        let per_hop = self.hop_latency.per_hop_bound();
+        let floor = self.config.min_search_timeout;
+        let Some(s) = self.searches.get_mut(&id) else {
+            return;
+        };
+        let ttl = s.ring_ttl;
+        let wait = match s.strategy {
+            Strategy::ExpandingRing(r) => {
+                r.ring_timeout.unwrap_or(flood_timeout(ttl, per_hop, floor))
+            }
+            _ => flood_timeout(ttl, per_hop, floor),
+        };
+        s.sent.push((guid, now));
+        s.cost.guids.push(guid);
+        s.cost.rings += 1;
+        s.deadline = Some(now + wait);
+        let query = s.query.clone();
+        self.timers.insert((now + wait, Timer::Search(id)));
+        self.search_of.insert(guid, id);
+        let route = QueryRoute {
+            origin: Origin::Local,
+            traffic: QueryTraffic {
+                queries: self.peers.len() as u32,
+                local: true,
+                ..QueryTraffic::default()
+            },
+        };
+        self.query_routes.put(guid, route, now);
+        self.send_to_all(
+            None,
+            Descriptor::new(guid, ttl, 0, Payload::Query(query)),
+            Priority::Own,
+        );
+    }
+
+    fn launch_walkers(&mut self, now: Duration, id: SearchId, guid: Guid, k: u8) {
+        let Some(Strategy::RandomWalk(w)) = self.searches.get(&id).map(|s| s.strategy) else {
+            return;
+        };
+        let route = QueryRoute {
+            origin: Origin::Local,
+            traffic: QueryTraffic {
+                local: true,
+                ..QueryTraffic::default()
+            },
+        };
+        self.query_routes.put(guid, route, now);
+        self.walks.put(guid, WalkNode::new(0), now);
+        let query = self.searches[&id].query.clone();
+        let expect = self.walker_expect_by(now, &w, 0);
+        let mut views = Vec::with_capacity(k as usize);
+        for walker in 0..k {
+            let tag = WalkerTag {
+                walker,
+                check_every: w.check_every,
+                remember_neighbours: w.remember_neighbours,
+                steps: 0,
+                steps_left: w.max_steps,
+                sender_path: 0,
+            };
+            let sent = self.step_walker(now, guid, &query, tag, None);
+            views.push(WalkerView {
+                steps: 0,
+                path: 0,
+                ended: !sent,
+                expect_by: expect,
+            });
+        }
+        if let Some(s) = self.searches.get_mut(&id) {
+            s.cost.guids.push(guid);
+            s.cost.walkers = u32::from(k);
+            s.walkers = views;
+        }
+        self.schedule_walk_deadline(now, id);
+    }
+
+    /// When the requester stops expecting a walker's next check: it has `check_every`
+    /// steps to walk and, at worst, `2 x (path + check_every)` hops for the check to
+    /// come back (the next holder is at most `check_every` hops farther), plus one hop of
+    /// slack; at the measured hop bound. Without checks, the whole walk and its hits'
+    /// way back.
+    fn walker_expect_by(
+        &self,
+        now: Duration,
+        w: &crate::core::strategy::RandomWalk,
+        path: u16,
+    ) -> Duration {
+        let per_hop = self.hop_latency.per_hop_bound();
+        let hops = if w.check_every == 0 {
+            2 * u32::from(w.max_steps)
+        } else {
+            2 * u32::from(path) + 3 * u32::from(w.check_every) + 1
+        };
+        now + (per_hop * hops).max(self.config.min_search_timeout)
+    }
+
+    /// Sets the search timer to the first live walker's deadline, or ends the walk when
+    /// none is live.
+    fn schedule_walk_deadline(&mut self, now: Duration, id: SearchId) {
+        let Some(s) = self.searches.get_mut(&id) else {
+            return;
+        };
+        if s.cost.end.is_some() {
+            return;
+        }
+        match s
+            .walkers
+            .iter()
+            .filter(|v| !v.ended)
+            .map(|v| v.expect_by)
+            .min()
+        {
+            Some(at) => {
+                s.deadline = Some(at);
+                self.timers.insert((at, Timer::Search(id)));
+            }
+            None => {
+                let end = if s.satisfied {
+                    SearchEnd::Satisfied
+                } else {
+                    SearchEnd::Exhausted
+                };
+                self.finish(now, id, end);
+            }
+        }
+    }
+
+    /// A QueryHit for a query of ours: the event, and the search's record.
+    pub(super) fn deliver_hit(
+        &mut self,
+        now: Duration,
+        from: PeerId,
+        guid: Guid,
+        hit: QueryHit,
+        hops: u8,
+    ) {
+        let id = self.search_of.get(&guid).copied();
+        let search = id.unwrap_or(SearchId(guid));
+        let (servent_id, indices): (Guid, Vec<u32>) = (
+            hit.servent_id,
+            hit.results.iter().map(|r| r.index).collect(),
+        );
+        // The hit goes out before a `SearchDone` it may cause, so a driver that stops
+        // listening at `SearchDone` still sees every hit of the search.
+        self.events.push_back(Event::QueryHit {
+            query: guid,
+            search,
+            from,
+            hit,
+            hops,
+        });
+        if let Some(s) = id.and_then(|id| self.searches.get_mut(&id)) {
+            let (results, responders) = s.hits.add(servent_id, indices.into_iter());
+            let c = &mut s.cost;
+            c.hits = results;
+            c.responders = responders;
+            c.hit_descriptors += 1;
+            if c.first_hit_hops.is_none() {
+                c.first_hit_hops = Some(hops);
+                c.first_hit_after = Some(now.saturating_sub(s.started));
+            }
+            // A flood's or ring's hit measured the path both ways; a walker's hit waited
+            // at checks, so it says nothing about hop latency.
+            if !matches!(s.strategy, Strategy::RandomWalk(_)) {
+                if let Some(&(_, sent)) = s.sent.iter().find(|(g, _)| *g == guid) {
+                    self.hop_latency
+                        .sample_path(now.saturating_sub(sent), 2 * u32::from(hops));
+                }
+            }
+            let want = s.strategy.want_hits();
+            if want.is_some_and(|w| results >= w) && !s.satisfied {
+                s.satisfied = true;
+                let running = s.cost.end.is_none();
+                match s.strategy {
+                    Strategy::ExpandingRing(_) if running => {
+                        self.finish(now, id.unwrap_or(search), SearchEnd::Satisfied)
+                    }
+                    // Walkers that never check cannot be stopped: the search is over
+                    // for us as soon as it is satisfied.
+                    Strategy::RandomWalk(w) if running && w.check_every == 0 => {
+                        self.finish(now, id.unwrap_or(search), SearchEnd::Satisfied)
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The requester's answer to a check of walker `walker` of query `guid`, which has
+    /// taken `steps` steps and whose holder is `path` hops away: go on unless the search
+    /// is satisfied or over (or unknown to us).
+    pub(super) fn answer_check(
+        &mut self,
+        now: Duration,
+        guid: Guid,
+        walker: u8,
+        steps: u16,
+        path: u16,
+    ) -> (bool, u16) {
+        let Some(&id) = self.search_of.get(&guid) else {
+            return (false, 0);
+        };
+        let Some(s) = self.searches.get_mut(&id) else {
+            return (false, 0);
+        };
+        let Strategy::RandomWalk(w) = s.strategy else {
+            return (false, 0);
+        };
+        let go_on = !s.satisfied && s.cost.end.is_none();
+        let hits = u16::try_from(s.cost.hits).unwrap_or(u16::MAX);
+        s.cost.checks_answered += 1;
+        let expect = {
+            let per_hop = self.hop_latency.per_hop_bound();
+            let hops = 2 * u32::from(path) + 3 * u32::from(w.check_every) + 1;
+            now + (per_hop * hops).max(self.config.min_search_timeout)
+        };
+        if let Some(v) = s.walkers.get_mut(walker as usize) {
+            v.steps = v.steps.max(steps);
+            v.path = path;
+            if go_on {
+                // A walker we had given up on may still be walking: count it again.
+                v.ended = false;
+                v.expect_by = expect;
+            } else {
+                v.ended = true;
+            }
+        }
+        s.cost.walker_steps = s.walkers.iter().map(|v| u64::from(v.steps)).sum();
+        if s.cost.end.is_none() {
+            self.schedule_walk_deadline(now, id);
+        }
+        (go_on, hits)
+    }
+
+    /// Runs every timer due at `now`.
+    pub(super) fn fire_timers(&mut self, now: Duration) {
+        while let Some(&(at, timer)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            match timer {
+                Timer::Search(id) => {
+                    if self.searches.get(&id).and_then(|s| s.deadline) == Some(at) {
+                        self.on_search_deadline(now, id);
+                    }
+                }
+                Timer::Walker(guid, walker) => {
+                    if self.held.get(&(guid, walker)).map(|h| h.deadline) == Some(at) {
+                        self.held.remove(&(guid, walker));
+                        // The requester did not answer: it is gone, or the reverse path
+                        // broke, so hits could not reach it either. The walker ends.
+                        self.stats.walker_check_timeouts += 1;
+                        self.stats.walkers_ended += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_search_deadline(&mut self, now: Duration, id: SearchId) {
+        let limit = self.config.max_ttl;
+        let Some(s) = self.searches.get_mut(&id) else {
+            return;
+        };
+        s.deadline = None;
+        match s.strategy {
+            Strategy::Flood(_) => {
+                let end = if s.cost.hits > 0 {
+                    SearchEnd::Satisfied
+                } else {
+                    SearchEnd::Exhausted
+                };
+                self.finish(now, id, end);
+            }
+            Strategy::ExpandingRing(r) => match r.next_ttl(s.ring_ttl, limit) {
+                Some(ttl) if !s.satisfied => {
+                    s.ring_ttl = ttl;
+                    let guid = self.new_guid();
+                    self.send_ring(now, id, guid);
+                }
+                _ => self.finish(now, id, SearchEnd::Exhausted),
+            },
+            Strategy::RandomWalk(_) => {
+                for v in s
+                    .walkers
+                    .iter_mut()
+                    .filter(|v| !v.ended && v.expect_by <= now)
+                {
+                    v.ended = true;
+                }
+                self.schedule_walk_deadline(now, id);
+            }
+        }
+    }
+
+    /// Ends a search: its final record and [`Event::SearchDone`].
+    fn finish(&mut self, now: Duration, id: SearchId, end: SearchEnd) {
+        let Some(s) = self.searches.get(&id) else {
+            return;
+        };
+        if s.cost.end.is_some() {
+            return;
+        }
+        let traffic = self.own_traffic(&s.cost.guids, now);
+        let Some(s) = self.searches.get_mut(&id) else {
+            return;
+        };
+        s.deadline = None;
+        s.cost.end = Some(end);
+        s.cost.duration = now.saturating_sub(s.started);
+        s.cost.traffic = traffic;
+        let cost = s.cost.clone();
+        self.events.push_back(Event::SearchDone { id, cost });
+        self.finished.push_back(id);
+        while self.finished.len() > self.config.max_searches_kept {
+            if let Some(old) = self.finished.pop_front() {
+                if let Some(s) = self.searches.remove(&old) {
+                    for g in &s.cost.guids {
+                        self.search_of.remove(g);
+                    }
+                }
+            }
+        }
+    }
+}

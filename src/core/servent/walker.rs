@@ -1,0 +1,338 @@
+//! Walkers and checks at every servent on a walk: accepting a walker (answering it the
+//! first time, never dropping a revisit), holding it while a check travels to the
+//! requester and back, handing it to one neighbour that supports walkers, routing walker
+//! hits and checks along the walker's reverse path. Rules: protocol/README.md section 9.
+
+use std::time::Duration;
+
+use crate::core::event::Priority;
+use crate::core::peer::PeerId;
+use crate::core::stats::DropReason;
+use crate::core::strategy::walk::choose_next;
+use crate::core::strategy::{CheckMessage, WalkerTag};
+use crate::proto::payload::Query;
+use crate::proto::{Descriptor, Guid, Payload, PayloadType};
+
+use super::search::Timer;
+use super::{Origin, QueryRoute, QueryTraffic, Servent};
+
+/// What a servent keeps per walker query.
+#[derive(Debug, Clone)]
+pub(crate) struct WalkNode {
+    /// Hops from us to the requester along the reverse path (first-arrival links).
+    path: u16,
+    /// Neighbours we handed a walker of this query to (with remember-neighbours).
+    used: Vec<PeerId>,
+}
+
+impl WalkNode {
+    pub(crate) fn new(path: u16) -> WalkNode {
+        WalkNode {
+            path,
+            used: Vec::new(),
+        }
+    }
+}
+
+/// A walker waiting for the requester's verdict.
+#[derive(Debug, Clone)]
+pub(crate) struct HeldWalker {
+    query: Query,
+    tag: WalkerTag,
+    sender: PeerId,
+    path: u16,
+    sent_at: Duration,
+    pub(crate) deadline: Duration,
+}
+
+impl Servent {
+    /// A walker-marked Query from `from`, a peer that supports walkers.
+    pub(super) fn on_walker(&mut self, now: Duration, from: PeerId, d: Descriptor, tag: WalkerTag) {
+        let Payload::Query(query) = &*d.payload else {
+            return;
+        };
+        let guid = d.guid;
+        let route = QueryRoute {
+            origin: Origin::Peer(from),
+            traffic: QueryTraffic::default(),
+        };
+        // A walker is never dropped as a duplicate: a walk may cross a servent again. It
+        // is answered once, and its reverse route stays the first arrival's.
+        let first = match self.query_routes.insert_new_or_get(guid, route, now) {
+            Some(seen) => {
+                seen.traffic.duplicates += 1;
+                self.stats.walker_revisits += 1;
+                false
+            }
+            None => true,
+        };
+        if first || !self.walks.contains(&guid, now) {
+            let path = tag.sender_path.saturating_add(1);
+            self.walks.put(guid, WalkNode::new(path), now);
+        }
+        if first {
+            self.answer_walker(now, from, guid, query);
+        }
+        if tag.steps_left == 0 {
+            // max_steps reached: the walk ends here.
+            self.stats.walkers_ended += 1;
+            return;
+        }
+        let query = query.clone();
+        if tag.check_due() {
+            let origin = self.query_routes.get(&guid, now).map(|r| r.origin);
+            match origin {
+                Some(Origin::Local) => {
+                    // The walker passes through its requester: ask ourselves.
+                    let (go_on, _) = self.answer_check(now, guid, tag.walker, tag.steps, 0);
+                    if !go_on {
+                        self.stats.walkers_ended += 1;
+                        return;
+                    }
+                }
+                Some(Origin::Peer(up)) => {
+                    return self.hold_for_check(now, guid, query, tag, from, up)
+                }
+                None => return,
+            }
+        }
+        self.step_walker(now, guid, &query, tag, Some(from));
+    }
+
+    /// Our QueryHits for a walker, the first time it reaches us: sent back to the
+    /// neighbour it came from with TTL 1 (walker replies are routed by the reverse path,
+    /// not by TTL).
+    fn answer_walker(&mut self, now: Duration, from: PeerId, guid: Guid, query: &Query) {
+        let limit = query
+            .max_hits()
+            .map_or(super::DEFAULT_MAX_RESULTS, |n| n as usize);
+        let files = self.matcher.matches(query, limit);
+        if files.is_empty() {
+            return;
+        }
+        self.stats.queries_answered += 1;
+        let hits = self.build_query_hits(&files);
+        self.count_traffic(guid, now, |t| t.hits += hits.len() as u32);
+        for hit in hits {
+            let reply = Descriptor::new(guid, 1, 0, Payload::QueryHit(hit));
+            self.send(from, reply, Priority::Reply);
+        }
+    }
+
+    /// Hands the walker that arrived with `tag` (from `sender`; `None` when we launch it)
+    /// to one neighbour that supports walkers. Returns false when there is none (the
+    /// walker ends).
+    pub(super) fn step_walker(
+        &mut self,
+        now: Duration,
+        guid: Guid,
+        query: &Query,
+        tag: WalkerTag,
+        sender: Option<PeerId>,
+    ) -> bool {
+        let candidates: Vec<PeerId> = if self.config.walker_support {
+            self.peers
+                .iter()
+                .filter(|(_, p)| p.info.walker_support)
+                .map(|(id, _)| *id)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (path, next) = match self.walks.get(&guid, now) {
+            Some(node) => (
+                node.path,
+                choose_next(
+                    &candidates,
+                    sender,
+                    &node.used,
+                    tag.remember_neighbours,
+                    &mut self.rng,
+                ),
+            ),
+            None => (0, None),
+        };
+        let Some(next) = next else {
+            self.stats.walkers_ended += 1;
+            return false;
+        };
+        if tag.remember_neighbours {
+            if let Some(node) = self.walks.get_mut(&guid, now) {
+                if !node.used.contains(&next) {
+                    node.used.push(next);
+                }
+            }
+        }
+        let next_tag = tag.next(path);
+        let hops = u8::try_from(next_tag.steps).unwrap_or(u8::MAX);
+        let d = Descriptor::new(guid, 1, hops, Payload::Query(next_tag.apply(query)));
+        let priority = if sender.is_none() {
+            Priority::Own
+        } else {
+            // The only copy of this walker: as precious as a reply.
+            Priority::Reply
+        };
+        self.send(next, d, priority);
+        self.stats.walker_steps += 1;
+        self.count_traffic(guid, now, |t| t.queries += 1);
+        true
+    }
+
+    /// Holds the walker and sends a check request towards the requester (via `up`, our
+    /// reverse route).
+    fn hold_for_check(
+        &mut self,
+        now: Duration,
+        guid: Guid,
+        query: Query,
+        tag: WalkerTag,
+        sender: PeerId,
+        up: PeerId,
+    ) {
+        if self.held.len() >= self.config.max_held_walkers || !self.peers.contains_key(&up) {
+            self.stats.walkers_ended += 1;
+            self.drop_from(
+                sender,
+                if self.peers.contains_key(&up) {
+                    DropReason::Limit
+                } else {
+                    DropReason::NoRoute
+                },
+            );
+            return;
+        }
+        let path = self.walks.get(&guid, now).map_or(1, |n| n.path);
+        let request = CheckMessage::Request {
+            walker: tag.walker,
+            steps: tag.steps,
+            path,
+        };
+        self.send(up, check_descriptor(guid, 0, request), Priority::Reply);
+        self.count_traffic(guid, now, |t| t.checks += 1);
+        // The request travels `path` hops up, the verdict `path` hops back.
+        let wait = (self.hop_latency.per_hop_bound() * 2 * u32::from(path.max(1)))
+            .max(self.config.min_search_timeout);
+        let deadline = now + wait;
+        self.held.insert(
+            (guid, tag.walker),
+            HeldWalker {
+                query,
+                tag,
+                sender,
+                path,
+                sent_at: now,
+                deadline,
+            },
+        );
+        self.timers
+            .insert((deadline, Timer::Walker(guid, tag.walker)));
+    }
+
+    /// A check request or verdict from a peer that supports walkers.
+    pub(super) fn on_check(
+        &mut self,
+        now: Duration,
+        from: PeerId,
+        d: &Descriptor,
+        m: CheckMessage,
+    ) {
+        let guid = d.guid;
+        let hops = d.hops.saturating_add(1);
+        match m {
+            CheckMessage::Request {
+                walker,
+                steps,
+                path,
+            } => {
+                let origin = if self.walks.contains(&guid, now) {
+                    self.query_routes.get(&guid, now).map(|r| r.origin)
+                } else {
+                    None
+                };
+                match origin {
+                    Some(Origin::Local) => {
+                        let (go_on, hits) = self.answer_check(now, guid, walker, steps, path);
+                        let verdict = CheckMessage::Verdict {
+                            walker,
+                            go_on,
+                            hits,
+                        };
+                        self.send(from, check_descriptor(guid, 0, verdict), Priority::Own);
+                        self.count_traffic(guid, now, |t| t.checks += 1);
+                    }
+                    Some(Origin::Peer(up)) if self.peers.contains_key(&up) => {
+                        self.check_routes.put((guid, walker), from, now);
+                        self.stats.routed += 1;
+                        self.send(up, check_descriptor(guid, hops, m), Priority::Reply);
+                        self.count_traffic(guid, now, |t| t.checks += 1);
+                    }
+                    _ => self.drop_from(from, DropReason::NoRoute),
+                }
+            }
+            CheckMessage::Verdict { walker, go_on, .. } => {
+                if let Some(h) = self.held.remove(&(guid, walker)) {
+                    self.hop_latency
+                        .sample_path(now.saturating_sub(h.sent_at), 2 * u32::from(h.path.max(1)));
+                    if go_on {
+                        self.step_walker(now, guid, &h.query, h.tag, Some(h.sender));
+                    } else {
+                        self.stats.walkers_ended += 1;
+                    }
+                    return;
+                }
+                match self.check_routes.remove(&(guid, walker), now) {
+                    Some(down) if self.peers.contains_key(&down) => {
+                        self.stats.routed += 1;
+                        self.send(down, check_descriptor(guid, hops, m), Priority::Reply);
+                        self.count_traffic(guid, now, |t| t.checks += 1);
+                    }
+                    _ => self.drop_from(from, DropReason::NoRoute),
+                }
+            }
+        }
+    }
+
+    /// A QueryHit for a walker query: delivered if ours, else one hop further along the
+    /// reverse path (TTL stays 1, hops count up).
+    pub(super) fn on_walker_hit(&mut self, now: Duration, from: PeerId, d: Descriptor) {
+        let Payload::QueryHit(hit) = &*d.payload else {
+            return;
+        };
+        let origin = self.query_routes.get(&d.guid, now).map(|r| r.origin);
+        if origin.is_some() {
+            self.push_routes.put(hit.servent_id, from, now);
+        }
+        let hops = d.hops.saturating_add(1);
+        match origin {
+            Some(Origin::Local) => {
+                let hit = hit.clone();
+                self.deliver_hit(now, from, d.guid, hit, hops);
+            }
+            Some(Origin::Peer(up)) if self.peers.contains_key(&up) => {
+                self.stats.routed += 1;
+                let next = Descriptor {
+                    guid: d.guid,
+                    ttl: 1,
+                    hops,
+                    payload: d.payload.clone(),
+                };
+                self.send(up, next, Priority::Reply);
+                self.count_traffic(d.guid, now, |t| t.hits += 1);
+            }
+            _ => self.drop_from(from, DropReason::NoRoute),
+        }
+    }
+}
+
+/// A check message as a descriptor: the walker query's ID, TTL 1, `hops` travelled.
+fn check_descriptor(guid: Guid, hops: u8, m: CheckMessage) -> Descriptor {
+    Descriptor::new(
+        guid,
+        1,
+        hops,
+        Payload::Opaque {
+            kind: PayloadType::Vendor,
+            bytes: m.encode(),
+        },
+    )
+}
