@@ -12,11 +12,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::sim::experiment::{build_network, run_strategy, workload_seed, Summary};
+use crate::sim::experiment::{workload_seed, Experiment, Summary};
 use crate::sim::report::{self, TopologyInfo};
 use crate::sim::spec::{parse_strategies, parse_sweep};
 use crate::sim::svg::{self, Chart};
-use crate::sim::{Allocation, Latency, StrategySpec, TopologySpec, Workload, WorkloadSpec};
+use crate::sim::{Allocation, Latency, StrategyItem, TopologySpec, Workload, WorkloadSpec};
 
 /// What `servent compare` runs without `--strategies` or `--sweep`.
 const DEFAULT_STRATEGIES: &str = "flood:ttl=7,ring,walk:k=16,walk:k=32";
@@ -65,6 +65,12 @@ pub struct CompareArgs {
     /// Seed of the topology, the workload and every servent's RNG.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Networks simulated side by side, each running a share of the queries (memory
+    /// grows with each). At a fixed latency the numbers do not depend on it; with random
+    /// latencies they do slightly (timeouts follow each origin's measured hop latency).
+    /// [default: the number of CPUs, at most 2; 1 with random latencies]
+    #[arg(long)]
+    threads: Option<usize>,
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
@@ -120,6 +126,7 @@ fn latency_text(l: Latency) -> String {
 #[derive(serde::Serialize)]
 struct Output<'a> {
     seed: u64,
+    threads: usize,
     topology: &'a TopologyInfo,
     workload: &'a WorkloadSpec,
     replicas: usize,
@@ -131,7 +138,7 @@ struct Output<'a> {
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let mut strategies: Vec<StrategySpec> = Vec::new();
+    let mut strategies: Vec<StrategyItem> = Vec::new();
     match &args.strategies {
         Some(list) => strategies.extend(parse_strategies(list)?),
         None if args.sweep.is_empty() => strategies.extend(parse_strategies(DEFAULT_STRATEGIES)?),
@@ -140,8 +147,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     for s in &args.sweep {
         strategies.extend(parse_sweep(s)?);
     }
-    if let Some(s) = strategies.iter().find(|s| !s.supported()) {
-        anyhow::bail!("strategy {s} is not available in this build yet (only flood is)");
+    for s in &mut strategies {
+        s.default_want_hits(u32::from(args.want_hits.max(1)));
     }
     anyhow::ensure!(args.objects >= 1, "--objects must be at least 1");
     anyhow::ensure!(
@@ -149,6 +156,14 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         "--replication is a fraction in (0, 1]"
     );
     let latency = parse_latency(&args.latency)?;
+    // At a fixed latency a query's numbers depend on its seed alone, however the queries
+    // are split; with random latencies each origin's hop-latency estimate (and so its
+    // timeouts) carries history, so the default stays on one network.
+    let threads = args.threads.unwrap_or_else(|| match latency {
+        Latency::Fixed(_) => std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+        Latency::Uniform(..) => 1,
+    });
+    anyhow::ensure!(threads >= 1, "--threads must be at least 1");
 
     let mut topo: TopologySpec = args.topology.parse()?;
     topo.largest_component |= args.lcc;
@@ -178,7 +193,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         println!("servent compare: seed {}", args.seed);
         println!("{}", info.describe());
         println!(
-            "workload: {} objects, {:.2}% replication ({} allocation, Zipf alpha {}), {} replicas; {} queries per strategy from random servents, {} hit(s) wanted; {}",
+            "workload: {} objects, {:.2}% replication ({} allocation, Zipf alpha {}), {} replicas; {} queries per strategy from random servents, {} hit(s) wanted; {}; {} thread(s)",
             spec.objects,
             100.0 * spec.replication,
             spec.allocation,
@@ -186,12 +201,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             report::group(replicas as f64, 0),
             report::group(spec.queries as f64, 0),
             spec.want_hits,
-            latency_text(latency)
+            latency_text(latency),
+            threads
         );
     }
 
     let started = Instant::now();
-    let mut net = build_network(graph, &workload.placement, args.seed, latency);
     let bar = ProgressBar::new((strategies.len() * spec.queries) as u64);
     if args.json || !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -203,12 +218,23 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .expect("valid template")
         .progress_chars("=> "),
     );
-    let mut results = Vec::new();
-    for s in &strategies {
-        bar.set_message(s.to_string());
-        let (summary, _) = run_strategy(&mut net, &workload, s, || bar.inc(1))?;
-        results.push(summary);
-    }
+    let experiment = Experiment {
+        graph: &graph,
+        workload: &workload,
+        seed: args.seed,
+        latency,
+        threads,
+    };
+    let labels: Vec<String> = strategies.iter().map(|s| s.label.clone()).collect();
+    let progress = |si: usize| {
+        bar.set_message(labels[si].clone());
+        bar.inc(1);
+    };
+    let results: Vec<Summary> = experiment
+        .run(&strategies, &progress)?
+        .into_iter()
+        .map(|r| r.summary)
+        .collect();
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
     let events: u64 = results.iter().map(|r| r.events).sum();
@@ -217,6 +243,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     if args.json {
         let out = Output {
             seed: args.seed,
+            threads,
             topology: &info,
             workload: &spec,
             replicas,

@@ -12,8 +12,10 @@ pub mod svg;
 pub mod topology;
 pub mod workload;
 
-pub use experiment::{node_config, run_one_query, run_query, QueryCost, Summary};
+pub use experiment::{
+    node_config, run_one_query, run_search, Experiment, SearchOutcome, SimCost, Summary,
+};
 pub use network::{Latency, Network, NodeId};
-pub use spec::{StrategySpec, TopologySpec};
+pub use spec::{StrategyItem, TopologySpec};
 pub use topology::Graph;
 pub use workload::{Allocation, Workload, WorkloadSpec};

@@ -28,6 +28,14 @@ use super::topology::Graph;
 
 pub type NodeId = usize;
 
+/// splitmix64: derives well-spread seeds from one experiment seed and an index.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
 /// One hop's delay in the default model: results in hop units are exact.
 pub const UNIT_LATENCY: Duration = Duration::from_millis(1);
 
@@ -251,6 +259,10 @@ pub struct Network {
     visit_epoch: Vec<u32>,
     epoch: u32,
     visited: u64,
+    /// Per-query reseeding: the current query's key, and the epoch each servent's RNG
+    /// was last reseeded in.
+    rng_key: Option<u64>,
+    rng_epoch: Vec<u32>,
     trace: Option<Vec<TraceEntry>>,
     keep: EventFilter,
 }
@@ -291,6 +303,8 @@ impl Network {
             visit_epoch: vec![0; n],
             epoch: 0,
             visited: 0,
+            rng_key: None,
+            rng_epoch: vec![0; n],
             trace: None,
             keep: EventFilter::All,
         }
@@ -376,18 +390,37 @@ impl Network {
         self.load.iter_mut().for_each(|l| *l = 0);
     }
 
-    /// Starts counting distinct Query receivers afresh (one epoch per query). The origin,
-    /// if given, counts as having the query already.
-    pub fn begin_query_epoch(&mut self, origin: Option<NodeId>) {
+    /// Starts a query epoch: distinct Query receivers are counted afresh (the origin, if
+    /// given, counts as having the query already). With `rng_key`, every servent's RNG
+    /// is reseeded from (key, servent) before it next acts in this epoch, and the link
+    /// latency RNG from the key: what a query does then depends on its key alone, not on
+    /// the queries run before it (so a query set split across networks gives the same
+    /// numbers). Reseeding is lazy: only the servents the query reaches pay for it.
+    pub fn begin_query_epoch(&mut self, origin: Option<NodeId>, rng_key: Option<u64>) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // Wrapped after 4 billion queries: old marks could alias, so clear them.
             self.visit_epoch.iter_mut().for_each(|e| *e = 0);
+            self.rng_epoch.iter_mut().for_each(|e| *e = 0);
             self.epoch = 1;
         }
         self.visited = 0;
+        self.rng_key = rng_key;
+        if let Some(key) = rng_key {
+            self.rng = ChaCha8Rng::seed_from_u64(mix(key));
+        }
         if let Some(o) = origin {
             self.visit_epoch[o] = self.epoch;
+        }
+    }
+
+    /// Reseeds servent `i`'s RNG for the current query key, once per epoch.
+    fn activate(&mut self, i: NodeId) {
+        if let Some(key) = self.rng_key {
+            if self.rng_epoch[i] != self.epoch {
+                self.rng_epoch[i] = self.epoch;
+                *self.nodes[i].rng() = ChaCha8Rng::seed_from_u64(mix(key ^ mix(i as u64)));
+            }
         }
     }
 
@@ -399,6 +432,7 @@ impl Network {
     /// Runs `f` on node `i` at the current time (a local request), then schedules what
     /// it sent.
     pub fn with_node<T>(&mut self, i: NodeId, f: impl FnOnce(&mut Servent, Duration) -> T) -> T {
+        self.activate(i);
         let out = f(&mut self.nodes[i], self.now);
         self.flush(i);
         out
@@ -406,6 +440,7 @@ impl Network {
 
     /// Hands `descriptor` to node `to` as if it came from neighbour `from`, now.
     pub fn inject(&mut self, from: NodeId, to: NodeId, descriptor: Descriptor) {
+        self.activate(to);
         self.nodes[to].handle_descriptor(self.now, PeerId(from as u32), descriptor);
         self.flush(to);
     }
@@ -481,6 +516,7 @@ impl Network {
             let node = node as usize;
             if self.next_timer[node] == Some(at) {
                 self.next_timer[node] = None;
+                self.activate(node);
                 self.nodes[node].handle_timeout(self.now);
                 self.flush(node);
             }
@@ -497,6 +533,7 @@ impl Network {
             self.visit_epoch[to] = self.epoch;
             self.visited += 1;
         }
+        self.activate(to);
         self.nodes[to].handle_descriptor(self.now, PeerId(d.from), d.descriptor);
         self.flush(to);
     }

@@ -1,9 +1,9 @@
 //! The small language experiments are described in, shared by `servent compare` and the
 //! mesh driver: topologies (`plrg:n=10000,exponent=2.1`, `random:n=1000,degree=4`,
 //! `grid:w=100,h=100`, `ba:n=1000,m=2`, `gnm:n=1000,m=2000`, `file:PATH`, each with an
-//! optional `lcc` flag) and search strategies (`flood:ttl=7`, `ring`,
-//! `walk:k=16,check=4`), including sweeps over one parameter (`walk:k=1..64*2`,
-//! `flood:ttl=1..8`, `walk:k=4/16/32`).
+//! optional `lcc` flag) and lists of the core's search strategies (`flood:ttl=7`, `ring`,
+//! `walk:k=16,check=4`; grammar in `core::strategy`), including sweeps over one parameter
+//! (`walk:k=1..64*2`, `flood:ttl=1..8`, `walk:k=4/16/32`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -12,6 +12,8 @@ use std::str::FromStr;
 use rand::Rng;
 
 use super::topology::{Graph, TopologyError};
+use crate::core::strategy::StrategyError;
+use crate::core::Strategy;
 
 /// Errors in a topology or strategy description.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub enum SpecError {
     BadSweep(String),
     #[error("empty strategy list")]
     Empty,
+    #[error("strategy {text:?}: {reason}")]
+    Strategy { text: String, reason: String },
 }
 
 /// `name:key=value,flag,...` split into its name and parameters.
@@ -279,127 +283,44 @@ impl TopologySpec {
     }
 }
 
-/// Default TTL of a flood: the 0.6 soft limit.
-pub const DEFAULT_FLOOD_TTL: u8 = 7;
-/// Lv et al.'s expanding ring: start at TTL 1, grow by 2, up to the flood limit.
-pub const DEFAULT_RING: (u8, u8, u8) = (1, 2, 7);
-/// Lv et al.'s walkers: 16 of them, checking back with the origin every 4 steps.
-pub const DEFAULT_WALKERS: u16 = 16;
-pub const DEFAULT_CHECK_EVERY: u16 = 4;
-/// Steps a walker may take at most (its TTL in steps): Lv et al. let walkers run until
-/// the origin says stop; a bound keeps a failing search finite.
-pub const DEFAULT_WALK_MAX_STEPS: u32 = 1024;
-
-/// A search strategy and its parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrategySpec {
-    /// One flood of the given TTL.
-    Flood { ttl: u8 },
-    /// Floods of growing TTL until enough hits arrive.
-    Ring { start: u8, step: u8, max: u8 },
-    /// `walkers` random walkers, checking with the origin every `check_every` steps.
-    Walk {
-        walkers: u16,
-        check_every: u16,
-        max_steps: u32,
-    },
+/// One strategy of an experiment: the core's [`Strategy`] and the text it was given as,
+/// which labels it in tables and charts (`walk:k=16` rather than every parameter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrategyItem {
+    pub label: String,
+    pub strategy: Strategy,
 }
 
-const STRATEGIES: &str = "flood, ring, walk";
-
-impl FromStr for StrategySpec {
-    type Err = SpecError;
-
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        let p = Parts::parse(s.trim());
-        match p.name {
-            "flood" => {
-                p.check_keys("ttl")?;
-                let ttl: u8 = p.get("ttl", DEFAULT_FLOOD_TTL)?;
-                if !(1..=15).contains(&ttl) {
-                    return Err(p.bad("ttl", &ttl.to_string(), "TTL is 1..=15".into()));
-                }
-                Ok(StrategySpec::Flood { ttl })
-            }
-            "ring" => {
-                p.check_keys("start, step, max")?;
-                let (start, step, max) = DEFAULT_RING;
-                let ring = StrategySpec::Ring {
-                    start: p.get("start", start)?,
-                    step: p.get("step", step)?,
-                    max: p.get("max", max)?,
-                };
-                match ring {
-                    StrategySpec::Ring { start, step, max }
-                        if start >= 1 && step >= 1 && max >= start && max <= 15 =>
-                    {
-                        Ok(ring)
-                    }
-                    _ => Err(p.bad(
-                        "start/step/max",
-                        s,
-                        "need 1 <= start <= max <= 15 and step >= 1".into(),
-                    )),
-                }
-            }
-            "walk" => {
-                p.check_keys("k, check, steps")?;
-                let walkers: u16 = p.get("k", DEFAULT_WALKERS)?;
-                let check_every: u16 = p.get("check", DEFAULT_CHECK_EVERY)?;
-                let max_steps: u32 = p.get("steps", DEFAULT_WALK_MAX_STEPS)?;
-                if walkers == 0 || check_every == 0 || max_steps == 0 {
-                    return Err(p.bad("k/check/steps", s, "must be at least 1".into()));
-                }
-                Ok(StrategySpec::Walk {
-                    walkers,
-                    check_every,
-                    max_steps,
-                })
-            }
-            name => Err(SpecError::UnknownName {
-                what: "strategy",
-                name: name.to_owned(),
-                expected: STRATEGIES,
-            }),
-        }
+impl StrategyItem {
+    fn parse(text: &str) -> Result<StrategyItem, SpecError> {
+        let strategy = text
+            .parse()
+            .map_err(|e: StrategyError| SpecError::Strategy {
+                text: text.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(StrategyItem {
+            label: text.to_owned(),
+            strategy,
+        })
     }
-}
 
-impl fmt::Display for StrategySpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            StrategySpec::Flood { ttl } => write!(f, "flood:ttl={ttl}"),
-            StrategySpec::Ring { start, step, max } => {
-                write!(f, "ring:start={start},step={step},max={max}")
-            }
-            StrategySpec::Walk {
-                walkers,
-                check_every,
-                max_steps,
-            } => {
-                write!(f, "walk:k={walkers},check={check_every}")?;
-                if max_steps != DEFAULT_WALK_MAX_STEPS {
-                    write!(f, ",steps={max_steps}")?;
-                }
-                Ok(())
-            }
+    /// Sets the hits ring and walkers wait for, unless the text gave `want=`.
+    pub fn default_want_hits(&mut self, want: u32) {
+        if self.label.contains("want=") {
+            return;
         }
-    }
-}
-
-impl StrategySpec {
-    /// The family name: `flood`, `ring` or `walk`.
-    pub fn family(&self) -> &'static str {
-        match self {
-            StrategySpec::Flood { .. } => "flood",
-            StrategySpec::Ring { .. } => "ring",
-            StrategySpec::Walk { .. } => "walk",
+        match &mut self.strategy {
+            Strategy::ExpandingRing(r) => r.want_hits = want,
+            Strategy::RandomWalk(w) => w.want_hits = want,
+            Strategy::Flood(_) => {}
         }
     }
 }
 
 /// Splits a comma-separated list of strategy items: an item starts at a token with a `:`
-/// or without an `=` (`flood:ttl=7,ring,walk:k=16,check=4` is three strategies).
+/// or without an `=` (`flood:ttl=7,ring,walk:k=16,check=4` is three strategies), the
+/// grammar of [`Strategy::parse_list`].
 fn split_items(list: &str) -> Vec<String> {
     let mut items: Vec<String> = Vec::new();
     for token in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -416,17 +337,17 @@ fn split_items(list: &str) -> Vec<String> {
 }
 
 /// Parses `--strategies`: `flood:ttl=7,ring,walk:k=16,walk:k=32`.
-pub fn parse_strategies(list: &str) -> Result<Vec<StrategySpec>, SpecError> {
+pub fn parse_strategies(list: &str) -> Result<Vec<StrategyItem>, SpecError> {
     let items = split_items(list);
     if items.is_empty() {
         return Err(SpecError::Empty);
     }
-    items.iter().map(|i| i.parse()).collect()
+    items.iter().map(|i| StrategyItem::parse(i)).collect()
 }
 
 /// Expands a sweep over one parameter: `walk:k=1..64*2` (1, 2, 4, ..., 64),
 /// `flood:ttl=1..8` (1 to 8), `walk:k=4/16/32,check=4` (the listed values).
-pub fn parse_sweep(sweep: &str) -> Result<Vec<StrategySpec>, SpecError> {
+pub fn parse_sweep(sweep: &str) -> Result<Vec<StrategyItem>, SpecError> {
     let items = split_items(sweep);
     let [item] = &items[..] else {
         return Err(SpecError::BadSweep(sweep.to_owned()));
@@ -478,7 +399,7 @@ pub fn parse_sweep(sweep: &str) -> Result<Vec<StrategySpec>, SpecError> {
         .map(|v| {
             let mut ps: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
             ps[at] = format!("{key}={v}");
-            format!("{name}:{}", ps.join(",")).parse()
+            StrategyItem::parse(&format!("{name}:{}", ps.join(",")))
         })
         .collect()
 }
@@ -490,55 +411,41 @@ mod tests {
     #[test]
     fn strategy_lists_split_on_items_not_parameters() {
         let s = parse_strategies("flood:ttl=7,ring,walk:k=16,check=2,walk:k=32").unwrap();
+        let labels: Vec<&str> = s.iter().map(|i| i.label.as_str()).collect();
         assert_eq!(
-            s,
-            vec![
-                StrategySpec::Flood { ttl: 7 },
-                StrategySpec::Ring {
-                    start: 1,
-                    step: 2,
-                    max: 7
-                },
-                StrategySpec::Walk {
-                    walkers: 16,
-                    check_every: 2,
-                    max_steps: DEFAULT_WALK_MAX_STEPS
-                },
-                StrategySpec::Walk {
-                    walkers: 32,
-                    check_every: 4,
-                    max_steps: DEFAULT_WALK_MAX_STEPS
-                },
-            ]
+            labels,
+            ["flood:ttl=7", "ring", "walk:k=16,check=2", "walk:k=32"]
         );
-        assert_eq!(s[2].to_string(), "walk:k=16,check=2");
-        for s in &s {
-            assert_eq!(&s.to_string().parse::<StrategySpec>().unwrap(), s);
+        assert!(matches!(s[0].strategy, Strategy::Flood(f) if f.ttl == 7));
+        assert!(
+            matches!(s[2].strategy, Strategy::RandomWalk(w) if w.walkers == 16 && w.check_every == 2)
+        );
+        assert!(matches!(s[3].strategy, Strategy::RandomWalk(w) if w.walkers == 32));
+        for bad in ["flood:ttl=0", "flood:depth=3", "bfs", ""] {
+            assert!(parse_strategies(bad).is_err(), "{bad:?}");
         }
-        assert!(parse_strategies("flood:ttl=0").is_err());
-        assert!(parse_strategies("flood:depth=3").is_err());
-        assert!(parse_strategies("bfs").is_err());
-        assert!(parse_strategies("").is_err());
+    }
+
+    #[test]
+    fn want_hits_default_applies_unless_given() {
+        let mut s = parse_strategies("ring,walk:want=5,flood").unwrap();
+        for i in &mut s {
+            i.default_want_hits(3);
+        }
+        assert!(matches!(s[0].strategy, Strategy::ExpandingRing(r) if r.want_hits == 3));
+        assert!(matches!(s[1].strategy, Strategy::RandomWalk(w) if w.want_hits == 5));
     }
 
     #[test]
     fn sweeps_expand_ranges_and_lists() {
-        let ttl: Vec<String> = parse_sweep("flood:ttl=2..5")
-            .unwrap()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let labels =
+            |v: Vec<StrategyItem>| -> Vec<String> { v.into_iter().map(|i| i.label).collect() };
         assert_eq!(
-            ttl,
+            labels(parse_sweep("flood:ttl=2..5").unwrap()),
             ["flood:ttl=2", "flood:ttl=3", "flood:ttl=4", "flood:ttl=5"]
         );
-        let k: Vec<String> = parse_sweep("walk:k=1..64*4,check=2")
-            .unwrap()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
         assert_eq!(
-            k,
+            labels(parse_sweep("walk:k=1..64*4,check=2").unwrap()),
             [
                 "walk:k=1,check=2",
                 "walk:k=4,check=2",
@@ -549,6 +456,10 @@ mod tests {
         assert_eq!(parse_sweep("walk:k=4/32").unwrap().len(), 2);
         assert!(parse_sweep("walk:k=16").is_err());
         assert!(parse_sweep("walk:k=1..4,check=1..2").is_err());
+        assert!(
+            parse_sweep("flood:ttl=1..20").is_err(),
+            "TTL above 15 refused"
+        );
     }
 
     #[test]

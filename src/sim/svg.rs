@@ -383,6 +383,7 @@ mod tests {
     fn row(strategy: &str, family: &'static str, msgs: f64, success: f64) -> Summary {
         Summary {
             strategy: strategy.into(),
+            parameters: strategy.into(),
             family,
             queries: 10,
             successes: (success * 10.0) as usize,
@@ -391,12 +392,16 @@ mod tests {
             p95_hops: Some(5),
             messages_per_query: msgs,
             messages_per_servent_per_query: msgs / 1000.0,
+            query_messages_per_query: msgs,
             hit_messages_per_query: 1.0,
             check_messages_per_query: 0.0,
             visited_per_query: msgs,
             duplicate_ratio: 0.1,
             peak_load: 9,
             mean_first_hit_delay: Some(3.0),
+            mean_rings: 1.0,
+            satisfied_rate: success,
+            max_query_messages: msgs as u64,
             events: 100,
         }
     }
