@@ -14,6 +14,105 @@ const PANEL_W: f64 = 430.0;
 const PANEL_H: f64 = 340.0;
 const TOP: f64 = 110.0;
 const LEFT: [f64; 2] = [90.0, 620.0];
+/// Space kept inside each panel above its top value and below its bottom one, so marks
+/// and their labels at 100% or 0 stay inside the frame.
+const PAD: f64 = 22.0;
+
+/// A label's box, for keeping labels apart.
+#[derive(Clone, Copy)]
+struct Rect {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl Rect {
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
+}
+
+/// Places labels next to their marks without overlapping each other or other marks:
+/// tries positions around the mark, nearest first, and keeps the first free one.
+struct Placer {
+    taken: Vec<Rect>,
+    bounds: Rect,
+}
+
+impl Placer {
+    fn new(left: f64) -> Placer {
+        Placer {
+            taken: Vec::new(),
+            bounds: Rect {
+                x0: left + 2.0,
+                y0: TOP + 2.0,
+                x1: left + PANEL_W - 2.0,
+                y1: TOP + PANEL_H - 2.0,
+            },
+        }
+    }
+
+    fn mark(&mut self, x: f64, y: f64) {
+        self.taken.push(Rect {
+            x0: x - 7.0,
+            y0: y - 7.0,
+            x1: x + 7.0,
+            y1: y + 7.0,
+        });
+    }
+
+    /// Where to draw `text` for the mark at (x, y): (x, baseline y, anchor).
+    fn place(&mut self, x: f64, y: f64, text: &str) -> (f64, f64, &'static str) {
+        let w = 6.3 * text.chars().count() as f64;
+        let h = 12.0;
+        let candidates = [
+            (9.0, -4.0, "start"),
+            (-9.0, -4.0, "end"),
+            (9.0, 12.0, "start"),
+            (-9.0, 12.0, "end"),
+            (0.0, -12.0, "middle"),
+            (0.0, 20.0, "middle"),
+            (9.0, -16.0, "start"),
+            (-9.0, -16.0, "end"),
+            (9.0, 24.0, "start"),
+            (-9.0, 24.0, "end"),
+            (0.0, -26.0, "middle"),
+            (0.0, 34.0, "middle"),
+        ];
+        let rect_of = |(dx, dy, anchor): (f64, f64, &str)| {
+            let lx = x + dx;
+            let x0 = match anchor {
+                "start" => lx,
+                "end" => lx - w,
+                _ => lx - w / 2.0,
+            };
+            Rect {
+                x0,
+                y0: y + dy - h + 2.0,
+                x1: x0 + w,
+                y1: y + dy + 2.0,
+            }
+        };
+        let inside = |r: &Rect| {
+            r.x0 >= self.bounds.x0
+                && r.x1 <= self.bounds.x1
+                && r.y0 >= self.bounds.y0
+                && r.y1 <= self.bounds.y1
+        };
+        let chosen = candidates
+            .iter()
+            .copied()
+            .find(|&c| {
+                let r = rect_of(c);
+                inside(&r) && !self.taken.iter().any(|t| t.overlaps(&r))
+            })
+            .or_else(|| candidates.iter().copied().find(|&c| inside(&rect_of(c))))
+            .unwrap_or(candidates[0]);
+        self.taken.push(rect_of(chosen));
+        (x + chosen.0, y + chosen.1, chosen.2)
+    }
+}
 
 /// What to draw.
 pub struct Chart<'a> {
@@ -199,7 +298,7 @@ pub fn render(chart: &Chart) -> String {
     out.push_str(
         "<style>.title{font-size:20px;font-weight:bold}.sub{font-size:13px;fill:#444}\
          .panel{font-size:15px;font-weight:bold;text-anchor:middle}.tick{font-size:12px;fill:#333}\
-         .axis{font-size:13px}.label{font-size:11px;fill:#222}.legend{font-size:13px}</style>\n",
+         .axis{font-size:13px}.label{font-size:11px;font-weight:bold}.legend{font-size:13px}</style>\n",
     );
     out.push_str(r#"<rect width="100%" height="100%" fill="white"/>"#);
     out.push('\n');
@@ -241,7 +340,7 @@ pub fn render(chart: &Chart) -> String {
     }
 
     // Left: success rate.
-    let y_success = |rate: f64| TOP + PANEL_H * (1.0 - rate);
+    let y_success = |rate: f64| TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - rate);
     let ticks: Vec<(f64, String)> = (0..=5)
         .map(|i| (y_success(i as f64 / 5.0), format!("{}%", i * 20)))
         .collect();
@@ -267,8 +366,8 @@ pub fn render(chart: &Chart) -> String {
     } else {
         1.0
     };
-    let hop_top = (max_hops / hop_step).ceil() * hop_step + hop_step;
-    let y_hops = |h: f64| TOP + PANEL_H * (1.0 - h / hop_top);
+    let hop_top = (max_hops / hop_step).ceil() * hop_step;
+    let y_hops = |h: f64| TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - h / hop_top);
     let ticks: Vec<(f64, String)> = (0..=(hop_top / hop_step) as usize)
         .map(|i| {
             let h = i as f64 * hop_step;
@@ -327,48 +426,59 @@ pub fn render(chart: &Chart) -> String {
         }
     }
 
-    for (i, r) in rows.iter().enumerate() {
+    // Marks first (so labels avoid every mark), then labels.
+    let mut placers = [Placer::new(LEFT[0]), Placer::new(LEFT[1])];
+    let points: Vec<(f64, f64, Option<f64>)> = rows
+        .iter()
+        .map(|r| {
+            let x = axis.x(r.messages_per_query.max(1.0), LEFT[0]);
+            (x, y_success(r.success_rate), r.mean_hops.map(y_hops))
+        })
+        .collect();
+    for (r, &(x, y, hy)) in rows.iter().zip(&points) {
         let (color, shape) = family_style(r.family);
-        let label = escape(param_label(&r.strategy));
-        // Alternate label sides so neighbouring marks stay readable.
-        let (dx, anchor) = if i % 2 == 0 {
-            (9.0, "start")
-        } else {
-            (-9.0, "end")
-        };
-        let x = axis.x(r.messages_per_query.max(1.0), LEFT[0]);
-        let y = y_success(r.success_rate);
         mark(&mut out, shape, x, y, color);
+        placers[0].mark(x, y);
+        if let Some(hy) = hy {
+            let x = x - LEFT[0] + LEFT[1];
+            if let Some(p) = r.p95_hops {
+                let py = y_hops(p as f64);
+                let _ = writeln!(
+                    out,
+                    r#"<line x1="{x:.1}" y1="{hy:.1}" x2="{x:.1}" y2="{py:.1}" stroke="{color}" stroke-width="2"/>"#
+                );
+                let _ = writeln!(
+                    out,
+                    r#"<line x1="{:.1}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="{color}" stroke-width="2"/>"#,
+                    x - 4.0,
+                    x + 4.0
+                );
+                placers[1].taken.push(Rect {
+                    x0: x - 5.0,
+                    y0: py.min(hy),
+                    x1: x + 5.0,
+                    y1: py.max(hy),
+                });
+            }
+            mark(&mut out, shape, x, hy, color);
+            placers[1].mark(x, hy);
+        }
+    }
+    for (r, &(x, y, hy)) in rows.iter().zip(&points) {
+        let (color, _) = family_style(r.family);
+        let label = param_label(&r.strategy);
+        let (lx, ly, anchor) = placers[0].place(x, y, label);
         let _ = writeln!(
             out,
-            r#"<text x="{:.1}" y="{:.1}" class="label" text-anchor="{anchor}">{label}</text>"#,
-            x + dx,
-            y - 8.0
+            r#"<text x="{lx:.1}" y="{ly:.1}" class="label" fill="{color}" text-anchor="{anchor}">{}</text>"#,
+            escape(label)
         );
-        if let Some(h) = r.mean_hops {
-            let x = axis.x(r.messages_per_query.max(1.0), LEFT[1]);
-            if let Some(p) = r.p95_hops {
-                let _ = writeln!(
-                    out,
-                    r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"/>"#,
-                    y_hops(h),
-                    y_hops(p as f64)
-                );
-                let _ = writeln!(
-                    out,
-                    r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"/>"#,
-                    x - 4.0,
-                    y_hops(p as f64),
-                    x + 4.0,
-                    y_hops(p as f64)
-                );
-            }
-            mark(&mut out, shape, x, y_hops(h), color);
+        if let Some(hy) = hy {
+            let (lx, ly, anchor) = placers[1].place(x - LEFT[0] + LEFT[1], hy, label);
             let _ = writeln!(
                 out,
-                r#"<text x="{:.1}" y="{:.1}" class="label" text-anchor="{anchor}">{label}</text>"#,
-                x + dx,
-                y_hops(h) + 4.0
+                r#"<text x="{lx:.1}" y="{ly:.1}" class="label" fill="{color}" text-anchor="{anchor}">{}</text>"#,
+                escape(label)
             );
         }
     }
