@@ -163,6 +163,49 @@ fn mark(out: &mut String, shape: &str, x: f64, y: f64, color: &str) {
     };
 }
 
+/// Groups marks of one family lying within a few pixels of each other and gives each
+/// group one label: the shared `key=` once, then the values (`ttl=5/6/7`), or the labels
+/// joined when they differ otherwise.
+fn label_groups<'a>(
+    rows: &'a [Summary],
+    marks: &[Option<(f64, f64)>],
+) -> Vec<(f64, f64, &'a str, String)> {
+    let mut groups: Vec<(f64, f64, &str, Vec<&str>)> = Vec::new();
+    for (r, m) in rows.iter().zip(marks) {
+        let Some((x, y)) = *m else { continue };
+        let label = param_label(&r.strategy);
+        match groups
+            .iter_mut()
+            .find(|g| g.2 == r.family && (g.0 - x).abs() < 4.0 && (g.1 - y).abs() < 4.0)
+        {
+            Some(g) => g.3.push(label),
+            None => groups.push((x, y, r.family, vec![label])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(x, y, family, labels)| {
+            let key = labels[0].split_once('=').map(|(k, _)| k);
+            let same_key = labels.len() > 1
+                && key.is_some()
+                && labels.iter().all(|l| {
+                    l.split_once('=')
+                        .is_some_and(|(k, v)| Some(k) == key && !v.contains(','))
+                });
+            let text = if same_key {
+                let values: Vec<&str> = labels
+                    .iter()
+                    .filter_map(|l| l.split_once('=').map(|(_, v)| v))
+                    .collect();
+                format!("{}={}", key.unwrap_or(""), values.join("/"))
+            } else {
+                labels.join(" ")
+            };
+            (x, y, family, text)
+        })
+        .collect()
+}
+
 /// `1000` -> `1k`, `2500000` -> `2.5M`.
 fn short(v: f64) -> String {
     let (d, suffix) = if v >= 1e6 {
@@ -316,12 +359,10 @@ pub fn render(chart: &Chart) -> String {
     );
 
     // Legend: one entry per family present.
-    let mut families: Vec<&str> = Vec::new();
-    for r in rows {
-        if !families.contains(&r.family) {
-            families.push(r.family);
-        }
-    }
+    let families: Vec<&str> = ["flood", "ring", "walk"]
+        .into_iter()
+        .filter(|f| rows.iter().any(|r| r.family == *f))
+        .collect();
     let mut lx = WIDTH / 2.0 - 90.0 * families.len() as f64 / 2.0;
     for f in &families {
         let (color, shape) = family_style(f);
@@ -464,21 +505,23 @@ pub fn render(chart: &Chart) -> String {
             placers[1].mark(x, hy);
         }
     }
-    for (r, &(x, y, hy)) in rows.iter().zip(&points) {
-        let (color, _) = family_style(r.family);
-        let label = param_label(&r.strategy);
-        let (lx, ly, anchor) = placers[0].place(x, y, label);
-        let _ = writeln!(
-            out,
-            r#"<text x="{lx:.1}" y="{ly:.1}" class="label" fill="{color}" text-anchor="{anchor}">{}</text>"#,
-            escape(label)
-        );
-        if let Some(hy) = hy {
-            let (lx, ly, anchor) = placers[1].place(x - LEFT[0] + LEFT[1], hy, label);
+    // Labels: marks of one family that coincide share one label (`ttl=5/6/7`).
+    let left_marks: Vec<(f64, f64)> = points.iter().map(|&(x, y, _)| (x, y)).collect();
+    let right_marks: Vec<Option<(f64, f64)>> = points
+        .iter()
+        .map(|&(x, _, hy)| hy.map(|hy| (x - LEFT[0] + LEFT[1], hy)))
+        .collect();
+    for (panel, marks) in [
+        (0, left_marks.into_iter().map(Some).collect::<Vec<_>>()),
+        (1, right_marks),
+    ] {
+        for (x, y, family, text) in label_groups(rows, &marks) {
+            let (color, _) = family_style(family);
+            let (lx, ly, anchor) = placers[panel].place(x, y, &text);
             let _ = writeln!(
                 out,
                 r#"<text x="{lx:.1}" y="{ly:.1}" class="label" fill="{color}" text-anchor="{anchor}">{}</text>"#,
-                escape(label)
+                escape(&text)
             );
         }
     }
