@@ -158,14 +158,15 @@ impl FromStr for TopologySpec {
 
     fn from_str(s: &str) -> Result<Self, SpecError> {
         let s = s.trim();
-        // A bare path is an edge-list file.
-        if !s.contains(':') && (s.contains('/') || s.ends_with(".txt")) {
-            return Ok(TopologySpec {
-                kind: TopologyKind::File(PathBuf::from(s)),
-                largest_component: false,
+        // An edge-list file: `file:PATH`, `snap:PATH` or a bare path, with `,lcc` after it.
+        let file = s
+            .strip_prefix("file:")
+            .or_else(|| s.strip_prefix("snap:"))
+            .or_else(|| {
+                let bare = !s.contains(':') && (s.contains('/') || s.contains(".txt"));
+                bare.then_some(s)
             });
-        }
-        if let Some(rest) = s.strip_prefix("file:").or_else(|| s.strip_prefix("snap:")) {
+        if let Some(rest) = file {
             let (path, lcc) = match rest.strip_suffix(",lcc") {
                 Some(p) => (p, true),
                 None => (rest, false),
@@ -478,6 +479,12 @@ mod tests {
         }
         let t: TopologySpec = "../shared/data/p2p-Gnutella09.txt".parse().unwrap();
         assert!(matches!(t.kind, TopologyKind::File(_)));
+        let t: TopologySpec = "../shared/data/p2p-Gnutella09.txt,lcc".parse().unwrap();
+        assert_eq!(
+            t.kind,
+            TopologyKind::File(PathBuf::from("../shared/data/p2p-Gnutella09.txt"))
+        );
+        assert!(t.largest_component);
         let t: TopologySpec = "grid:n=100".parse().unwrap();
         assert_eq!(
             t.kind,
