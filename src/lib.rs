@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod core;
 pub mod http;
+pub mod library;
 pub mod net;
 pub mod proto;
 pub mod sim;

@@ -46,7 +46,12 @@ fn bytes_without(forbidden: &'static [u8], max: usize) -> impl Strategy<Value = 
 /// A parsed GGEP block of 1-3 extensions; `nul_free` for a QueryHit result's area.
 fn ggep_parsed(nul_free: bool) -> impl Strategy<Value = GgepBlock> {
     let forbidden: &'static [u8] = if nul_free { &[0] } else { &[] };
-    let ext = ("[!-~]{1,15}", any::<bool>(), any::<bool>(), bytes_without(forbidden, 100))
+    let ext = (
+        "[!-~]{1,15}",
+        any::<bool>(),
+        any::<bool>(),
+        bytes_without(forbidden, 100),
+    )
         .prop_map(|(id, cobs, deflate, data)| GgepExtension {
             id,
             cobs,
@@ -92,7 +97,8 @@ fn extension_area(nul_free: bool) -> impl Strategy<Value = Vec<Extension>> {
         "[uU][rR][nN]:[^\\x00\\x1C]{1,40}".prop_map(Extension::Urn),
         ggep_parsed(nul_free).prop_map(Extension::Ggep),
         bytes_without(forbidden, 30)
-            .prop_filter("not other", |b| b.first() != Some(&GGEP_MAGIC) && !is_urn(b))
+            .prop_filter("not other", |b| b.first() != Some(&GGEP_MAGIC)
+                && !is_urn(b))
             .prop_map(Extension::Other),
     ];
     let last = option::of(ggep_raw_magic(nul_free).prop_map(Extension::Ggep));
@@ -101,9 +107,10 @@ fn extension_area(nul_free: bool) -> impl Strategy<Value = Vec<Extension>> {
             items.extend(last);
             items
         })
-        .prop_filter("a lone empty item decodes as none", |items| {
-            !matches!(&items[..], [Extension::Other(b)] if b.is_empty())
-        })
+        .prop_filter(
+            "a lone empty item decodes as none",
+            |items| !matches!(&items[..], [Extension::Other(b)] if b.is_empty()),
+        )
 }
 
 fn query() -> impl Strategy<Value = Query> {
@@ -172,16 +179,24 @@ fn query_hit() -> impl Strategy<Value = QueryHit> {
 fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
         trailing_ggep().prop_map(|ggep| Payload::Ping(Ping { ggep })),
-        (any::<u16>(), ipv4(), any::<u32>(), any::<u32>(), trailing_ggep()).prop_map(
-            |(port, ip, files_shared, kbytes_shared, ggep)| Payload::Pong(Pong {
-                port,
-                ip,
-                files_shared,
-                kbytes_shared,
-                ggep,
-            })
-        ),
-        (any::<u16>(), "[^\\x00]{0,40}").prop_map(|(code, reason)| Payload::Bye(Bye { code, reason })),
+        (
+            any::<u16>(),
+            ipv4(),
+            any::<u32>(),
+            any::<u32>(),
+            trailing_ggep()
+        )
+            .prop_map(
+                |(port, ip, files_shared, kbytes_shared, ggep)| Payload::Pong(Pong {
+                    port,
+                    ip,
+                    files_shared,
+                    kbytes_shared,
+                    ggep,
+                })
+            ),
+        (any::<u16>(), "[^\\x00]{0,40}")
+            .prop_map(|(code, reason)| Payload::Bye(Bye { code, reason })),
         (guid(), any::<u32>(), ipv4(), any::<u16>(), trailing_ggep()).prop_map(
             |(servent_id, file_index, ip, port, ggep)| Payload::Push(Push {
                 servent_id,
@@ -194,11 +209,13 @@ fn payload() -> impl Strategy<Value = Payload> {
         query().prop_map(Payload::Query),
         query_hit().prop_map(Payload::QueryHit),
         (
-            prop::sample::select(&[
-                PayloadType::Qrp,
-                PayloadType::Vendor,
-                PayloadType::StandardVendor
-            ][..]),
+            prop::sample::select(
+                &[
+                    PayloadType::Qrp,
+                    PayloadType::Vendor,
+                    PayloadType::StandardVendor
+                ][..]
+            ),
             vec(any::<u8>(), 0..100)
         )
             .prop_map(|(kind, bytes)| Payload::Opaque { kind, bytes }),
@@ -214,15 +231,20 @@ fn descriptor() -> impl Strategy<Value = Descriptor> {
 fn frame_with_random_payload() -> impl Strategy<Value = Vec<u8>> {
     let known: Vec<u8> = PayloadType::ALL.iter().map(|t| t.to_byte()).collect();
     let type_byte = prop_oneof![3 => prop::sample::select(known), 1 => any::<u8>()];
-    (guid(), type_byte, any::<u8>(), any::<u8>(), vec(any::<u8>(), 0..300)).prop_map(
-        |(guid, kind, ttl, hops, payload)| {
+    (
+        guid(),
+        type_byte,
+        any::<u8>(),
+        any::<u8>(),
+        vec(any::<u8>(), 0..300),
+    )
+        .prop_map(|(guid, kind, ttl, hops, payload)| {
             let mut out = guid.0.to_vec();
             out.extend([kind, ttl, hops]);
             out.extend((payload.len() as u32).to_le_bytes());
             out.extend(payload);
             out
-        },
-    )
+        })
 }
 
 /// What a reader does with a buffer: frame and parse until more bytes are needed.
