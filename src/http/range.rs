@@ -122,6 +122,7 @@ pub fn plan(header: Option<&str>, len: u64) -> RangePlan {
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::RangePlan::*;
     use super::*;

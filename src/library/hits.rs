@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
-use crate::proto::ggep::{GgepBlock, GgepExtension};
+use crate::proto::ggep::{cobs_encode, GgepBlock, GgepExtension};
 use crate::proto::payload::{Extension, HitResult, QueryHit};
 use crate::proto::Guid;
 
@@ -38,14 +38,17 @@ pub const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b'}');
 
 /// The GGEP `LF` extension for a size: little-endian, without trailing zero bytes (as
-/// LimeWire writes it).
+/// LimeWire writes it), COBS-encoded when it holds a zero byte (a result's extension
+/// area ends at the first NUL).
 pub fn lf_extension(size: u64) -> Extension {
-    let bytes = size.to_le_bytes();
-    let len = 8 - (size.leading_zeros() / 8) as usize;
-    Extension::Ggep(GgepBlock::Parsed(vec![GgepExtension::new(
-        "LF",
-        bytes[..len.max(1)].to_vec(),
-    )]))
+    let le = size.to_le_bytes();
+    let raw = &le[..(8 - (size.leading_zeros() / 8) as usize).max(1)];
+    let mut lf = GgepExtension::new("LF", raw.to_vec());
+    if raw.contains(&0) {
+        lf.cobs = true;
+        lf.data = cobs_encode(raw);
+    }
+    Extension::Ggep(GgepBlock::Parsed(vec![lf]))
 }
 
 /// The size of a result: the `LF` extension's 64-bit value when present, else the

@@ -92,6 +92,22 @@ impl SharedFile {
         }
     }
 
+    /// A file known by name and size only, not backed by anything on disk (opening it
+    /// fails): for index tests and benchmarks.
+    pub fn detached(index: u32, name: &str, size: u64) -> SharedFile {
+        SharedFile::new(
+            index,
+            scan::ScannedFile {
+                path: PathBuf::new(),
+                name: name.to_owned(),
+                size,
+                mtime: SystemTime::UNIX_EPOCH,
+                dev: 0,
+                ino: 0,
+            },
+        )
+    }
+
     pub fn sha1(&self) -> Option<Sha1Digest> {
         self.sha1.get().copied()
     }

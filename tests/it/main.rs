@@ -1,2 +1,5 @@
+mod download;
+mod http;
+mod matching;
 mod props;
 mod vectors;
