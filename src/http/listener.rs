@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::{AbortHandle, Abortable};
@@ -18,11 +19,17 @@ pub struct ServerHandle {
     addr: SocketAddr,
     aborts: Arc<Mutex<HashMap<u64, AbortHandle>>>,
     accept: AbortHandle,
+    accepted: Arc<AtomicU64>,
 }
 
 impl ServerHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn connections_accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Acquire)
     }
 
     /// Stops accepting and drops every open connection mid-transfer.
@@ -45,6 +52,8 @@ pub fn serve_listener(listener: TcpListener, ctx: Arc<HttpContext>) -> io::Resul
     let aborts: Arc<Mutex<HashMap<u64, AbortHandle>>> = Arc::default();
     let (accept, reg) = AbortHandle::new_pair();
     let conns = Arc::clone(&aborts);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&accepted);
     let accept_loop = async move {
         let mut next_id = 0u64;
         loop {
@@ -55,6 +64,7 @@ pub fn serve_listener(listener: TcpListener, ctx: Arc<HttpContext>) -> io::Resul
                     continue;
                 }
             };
+            counter.fetch_add(1, Ordering::AcqRel);
             let _ = stream.set_nodelay(true);
             let (abort, reg) = AbortHandle::new_pair();
             let id = next_id;
@@ -81,5 +91,6 @@ pub fn serve_listener(listener: TcpListener, ctx: Arc<HttpContext>) -> io::Resul
         addr,
         aborts,
         accept,
+        accepted,
     })
 }
