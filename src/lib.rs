@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod core;
+pub mod download;
 pub mod http;
 pub mod library;
 pub mod net;

@@ -2,6 +2,9 @@
 //! them into `anyhow` reports for people.
 
 mod demo;
+mod get;
+pub mod library_args;
+mod share;
 
 use clap::{Parser, Subcommand};
 
@@ -17,10 +20,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the demo: a small mesh of servents answering a Ping and a Query flood.
     Demo(demo::DemoArgs),
+    /// Download a file over HTTP: from a URL, or by urn:sha1 from several --source URLs.
+    Get(get::GetArgs),
+    /// Share files over HTTP only (no Gnutella mesh): for seeding and benchmarks.
+    Share(share::ShareArgs),
 }
 
 pub fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Demo(args) => demo::run(args),
+        Command::Get(args) => get::run(args),
+        Command::Share(args) => share::run(args),
     }
 }
