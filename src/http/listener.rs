@@ -15,6 +15,7 @@ use super::server::{serve_connection, HttpContext};
 use crate::net::runtime::{self, TcpListener};
 
 /// A running listener. Dropping it leaves it running; [`ServerHandle::stop`] ends it.
+#[derive(Clone)]
 pub struct ServerHandle {
     addr: SocketAddr,
     aborts: Arc<Mutex<HashMap<u64, AbortHandle>>>,

@@ -1,5 +1,5 @@
 mod download;
-mod http;
+pub mod http;
 mod matching;
 mod props;
 mod vectors;
