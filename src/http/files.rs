@@ -15,7 +15,6 @@ use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,10 +24,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
+use super::disk::{self, Cached};
 use super::range::{self, RangePlan};
 use super::server::{text, Body, HttpContext};
 use crate::library::{hash, SharedFile};
@@ -36,9 +36,10 @@ use crate::net::runtime::{self, JoinHandle};
 
 /// Largest single-range body read inline on the executor thread (one `pread`).
 pub const INLINE_READ_MAX: u64 = 64 * 1024;
-/// Size of each read while streaming a body: large enough that the per-chunk thread hop
-/// is noise, small enough that an upload holds little memory.
-pub const STREAM_CHUNK: u64 = 256 * 1024;
+/// Size of each read while streaming a body: large enough that per-read costs (a
+/// syscall, a buffer, a wake-up when the socket drains) are noise, small enough that an
+/// upload holds little memory.
+pub const STREAM_CHUNK: u64 = 512 * 1024;
 /// What a busy servent asks a downloader to wait before trying again.
 pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Kept-open file handles (least recently used ones are closed first): a hot file is
@@ -96,8 +97,32 @@ pub struct HttpStats {
     pub busy_refusals: AtomicU64,
 }
 
-/// A kept-open handle: the library entry it was checked against, the handle, last use.
-type OpenFile = (Arc<SharedFile>, Arc<File>, u64);
+/// Response headers of one file, built once per open handle rather than per request.
+pub struct FileHeaders {
+    content_type: HeaderValue,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+    urn: Option<HeaderValue>,
+    validators: Validators,
+}
+
+impl FileHeaders {
+    fn new(f: &SharedFile) -> FileHeaders {
+        let v = validators(f);
+        let hv = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
+        FileHeaders {
+            content_type: HeaderValue::from_static(content_type(&f.name)),
+            etag: hv(&v.etag),
+            last_modified: hv(&v.last_modified),
+            urn: f.sha1_urn().map(|u| hv(&u)),
+            validators: v,
+        }
+    }
+}
+
+/// A kept-open handle: the library entry it was checked against, the handle, its
+/// headers, last use.
+type OpenFile = (Arc<SharedFile>, Arc<File>, Arc<FileHeaders>, u64);
 
 /// Kept-open handles of recently served files, checked against the library entry.
 #[derive(Default)]
@@ -107,24 +132,31 @@ pub struct OpenFiles {
 }
 
 impl OpenFiles {
-    /// The open handle of `f`, opening (and checking) it if needed.
-    pub fn get(&self, f: &Arc<SharedFile>) -> io::Result<Arc<File>> {
+    /// The open handle of `f` and its headers, opening (and checking) it if needed.
+    pub fn get(&self, f: &Arc<SharedFile>) -> io::Result<(Arc<File>, Arc<FileHeaders>)> {
         let tick = self.tick.fetch_add(1, Ordering::Relaxed);
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((shared, file, used)) = map.get_mut(&f.index) {
+        if let Some((shared, file, headers, used)) = map.get_mut(&f.index) {
             if Arc::ptr_eq(shared, f) {
                 *used = tick;
-                return Ok(Arc::clone(file));
+                if headers.urn.is_none() && f.sha1().is_some() {
+                    *headers = Arc::new(FileHeaders::new(f));
+                }
+                return Ok((Arc::clone(file), Arc::clone(headers)));
             }
         }
         let file = Arc::new(f.open_checked()?);
         if map.len() >= OPEN_FILES_MAX {
-            if let Some(oldest) = map.iter().min_by_key(|(_, v)| v.2).map(|(k, _)| *k) {
+            if let Some(oldest) = map.iter().min_by_key(|(_, v)| v.3).map(|(k, _)| *k) {
                 map.remove(&oldest);
             }
         }
-        map.insert(f.index, (Arc::clone(f), Arc::clone(&file), tick));
-        Ok(file)
+        let headers = Arc::new(FileHeaders::new(f));
+        map.insert(
+            f.index,
+            (Arc::clone(f), Arc::clone(&file), Arc::clone(&headers), tick),
+        );
+        Ok((file, headers))
     }
 
     /// Closes every kept handle (after a rescan).
@@ -250,13 +282,24 @@ async fn serve(
 ) -> Response<Body> {
     let head = req.method() == Method::HEAD;
     let len = file.size;
-    let v = validators(&file);
+    let (handle, fh) = match ctx.open_files.get(&file) {
+        Ok(h) => h,
+        Err(e) => {
+            log::info!("cannot serve {}: {e}", file.path.display());
+            return text(
+                StatusCode::NOT_FOUND,
+                "the shared file changed or disappeared; it is back after a rescan\n".into(),
+            );
+        }
+    };
     let range_header = req
         .headers()
         .get(header::RANGE)
         .and_then(|h| h.to_str().ok());
     let honour_range = match req.headers().get(header::IF_RANGE) {
-        Some(ir) => ir.to_str().is_ok_and(|s| if_range_matches(s, &v)),
+        Some(ir) => ir
+            .to_str()
+            .is_ok_and(|s| if_range_matches(s, &fh.validators)),
         None => true,
     };
     let plan = if honour_range {
@@ -264,13 +307,12 @@ async fn serve(
     } else {
         RangePlan::Full
     };
-    let content_type = content_type(&file.name);
-    let mut headers = HeaderMap::new();
-    put(&mut headers, header::ACCEPT_RANGES, "bytes");
-    put(&mut headers, header::ETAG, &v.etag);
-    put(&mut headers, header::LAST_MODIFIED, &v.last_modified);
-    if let Some(u) = file.sha1_urn() {
-        put(&mut headers, "x-gnutella-content-urn", &u);
+    let mut headers = HeaderMap::with_capacity(10);
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::ETAG, fh.etag.clone());
+    headers.insert(header::LAST_MODIFIED, fh.last_modified.clone());
+    if let Some(u) = &fh.urn {
+        headers.insert(X_GNUTELLA_CONTENT_URN, u.clone());
     }
     if let RangePlan::Unsatisfiable = plan {
         put(
@@ -278,6 +320,7 @@ async fn serve(
             header::CONTENT_RANGE,
             &format!("bytes */{len}"),
         );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
         return respond(StatusCode::RANGE_NOT_SATISFIABLE, headers, empty());
     }
     let slot = if head {
@@ -287,29 +330,26 @@ async fn serve(
             Some(s) => Some(s),
             None => {
                 ctx.stats.busy_refusals.fetch_add(1, Ordering::Relaxed);
-                let mut h = HeaderMap::new();
-                put(
-                    &mut h,
-                    header::RETRY_AFTER,
-                    &BUSY_RETRY_AFTER.as_secs().to_string(),
-                );
                 let mut r = text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("all {} upload slots are busy\n", ctx.uploads.max()),
                 );
-                r.headers_mut().extend(h);
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(BUSY_RETRY_AFTER.as_secs()),
+                );
                 return r;
             }
         }
     };
     let (status, segments, body_len) = match plan {
         RangePlan::Full | RangePlan::Unsatisfiable => {
-            put(&mut headers, header::CONTENT_TYPE, content_type);
+            headers.insert(header::CONTENT_TYPE, fh.content_type.clone());
             (StatusCode::OK, vec![Segment::File(0..len)], len)
         }
         RangePlan::Partial(ranges) if ranges.len() == 1 => {
             let r = ranges[0].clone();
-            put(&mut headers, header::CONTENT_TYPE, content_type);
+            headers.insert(header::CONTENT_TYPE, fh.content_type.clone());
             put(
                 &mut headers,
                 header::CONTENT_RANGE,
@@ -325,35 +365,38 @@ async fn serve(
                 header::CONTENT_TYPE,
                 &format!("multipart/byteranges; boundary={boundary}"),
             );
-            let (segments, n) = multipart(&ranges, len, content_type, &boundary);
+            let ct = fh
+                .content_type
+                .to_str()
+                .unwrap_or("application/octet-stream");
+            let (segments, n) = multipart(&ranges, len, ct, &boundary);
             (StatusCode::PARTIAL_CONTENT, segments, n)
         }
     };
-    put(&mut headers, header::CONTENT_LENGTH, &body_len.to_string());
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
     if head {
         return respond(status, headers, empty());
     }
-    let handle = match ctx.open_files.get(&file) {
-        Ok(h) => h,
-        Err(e) => {
-            log::info!("cannot serve {}: {e}", file.path.display());
-            return text(
-                StatusCode::NOT_FOUND,
-                "the shared file changed or disappeared; it is back after a rescan\n".into(),
-            );
-        }
-    };
-    // One small range: one positioned read, inline.
+    // One small range: one positioned read, inline when cached.
     if let [Segment::File(r)] = segments.as_slice() {
-        if r.end - r.start <= INLINE_READ_MAX {
-            let mut buf = vec![0u8; (r.end - r.start) as usize];
-            return match handle.read_exact_at(&mut buf, r.start) {
-                Ok(()) => {
+        let n = (r.end - r.start) as usize;
+        if n as u64 <= INLINE_READ_MAX {
+            let start = r.start;
+            let read = match disk::read_cached(&handle, start, n) {
+                Ok(Cached::Data(b)) if b.len() == n => Ok(b),
+                Ok(_) => {
+                    let h = Arc::clone(&handle);
+                    runtime::spawn_blocking(move || disk::read_blocking(&h, start, n)).await
+                }
+                Err(e) => Err(e),
+            };
+            return match read {
+                Ok(b) => {
                     ctx.stats
                         .bytes_served
-                        .fetch_add(buf.len() as u64, Ordering::Relaxed);
+                        .fetch_add(b.len() as u64, Ordering::Relaxed);
                     drop(slot);
-                    respond(status, headers, full(Bytes::from(buf)))
+                    respond(status, headers, full(b))
                 }
                 Err(e) => {
                     log::warn!("reading {}: {e}", file.path.display());
@@ -372,6 +415,9 @@ async fn serve(
     };
     respond(status, headers, body.boxed())
 }
+
+/// Header naming the SHA-1 of the file served (HUGE).
+const X_GNUTELLA_CONTENT_URN: HeaderName = HeaderName::from_static("x-gnutella-content-urn");
 
 fn put(h: &mut HeaderMap, name: impl header::IntoHeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
@@ -484,17 +530,30 @@ impl hyper::body::Body for FileBody {
                 }
                 Some(Segment::File(r)) if r.is_empty() => continue,
                 Some(Segment::File(r)) => {
-                    let n = (r.end - r.start).min(STREAM_CHUNK);
-                    if r.start + n < r.end {
-                        this.segments.push_front(Segment::File(r.start + n..r.end));
-                    }
-                    let file = Arc::clone(&this.file);
+                    let n = (r.end - r.start).min(STREAM_CHUNK) as usize;
                     let start = r.start;
-                    this.reading = Some(runtime::spawn_blocking(move || {
-                        let mut buf = vec![0u8; n as usize];
-                        file.read_exact_at(&mut buf, start)?;
-                        Ok(Bytes::from(buf))
-                    }));
+                    match disk::read_cached(&this.file, start, n) {
+                        Ok(Cached::Data(b)) => {
+                            let got = b.len() as u64;
+                            if start + got < r.end {
+                                this.segments.push_front(Segment::File(start + got..r.end));
+                            }
+                            this.remaining -= got;
+                            this.served.fetch_add(got, Ordering::Relaxed);
+                            return Poll::Ready(Some(Ok(Frame::data(b))));
+                        }
+                        Ok(Cached::WouldBlock) => {
+                            if start + (n as u64) < r.end {
+                                this.segments
+                                    .push_front(Segment::File(start + n as u64..r.end));
+                            }
+                            let file = Arc::clone(&this.file);
+                            this.reading = Some(runtime::spawn_blocking(move || {
+                                disk::read_blocking(&file, start, n)
+                            }));
+                        }
+                        Err(e) => return Poll::Ready(Some(Err(e))),
+                    }
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! ([`files`], [`range`]), and the client side used by the downloader ([`client`]).
 
 pub mod client;
+pub mod disk;
 pub mod files;
 pub mod io;
 pub mod listener;

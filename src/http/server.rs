@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use futures::io::{AsyncRead, AsyncWrite};
@@ -36,6 +36,7 @@ pub struct HttpContext {
     pub uploads: UploadSlots,
     pub stats: HttpStats,
     pub(crate) open_files: OpenFiles,
+    server_header: OnceLock<Option<HeaderValue>>,
 }
 
 impl HttpContext {
@@ -50,6 +51,7 @@ impl HttpContext {
             uploads: UploadSlots::new(DEFAULT_MAX_UPLOADS),
             stats: HttpStats::default(),
             open_files: OpenFiles::default(),
+            server_header: OnceLock::new(),
         }
     }
 
@@ -92,8 +94,13 @@ where
 async fn route(ctx: Arc<HttpContext>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
     ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
     let mut response = dispatch(&ctx, peer, req).await;
-    if let Ok(v) = HeaderValue::from_str(&ctx.server_name) {
-        response.headers_mut().insert(hyper::header::SERVER, v);
+    let server = ctx
+        .server_header
+        .get_or_init(|| HeaderValue::from_str(&ctx.server_name).ok());
+    if let Some(v) = server {
+        response
+            .headers_mut()
+            .insert(hyper::header::SERVER, v.clone());
     }
     response
 }

@@ -526,3 +526,25 @@ fn rescan_endpoint_adds_files_and_keeps_indexes() {
         405
     );
 }
+
+/// Evicts a file from the page cache, so serving it takes the blocking-pool read path.
+fn evict(path: &std::path::Path) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).unwrap();
+    f.sync_all().unwrap();
+    // SAFETY: plain syscall on an open descriptor.
+    let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(rc, 0);
+}
+
+#[test]
+fn files_not_in_the_page_cache_are_served_too() {
+    let (s, data) = fixture();
+    let url = s.url(&s.get_path("Beatles - Help.mp3"));
+    let path = s.dir.path().join("Beatles - Help.mp3");
+    evict(&path);
+    assert_eq!(curl(&[&url]).body, data);
+    evict(&path);
+    let r = curl(&["-H", "Range: bytes=1000-2999", &url]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &data[1000..3000]));
+}
