@@ -3,8 +3,11 @@
 
 mod costs;
 mod demo;
+mod get;
+pub mod library_args;
 mod mesh;
 mod serve;
+mod share;
 mod signals;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +28,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run N linked servents in this process on 127.0.0.1 (a local test mesh).
     Mesh(mesh::MeshArgs),
+    /// Download a file over HTTP: from a URL, or by urn:sha1 from several --source URLs.
+    Get(get::GetArgs),
+    /// Share files over HTTP only (no Gnutella mesh): for seeding and benchmarks.
+    Share(share::ShareArgs),
 }
 
 /// Logs go to stderr through env_logger (`RUST_LOG=servent=debug` for more). A single
@@ -46,5 +53,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Mesh(args) => mesh::run(args),
+        Command::Get(args) => get::run(args),
+        Command::Share(args) => share::run(args),
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::proto::ggep::{cobs_encode, GgepBlock, GgepExtension};
 use crate::proto::limits::HARD_MAX_TTL;
 use crate::proto::payload::{
     Bye, Extension, HitResult, Ping, Pong, Push, Query, QueryHit, Trailer,
@@ -643,14 +644,32 @@ impl Servent {
 }
 
 fn hit_result(f: &LocalFile) -> HitResult {
+    let mut extensions: Vec<Extension> = f
+        .sha1_urn
+        .iter()
+        .map(|u| Extension::Urn(u.clone()))
+        .collect();
+    // Files of 4 GiB and more: size 0xFFFFFFFF plus GGEP "LF" with the 64-bit size,
+    // little-endian without trailing zero bytes (as LimeWire writes it), COBS-encoded
+    // when it holds a zero byte: a result's extension area ends at the first NUL.
+    let size = match u32::try_from(f.size) {
+        Ok(s) if s != u32::MAX => s,
+        _ => {
+            let le = f.size.to_le_bytes();
+            let raw = &le[..8 - (f.size.leading_zeros() / 8) as usize];
+            let mut lf = GgepExtension::new("LF", raw.to_vec());
+            if raw.contains(&0) {
+                lf.cobs = true;
+                lf.data = cobs_encode(raw);
+            }
+            extensions.push(Extension::Ggep(GgepBlock::Parsed(vec![lf])));
+            u32::MAX
+        }
+    };
     HitResult {
         index: f.index,
-        size: u32::try_from(f.size).unwrap_or(u32::MAX),
+        size,
         name: f.name.as_bytes().to_vec(),
-        extensions: f
-            .sha1_urn
-            .iter()
-            .map(|u| Extension::Urn(u.clone()))
-            .collect(),
+        extensions,
     }
 }

@@ -63,9 +63,8 @@ impl Mesh {
         let mut nodes = Vec::with_capacity(graph.node_count());
         for i in 0..graph.node_count() {
             let server_name = super::handshake::user_agent();
-            let node = Node::start(config(i), share(i), |status| HttpContext {
-                status,
-                server_name,
+            let node = Node::start(config(i), share(i), |status| {
+                HttpContext::new(server_name, status)
             })
             .await
             .map_err(|source| MeshError::Start { node: i, source })?;

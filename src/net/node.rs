@@ -229,9 +229,8 @@ impl Node {
 
     /// A node with default HTTP context (status only) and no shared files.
     pub async fn start_plain(config: NodeConfig) -> std::io::Result<Node> {
-        Node::start(config, None, |status| HttpContext {
-            status,
-            server_name: super::handshake::user_agent(),
+        Node::start(config, None, |status| {
+            HttpContext::new(super::handshake::user_agent(), status)
         })
         .await
     }

@@ -1,6 +1,9 @@
 //! The one integration test target (as in ripgrep): each module tests one layer.
 
+mod download;
 mod handshake;
+pub mod http;
+mod matching;
 mod net;
 mod props;
 mod routing;
