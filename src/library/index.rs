@@ -27,16 +27,6 @@ pub struct Index {
     words: BTreeMap<Box<str>, Vec<Slot>>,
 }
 
-/// How a query's candidates are found.
-enum Source<'a> {
-    /// Files holding exactly this word.
-    Word(&'a str),
-    /// Files holding a word starting with this.
-    Prefix(&'a str),
-    /// Files holding a word that contains (or ends with) this: a scan of distinct words.
-    Inside(&'a str, RunAnchor),
-}
-
 impl Index {
     /// Builds the index over `files` (any order; kept in file-index order).
     pub fn new(mut files: Vec<Arc<SharedFile>>) -> Index {
@@ -84,12 +74,21 @@ impl Index {
         if limit == 0 || self.files.is_empty() {
             return Vec::new();
         }
-        let Some(source) = self.best_source(pattern) else {
+        let mut sources = self.sources(pattern);
+        if sources.is_empty() {
             return Vec::new();
-        };
-        let mut candidates = self.candidates(&source);
-        candidates.sort_unstable();
-        candidates.dedup();
+        }
+        sources.sort_by_key(|s| s.count);
+        // Start from the most selective source; intersect with the others while they
+        // are small enough that merging beats checking names one by one.
+        let mut candidates = sources[0].slots();
+        for other in &sources[1..] {
+            if candidates.is_empty() || other.count > candidates.len().saturating_mul(8) {
+                break;
+            }
+            let set = other.slots();
+            candidates = intersect(&candidates, &set);
+        }
         candidates
             .into_iter()
             .take(MAX_CANDIDATES_CHECKED)
@@ -100,87 +99,103 @@ impl Index {
             .collect()
     }
 
-    /// The term source with the fewest candidate files (counting stops once a source is
-    /// worse than the best so far).
-    fn best_source<'a>(&self, pattern: &'a Pattern) -> Option<Source<'a>> {
-        let mut best: Option<(usize, Source<'a>)> = None;
+    /// Candidate sources: one per plain term, one per literal run of each glob. Each is
+    /// a superset of the files its term matches.
+    fn sources<'a>(&'a self, pattern: &'a Pattern) -> Vec<Candidates<'a>> {
+        let mut out = Vec::new();
         for term in pattern.terms() {
-            let sources: Vec<Source<'a>> = match term {
-                Term::Word(w) => vec![Source::Prefix(w)],
-                Term::Glob(g) => g
-                    .runs()
-                    .iter()
-                    .map(|r| match r.anchor {
-                        RunAnchor::Word => Source::Word(&r.text),
-                        RunAnchor::Prefix => Source::Prefix(&r.text),
-                        a => Source::Inside(&r.text, a),
-                    })
-                    .collect(),
-            };
-            for s in sources {
-                let bound = best.as_ref().map_or(usize::MAX, |(n, _)| *n);
-                let n = self.count(&s, bound);
-                if n < bound {
-                    best = Some((n, s));
-                }
-            }
-        }
-        best.map(|(_, s)| s)
-    }
-
-    /// Candidate count of a source, or at least `bound` when it has that many.
-    fn count(&self, source: &Source<'_>, bound: usize) -> usize {
-        let mut n = 0;
-        match source {
-            Source::Word(w) => n = self.words.get(*w).map_or(0, Vec::len),
-            Source::Prefix(p) => {
-                for (_, list) in self.prefix_range(p) {
-                    n += list.len();
-                    if n >= bound {
-                        break;
-                    }
-                }
-            }
-            Source::Inside(run, anchor) => {
-                // A scan of distinct words: rank it behind every indexed lookup of the
-                // same size, and never above the number of files.
-                for (w, list) in &self.words {
-                    if inside_matches(w, run, *anchor) {
-                        n += list.len();
-                        if n >= bound {
-                            break;
+            match term {
+                Term::Word(w) => out.push(self.prefix(w)),
+                Term::Glob(g) => {
+                    // Runs inside words need a scan of the distinct words: when the glob
+                    // has anchored runs, those suffice; otherwise scan for its longest.
+                    let anchored = g
+                        .runs()
+                        .iter()
+                        .any(|r| matches!(r.anchor, RunAnchor::Word | RunAnchor::Prefix));
+                    let longest = g.runs().iter().map(|r| r.text.len()).max().unwrap_or(0);
+                    let mut scanned = false;
+                    for r in g.runs() {
+                        let inside = !matches!(r.anchor, RunAnchor::Word | RunAnchor::Prefix);
+                        if inside && (anchored || scanned || r.text.len() < longest) {
+                            continue;
                         }
+                        scanned |= inside;
+                        out.push(match r.anchor {
+                            RunAnchor::Word => Candidates::new(
+                                self.words.get(r.text.as_str()).into_iter().collect(),
+                            ),
+                            RunAnchor::Prefix => self.prefix(&r.text),
+                            a => Candidates::new(
+                                self.words
+                                    .iter()
+                                    .filter(|(w, _)| inside_matches(w, &r.text, a))
+                                    .map(|(_, l)| l)
+                                    .collect(),
+                            ),
+                        });
                     }
                 }
             }
         }
-        n
+        out
     }
 
-    fn prefix_range<'s>(
-        &'s self,
-        prefix: &'s str,
-    ) -> impl Iterator<Item = (&'s Box<str>, &'s Vec<Slot>)> + 's {
-        self.words
-            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(move |(w, _)| w.starts_with(prefix))
+    fn prefix<'a>(&'a self, prefix: &'a str) -> Candidates<'a> {
+        Candidates::new(
+            self.words
+                .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                .take_while(|(w, _)| w.starts_with(prefix))
+                .map(|(_, l)| l)
+                .collect(),
+        )
+    }
+}
+
+/// The posting lists of the words a term or glob run can match.
+struct Candidates<'a> {
+    lists: Vec<&'a Vec<Slot>>,
+    /// Sum of the lists' lengths (an upper bound on the files).
+    count: usize,
+}
+
+impl<'a> Candidates<'a> {
+    fn new(lists: Vec<&'a Vec<Slot>>) -> Candidates<'a> {
+        let count = lists.iter().map(|l| l.len()).sum();
+        Candidates { lists, count }
     }
 
-    fn candidates(&self, source: &Source<'_>) -> Vec<Slot> {
-        match source {
-            Source::Word(w) => self.words.get(*w).cloned().unwrap_or_default(),
-            Source::Prefix(p) => self
-                .prefix_range(p)
-                .flat_map(|(_, l)| l.iter().copied())
-                .collect(),
-            Source::Inside(run, anchor) => self
-                .words
-                .iter()
-                .filter(|(w, _)| inside_matches(w, run, *anchor))
-                .flat_map(|(_, l)| l.iter().copied())
-                .collect(),
+    /// The files, sorted and without duplicates.
+    fn slots(&self) -> Vec<Slot> {
+        match self.lists.as_slice() {
+            [] => Vec::new(),
+            [one] => (*one).clone(),
+            many => {
+                let mut v: Vec<Slot> = many.iter().flat_map(|l| l.iter().copied()).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
         }
     }
+}
+
+/// Elements of sorted `a` also in sorted `b`.
+fn intersect(a: &[Slot], b: &[Slot]) -> Vec<Slot> {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
 }
 
 fn inside_matches(word: &str, run: &str, anchor: RunAnchor) -> bool {
