@@ -6,6 +6,7 @@ mod demo;
 mod get;
 pub mod library_args;
 mod mesh;
+mod search;
 mod serve;
 mod share;
 mod signals;
@@ -26,6 +27,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run one servent on a TCP port until Ctrl-C.
     Serve(serve::ServeArgs),
+    /// Search the mesh through a servent; print results grouped by SHA-1 (and download).
+    Search(search::SearchArgs),
     /// Run N linked servents in this process on 127.0.0.1 (a local test mesh).
     Mesh(mesh::MeshArgs),
     /// Download a file over HTTP: from a URL, or by urn:sha1 from several --source URLs.
@@ -53,6 +56,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Mesh(args) => mesh::run(args),
+        Command::Search(args) => search::run(args),
         Command::Get(args) => get::run(args),
         Command::Share(args) => share::run(args),
     }

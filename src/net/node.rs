@@ -159,6 +159,15 @@ impl Shared {
     }
 }
 
+/// What a servent shares.
+pub enum NodeShare {
+    Nothing,
+    /// Answers Queries with this matcher (files and KB advertised in Pongs); no HTTP files.
+    Matcher(Box<dyn QueryMatcher>, u32, u32),
+    /// A shared library: answers Queries and serves its files over HTTP.
+    Library(Arc<crate::library::Library>),
+}
+
 /// A running servent. Cheap to clone; every clone drives the same servent.
 #[derive(Clone)]
 pub struct Node {
@@ -229,10 +238,30 @@ impl Node {
 
     /// A node with default HTTP context (status only) and no shared files.
     pub async fn start_plain(config: NodeConfig) -> std::io::Result<Node> {
-        Node::start(config, None, |status| {
-            HttpContext::new(super::handshake::user_agent(), status)
-        })
-        .await
+        Node::start_shared(config, NodeShare::Nothing).await
+    }
+
+    /// A node sharing `share`: its Queries are answered from it and, for a library, its
+    /// files are served over HTTP on the servent's port.
+    pub async fn start_shared(config: NodeConfig, share: NodeShare) -> std::io::Result<Node> {
+        let name = super::handshake::user_agent();
+        match share {
+            NodeShare::Nothing => Node::start(config, None, |st| HttpContext::new(name, st)).await,
+            NodeShare::Matcher(m, files, kb) => {
+                Node::start(config, Some((m, files, kb)), |st| {
+                    HttpContext::new(name, st)
+                })
+                .await
+            }
+            NodeShare::Library(lib) => {
+                let (files, kb) = lib.totals();
+                let matcher = lib.matcher();
+                Node::start(config, Some((matcher, files, kb)), |st| {
+                    HttpContext::new(name, st).with_library(lib)
+                })
+                .await
+            }
+        }
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -303,6 +332,12 @@ impl Node {
         st.searches.insert(id, tx);
         st.pump(now);
         (id, rx)
+    }
+
+    /// The cost record of a search (final once it ended, running totals before).
+    pub fn search_cost(&self, id: SearchId) -> Option<crate::core::strategy::QueryCost> {
+        let now = self.shared.now();
+        self.shared.lock().servent.search_cost(id, now)
     }
 
     /// What this servent sent for the given query IDs (per-query counters).

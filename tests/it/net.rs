@@ -710,11 +710,7 @@ fn three_strategies_find_a_file_with_3_replicas_on_a_30_servent_mesh_with_exact_
                     name: name.into(),
                     sha1_urn: None,
                 };
-                Some((
-                    Box::new(ListMatcher(vec![f])) as Box<dyn servent::core::QueryMatcher>,
-                    1,
-                    1,
-                ))
+                servent::net::NodeShare::Matcher(Box::new(ListMatcher(vec![f])), 1, 1)
             },
         )
         .await
