@@ -1,6 +1,7 @@
 //! The one integration test target (as in ripgrep): each module tests one layer.
 
 mod download;
+mod e2e;
 mod handshake;
 pub mod http;
 mod matching;
