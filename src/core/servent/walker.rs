@@ -310,12 +310,7 @@ impl Servent {
             }
             Some(Origin::Peer(up)) if self.peers.contains_key(&up) => {
                 self.stats.routed += 1;
-                let next = Descriptor {
-                    guid: d.guid,
-                    ttl: 1,
-                    hops,
-                    payload: d.payload.clone(),
-                };
+                let next = d.with_header(1, hops);
                 self.send(up, next, Priority::Reply);
                 self.count_traffic(d.guid, now, |t| t.hits += 1);
             }
