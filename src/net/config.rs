@@ -65,7 +65,7 @@ pub struct NodeConfig {
     pub seed: u64,
     /// Offer and accept deflate-compressed links.
     pub compress: bool,
-    /// Send queue capacity per link, in descriptors.
+    /// Send queue capacity per link, in bytes.
     pub send_queue: usize,
     pub timing: Timing,
 }
@@ -81,7 +81,7 @@ impl Default for NodeConfig {
             max_ttl: crate::core::config::DEFAULT_MAX_TTL,
             seed: 0,
             compress: true,
-            send_queue: super::send_queue::SEND_QUEUE_CAPACITY,
+            send_queue: super::send_queue::SEND_QUEUE_BYTES,
             timing: Timing::default(),
         }
     }
