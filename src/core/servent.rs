@@ -291,6 +291,14 @@ impl Servent {
     /// the other strategies) use [`Servent::search`].
     pub fn query(&mut self, now: Duration, query: Query, ttl: u8) -> Guid {
         let guid = self.new_guid();
+        let ttl = self.clamp_own_ttl(ttl);
+        self.flood_own_query(now, guid, ttl, query);
+        guid
+    }
+
+    /// Records our own route for `guid` (with what we send for it) and floods the Query
+    /// to every neighbour.
+    pub(crate) fn flood_own_query(&mut self, now: Duration, guid: Guid, ttl: u8, query: Query) {
         let route = QueryRoute {
             origin: Origin::Local,
             traffic: QueryTraffic {
@@ -300,9 +308,8 @@ impl Servent {
             },
         };
         self.query_routes.put(guid, route, now);
-        let d = Descriptor::new(guid, self.clamp_own_ttl(ttl), 0, Payload::Query(query));
+        let d = Descriptor::new(guid, ttl, 0, Payload::Query(query));
         self.send_to_all(None, d, Priority::Own);
-        guid
     }
 
     /// What we sent for query `guid` and the duplicates we received (while its route
