@@ -94,13 +94,20 @@ impl Shared {
         self.lock().counters.encode_errors += 1;
     }
 
-    /// Registers an established link with the core and starts its tasks.
-    pub fn establish(self: &Arc<Self>, link: NewLink) -> PeerId {
+    /// Registers an established link with the core and starts its tasks. None (and the
+    /// connection closed) when the servent is shutting down.
+    pub fn establish(self: &Arc<Self>, link: NewLink) -> Option<PeerId> {
         let now = self.now();
         let (queue, doorbell) = SendQueue::new(self.config.send_queue);
         let queue = Arc::new(queue);
         let peer = {
             let mut st = self.lock();
+            // Checked under the lock that shutdown takes to close every link: a handshake
+            // finishing late cannot leave a link behind.
+            if self.is_shutting_down() {
+                let _ = link.stream.shutdown(std::net::Shutdown::Both);
+                return None;
+            }
             let peer = st.next_peer_id();
             st.counters.links_opened += 1;
             if let Some(l) = link.listen {
@@ -155,7 +162,7 @@ impl Shared {
             link.pending,
             link.deflate_in,
         ));
-        peer
+        Some(peer)
     }
 }
 
@@ -362,7 +369,11 @@ impl Node {
 
     /// Says Bye to peers that support it, flushes, closes every link, saves the host cache.
     pub async fn shutdown(&self) {
-        self.shared.shutting_down.store(true, Ordering::Relaxed);
+        // Set under the state lock: `establish` checks it under the same lock.
+        {
+            let _st = self.shared.lock();
+            self.shared.shutting_down.store(true, Ordering::SeqCst);
+        }
         self.shared
             .stop_accepting
             .lock()
