@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file. Library errors are typed; this layer turns
 //! them into `anyhow` reports for people.
 
+mod compare;
 mod costs;
 mod demo;
 mod get;
@@ -35,6 +36,9 @@ pub enum Command {
     Get(get::GetArgs),
     /// Share files over HTTP only (no Gnutella mesh): for seeding and benchmarks.
     Share(share::ShareArgs),
+    /// Compare search strategies (flooding, expanding ring, random walkers) in the
+    /// simulator: success, hops and message cost per query, as a table, JSON, CSV or SVG.
+    Compare(compare::CompareArgs),
 }
 
 /// Logs go to stderr through env_logger (`RUST_LOG=servent=debug` for more). A single
@@ -59,5 +63,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Search(args) => search::run(args),
         Command::Get(args) => get::run(args),
         Command::Share(args) => share::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }

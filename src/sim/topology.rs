@@ -40,6 +40,41 @@ impl Graph {
         }
     }
 
+    /// Builds a simple graph from an edge list in one pass: self-loops and repeated edges
+    /// (in either direction) are dropped, and every adjacency list is allocated at its
+    /// exact size and sorted. Linear in the edges after a sort, unlike repeated
+    /// [`Graph::add_edge`] (whose duplicate check is linear in the degree, quadratic for a
+    /// power-law hub).
+    pub fn from_edges(n: usize, mut edges: Vec<(u32, u32)>) -> Graph {
+        for e in edges.iter_mut() {
+            if e.0 > e.1 {
+                *e = (e.1, e.0);
+            }
+        }
+        edges.retain(|&(a, b)| a != b && (b as usize) < n);
+        edges.sort_unstable();
+        edges.dedup();
+        let mut degree = vec![0usize; n];
+        for &(a, b) in &edges {
+            degree[a as usize] += 1;
+            degree[b as usize] += 1;
+        }
+        let mut adj: Vec<Vec<u32>> = degree.iter().map(|&d| Vec::with_capacity(d)).collect();
+        for &(a, b) in &edges {
+            adj[a as usize].push(b);
+        }
+        for &(a, b) in &edges {
+            adj[b as usize].push(a);
+        }
+        for list in adj.iter_mut() {
+            list.sort_unstable();
+        }
+        Graph {
+            adj,
+            edges: edges.len(),
+        }
+    }
+
     pub fn node_count(&self) -> usize {
         self.adj.len()
     }
@@ -80,7 +115,7 @@ impl Graph {
     /// renumbered densely in order of first appearance.
     pub fn parse_edge_list(text: &str, path: &str) -> Result<Graph, TopologyError> {
         let mut ids = std::collections::HashMap::new();
-        let mut g = Graph::default();
+        let mut edges: Vec<(u32, u32)> = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -102,16 +137,13 @@ impl Graph {
                 });
             }
             let mut index = |id: u64| {
-                let next = ids.len();
-                *ids.entry(id).or_insert_with(|| {
-                    g.adj.push(Vec::new());
-                    next
-                })
+                let next = ids.len() as u32;
+                *ids.entry(id).or_insert(next)
             };
             let (a, b) = (index(a), index(b));
-            g.add_edge(a, b);
+            edges.push((a, b));
         }
-        Ok(g)
+        Ok(Graph::from_edges(ids.len(), edges))
     }
 
     pub fn load_edge_list(path: &Path) -> Result<Graph, TopologyError> {
@@ -239,13 +271,30 @@ impl Graph {
                 n += 1;
             }
         }
-        let mut g = Graph::with_nodes(n as usize);
-        for (a, b) in self.edges() {
-            if map[a] != u32::MAX {
-                g.add_edge(map[a] as usize, map[b] as usize);
-            }
+        let edges = self
+            .edges()
+            .filter(|&(a, _)| map[a] != u32::MAX)
+            .map(|(a, b)| (map[a], map[b]))
+            .collect();
+        Graph::from_edges(n as usize, edges)
+    }
+
+    /// Number of nodes of each degree: `histogram[d]` nodes have degree `d`.
+    pub fn degree_histogram(&self) -> Vec<usize> {
+        let mut h = vec![0usize; self.max_degree() + 1];
+        for list in &self.adj {
+            h[list.len()] += 1;
         }
-        g
+        h
+    }
+
+    /// Largest hop distance from `src` to a node it reaches.
+    pub fn eccentricity(&self, src: usize) -> u32 {
+        self.bfs_distances(src)
+            .into_iter()
+            .filter(|&d| d != u32::MAX)
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn max_degree(&self) -> usize {

@@ -8,5 +8,6 @@ mod matching;
 mod net;
 mod props;
 mod routing;
+mod sim;
 mod strategies;
 mod vectors;

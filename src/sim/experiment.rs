@@ -1,0 +1,501 @@
+//! Runs search strategies over a simulated network and measures what each query cost:
+//! descriptors on the wire by type, distinct servents reached, duplicates, hits and the
+//! hops to the first hit. Queries run one at a time, each until its originator reports
+//! `SearchDone` and nothing is in flight, so the network counters' difference across a
+//! query is exactly that query's cost (its late hits and checks included).
+//!
+//! Every query gets its own RNG key: each servent's RNG is reseeded from (key, servent)
+//! when the query first reaches it ([`Network::begin_query_epoch`]). A query's walk then
+//! depends on the seed and its index alone, so the query set can be split over threads,
+//! each with its own network, and still give the same numbers.
+//!
+//! Memory: every query leaves a route entry (its GUID) in each servent it reached, and
+//! with route lifetimes of minutes of virtual time nothing would expire over a run of
+//! thousands of millisecond-long queries. The simulator's servents therefore get a small
+//! route-table capacity ([`SIM_ROUTE_TABLE_CAPACITY`]): a query in progress only needs
+//! its own (newest) entries, the oldest are evicted first, and memory per servent stays
+//! bounded whatever the number of queries.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::strategy::{NetworkTraffic, QueryCost, SearchEnd};
+use crate::core::{Config, Event, Strategy};
+use crate::proto::limits::HARD_MAX_TTL;
+use crate::proto::payload::query::QUERY_MAX_HITS_MASK;
+use crate::proto::payload::Query;
+use crate::proto::{Guid, PayloadType};
+
+use super::network::{mix, Latency, Network, NodeId};
+use super::spec::StrategyItem;
+use super::topology::Graph;
+use super::workload::{object_name, ObjectMatcher, Placement, Workload};
+
+/// Route entries per table in simulated servents: one query at a time needs one entry
+/// per servent (an expanding ring one per ring, at most 15), so 16 never evicts a live
+/// query's routes and keeps memory per servent bounded after any number of queries.
+pub const SIM_ROUTE_TABLE_CAPACITY: usize = 16;
+
+/// Errors running an experiment.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ExperimentError {
+    #[error("origin {origin} is not a servent of this {nodes}-servent network")]
+    NoSuchOrigin { origin: NodeId, nodes: usize },
+}
+
+/// The seed the workload (placement and queries) is drawn with in an experiment seeded
+/// `seed`: independent of the topology's draws from `seed` itself.
+pub fn workload_seed(seed: u64) -> u64 {
+    mix(seed ^ 0x0057_0F0B_1EC7_5EED)
+}
+
+/// The core configuration of simulated servent `node` in an experiment seeded `seed`:
+/// a distinct servent ID, address (10.x.y.z:6346) and RNG seed; TTL limit raised to the
+/// hard maximum so that `flood:ttl=N` means N hops; the hop-latency hint set to the
+/// link latency (so the first search's timeouts are already right); small route tables
+/// (see [`SIM_ROUTE_TABLE_CAPACITY`]).
+pub fn node_config(seed: u64, node: NodeId, latency: Latency) -> Config {
+    let a = mix(seed ^ mix(node as u64));
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&a.to_le_bytes());
+    id[8..].copy_from_slice(&(node as u64).to_le_bytes());
+    Config {
+        servent_id: Guid::mark_modern(id),
+        ip: Ipv4Addr::from(0x0A00_0000 | (node as u32 & 0x00FF_FFFF)),
+        port: 6346,
+        max_ttl: HARD_MAX_TTL,
+        route_table_capacity: SIM_ROUTE_TABLE_CAPACITY,
+        hop_latency_hint: latency_unit(latency),
+        seed: mix(a),
+        ..Config::default()
+    }
+}
+
+/// A network of `graph` (servents configured by [`node_config`]) whose servents share
+/// the objects `placement` gives them. Events are kept only for a running query's origin.
+pub fn build_network(
+    graph: Graph,
+    placement: &Arc<Placement>,
+    seed: u64,
+    latency: Latency,
+) -> Network {
+    let mut net = Network::new(graph, seed, |i| node_config(seed, i, latency));
+    net.set_latency(latency);
+    net.keep_events_for(None);
+    for node in 0..net.len() {
+        let files = placement.objects_of(node).len() as u32;
+        let matcher = ObjectMatcher {
+            placement: Arc::clone(placement),
+            node,
+        };
+        net.with_node(node, |s, _| {
+            s.set_matcher(Box::new(matcher), files, files * 1024)
+        });
+    }
+    net
+}
+
+/// What one query cost the whole network, counted by the simulator on the links.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SimCost {
+    pub origin: u32,
+    pub object: u32,
+    /// Descriptors put on links while the query ran, by payload type
+    /// (indexed by [`PayloadType::index`]).
+    pub sent: [u64; PayloadType::ALL.len()],
+    /// Query descriptors sent (flood copies, every ring, walker steps).
+    pub query_messages: u64,
+    /// QueryHit descriptors sent (each hop of each hit counts).
+    pub hit_messages: u64,
+    /// Check requests and verdicts sent (vendor messages; each hop counts).
+    pub check_messages: u64,
+    /// Distinct servents other than the origin that received the Query.
+    pub visited: u64,
+    /// Query deliveries to a servent that already had it (`query_messages - visited`).
+    pub duplicates: u64,
+    /// QueryHit descriptors that reached the origin.
+    pub hits: u32,
+    /// Hops the first QueryHit to reach the origin travelled.
+    pub first_hit_hops: Option<u8>,
+    /// Virtual time from the query's start to its first hit, in microseconds.
+    pub first_hit_delay_us: Option<u64>,
+    /// Virtual time from the start until the search ended and nothing was in flight.
+    pub duration_us: u64,
+    /// Rings flooded (1 for a flood, 0 for a walk), from the origin's record.
+    pub rings: u32,
+    /// Walkers launched, from the origin's record.
+    pub walkers: u32,
+    /// Whether the search got the hits it wanted (a flood never says so).
+    pub satisfied: bool,
+}
+
+impl SimCost {
+    pub fn success(&self) -> bool {
+        self.hits > 0
+    }
+
+    /// Search traffic: Queries plus checks (the messages Lv et al. count per query).
+    pub fn search_messages(&self) -> u64 {
+        self.query_messages + self.check_messages
+    }
+}
+
+/// One search's outcome: the simulator's link counts and the origin's own record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOutcome {
+    pub sim: SimCost,
+    /// The origin's cost record from `SearchDone` (`None` if the search never ended),
+    /// made network-wide with every servent's per-query counters when asked.
+    pub cost: Option<QueryCost>,
+}
+
+/// The Query a simulated servent sends for `object`, asking for `want_hits` results
+/// (0: no limit).
+pub fn object_query(object: u32, want_hits: u16) -> Query {
+    let mut q = Query::new(&object_name(object));
+    q.flags |= want_hits.min(QUERY_MAX_HITS_MASK);
+    q
+}
+
+/// Runs one search from `origin` with `strategy` until the origin reports `SearchDone`
+/// and no descriptor is in flight, skipping virtual time to the next timer whenever the
+/// network is quiet (ring timeouts, walker deadlines). `rng_key` reseeds the servents for
+/// this query (see [`Network::begin_query_epoch`]); `network_wide` sums every servent's
+/// per-query counters into the origin's record (exact, but it visits every servent).
+pub fn run_search(
+    net: &mut Network,
+    origin: NodeId,
+    query: Query,
+    strategy: &Strategy,
+    rng_key: Option<u64>,
+    network_wide: bool,
+) -> Result<SearchOutcome, ExperimentError> {
+    if origin >= net.len() {
+        return Err(ExperimentError::NoSuchOrigin {
+            origin,
+            nodes: net.len(),
+        });
+    }
+    let before = net.sent;
+    net.begin_query_epoch(Some(origin), rng_key);
+    net.keep_events_for(Some(origin));
+    let _ = net.take_timed_events(origin);
+    let started = net.now();
+    let id = net.with_node(origin, |s, now| s.search(now, query, *strategy));
+    let mut sim = SimCost {
+        origin: origin as u32,
+        ..SimCost::default()
+    };
+    let mut done: Option<QueryCost> = None;
+    loop {
+        net.run_until_quiet();
+        for (at, event) in net.take_timed_events(origin) {
+            match event {
+                Event::QueryHit { search, hops, .. } if search == id => {
+                    if sim.hits == 0 {
+                        sim.first_hit_hops = Some(hops);
+                        sim.first_hit_delay_us = Some((at - started).as_micros() as u64);
+                    }
+                    sim.hits += 1;
+                }
+                Event::SearchDone { id: done_id, cost } if done_id == id => done = Some(cost),
+                _ => {}
+            }
+        }
+        if done.is_some() && net.in_flight() == 0 {
+            break;
+        }
+        // Quiet but not done: the search waits on a timer. Jump to it.
+        match net.next_event_at() {
+            Some(at) => {
+                net.run_until(at);
+            }
+            None => break,
+        }
+    }
+    net.keep_events_for(None);
+    sim.duration_us = (net.now() - started).as_micros() as u64;
+    for (i, (after, before)) in net.sent.iter().zip(before).enumerate() {
+        sim.sent[i] = after - before;
+    }
+    sim.query_messages = sim.sent[PayloadType::Query.index()];
+    sim.hit_messages = sim.sent[PayloadType::QueryHit.index()];
+    sim.check_messages = sim.sent[PayloadType::Vendor.index()];
+    sim.visited = net.visited();
+    sim.duplicates = sim.query_messages.saturating_sub(sim.visited);
+    if let Some(cost) = &mut done {
+        sim.rings = cost.rings;
+        sim.walkers = cost.walkers;
+        sim.satisfied = cost.end == Some(SearchEnd::Satisfied);
+        if network_wide {
+            let now = net.now();
+            let traffic = NetworkTraffic::sum(
+                (0..net.len()).map(|i| {
+                    let s = net.node(i);
+                    move |g: &Guid| s.query_traffic(g, now)
+                }),
+                &cost.guids,
+            );
+            cost.set_network(&traffic);
+        }
+    }
+    Ok(SearchOutcome { sim, cost: done })
+}
+
+/// Runs exactly one search on a fresh network of `graph` whose servents are configured
+/// by [`node_config`]`(seed, i, unit latency)`: `holders` share object 0 (query text
+/// `obj0`), `origin` searches for it with `strategy`, asking for `want_hits` results.
+/// Returns the simulator's link counts and the origin's record made network-wide by
+/// summing every servent's per-query counters, the same sum a TCP mesh makes: with the
+/// same graph and seed the two must agree.
+pub fn run_one_query(
+    graph: &Graph,
+    seed: u64,
+    strategy: &Strategy,
+    origin: NodeId,
+    holders: &[NodeId],
+    want_hits: u16,
+) -> Result<SearchOutcome, ExperimentError> {
+    let holders: Vec<u32> = holders.iter().map(|&h| h as u32).collect();
+    let placement = Arc::new(Placement::from_holders(graph.node_count(), &[holders]));
+    let mut net = build_network(graph.clone(), &placement, seed, Latency::default());
+    run_search(
+        &mut net,
+        origin,
+        object_query(0, want_hits),
+        strategy,
+        None,
+        true,
+    )
+}
+
+/// One strategy's results over a query set.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// The strategy as given (`walk:k=16`).
+    pub strategy: String,
+    /// Every parameter spelt out (`walk:k=16,steps=1024,check=4,want=1,remember=true`).
+    pub parameters: String,
+    pub family: &'static str,
+    pub queries: usize,
+    pub successes: usize,
+    pub success_rate: f64,
+    /// Mean and 95th percentile of hops to the first hit, over successful queries.
+    pub mean_hops: Option<f64>,
+    pub p95_hops: Option<u8>,
+    /// Search messages (Queries + checks) per query.
+    pub messages_per_query: f64,
+    pub messages_per_servent_per_query: f64,
+    pub query_messages_per_query: f64,
+    pub hit_messages_per_query: f64,
+    pub check_messages_per_query: f64,
+    /// Distinct servents reached per query.
+    pub visited_per_query: f64,
+    /// Duplicate Query deliveries / Query deliveries.
+    pub duplicate_ratio: f64,
+    /// Most descriptors delivered to one servent over the whole query set.
+    pub peak_load: u64,
+    /// Mean virtual time to the first hit, in link latencies (hops at unit latency).
+    pub mean_first_hit_delay: Option<f64>,
+    /// Mean rings per query (ring) and share of searches satisfied (ring, walk).
+    pub mean_rings: f64,
+    pub satisfied_rate: f64,
+    /// Most Query messages one search sent.
+    pub max_query_messages: u64,
+    /// Simulator events (deliveries and timers) processed for this strategy.
+    pub events: u64,
+}
+
+/// Summarises per-query costs over a network of `nodes` servents.
+pub fn summarize(
+    item: &StrategyItem,
+    costs: &[SimCost],
+    nodes: usize,
+    peak_load: u64,
+    unit: Duration,
+    events: u64,
+) -> Summary {
+    let q = costs.len().max(1) as f64;
+    let mut hops: Vec<u8> = costs.iter().filter_map(|c| c.first_hit_hops).collect();
+    hops.sort_unstable();
+    let successes = hops.len();
+    let delays: Vec<u64> = costs.iter().filter_map(|c| c.first_hit_delay_us).collect();
+    let sum = |f: fn(&SimCost) -> u64| costs.iter().map(f).sum::<u64>() as f64;
+    let search = sum(|c| c.search_messages());
+    let query_msgs = sum(|c| c.query_messages);
+    Summary {
+        strategy: item.label.clone(),
+        parameters: item.strategy.to_string(),
+        family: item.strategy.name(),
+        queries: costs.len(),
+        successes,
+        success_rate: successes as f64 / q,
+        mean_hops: (successes > 0)
+            .then(|| hops.iter().map(|&h| h as f64).sum::<f64>() / successes as f64),
+        p95_hops: (successes > 0).then(|| hops[(successes * 95).div_ceil(100) - 1]),
+        messages_per_query: search / q,
+        messages_per_servent_per_query: search / q / nodes.max(1) as f64,
+        query_messages_per_query: query_msgs / q,
+        hit_messages_per_query: sum(|c| c.hit_messages) / q,
+        check_messages_per_query: sum(|c| c.check_messages) / q,
+        visited_per_query: sum(|c| c.visited) / q,
+        duplicate_ratio: if query_msgs > 0.0 {
+            sum(|c| c.duplicates) / query_msgs
+        } else {
+            0.0
+        },
+        peak_load,
+        mean_first_hit_delay: (!delays.is_empty()).then(|| {
+            delays.iter().sum::<u64>() as f64 / delays.len() as f64 / unit.as_micros().max(1) as f64
+        }),
+        mean_rings: sum(|c| c.rings as u64) / q,
+        satisfied_rate: costs.iter().filter(|c| c.satisfied).count() as f64 / q,
+        max_query_messages: costs.iter().map(|c| c.query_messages).max().unwrap_or(0),
+        events,
+    }
+}
+
+/// The latency one hop's delay is measured in for [`Summary::mean_first_hit_delay`].
+pub fn latency_unit(latency: Latency) -> Duration {
+    match latency {
+        Latency::Fixed(d) => d,
+        Latency::Uniform(lo, hi) => (lo + hi) / 2,
+    }
+}
+
+/// The RNG key of query `index` of strategy `strategy` in an experiment seeded `seed`.
+/// Distinct per strategy too: the same query under two strategies must not reuse
+/// descriptor IDs (routes of the first would make the second a duplicate).
+pub fn query_key(seed: u64, strategy: usize, index: usize) -> u64 {
+    mix(seed ^ mix((strategy as u64) << 32 | index as u64))
+}
+
+/// An experiment: a topology, a workload, and how to simulate it.
+pub struct Experiment<'a> {
+    pub graph: &'a Graph,
+    pub workload: &'a Workload,
+    pub seed: u64,
+    pub latency: Latency,
+    /// Networks run side by side, each on its share of the queries (1: no threads).
+    pub threads: usize,
+}
+
+/// One strategy's results: the summary and every query's cost, in query order.
+pub struct StrategyResult {
+    pub summary: Summary,
+    pub costs: Vec<SimCost>,
+}
+
+impl Experiment<'_> {
+    /// Runs every query of the workload with each strategy in turn; calls `progress`
+    /// (with the strategy's index) after each query, from whichever thread ran it.
+    pub fn run(
+        &self,
+        strategies: &[StrategyItem],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<StrategyResult>, ExperimentError> {
+        let queries = &self.workload.queries;
+        let threads = self.threads.clamp(1, queries.len().max(1));
+        let chunk = queries.len().div_ceil(threads).max(1);
+        let parts: Vec<&[(NodeId, u32)]> = queries.chunks(chunk).collect();
+        let outputs: Vec<Result<Part, ExperimentError>> = if parts.len() <= 1 {
+            vec![self.run_part(
+                0,
+                parts.first().copied().unwrap_or(&[]),
+                strategies,
+                progress,
+            )]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(t, part)| {
+                        let first = t * chunk;
+                        scope.spawn(move || self.run_part(first, part, strategies, progress))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("simulation thread panicked"))
+                    .collect()
+            })
+        };
+        let outputs: Vec<Part> = outputs.into_iter().collect::<Result<_, _>>()?;
+        let nodes = self.graph.node_count();
+        let unit = latency_unit(self.latency);
+        let mut results = Vec::with_capacity(strategies.len());
+        for (si, item) in strategies.iter().enumerate() {
+            let mut costs = Vec::with_capacity(queries.len());
+            let mut load = vec![0u64; nodes];
+            let mut events = 0;
+            for part in &outputs {
+                let r = &part.per_strategy[si];
+                costs.extend_from_slice(&r.costs);
+                for (total, &l) in load.iter_mut().zip(&r.load) {
+                    *total += u64::from(l);
+                }
+                events += r.events;
+            }
+            let peak = load.iter().copied().max().unwrap_or(0);
+            results.push(StrategyResult {
+                summary: summarize(item, &costs, nodes, peak, unit, events),
+                costs,
+            });
+        }
+        Ok(results)
+    }
+
+    /// Runs queries `first..first + part.len()` on a network of its own.
+    fn run_part(
+        &self,
+        first: usize,
+        part: &[(NodeId, u32)],
+        strategies: &[StrategyItem],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Part, ExperimentError> {
+        let mut net = build_network(
+            self.graph.clone(),
+            &self.workload.placement,
+            self.seed,
+            self.latency,
+        );
+        let want = self.workload.spec.want_hits;
+        let mut per_strategy = Vec::with_capacity(strategies.len());
+        for (si, item) in strategies.iter().enumerate() {
+            net.reset_load();
+            let events = net.processed;
+            let mut costs = Vec::with_capacity(part.len());
+            for (i, &(origin, object)) in part.iter().enumerate() {
+                let key = query_key(self.seed, si, first + i);
+                let out = run_search(
+                    &mut net,
+                    origin,
+                    object_query(object, want),
+                    &item.strategy,
+                    Some(key),
+                    false,
+                )?;
+                costs.push(SimCost { object, ..out.sim });
+                progress(si);
+            }
+            per_strategy.push(PartResult {
+                costs,
+                load: net.load().to_vec(),
+                events: net.processed - events,
+            });
+        }
+        Ok(Part { per_strategy })
+    }
+}
+
+struct PartResult {
+    costs: Vec<SimCost>,
+    load: Vec<u32>,
+    events: u64,
+}
+
+struct Part {
+    per_strategy: Vec<PartResult>,
+}

@@ -1,0 +1,341 @@
+//! The search workload of an experiment: `m` objects, their replicas placed on servents,
+//! and the queries (origin servent, object) to run. Replicas are placed by a replication
+//! ratio or, under a Zipf query popularity, by uniform, proportional or square-root
+//! allocation (Cohen and Shenker; Lv et al.). Servents answer through [`ObjectMatcher`],
+//! which matches the query text `obj<k>` exactly.
+
+use std::sync::Arc;
+
+use rand::seq::index::sample;
+use rand::Rng;
+
+use crate::core::{LocalFile, QueryMatcher};
+use crate::proto::payload::Query;
+
+use super::network::NodeId;
+
+/// How many replicas each object gets, given its query popularity `q_i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Allocation {
+    /// Every object the same number of replicas.
+    Uniform,
+    /// Replicas proportional to `q_i`.
+    Proportional,
+    /// Replicas proportional to `sqrt(q_i)`: minimises expected search size for random
+    /// probing (Cohen and Shenker 2002).
+    SquareRoot,
+}
+
+impl std::str::FromStr for Allocation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "uniform" => Ok(Allocation::Uniform),
+            "proportional" => Ok(Allocation::Proportional),
+            "sqrt" | "square-root" => Ok(Allocation::SquareRoot),
+            _ => Err(format!(
+                "unknown allocation {s:?} (uniform, proportional, sqrt)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Allocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Allocation::Uniform => "uniform",
+            Allocation::Proportional => "proportional",
+            Allocation::SquareRoot => "sqrt",
+        })
+    }
+}
+
+/// What to place and ask for.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkloadSpec {
+    pub objects: usize,
+    /// Mean fraction of servents holding each object (0.01 = 1%).
+    pub replication: f64,
+    pub allocation: Allocation,
+    /// Zipf exponent of query popularity; 0 = every object equally popular.
+    pub zipf_alpha: f64,
+    pub queries: usize,
+    /// Hits wanted per query (the Query's max-hits field); ring and walkers stop once
+    /// they have this many, floods cannot.
+    pub want_hits: u16,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            objects: 100,
+            replication: 0.01,
+            allocation: Allocation::Uniform,
+            zipf_alpha: 0.0,
+            queries: 1000,
+            want_hits: 1,
+        }
+    }
+}
+
+/// Which servents hold which objects, both ways round (compact: two index arrays each).
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    /// Objects held by servent `v`: `node_objects[node_start[v]..node_start[v + 1]]`,
+    /// sorted.
+    node_start: Vec<u32>,
+    node_objects: Vec<u32>,
+    /// Holders of object `k`: `holders[object_start[k]..object_start[k + 1]]`, sorted.
+    object_start: Vec<u32>,
+    holders: Vec<u32>,
+}
+
+impl Placement {
+    /// Builds the placement from each object's holder list.
+    pub fn from_holders(nodes: usize, per_object: &[Vec<u32>]) -> Placement {
+        let mut object_start = vec![0u32];
+        let mut holders = Vec::new();
+        let mut count = vec![0u32; nodes + 1];
+        for list in per_object {
+            let mut list = list.clone();
+            list.sort_unstable();
+            list.dedup();
+            for &v in &list {
+                count[v as usize + 1] += 1;
+            }
+            holders.extend_from_slice(&list);
+            object_start.push(holders.len() as u32);
+        }
+        for v in 0..nodes {
+            count[v + 1] += count[v];
+        }
+        let node_start = count.clone();
+        let mut fill = count;
+        let mut node_objects = vec![0u32; holders.len()];
+        for (k, span) in object_start.windows(2).enumerate() {
+            let (a, b) = (span[0] as usize, span[1] as usize);
+            for &v in &holders[a..b] {
+                node_objects[fill[v as usize] as usize] = k as u32;
+                fill[v as usize] += 1;
+            }
+        }
+        Placement {
+            node_start,
+            node_objects,
+            object_start,
+            holders,
+        }
+    }
+
+    pub fn objects(&self) -> usize {
+        self.object_start.len().saturating_sub(1)
+    }
+
+    /// Servents holding `object`, sorted.
+    pub fn holders(&self, object: u32) -> &[u32] {
+        let k = object as usize;
+        &self.holders[self.object_start[k] as usize..self.object_start[k + 1] as usize]
+    }
+
+    /// Objects servent `node` holds, sorted.
+    pub fn objects_of(&self, node: NodeId) -> &[u32] {
+        if node + 1 >= self.node_start.len() {
+            return &[];
+        }
+        &self.node_objects[self.node_start[node] as usize..self.node_start[node + 1] as usize]
+    }
+
+    pub fn holds(&self, node: NodeId, object: u32) -> bool {
+        self.objects_of(node).binary_search(&object).is_ok()
+    }
+
+    pub fn total_replicas(&self) -> usize {
+        self.holders.len()
+    }
+}
+
+/// The query text naming `object`.
+pub fn object_name(object: u32) -> String {
+    format!("obj{object}")
+}
+
+/// Parses `obj<k>` without allocating.
+fn parse_object(text: &[u8]) -> Option<u32> {
+    let digits = text.strip_prefix(b"obj")?;
+    if digits.is_empty() || digits.len() > 9 {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u32)
+    })
+}
+
+/// A servent's shared files in the simulator: the objects [`Placement`] gives it. Matches
+/// a Query whose text is exactly `obj<k>`; no allocation unless it matches.
+#[derive(Debug, Clone)]
+pub struct ObjectMatcher {
+    pub placement: Arc<Placement>,
+    pub node: NodeId,
+}
+
+impl QueryMatcher for ObjectMatcher {
+    fn matches(&self, query: &Query, limit: usize) -> Vec<LocalFile> {
+        match parse_object(&query.text) {
+            Some(k) if limit > 0 && self.placement.holds(self.node, k) => vec![LocalFile {
+                index: k,
+                size: 1 << 20,
+                name: object_name(k),
+                sha1_urn: None,
+            }],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Query popularity `q_k` of each object: Zipf with exponent `alpha`, normalised.
+pub fn zipf_popularity(objects: usize, alpha: f64) -> Vec<f64> {
+    let w: Vec<f64> = (1..=objects).map(|r| (r as f64).powf(-alpha)).collect();
+    let total: f64 = w.iter().sum();
+    w.into_iter().map(|x| x / total).collect()
+}
+
+/// Replica count of each object: `replication * nodes * objects` replicas in all, split
+/// by the allocation rule, each object at least 1 and at most `nodes`.
+pub fn replica_counts(spec: &WorkloadSpec, nodes: usize) -> Vec<usize> {
+    let q = zipf_popularity(spec.objects, spec.zipf_alpha);
+    let weights: Vec<f64> = match spec.allocation {
+        Allocation::Uniform => vec![1.0; spec.objects],
+        Allocation::Proportional => q,
+        Allocation::SquareRoot => q.iter().map(|x| x.sqrt()).collect(),
+    };
+    let total_w: f64 = weights.iter().sum();
+    let total = spec.replication * nodes as f64 * spec.objects as f64;
+    weights
+        .iter()
+        .map(|w| ((total * w / total_w).round() as usize).clamp(1, nodes.max(1)))
+        .collect()
+}
+
+/// A placement and the query list (origin, object), drawn from `rng`.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub spec: WorkloadSpec,
+    pub placement: Arc<Placement>,
+    pub queries: Vec<(NodeId, u32)>,
+}
+
+impl Workload {
+    /// Places replicas on distinct random servents and draws queries: origins uniform,
+    /// objects by Zipf popularity.
+    pub fn generate<R: Rng>(spec: &WorkloadSpec, nodes: usize, rng: &mut R) -> Workload {
+        let counts = replica_counts(spec, nodes);
+        let per_object: Vec<Vec<u32>> = counts
+            .iter()
+            .map(|&r| {
+                sample(rng, nodes, r.min(nodes))
+                    .into_iter()
+                    .map(|v| v as u32)
+                    .collect()
+            })
+            .collect();
+        let placement = Arc::new(Placement::from_holders(nodes, &per_object));
+        let q = zipf_popularity(spec.objects, spec.zipf_alpha);
+        let mut cumulative = Vec::with_capacity(q.len());
+        let mut acc = 0.0;
+        for x in &q {
+            acc += x;
+            cumulative.push(acc);
+        }
+        let queries = (0..spec.queries)
+            .map(|_| {
+                let origin = rng.gen_range(0..nodes);
+                let x = rng.gen::<f64>() * acc;
+                let k = cumulative
+                    .partition_point(|&c| c < x)
+                    .min(spec.objects.saturating_sub(1));
+                (origin, k as u32)
+            })
+            .collect();
+        Workload {
+            spec: spec.clone(),
+            placement,
+            queries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn placement_indexes_agree_both_ways() {
+        let p = Placement::from_holders(5, &[vec![3, 1], vec![], vec![1, 4, 1]]);
+        assert_eq!(p.holders(0), &[1, 3]);
+        assert_eq!(p.holders(2), &[1, 4]);
+        assert_eq!(p.objects_of(1), &[0, 2]);
+        assert_eq!(p.objects_of(0), &[] as &[u32]);
+        assert!(p.holds(4, 2) && !p.holds(4, 0));
+        assert_eq!(p.total_replicas(), 4);
+    }
+
+    #[test]
+    fn matcher_answers_exactly_its_objects() {
+        let p = Arc::new(Placement::from_holders(3, &[vec![2], vec![0, 2]]));
+        let m = ObjectMatcher {
+            placement: p,
+            node: 2,
+        };
+        assert_eq!(m.matches(&Query::new("obj1"), 10)[0].name, "obj1");
+        assert_eq!(m.matches(&Query::new("obj0"), 10).len(), 1);
+        for miss in ["obj2", "obj", "obj1x", "xobj1", "obj01x", ""] {
+            assert!(m.matches(&Query::new(miss), 10).is_empty(), "{miss}");
+        }
+        assert!(m.matches(&Query::new("obj1"), 0).is_empty());
+    }
+
+    #[test]
+    fn allocations_split_the_replica_budget() {
+        let spec = WorkloadSpec {
+            objects: 4,
+            replication: 0.05,
+            zipf_alpha: 1.0,
+            allocation: Allocation::Proportional,
+            ..WorkloadSpec::default()
+        };
+        let c = replica_counts(&spec, 1000);
+        assert_eq!(c.iter().sum::<usize>(), 200);
+        assert!(c[0] > c[1] && c[1] > c[2]);
+        let sqrt = replica_counts(
+            &WorkloadSpec {
+                allocation: Allocation::SquareRoot,
+                ..spec.clone()
+            },
+            1000,
+        );
+        assert!(sqrt[0] < c[0] && sqrt[3] > c[3], "{sqrt:?} vs {c:?}");
+        let uniform = replica_counts(
+            &WorkloadSpec {
+                allocation: Allocation::Uniform,
+                ..spec
+            },
+            1000,
+        );
+        assert_eq!(uniform, vec![50; 4]);
+    }
+
+    #[test]
+    fn workload_is_reproducible_from_the_seed() {
+        let spec = WorkloadSpec::default();
+        let a = Workload::generate(&spec, 500, &mut ChaCha8Rng::seed_from_u64(7));
+        let b = Workload::generate(&spec, 500, &mut ChaCha8Rng::seed_from_u64(7));
+        assert_eq!(a.queries, b.queries);
+        assert_eq!(a.placement.total_replicas(), 100 * 5);
+        for k in 0..100 {
+            assert_eq!(a.placement.holders(k), b.placement.holders(k));
+        }
+    }
+}
