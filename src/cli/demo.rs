@@ -221,6 +221,35 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         super::costs::print_costs(&costs);
         mesh.shutdown().await;
         println!("\nall servents said Bye and closed their links");
+
+        println!(
+            "\n== 7. The same topology in the simulator (same core code): 500 queries per strategy"
+        );
+        let topology = base.join("topology.txt");
+        std::fs::write(&topology, mesh.graph.to_edge_list())?;
+        let seed = args.seed.to_string();
+        let argv = [
+            "compare",
+            "--topology",
+            topology.to_str().unwrap_or("topology.txt"),
+            "--strategies",
+            "flood:ttl=7,ring,walk:k=4,walk:k=8",
+            "--objects",
+            "20",
+            "--replication",
+            "0.1",
+            "--queries",
+            "500",
+            "--seed",
+            &seed,
+        ];
+        #[derive(clap::Parser)]
+        struct Compare {
+            #[command(flatten)]
+            args: super::compare::CompareArgs,
+        }
+        let compare = <Compare as clap::Parser>::try_parse_from(argv)?;
+        super::compare::run(compare.args)?;
         if args.dir.is_none() {
             let _ = std::fs::remove_dir_all(&base);
         }

@@ -63,6 +63,8 @@ pub struct NodeConfig {
     pub max_ttl: u8,
     /// Seed of the core's RNG.
     pub seed: u64,
+    /// Our servent ID; None: the one persisted in the data directory, else a new one.
+    pub servent_id: Option<crate::proto::Guid>,
     /// Offer and accept deflate-compressed links.
     pub compress: bool,
     /// Send queue capacity per link, in bytes.
@@ -80,6 +82,7 @@ impl Default for NodeConfig {
             max_peers: 8,
             max_ttl: crate::core::config::DEFAULT_MAX_TTL,
             seed: 0,
+            servent_id: None,
             compress: true,
             send_queue: super::send_queue::SEND_QUEUE_BYTES,
             timing: Timing::default(),

@@ -191,7 +191,9 @@ impl Node {
     ) -> std::io::Result<Node> {
         let listener = runtime::bind(config.listen).await?;
         let listen = listener.local_addr()?;
-        let servent_id = load_or_make_servent_id(config.data_dir.as_deref());
+        let servent_id = config
+            .servent_id
+            .unwrap_or_else(|| load_or_make_servent_id(config.data_dir.as_deref()));
         let ip = match listen.ip() {
             IpAddr::V4(ip) => ip,
             IpAddr::V6(_) => Ipv4Addr::LOCALHOST,

@@ -9,5 +9,6 @@ mod net;
 mod props;
 mod routing;
 mod sim;
+mod simtcp;
 mod strategies;
 mod vectors;
