@@ -9,7 +9,9 @@
 
 pub mod cli;
 pub mod core;
+pub mod download;
 pub mod http;
+pub mod library;
 pub mod net;
 pub mod proto;
 pub mod sim;

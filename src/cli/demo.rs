@@ -1,18 +1,24 @@
 //! `servent demo`: the README's main command. Starts a small mesh of real servents on
-//! 127.0.0.1, shows it link up, floods a Ping and a Query, and prints each step.
+//! 127.0.0.1 sharing sample files, shows it link up, floods a Ping, runs a wildcard search,
+//! downloads a result from several sources with SHA-1 verification, compares the three
+//! search strategies on the live mesh, and prints each step.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use futures::StreamExt;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::core::matcher::ListMatcher;
-use crate::core::{LocalFile, QueryMatcher};
+use crate::download::{download, DownloadOptions, DownloadRequest};
+use crate::library::hash;
+use crate::library::hits::{filter_hits, group_hits, render_table, SearchHit};
+use crate::library::matching::Pattern;
+use crate::library::{Library, LibraryConfig};
 use crate::net::mesh::Mesh;
-use crate::net::{runtime, NodeConfig};
+use crate::net::{runtime, NodeConfig, NodeShare};
 use crate::proto::payload::Query;
 use crate::proto::PayloadType;
 use crate::sim::Graph;
@@ -25,31 +31,40 @@ pub struct DemoArgs {
     /// Mean degree of the mesh (a ring plus random chords).
     #[arg(long, default_value_t = 4.0)]
     degree: f64,
-    /// Seed of the topology and of every servent's RNG.
+    /// Seed of the topology, the sample files and every servent's RNG.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Where the sample shares and the download go [default: a fresh temporary directory].
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
-/// Sample files shared across the demo mesh, one per servent in turn.
-const SAMPLE_FILES: [&str; 5] = [
-    "linux-6.1-x86_64.iso",
-    "Beatles - Help.mp3",
-    "debian-12-netinst.iso",
-    "Holst - The Planets.ogg",
-    "Beatles - Yesterday.mp3",
+/// Sample files: (name, size in bytes, every how many servents share it).
+const SAMPLES: [(&str, usize, usize); 6] = [
+    ("linux-6.1-x86_64.iso", 3 << 20, 6),
+    ("debian-12-netinst.iso", 1 << 20, 4),
+    ("Beatles - Help.mp3", 300 << 10, 3),
+    ("Beatles - Yesterday.mp3", 250 << 10, 5),
+    ("Holst - The Planets.ogg", 400 << 10, 7),
+    ("notes.txt", 2 << 10, 2),
 ];
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn sample_share(i: usize) -> Option<(Box<dyn QueryMatcher>, u32, u32)> {
-    let name = SAMPLE_FILES[i % SAMPLE_FILES.len()];
-    let files = vec![LocalFile {
-        index: 1,
-        size: 1 << 20,
-        name: name.to_owned(),
-        sha1_urn: None,
-    }];
-    Some((Box::new(ListMatcher(files)), 1, 1024))
+/// Writes node `i`'s share: each sample whose turn it is, same bytes on every servent.
+fn make_share(dir: &Path, i: usize, seed: u64) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let mut n = 0;
+    for (k, (name, size, every)) in SAMPLES.iter().enumerate() {
+        if (i + k) % every != 0 {
+            continue;
+        }
+        let mut bytes = vec![0u8; *size];
+        ChaCha8Rng::seed_from_u64(seed ^ k as u64).fill_bytes(&mut bytes);
+        std::fs::write(dir.join(name), bytes)?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -60,9 +75,37 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         chords,
         &mut ChaCha8Rng::seed_from_u64(args.seed),
     );
+    let base = match &args.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("servent-demo-{}", std::process::id())),
+    };
+    println!("== 1. Sample shares in {}", base.display());
+    let mut libraries = Vec::new();
+    for i in 0..graph.node_count() {
+        let dir = base.join(format!("share{i:02}"));
+        make_share(&dir, i, args.seed)?;
+        libraries.push(Library::open(LibraryConfig {
+            roots: vec![dir],
+            data_dir: None,
+            include_hidden: false,
+            progress: false,
+        })?);
+    }
+    for lib in &libraries {
+        anyhow::ensure!(
+            lib.wait_hashed(WAIT),
+            "hashing the sample files took too long"
+        );
+    }
+    let files: usize = libraries.iter().map(|l| l.totals().0 as usize).sum();
+    println!(
+        "{files} files shared by {} servents, all hashed (SHA-1)",
+        libraries.len()
+    );
+
     runtime::block_on(async move {
         println!(
-            "== 1. Starting {} servents on 127.0.0.1 ({} links, mean degree {:.2}, seed {})",
+            "\n== 2. Starting {} servents on 127.0.0.1 ({} links, mean degree {:.2}, seed {})",
             graph.node_count(),
             graph.edge_count(),
             graph.mean_degree(),
@@ -70,6 +113,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
         let started = Instant::now();
         let seed = args.seed;
+        let mut libs = libraries.clone().into_iter();
         let mesh = Mesh::start_sharing(
             graph,
             |i| NodeConfig {
@@ -78,7 +122,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 ..NodeConfig::default()
             },
-            sample_share,
+            |_| libs.next().map_or(NodeShare::Nothing, NodeShare::Library),
         )
         .await?;
         anyhow::ensure!(mesh.wait_linked(WAIT).await, "links did not come up");
@@ -88,7 +132,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
         super::mesh::print_table(&mesh);
 
-        println!("\n== 2. Ping flood from servent 0 (TTL 7)");
+        println!("\n== 3. Ping flood from servent 0 (TTL 7)");
         let before = mesh.total_stats();
         let (_, mut pongs) = mesh.nodes[0].ping(7);
         let mut from = HashSet::new();
@@ -108,27 +152,107 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             after.sent(PayloadType::Pong) - before.sent(PayloadType::Pong),
         );
 
-        println!("\n== 3. Query \"beatles\" from servent 0, three strategies");
+        let text = "linux*.iso";
+        println!("\n== 4. Wildcard search {text:?} from servent 0 (flood, TTL 7)");
+        let pattern = Pattern::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (hits, cost) = mesh
+            .search(0, Query::new(text), "flood:ttl=7".parse()?, WAIT)
+            .await?;
+        let results: Vec<SearchHit> = hits
+            .iter()
+            .flat_map(|h| SearchHit::from_query_hit(&h.hit))
+            .collect();
+        let groups = group_hits(filter_hits(&pattern, results));
+        print!("{}", render_table(&groups));
+        println!(
+            "{} Query and {} QueryHit messages network-wide",
+            cost.traffic.queries, cost.traffic.hits
+        );
+
+        let best = groups
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("the search found nothing"))?;
+        let out = base.join("downloads").join(&best.name);
+        println!(
+            "\n== 5. Downloading {:?} from its {} sources (ranged GETs in parallel, SHA-1 verified)",
+            best.name,
+            best.sources.len()
+        );
+        let _ = std::fs::remove_file(&out);
+        let report = download(DownloadRequest {
+            sources: best.urls(),
+            sha1: best.sha1_urn.as_deref().and_then(hash::parse_urn),
+            output: out.clone(),
+            options: DownloadOptions {
+                chunk_size: 256 << 10,
+                progress: crate::download::progress::ProgressMode::Auto,
+                ..DownloadOptions::default()
+            },
+        })
+        .await?;
+        println!("{:<44} {:>10}", "source", "bytes");
+        for s in &report.sources {
+            println!("{:<44} {:>10}", s.url, s.bytes);
+        }
+        println!(
+            "saved {} ({} bytes), SHA-1 {}",
+            report.path.display(),
+            report.size,
+            if report.verified {
+                "verified"
+            } else {
+                "not known"
+            }
+        );
+
+        println!("\n== 6. Query \"beatles\" from servent 0 with the three strategies");
         let strategies = [
             "flood:ttl=7",
             "ring:start=1,step=2,max=7,want=3",
             "walk:k=4,steps=64,check=4,want=3",
         ];
         let mut costs = Vec::new();
-        for (n, text) in strategies.iter().enumerate() {
-            let strategy: crate::core::Strategy = text.parse()?;
-            let (hits, cost) = mesh
-                .search(0, Query::new("beatles"), strategy, WAIT)
+        for s in strategies {
+            let (_, cost) = mesh
+                .search(0, Query::new("beatles"), s.parse()?, WAIT)
                 .await?;
-            if n == 0 {
-                super::costs::print_hits(&hits);
-            }
             costs.push(cost);
         }
-        println!();
         super::costs::print_costs(&costs);
         mesh.shutdown().await;
         println!("\nall servents said Bye and closed their links");
+
+        println!(
+            "\n== 7. The same topology in the simulator (same core code): 500 queries per strategy"
+        );
+        let topology = base.join("topology.txt");
+        std::fs::write(&topology, mesh.graph.to_edge_list())?;
+        let seed = args.seed.to_string();
+        let argv = [
+            "compare",
+            "--topology",
+            topology.to_str().unwrap_or("topology.txt"),
+            "--strategies",
+            "flood:ttl=7,ring,walk:k=4,walk:k=8",
+            "--objects",
+            "20",
+            "--replication",
+            "0.1",
+            "--queries",
+            "500",
+            "--seed",
+            &seed,
+        ];
+        #[derive(clap::Parser)]
+        struct Compare {
+            #[command(flatten)]
+            args: super::compare::CompareArgs,
+        }
+        let compare = <Compare as clap::Parser>::try_parse_from(argv)?;
+        super::compare::run(compare.args)?;
+        if args.dir.is_none() {
+            let _ = std::fs::remove_dir_all(&base);
+        }
         Ok(())
     })
 }

@@ -95,12 +95,19 @@ pub fn run(args: MeshArgs) -> anyhow::Result<()> {
     runtime::block_on(async move {
         let max_degree = graph.max_degree();
         let (seed, min_peers, max_ttl) = (args.seed, args.min_peers, args.max_ttl);
-        let mesh = Mesh::start(graph, |i| NodeConfig {
-            min_peers,
-            max_peers: max_degree.max(min_peers) + 4,
-            max_ttl,
-            seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ..NodeConfig::default()
+        // The simulator's seeds and servent IDs for the same --seed: a search here and
+        // in `servent compare` / `sim::run_one_query` on the same graph take the same
+        // random choices.
+        let mesh = Mesh::start(graph, |i| {
+            let sim = crate::sim::node_config(seed, i, crate::sim::Latency::default());
+            NodeConfig {
+                min_peers,
+                max_peers: max_degree.max(min_peers) + 4,
+                max_ttl,
+                seed: sim.seed,
+                servent_id: Some(sim.servent_id),
+                ..NodeConfig::default()
+            }
         })
         .await?;
         anyhow::ensure!(

@@ -4,8 +4,12 @@
 mod compare;
 mod costs;
 mod demo;
+mod get;
+pub mod library_args;
 mod mesh;
+mod search;
 mod serve;
+mod share;
 mod signals;
 
 use clap::{Parser, Subcommand};
@@ -24,8 +28,14 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run one servent on a TCP port until Ctrl-C.
     Serve(serve::ServeArgs),
+    /// Search the mesh through a servent; print results grouped by SHA-1 (and download).
+    Search(search::SearchArgs),
     /// Run N linked servents in this process on 127.0.0.1 (a local test mesh).
     Mesh(mesh::MeshArgs),
+    /// Download a file over HTTP: from a URL, or by urn:sha1 from several --source URLs.
+    Get(get::GetArgs),
+    /// Share files over HTTP only (no Gnutella mesh): for seeding and benchmarks.
+    Share(share::ShareArgs),
     /// Compare search strategies (flooding, expanding ring, random walkers) in the
     /// simulator: success, hops and message cost per query, as a table, JSON, CSV or SVG.
     Compare(compare::CompareArgs),
@@ -50,6 +60,9 @@ pub fn run() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Mesh(args) => mesh::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Get(args) => get::run(args),
+        Command::Share(args) => share::run(args),
         Command::Compare(args) => compare::run(args),
     }
 }

@@ -1,13 +1,14 @@
 //! `servent serve`: one servent on a TCP port, until Ctrl-C.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::net::{runtime, Node, NodeConfig};
 
+use super::library_args::LibraryArgs;
 use super::signals;
+use crate::net::handshake::user_agent;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -17,9 +18,10 @@ pub struct ServeArgs {
     /// Servent to connect to at start (repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub peers: Vec<SocketAddr>,
-    /// Directory for the host cache and the servent ID (rejoin without --peer).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
+    /// Shared folders, upload slots, and the data directory (SHA-1 cache, host cache,
+    /// servent ID: a restarted servent rejoins without --peer and keeps its ID).
+    #[command(flatten)]
+    pub library: LibraryArgs,
     /// Keep at least this many neighbours (connect from the host cache).
     #[arg(long, default_value_t = 3)]
     pub min_peers: usize,
@@ -42,7 +44,7 @@ impl ServeArgs {
         NodeConfig {
             listen: self.listen,
             peers: self.peers.clone(),
-            data_dir: self.data_dir.clone(),
+            data_dir: Some(self.library.data_dir()),
             min_peers: self.min_peers,
             max_peers: self.max_peers.max(1),
             max_ttl: self.max_ttl,
@@ -55,15 +57,25 @@ impl ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut sigs = signals::signals()?;
+    let library = args.library.open_library()?;
+    let matcher = library.as_ref().map(|l| {
+        let (files, kb) = l.totals();
+        (l.matcher(), files, kb)
+    });
     runtime::block_on(async move {
-        let node = Node::start_plain(args.node_config()).await?;
+        let http_args = args.library.clone();
+        let node = Node::start(args.node_config(), matcher, move |status| {
+            http_args.http_context(user_agent(), status, library)
+        })
+        .await?;
         println!(
             "servent {} listening on {} (status: http://{}/status)",
             node.servent_id(),
             node.listen_addr(),
             node.listen_addr()
         );
-        signals::until_shutdown(&mut sigs, || log::info!("SIGHUP: nothing to rescan")).await;
+        // SIGHUP rescans the library (its own handler); Ctrl-C and SIGTERM end the servent.
+        signals::until_shutdown(&mut sigs, || {}).await;
         log::info!("shutting down");
         node.shutdown().await;
         Ok(())

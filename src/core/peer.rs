@@ -23,6 +23,10 @@ pub struct PeerInfo {
     /// The peer sent `X-Random-Walk: 0.1` ([`crate::core::strategy::WALKER_HEADER`]): it
     /// forwards walkers as walkers and relays checks, so walkers and checks may go to it.
     pub walker_support: bool,
+    /// The peer's servent ID (its `GUID:` header), when known. Walkers choose among
+    /// neighbours in servent-ID order, so the same seeds give the same walk whatever
+    /// numbers the driver gave the links.
+    pub servent_id: Option<crate::proto::Guid>,
 }
 
 /// Per-type descriptor counters.

@@ -13,6 +13,7 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::proto::ggep::{cobs_encode, GgepBlock, GgepExtension};
 use crate::proto::limits::HARD_MAX_TTL;
 use crate::proto::payload::{
     Bye, Extension, HitResult, Ping, Pong, Push, Query, QueryHit, Trailer,
@@ -290,6 +291,14 @@ impl Servent {
     /// the other strategies) use [`Servent::search`].
     pub fn query(&mut self, now: Duration, query: Query, ttl: u8) -> Guid {
         let guid = self.new_guid();
+        let ttl = self.clamp_own_ttl(ttl);
+        self.flood_own_query(now, guid, ttl, query);
+        guid
+    }
+
+    /// Records our own route for `guid` (with what we send for it) and floods the Query
+    /// to every neighbour.
+    pub(crate) fn flood_own_query(&mut self, now: Duration, guid: Guid, ttl: u8, query: Query) {
         let route = QueryRoute {
             origin: Origin::Local,
             traffic: QueryTraffic {
@@ -299,9 +308,8 @@ impl Servent {
             },
         };
         self.query_routes.put(guid, route, now);
-        let d = Descriptor::new(guid, self.clamp_own_ttl(ttl), 0, Payload::Query(query));
+        let d = Descriptor::new(guid, ttl, 0, Payload::Query(query));
         self.send_to_all(None, d, Priority::Own);
-        guid
     }
 
     /// What we sent for query `guid` and the duplicates we received (while its route
@@ -643,14 +651,32 @@ impl Servent {
 }
 
 fn hit_result(f: &LocalFile) -> HitResult {
+    let mut extensions: Vec<Extension> = f
+        .sha1_urn
+        .iter()
+        .map(|u| Extension::Urn(u.clone()))
+        .collect();
+    // Files of 4 GiB and more: size 0xFFFFFFFF plus GGEP "LF" with the 64-bit size,
+    // little-endian without trailing zero bytes (as LimeWire writes it), COBS-encoded
+    // when it holds a zero byte: a result's extension area ends at the first NUL.
+    let size = match u32::try_from(f.size) {
+        Ok(s) if s != u32::MAX => s,
+        _ => {
+            let le = f.size.to_le_bytes();
+            let raw = &le[..8 - (f.size.leading_zeros() / 8) as usize];
+            let mut lf = GgepExtension::new("LF", raw.to_vec());
+            if raw.contains(&0) {
+                lf.cobs = true;
+                lf.data = cobs_encode(raw);
+            }
+            extensions.push(Extension::Ggep(GgepBlock::Parsed(vec![lf])));
+            u32::MAX
+        }
+    };
     HitResult {
         index: f.index,
-        size: u32::try_from(f.size).unwrap_or(u32::MAX),
+        size,
         name: f.name.as_bytes().to_vec(),
-        extensions: f
-            .sha1_urn
-            .iter()
-            .map(|u| Extension::Urn(u.clone()))
-            .collect(),
+        extensions,
     }
 }

@@ -68,6 +68,20 @@ impl<S: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<S> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
+    /// Vectored writes let hyper send headers and body chunks without first copying
+    /// them into one buffer.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }

@@ -63,9 +63,11 @@ pub struct NodeConfig {
     pub max_ttl: u8,
     /// Seed of the core's RNG.
     pub seed: u64,
+    /// Our servent ID; None: the one persisted in the data directory, else a new one.
+    pub servent_id: Option<crate::proto::Guid>,
     /// Offer and accept deflate-compressed links.
     pub compress: bool,
-    /// Send queue capacity per link, in descriptors.
+    /// Send queue capacity per link, in bytes.
     pub send_queue: usize,
     pub timing: Timing,
 }
@@ -80,8 +82,9 @@ impl Default for NodeConfig {
             max_peers: 8,
             max_ttl: crate::core::config::DEFAULT_MAX_TTL,
             seed: 0,
+            servent_id: None,
             compress: true,
-            send_queue: super::send_queue::SEND_QUEUE_CAPACITY,
+            send_queue: super::send_queue::SEND_QUEUE_BYTES,
             timing: Timing::default(),
         }
     }

@@ -27,6 +27,8 @@ pub enum ConnectError {
         addr: SocketAddr,
         source: HandshakeFailure,
     },
+    #[error("the servent is shutting down")]
+    ShuttingDown,
     #[error("already connected or connecting to {0}")]
     Duplicate(SocketAddr),
 }
@@ -114,15 +116,17 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
         .write_all(&HandshakeMessage::ok(fin).encode())
         .await
         .map_err(|e| fail(e.into()))?;
-    Ok(shared.establish(NewLink {
-        info: hs::peer_info(&theirs, remote),
-        stream,
-        remote,
-        listen: Some(addr),
-        servent_id: guid,
-        direction: Direction::Outgoing,
-        deflate_in,
-        deflate_out,
-        pending: buf,
-    }))
+    shared
+        .establish(NewLink {
+            info: hs::peer_info(&theirs, remote),
+            stream,
+            remote,
+            listen: Some(addr),
+            servent_id: guid,
+            direction: Direction::Outgoing,
+            deflate_in,
+            deflate_out,
+            pending: buf,
+        })
+        .ok_or(ConnectError::ShuttingDown)
 }

@@ -108,6 +108,7 @@ pub fn peer_info(headers: &Headers, remote: SocketAddr) -> PeerInfo {
         walker_support: headers
             .get(WALKER_HEADER)
             .is_some_and(|v| v.trim() == WALKER_VERSION),
+        servent_id: peer_guid(headers),
     }
 }
 

@@ -19,8 +19,8 @@ use super::send_queue::{Batch, SendQueue};
 
 /// Bytes read from the socket per call.
 const READ_CHUNK: usize = 64 * 1024;
-/// Descriptors taken from the send queue per write.
-const WRITE_BATCH: usize = 512;
+/// Bytes taken from the send queue per write.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// Reads descriptors until the link fails or is closed. `pending` holds bytes that
 /// followed the handshake.
@@ -64,6 +64,8 @@ pub async fn read_loop(
             }
         }
         input.clear();
+        // Fairness: after each chunk, let the writers and other links on this thread run.
+        runtime::yield_now().await;
         match stream.read(&mut raw).await {
             Ok(0) => break CloseReason::PeerClosed,
             Ok(n) => input.extend_from_slice(&raw[..n]),
@@ -114,20 +116,15 @@ pub async fn write_loop(
     let mut wire = Vec::new();
     let stall = shared.config.timing.write_stall_timeout;
     let failure = loop {
-        let batch = match queue.take_batch(WRITE_BATCH) {
-            Batch::Descriptors(b) => b,
+        plain.clear();
+        match queue.take(&mut plain, WRITE_BATCH_BYTES) {
+            Batch::Descriptors(_) => {}
             Batch::Closed => break None,
             Batch::Empty => {
                 if doorbell.next().await.is_none() {
                     break None;
                 }
                 continue;
-            }
-        };
-        plain.clear();
-        for d in &batch {
-            if d.encode(&mut plain).is_err() {
-                shared.count_encode_error();
             }
         }
         let bytes = match deflater.as_mut() {

@@ -10,15 +10,14 @@ use futures::future::join_all;
 use futures::StreamExt;
 
 use crate::core::strategy::{NetworkTraffic, QueryCost, Strategy};
-use crate::core::{QueryMatcher, Stats};
-use crate::http::server::HttpContext;
+use crate::core::Stats;
 use crate::proto::payload::Query;
 use crate::proto::Guid;
 use crate::proto::PayloadType;
 use crate::sim::Graph;
 
 use super::config::NodeConfig;
-use super::node::Node;
+use super::node::{Node, NodeShare};
 use super::router::{SearchEvent, SearchHit};
 use super::runtime;
 
@@ -51,24 +50,20 @@ impl Mesh {
         graph: Graph,
         config: impl FnMut(usize) -> NodeConfig,
     ) -> Result<Mesh, MeshError> {
-        Mesh::start_sharing(graph, config, |_| None).await
+        Mesh::start_sharing(graph, config, |_| NodeShare::Nothing).await
     }
 
-    /// As [`Mesh::start`], with `share(i)` answering node `i`'s Queries (files, KB shared).
+    /// As [`Mesh::start`], with `share(i)` saying what node `i` shares.
     pub async fn start_sharing(
         graph: Graph,
         mut config: impl FnMut(usize) -> NodeConfig,
-        mut share: impl FnMut(usize) -> Option<(Box<dyn QueryMatcher>, u32, u32)>,
+        mut share: impl FnMut(usize) -> NodeShare,
     ) -> Result<Mesh, MeshError> {
         let mut nodes = Vec::with_capacity(graph.node_count());
         for i in 0..graph.node_count() {
-            let server_name = super::handshake::user_agent();
-            let node = Node::start(config(i), share(i), |status| HttpContext {
-                status,
-                server_name,
-            })
-            .await
-            .map_err(|source| MeshError::Start { node: i, source })?;
+            let node = Node::start_shared(config(i), share(i))
+                .await
+                .map_err(|source| MeshError::Start { node: i, source })?;
             nodes.push(node);
         }
         let mesh = Mesh { nodes, graph };

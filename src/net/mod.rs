@@ -17,5 +17,5 @@ pub mod status;
 pub mod upkeep;
 
 pub use config::{NodeConfig, Timing};
-pub use node::Node;
+pub use node::{Node, NodeShare};
 pub use router::{SearchEvent, SearchHit};

@@ -94,13 +94,20 @@ impl Shared {
         self.lock().counters.encode_errors += 1;
     }
 
-    /// Registers an established link with the core and starts its tasks.
-    pub fn establish(self: &Arc<Self>, link: NewLink) -> PeerId {
+    /// Registers an established link with the core and starts its tasks. None (and the
+    /// connection closed) when the servent is shutting down.
+    pub fn establish(self: &Arc<Self>, link: NewLink) -> Option<PeerId> {
         let now = self.now();
         let (queue, doorbell) = SendQueue::new(self.config.send_queue);
         let queue = Arc::new(queue);
         let peer = {
             let mut st = self.lock();
+            // Checked under the lock that shutdown takes to close every link: a handshake
+            // finishing late cannot leave a link behind.
+            if self.is_shutting_down() {
+                let _ = link.stream.shutdown(std::net::Shutdown::Both);
+                return None;
+            }
             let peer = st.next_peer_id();
             st.counters.links_opened += 1;
             if let Some(l) = link.listen {
@@ -155,8 +162,17 @@ impl Shared {
             link.pending,
             link.deflate_in,
         ));
-        peer
+        Some(peer)
     }
+}
+
+/// What a servent shares.
+pub enum NodeShare {
+    Nothing,
+    /// Answers Queries with this matcher (files and KB advertised in Pongs); no HTTP files.
+    Matcher(Box<dyn QueryMatcher>, u32, u32),
+    /// A shared library: answers Queries and serves its files over HTTP.
+    Library(Arc<crate::library::Library>),
 }
 
 /// A running servent. Cheap to clone; every clone drives the same servent.
@@ -175,7 +191,9 @@ impl Node {
     ) -> std::io::Result<Node> {
         let listener = runtime::bind(config.listen).await?;
         let listen = listener.local_addr()?;
-        let servent_id = load_or_make_servent_id(config.data_dir.as_deref());
+        let servent_id = config
+            .servent_id
+            .unwrap_or_else(|| load_or_make_servent_id(config.data_dir.as_deref()));
         let ip = match listen.ip() {
             IpAddr::V4(ip) => ip,
             IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
@@ -229,11 +247,30 @@ impl Node {
 
     /// A node with default HTTP context (status only) and no shared files.
     pub async fn start_plain(config: NodeConfig) -> std::io::Result<Node> {
-        Node::start(config, None, |status| HttpContext {
-            status,
-            server_name: super::handshake::user_agent(),
-        })
-        .await
+        Node::start_shared(config, NodeShare::Nothing).await
+    }
+
+    /// A node sharing `share`: its Queries are answered from it and, for a library, its
+    /// files are served over HTTP on the servent's port.
+    pub async fn start_shared(config: NodeConfig, share: NodeShare) -> std::io::Result<Node> {
+        let name = super::handshake::user_agent();
+        match share {
+            NodeShare::Nothing => Node::start(config, None, |st| HttpContext::new(name, st)).await,
+            NodeShare::Matcher(m, files, kb) => {
+                Node::start(config, Some((m, files, kb)), |st| {
+                    HttpContext::new(name, st)
+                })
+                .await
+            }
+            NodeShare::Library(lib) => {
+                let (files, kb) = lib.totals();
+                let matcher = lib.matcher();
+                Node::start(config, Some((matcher, files, kb)), |st| {
+                    HttpContext::new(name, st).with_library(lib)
+                })
+                .await
+            }
+        }
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -306,6 +343,12 @@ impl Node {
         (id, rx)
     }
 
+    /// The cost record of a search (final once it ended, running totals before).
+    pub fn search_cost(&self, id: SearchId) -> Option<crate::core::strategy::QueryCost> {
+        let now = self.shared.now();
+        self.shared.lock().servent.search_cost(id, now)
+    }
+
     /// What this servent sent for the given query IDs (per-query counters).
     pub fn query_traffic(&self, guid: &Guid) -> Option<QueryTraffic> {
         let now = self.shared.now();
@@ -328,7 +371,11 @@ impl Node {
 
     /// Says Bye to peers that support it, flushes, closes every link, saves the host cache.
     pub async fn shutdown(&self) {
-        self.shared.shutting_down.store(true, Ordering::Relaxed);
+        // Set under the state lock: `establish` checks it under the same lock.
+        {
+            let _st = self.shared.lock();
+            self.shared.shutting_down.store(true, Ordering::SeqCst);
+        }
         self.shared
             .stop_accepting
             .lock()

@@ -13,7 +13,7 @@ use futures::channel::mpsc;
 use crate::core::strategy::{QueryCost, SearchId};
 use crate::core::{Event, PeerId, Servent};
 use crate::proto::payload::{Pong, QueryHit};
-use crate::proto::{Guid, PayloadType};
+use crate::proto::{Guid, Payload, PayloadType};
 
 use super::host_cache::HostCache;
 use super::runtime::TcpStream;
@@ -118,6 +118,8 @@ pub struct State {
     pub pings: HashMap<Guid, mpsc::UnboundedSender<Pong>>,
     pub our_listen: SocketAddr,
     next_peer: u32,
+    /// Reused encoding buffer of [`State::pump`].
+    scratch: Vec<u8>,
 }
 
 impl State {
@@ -132,6 +134,7 @@ impl State {
             pings: HashMap::new(),
             our_listen,
             next_peer: 1,
+            scratch: Vec::new(),
         }
     }
 
@@ -150,11 +153,29 @@ impl State {
 
     /// Moves the core's outputs where they go. Call after every input.
     pub fn pump(&mut self, now: Duration) {
+        // A flood hands the same descriptor to every neighbour in a row: encode it once.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut encoded: Option<(*const Payload, Guid, u8, u8)> = None;
         while let Some(t) = self.servent.poll_transmit() {
-            if let Some(link) = self.links.get(&t.peer) {
-                link.queue.push(t.descriptor, t.priority);
+            let Some(link) = self.links.get(&t.peer) else {
+                continue;
+            };
+            let d = &t.descriptor;
+            // Every transmit's payload was allocated before this loop and lives until its
+            // turn, so equal pointers here mean the same payload.
+            let key = (Arc::as_ptr(&d.payload), d.guid, d.ttl, d.hops);
+            if encoded != Some(key) {
+                scratch.clear();
+                if d.encode(&mut scratch).is_err() {
+                    self.counters.encode_errors += 1;
+                    encoded = None;
+                    continue;
+                }
+                encoded = Some(key);
             }
+            link.queue.push(&scratch, t.priority);
         }
+        self.scratch = scratch;
         while let Some(event) = self.servent.poll_event() {
             match event {
                 Event::Pong {

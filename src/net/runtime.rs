@@ -32,6 +32,12 @@ where
     async_std::task::spawn_blocking(f)
 }
 
+/// Lets other tasks on this worker thread run: a link whose socket always has data
+/// would otherwise keep its thread to itself.
+pub async fn yield_now() {
+    async_std::task::yield_now().await
+}
+
 pub async fn sleep(duration: Duration) {
     async_std::task::sleep(duration).await
 }

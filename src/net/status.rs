@@ -47,6 +47,7 @@ pub fn render(shared: &Shared) -> Value {
                 "dropped": peer.map(|p| p.dropped),
                 "queue": {
                     "length": l.queue.len(),
+                    "bytes": l.queue.bytes(),
                     "drops": { "relayed": drops[0], "reply": drops[1], "own": drops[2] },
                 },
                 "idle_ms": now.saturating_sub(l.last_rx).as_millis() as u64,

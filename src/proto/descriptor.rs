@@ -25,13 +25,28 @@ pub enum Payload {
 
 /// A descriptor: header fields plus a shared payload. Forwarding changes only TTL and
 /// hops, so the payload sits behind an `Arc`: relaying to many neighbours never copies it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A decoded descriptor also keeps its payload bytes as received, so relaying sends them
+/// unchanged (byte-exact, whatever form the sender chose) without encoding again.
+#[derive(Debug, Clone)]
 pub struct Descriptor {
     pub guid: Guid,
     pub ttl: u8,
     pub hops: u8,
     pub payload: Arc<Payload>,
+    /// The payload bytes as received (None for descriptors we built). Must encode to the
+    /// same `payload`: only [`Descriptor::decode`] sets it.
+    wire: Option<Arc<[u8]>>,
 }
+
+/// Equality is by header fields and decoded payload; the kept wire bytes do not count.
+impl PartialEq for Descriptor {
+    fn eq(&self, other: &Self) -> bool {
+        (self.guid, self.ttl, self.hops) == (other.guid, other.ttl, other.hops)
+            && self.payload == other.payload
+    }
+}
+
+impl Eq for Descriptor {}
 
 impl Payload {
     pub fn payload_type(&self) -> PayloadType {
@@ -86,6 +101,25 @@ impl Descriptor {
             ttl,
             hops,
             payload: Arc::new(payload),
+            wire: None,
+        }
+    }
+
+    /// The same descriptor without the bytes it was decoded from: encoding it runs the
+    /// encoder (tests and fuzzing compare that with the original bytes).
+    pub fn rebuilt(&self) -> Descriptor {
+        Descriptor {
+            wire: None,
+            ..self.clone()
+        }
+    }
+
+    /// The same payload with other header fields (a reply relayed on, a walker's step).
+    pub fn with_header(&self, ttl: u8, hops: u8) -> Descriptor {
+        Descriptor {
+            ttl,
+            hops,
+            ..self.clone()
         }
     }
 
@@ -96,6 +130,7 @@ impl Descriptor {
             ttl: ttl.saturating_sub(1),
             hops: self.hops.saturating_add(1),
             payload: Arc::clone(&self.payload),
+            wire: self.wire.clone(),
         }
     }
 
@@ -116,6 +151,7 @@ impl Descriptor {
             ttl: header.ttl,
             hops: header.hops,
             payload: Arc::new(Payload::decode(header.payload_type, payload)?),
+            wire: Some(Arc::from(payload)),
         })
     }
 
@@ -138,7 +174,10 @@ impl Descriptor {
             payload_len: 0,
         };
         header.encode(out);
-        self.payload.encode(out);
+        match &self.wire {
+            Some(bytes) => out.extend_from_slice(bytes),
+            None => self.payload.encode(out),
+        }
         let len = out.len() - start - HEADER_LEN;
         if len > MAX_PAYLOAD_LEN {
             out.truncate(start);
@@ -153,5 +192,40 @@ impl Descriptor {
         let mut out = Vec::with_capacity(HEADER_LEN + 64);
         self.encode(&mut out)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::frame::parse;
+
+    /// A relayed descriptor carries the sender's payload bytes unchanged, even where our
+    /// encoder would write them differently (here LimeWire's NUL after the extensions).
+    #[test]
+    fn relaying_keeps_the_payload_bytes_as_received() {
+        let payload = b"\x80\x00abc\x00urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB\x00";
+        let mut frame = Vec::new();
+        Header {
+            guid: Guid([5; 16]),
+            payload_type: PayloadType::Query.to_byte(),
+            ttl: 4,
+            hops: 1,
+            payload_len: payload.len() as u32,
+        }
+        .encode(&mut frame);
+        frame.extend_from_slice(payload);
+        let d = parse(&frame).unwrap();
+        let relayed = d.next_hop(d.ttl).to_bytes().unwrap();
+        assert_eq!(&relayed[HEADER_LEN..], payload);
+        assert_eq!(
+            (relayed[17], relayed[18]),
+            (3, 2),
+            "only TTL and hops change"
+        );
+        // Our encoder drops the end mark: the rebuilt form differs, the decoded one not.
+        let rebuilt = d.rebuilt().to_bytes().unwrap();
+        assert_eq!(rebuilt.len(), relayed.len() - 1);
+        assert_eq!(parse(&rebuilt).unwrap(), d);
     }
 }

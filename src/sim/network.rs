@@ -275,10 +275,12 @@ impl Network {
         // What each node would announce in its handshake: walker support per its config
         // (on by default; a test turns it off in a node's Config).
         let walkers: Vec<bool> = nodes.iter().map(|s| s.config().walker_support).collect();
+        let ids: Vec<_> = nodes.iter().map(|s| s.servent_id()).collect();
         for (a, node) in nodes.iter_mut().enumerate() {
             for &b in graph.neighbours(a) {
                 let info = PeerInfo {
                     walker_support: walkers[b as usize],
+                    servent_id: Some(ids[b as usize]),
                     ..PeerInfo::default()
                 };
                 node.handle_connected(Duration::ZERO, PeerId(b), info);

@@ -630,7 +630,11 @@ fn decode(bytes: &[u8]) -> Descriptor {
     };
     assert_eq!(n, bytes.len());
     let d = parse(bytes).unwrap();
-    assert_eq!(d.to_bytes().unwrap(), bytes, "re-encodes to the same bytes");
+    assert_eq!(
+        d.rebuilt().to_bytes().unwrap(),
+        bytes,
+        "re-encodes to the same bytes"
+    );
     d
 }
 

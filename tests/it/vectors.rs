@@ -153,7 +153,7 @@ impl Flat {
 
 fn flatten(d: &Descriptor) -> Flat {
     let mut f = Flat::default();
-    let len = d.to_bytes().map_or(0, |b| b.len() - HEADER_LEN);
+    let len = d.rebuilt().to_bytes().map_or(0, |b| b.len() - HEADER_LEN);
     f.put("guid", d.guid);
     f.put("type", d.payload_type().name());
     f.put("ttl", d.ttl);
@@ -263,7 +263,7 @@ fn check_vector(text: &str) -> Vec<String> {
             return errors;
         }
     };
-    match d.to_bytes() {
+    match d.rebuilt().to_bytes() {
         Ok(b) if b == v.bytes => {}
         Ok(b) => errors.push(format!("re-encodes to {}", hex(&b))),
         Err(e) => errors.push(format!("does not re-encode: {e}")),

@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use crate::core::event::{Event, Priority};
+use crate::core::event::Event;
 use crate::core::peer::PeerId;
 use crate::core::strategy::cost::HitSet;
 use crate::core::strategy::flood::flood_timeout;
 use crate::core::strategy::{QueryCost, SearchEnd, SearchId, Strategy, Traffic, WalkerTag};
 use crate::proto::payload::{Query, QueryHit};
-use crate::proto::{Descriptor, Guid, Payload};
+use crate::proto::Guid;
 
 use super::walker::WalkNode;
 use super::{Origin, QueryRoute, QueryTraffic, Servent};
@@ -146,20 +146,7 @@ impl Servent {
         let query = s.query.clone();
         self.timers.insert((now + wait, Timer::Search(id)));
         self.search_of.insert(guid, id);
-        let route = QueryRoute {
-            origin: Origin::Local,
-            traffic: QueryTraffic {
-                queries: self.peers.len() as u32,
-                local: true,
-                ..QueryTraffic::default()
-            },
-        };
-        self.query_routes.put(guid, route, now);
-        self.send_to_all(
-            None,
-            Descriptor::new(guid, ttl, 0, Payload::Query(query)),
-            Priority::Own,
-        );
+        self.flood_own_query(now, guid, ttl, query);
     }
 
     fn launch_walkers(&mut self, now: Duration, id: SearchId, guid: Guid, k: u8) {

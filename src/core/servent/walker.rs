@@ -130,15 +130,19 @@ impl Servent {
         tag: WalkerTag,
         sender: Option<PeerId>,
     ) -> bool {
-        let candidates: Vec<PeerId> = if self.config.walker_support {
+        // In servent-ID order (then link order): the choice then depends only on the RNG
+        // and the neighbours, not on how the driver numbered the links.
+        let mut candidates: Vec<(Option<Guid>, PeerId)> = if self.config.walker_support {
             self.peers
                 .iter()
                 .filter(|(_, p)| p.info.walker_support)
-                .map(|(id, _)| *id)
+                .map(|(id, p)| (p.info.servent_id, *id))
                 .collect()
         } else {
             Vec::new()
         };
+        candidates.sort_unstable();
+        let candidates: Vec<PeerId> = candidates.into_iter().map(|(_, id)| id).collect();
         let (path, next) = match self.walks.get(&guid, now) {
             Some(node) => (
                 node.path,
@@ -310,12 +314,7 @@ impl Servent {
             }
             Some(Origin::Peer(up)) if self.peers.contains_key(&up) => {
                 self.stats.routed += 1;
-                let next = Descriptor {
-                    guid: d.guid,
-                    ttl: 1,
-                    hops,
-                    payload: d.payload.clone(),
-                };
+                let next = d.with_header(1, hops);
                 self.send(up, next, Priority::Reply);
                 self.count_traffic(d.guid, now, |t| t.hits += 1);
             }

@@ -1,0 +1,78 @@
+//! Options shared by every command that shares files (`--share`, `--share-hidden`,
+//! `--data-dir`, `--max-uploads`): flatten [`LibraryArgs`] into a command's arguments and
+//! build the library and the HTTP context from it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::http::server::{HttpContext, DEFAULT_MAX_UPLOADS};
+use crate::library::{Library, LibraryConfig};
+
+#[derive(Debug, Clone, Args)]
+pub struct LibraryArgs {
+    /// Share the files under DIR, recursively (repeatable). Rescanned on SIGHUP or
+    /// `POST /library/rescan` from loopback.
+    #[arg(long = "share", value_name = "DIR")]
+    pub share: Vec<PathBuf>,
+    /// Share hidden files and directories (names starting with a dot) too.
+    #[arg(long)]
+    pub share_hidden: bool,
+    /// Where the SHA-1 cache is kept [default: $XDG_DATA_HOME/servent, else
+    /// ~/.local/share/servent].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Upload slots: file bodies sent at once; more requests get 503 + Retry-After.
+    #[arg(long, default_value_t = DEFAULT_MAX_UPLOADS)]
+    pub max_uploads: usize,
+}
+
+impl LibraryArgs {
+    /// The data directory (given, or the XDG default).
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("servent");
+        }
+        match std::env::var_os("HOME") {
+            Some(h) => PathBuf::from(h).join(".local/share/servent"),
+            None => PathBuf::from(".servent"),
+        }
+    }
+
+    /// Scans the shares (hashing goes on in the background, with a progress bar on a
+    /// terminal) and arranges a rescan on SIGHUP. `None` when nothing is shared.
+    pub fn open_library(&self) -> anyhow::Result<Option<Arc<Library>>> {
+        if self.share.is_empty() {
+            return Ok(None);
+        }
+        let lib = Library::open(LibraryConfig {
+            roots: self.share.clone(),
+            data_dir: Some(self.data_dir()),
+            include_hidden: self.share_hidden,
+            progress: true,
+        })
+        .context("opening the shared library")?;
+        lib.rescan_on_sighup()
+            .context("installing the SIGHUP handler")?;
+        Ok(Some(lib))
+    }
+
+    /// The HTTP context for these options.
+    pub fn http_context(
+        &self,
+        server_name: impl Into<String>,
+        status: impl Fn() -> String + Send + Sync + 'static,
+        library: Option<Arc<Library>>,
+    ) -> HttpContext {
+        let ctx = HttpContext::new(server_name, status).with_max_uploads(self.max_uploads);
+        match library {
+            Some(l) => ctx.with_library(l),
+            None => ctx,
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! `servent search`: joins the mesh through one or more servents as a short-lived servent
+//! of its own (a real handshake), searches with a strategy, filters every hit by the full
+//! pattern (other servents do not know wildcards), prints the results grouped by SHA-1 and,
+//! with `--stats`, the search's cost; `--download` fetches the best group from all its
+//! sources.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use futures::StreamExt;
+
+use crate::core::strategy::QueryCost;
+use crate::core::Strategy;
+use crate::download::{download, sanitize_name, DownloadOptions, DownloadRequest};
+use crate::library::hash;
+use crate::library::hits::{filter_hits, group_hits, render_table, SearchHit};
+use crate::library::matching::Pattern;
+use crate::net::{runtime, Node, NodeConfig, SearchEvent};
+use crate::proto::payload::Query;
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Keywords; `*` and `?` make a term a glob over the whole file name
+    /// (`linux*.iso`, `*.mp3`, `beat?es`).
+    pattern: String,
+    /// Servent to join through (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT", required = true)]
+    peers: Vec<SocketAddr>,
+    /// How to search: flood, ring or walk (or a full form such as `walk:k=16,check=4`).
+    #[arg(long, default_value = "flood")]
+    strategy: String,
+    /// TTL of a flood; the largest ring of an expanding ring.
+    #[arg(long)]
+    ttl: Option<u8>,
+    /// Random walkers.
+    #[arg(long)]
+    walkers: Option<u8>,
+    /// Steps a walker takes at most.
+    #[arg(long)]
+    max_steps: Option<u16>,
+    /// A walker asks the requester whether to go on every this many steps.
+    #[arg(long)]
+    check_every: Option<u8>,
+    /// Results wanted: an expanding ring or a walk stops once it has them.
+    #[arg(long)]
+    want: Option<u32>,
+    /// How long to collect hits.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Print the search's cost after the results.
+    #[arg(long)]
+    stats: bool,
+    /// One JSON object per hit (and the cost record last, with --stats).
+    #[arg(long)]
+    json: bool,
+    /// Download the best result (most sources) from all its sources.
+    #[arg(long)]
+    download: bool,
+    /// Where to save a download [default: the file's name].
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// `5s`, `500ms`, `2m` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((t, "s"), |i| (&t[..i], &t[i..]));
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?}"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" => v * 60.0,
+        _ => return Err(format!("unknown unit in {text:?} (use ms, s or m)")),
+    };
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("duration out of range: {text:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl SearchArgs {
+    /// The strategy, with the flags folded into its parameters.
+    fn strategy(&self) -> anyhow::Result<Strategy> {
+        let (name, params) = self
+            .strategy
+            .split_once(':')
+            .unwrap_or((&self.strategy, ""));
+        let mut p: Vec<String> = params
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let mut set = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                p.push(format!("{k}={v}"));
+            }
+        };
+        match name.trim() {
+            "flood" => set("ttl", self.ttl.map(|t| t.to_string())),
+            "ring" => {
+                set("max", self.ttl.map(|t| t.to_string()));
+                set("want", self.want.map(|t| t.to_string()));
+            }
+            "walk" => {
+                set("k", self.walkers.map(|t| t.to_string()));
+                set("steps", self.max_steps.map(|t| t.to_string()));
+                set("check", self.check_every.map(|t| t.to_string()));
+                set("want", self.want.map(|t| t.to_string()));
+            }
+            _ => {}
+        }
+        let text = if p.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name}:{}", p.join(","))
+        };
+        text.parse().with_context(|| format!("--strategy {text}"))
+    }
+}
+
+pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    // Refuse what cannot be answered sensibly before touching the network.
+    let pattern = Pattern::parse(&args.pattern)
+        .map_err(|e| anyhow::anyhow!("cannot search for {:?}: {e}", args.pattern))?;
+    let strategy = args.strategy()?;
+    runtime::block_on(async move {
+        let node = Node::start_plain(NodeConfig {
+            min_peers: 0,
+            ..NodeConfig::default()
+        })
+        .await?;
+        let mut joined = 0;
+        for peer in &args.peers {
+            match node.connect(*peer).await {
+                Ok(_) => joined += 1,
+                Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+        if joined == 0 {
+            bail!("could not join the mesh through any --peer");
+        }
+        let (id, mut events) = node.search(Query::new(&args.pattern), strategy);
+        let deadline = Instant::now() + args.timeout;
+        let mut raw: Vec<(SearchHit, u8)> = Vec::new();
+        let mut cost: Option<QueryCost> = None;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match runtime::timeout(left, events.next()).await {
+                Ok(Some(SearchEvent::Hit(h))) => {
+                    raw.extend(
+                        SearchHit::from_query_hit(&h.hit)
+                            .into_iter()
+                            .map(|s| (s, h.hops)),
+                    );
+                }
+                Ok(Some(SearchEvent::Done(c))) => {
+                    cost = Some(*c);
+                    // A ring or walk that got what it wanted is over; a flood's hits
+                    // trickle in until the timeout.
+                    if !matches!(strategy, Strategy::Flood(_)) {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let cost = cost.or_else(|| node.search_cost(id));
+        node.shutdown().await;
+
+        let shown: Vec<(SearchHit, u8)> = raw
+            .into_iter()
+            .filter(|(h, _)| pattern.matches_name(&h.name))
+            .collect();
+        if args.json {
+            for (h, hops) in &shown {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "name": h.name, "size": h.size, "sha1": h.sha1_urn, "index": h.index,
+                        "host": h.addr.ip().to_string(), "port": h.addr.port(),
+                        "servent_id": h.servent_id.to_string(), "hops": hops, "url": h.url(),
+                    })
+                );
+            }
+            if args.stats {
+                println!("{}", serde_json::json!({ "cost": cost }));
+            }
+        }
+        let groups = group_hits(filter_hits(
+            &pattern,
+            shown.iter().map(|(h, _)| h.clone()).collect(),
+        ));
+        if !args.json {
+            if groups.is_empty() {
+                println!("no results for {:?}", args.pattern);
+            } else {
+                print!("{}", render_table(&groups));
+            }
+            if args.stats {
+                match &cost {
+                    Some(c) => {
+                        println!();
+                        super::costs::print_costs(std::slice::from_ref(c));
+                    }
+                    None => println!("(no cost record: the search did not report one)"),
+                }
+            }
+        }
+        if args.download {
+            let Some(best) = groups.first() else {
+                bail!("nothing to download")
+            };
+            let output = match &args.output {
+                Some(o) => o.clone(),
+                None => PathBuf::from(
+                    sanitize_name(&best.name)
+                        .context("the result's name cannot be used as a file name: give -o FILE")?,
+                ),
+            };
+            let req = DownloadRequest {
+                sources: best.urls(),
+                sha1: best.sha1_urn.as_deref().and_then(hash::parse_urn),
+                output,
+                options: DownloadOptions::default(),
+            };
+            let report = download(req).await?;
+            if args.json {
+                println!("{}", serde_json::json!({ "download": report }));
+            } else {
+                println!(
+                    "downloaded {} ({} bytes, {} sources){}",
+                    report.path.display(),
+                    report.size,
+                    report.sources.len(),
+                    if report.verified {
+                        ", SHA-1 verified"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        Ok(())
+    })
+}

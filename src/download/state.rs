@@ -1,0 +1,159 @@
+//! What a download has on disk: `FILE.part` (the bytes, at their offsets) and
+//! `FILE.part.state` (a small JSON sidecar: size, expected SHA-1, the byte ranges already
+//! written and synced, and which source served each). The sidecar is rewritten (to a
+//! temporary name, then renamed) only after the data it describes is synced, so after a
+//! crash or a stop it never claims bytes that are not on disk.
+
+use std::fs;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A set of disjoint, sorted byte ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeSet(Vec<(u64, u64)>);
+
+impl RangeSet {
+    pub fn insert(&mut self, r: Range<u64>) {
+        if r.is_empty() {
+            return;
+        }
+        let (mut start, mut end) = (r.start, r.end);
+        let mut out = Vec::with_capacity(self.0.len() + 1);
+        let mut placed = false;
+        for &(a, b) in &self.0 {
+            if b < start {
+                out.push((a, b));
+            } else if end < a {
+                if !placed {
+                    out.push((start, end));
+                    placed = true;
+                }
+                out.push((a, b));
+            } else {
+                start = start.min(a);
+                end = end.max(b);
+            }
+        }
+        if !placed {
+            out.push((start, end));
+        }
+        self.0 = out;
+    }
+
+    /// Total bytes covered.
+    pub fn len(&self) -> u64 {
+        self.0.iter().map(|(a, b)| b - a).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, r: &Range<u64>) -> bool {
+        self.0.iter().any(|&(a, b)| a <= r.start && r.end <= b)
+    }
+
+    /// The parts of `0..size` not covered.
+    pub fn gaps(&self, size: u64) -> Vec<Range<u64>> {
+        let mut gaps = Vec::new();
+        let mut at = 0;
+        for &(a, b) in &self.0 {
+            if a > at {
+                gaps.push(at..a.min(size));
+            }
+            at = at.max(b);
+        }
+        if at < size {
+            gaps.push(at..size);
+        }
+        gaps.retain(|g| !g.is_empty());
+        gaps
+    }
+
+    pub fn ranges(&self) -> impl Iterator<Item = Range<u64>> + '_ {
+        self.0.iter().map(|&(a, b)| a..b)
+    }
+}
+
+/// One range written, and the source that served it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Served {
+    pub start: u64,
+    pub end: u64,
+    pub source: String,
+}
+
+/// The sidecar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartState {
+    pub version: u32,
+    pub size: u64,
+    /// Base32 SHA-1 the file must have, when known.
+    pub sha1: Option<String>,
+    /// Ranges written and synced.
+    pub done: RangeSet,
+    /// Who served what (to name the sources when the final hash fails).
+    pub served: Vec<Served>,
+    /// Set when the complete file failed its hash check.
+    pub hash_mismatch: Option<String>,
+}
+
+pub const STATE_VERSION: u32 = 1;
+
+/// `FILE.part` and `FILE.part.state` for an output `FILE`.
+pub fn part_paths(output: &Path) -> (PathBuf, PathBuf) {
+    let mut part = output.as_os_str().to_owned();
+    part.push(".part");
+    let mut state = part.clone();
+    state.push(".state");
+    (PathBuf::from(part), PathBuf::from(state))
+}
+
+impl PartState {
+    /// Reads a sidecar; `None` when absent or unreadable (the download starts over).
+    pub fn load(path: &Path) -> Option<PartState> {
+        let text = fs::read_to_string(path).ok()?;
+        let s: PartState = serde_json::from_str(&text).ok()?;
+        (s.version == STATE_VERSION).then_some(s)
+    }
+
+    /// Writes the sidecar atomically (temporary name, sync, rename).
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        {
+            use std::io::Write;
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_set() {
+        let mut s = RangeSet::default();
+        s.insert(10..20);
+        s.insert(30..40);
+        s.insert(20..30);
+        assert_eq!(s.0, vec![(10, 40)]);
+        s.insert(0..5);
+        s.insert(50..60);
+        assert_eq!(s.gaps(70), vec![5..10, 40..50, 60..70]);
+        assert_eq!(s.len(), 45);
+        assert!(s.contains(&(12..40)));
+        assert!(!s.contains(&(12..41)));
+        s.insert(3..55);
+        assert_eq!(s.0, vec![(0, 60)]);
+    }
+}

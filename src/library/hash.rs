@@ -1,0 +1,359 @@
+//! SHA-1 of shared files as `urn:sha1:<base32>` (HUGE): the hash of one file, URN
+//! formatting and parsing, the cache in the data directory (keyed by path, size and
+//! modification time, so a restart does not rehash), and the background hasher thread
+//! that works through new files with a progress bar on a terminal.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use data_encoding::BASE32_NOPAD;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+use super::SharedFile;
+
+/// A SHA-1 digest.
+pub type Sha1Digest = [u8; 20];
+
+/// Read size while hashing: large enough that syscalls are noise next to hashing.
+const HASH_BUF_LEN: usize = 1 << 20;
+
+/// How often the hasher saves the cache while it works: a crash loses at most this much
+/// hashing, and a big library is not rewritten after every small file.
+const CACHE_SAVE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// File name of the hash cache inside the data directory.
+pub const CACHE_FILE: &str = "sha1-cache.jsonl";
+
+/// `urn:sha1:` + 32 base32 characters.
+pub fn urn(digest: &Sha1Digest) -> String {
+    format!("urn:sha1:{}", BASE32_NOPAD.encode(digest))
+}
+
+/// Parses `urn:sha1:<32 base32>` (prefix case-insensitive, base32 upper or lower case).
+pub fn parse_urn(text: &str) -> Option<Sha1Digest> {
+    let text = text.trim();
+    if text.len() != 41 || !text.is_char_boundary(9) || !text[..9].eq_ignore_ascii_case("urn:sha1:")
+    {
+        return None;
+    }
+    parse_base32(&text[9..])
+}
+
+/// Parses the 32 base32 characters of a SHA-1.
+pub fn parse_base32(text: &str) -> Option<Sha1Digest> {
+    let upper = text.to_ascii_uppercase();
+    let bytes = BASE32_NOPAD.decode(upper.as_bytes()).ok()?;
+    bytes.try_into().ok()
+}
+
+/// Hashes a reader to the end.
+pub fn sha1_reader(mut r: impl Read, mut on_bytes: impl FnMut(u64)) -> io::Result<Sha1Digest> {
+    let mut hasher = Sha1::new();
+    let mut buf = vec![0u8; HASH_BUF_LEN];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        on_bytes(n as u64);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Hashes a whole file.
+pub fn sha1_file(path: &Path) -> io::Result<Sha1Digest> {
+    sha1_reader(File::open(path)?, |_| {})
+}
+
+fn mtime_ns(t: SystemTime) -> i128 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CacheLine {
+    path: PathBuf,
+    size: u64,
+    mtime_ns: i128,
+    sha1: String,
+}
+
+/// Hashes known from earlier runs, keyed by path; valid only for the same size and mtime.
+#[derive(Debug, Default)]
+pub struct HashCache {
+    file: Option<PathBuf>,
+    entries: HashMap<PathBuf, (u64, i128, Sha1Digest)>,
+    dirty: bool,
+}
+
+impl HashCache {
+    /// Loads `<data_dir>/sha1-cache.jsonl` (missing or unreadable lines are ignored: the
+    /// cache only saves work). `None` keeps the cache in memory only.
+    pub fn load(data_dir: Option<&Path>) -> HashCache {
+        let mut cache = HashCache {
+            file: data_dir.map(|d| d.join(CACHE_FILE)),
+            ..HashCache::default()
+        };
+        let Some(path) = &cache.file else {
+            return cache;
+        };
+        let Ok(f) = File::open(path) else {
+            return cache;
+        };
+        for line in BufReader::new(f).lines() {
+            let Ok(line) = line else { break };
+            let Ok(l) = serde_json::from_str::<CacheLine>(&line) else {
+                continue;
+            };
+            if let Some(d) = parse_base32(&l.sha1) {
+                cache.entries.insert(l.path, (l.size, l.mtime_ns, d));
+            }
+        }
+        cache
+    }
+
+    pub fn get(&self, path: &Path, size: u64, mtime: SystemTime) -> Option<Sha1Digest> {
+        match self.entries.get(path) {
+            Some(&(s, m, d)) if s == size && m == mtime_ns(mtime) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn put(&mut self, path: &Path, size: u64, mtime: SystemTime, digest: Sha1Digest) {
+        self.entries
+            .insert(path.to_owned(), (size, mtime_ns(mtime), digest));
+        self.dirty = true;
+    }
+
+    /// Drops entries for paths not in `keep` (files gone from the library).
+    pub fn retain_paths(&mut self, keep: &std::collections::HashSet<&Path>) {
+        let before = self.entries.len();
+        self.entries.retain(|p, _| keep.contains(p.as_path()));
+        self.dirty |= self.entries.len() != before;
+    }
+
+    /// Writes the cache (to a temporary name, then renamed) if it changed.
+    pub fn save(&mut self) -> io::Result<()> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        if !self.dirty {
+            return Ok(());
+        }
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("jsonl.tmp");
+        let mut out = io::BufWriter::new(File::create(&tmp)?);
+        for (p, &(size, mtime_ns, d)) in &self.entries {
+            let line = CacheLine {
+                path: p.clone(),
+                size,
+                mtime_ns,
+                sha1: BASE32_NOPAD.encode(&d),
+            };
+            serde_json::to_writer(&mut out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&tmp, path)?;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// Work shared between the library and its hasher thread.
+pub(crate) struct HashQueue {
+    state: Mutex<QueueState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    pending: VecDeque<Arc<SharedFile>>,
+    pending_bytes: u64,
+    busy: bool,
+    closed: bool,
+}
+
+/// Called with each file once its hash is known.
+pub(crate) type OnHashed = Box<dyn Fn(&Arc<SharedFile>) + Send + Sync>;
+
+impl HashQueue {
+    pub(crate) fn new() -> Arc<HashQueue> {
+        Arc::new(HashQueue {
+            state: Mutex::new(QueueState::default()),
+            changed: Condvar::new(),
+        })
+    }
+
+    pub(crate) fn push(&self, files: impl IntoIterator<Item = Arc<SharedFile>>) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for f in files {
+            s.pending_bytes += f.size;
+            s.pending.push_back(f);
+        }
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn close(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Files waiting or being hashed.
+    pub(crate) fn outstanding(&self) -> usize {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.pending.len() + usize::from(s.busy)
+    }
+
+    /// Blocks until nothing is waiting or being hashed, at most `within`.
+    pub(crate) fn wait_idle(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if s.pending.is_empty() && !s.busy {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// The hasher thread's loop: hashes queued files one by one, records each in the
+    /// cache, and shows progress (bytes) on a terminal.
+    pub(crate) fn run(
+        self: Arc<Self>,
+        cache: Arc<Mutex<HashCache>>,
+        on_hashed: OnHashed,
+        progress: bool,
+    ) {
+        let mut bar: Option<ProgressBar> = None;
+        let mut last_save = Instant::now();
+        loop {
+            let file = {
+                let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                s.busy = false;
+                self.changed.notify_all();
+                loop {
+                    if s.closed {
+                        break None;
+                    }
+                    if let Some(f) = s.pending.pop_front() {
+                        s.busy = true;
+                        if let Some(b) = &bar {
+                            b.set_length(b.position() + s.pending_bytes);
+                        } else if progress {
+                            bar = Some(new_bar(s.pending_bytes));
+                        }
+                        s.pending_bytes -= f.size;
+                        break Some(f);
+                    }
+                    if let Some(b) = bar.take() {
+                        b.finish_and_clear();
+                    }
+                    save_cache(&cache);
+                    last_save = Instant::now();
+                    s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let Some(file) = file else {
+                save_cache(&cache);
+                return;
+            };
+            if file.sha1().is_some() {
+                continue;
+            }
+            if let Some(b) = &bar {
+                b.set_message(file.name.clone());
+            }
+            let before = bar.as_ref().map(|b| b.position());
+            let result = File::open(&file.path).and_then(|f| {
+                sha1_reader(f, |n| {
+                    if let Some(b) = &bar {
+                        b.inc(n);
+                    }
+                })
+            });
+            if let (Some(b), Some(p)) = (&bar, before) {
+                b.set_position(p + file.size);
+            }
+            match result {
+                Ok(digest) if file.unchanged_on_disk() => {
+                    file.set_sha1(digest);
+                    cache
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .put(&file.path, file.size, file.mtime, digest);
+                    on_hashed(&file);
+                }
+                Ok(_) => log::info!(
+                    "{} changed while hashing; rescan to share it",
+                    file.path.display()
+                ),
+                Err(e) => log::warn!("cannot hash {}: {e}", file.path.display()),
+            }
+            if last_save.elapsed() >= CACHE_SAVE_INTERVAL {
+                save_cache(&cache);
+                last_save = Instant::now();
+            }
+        }
+    }
+}
+
+fn save_cache(cache: &Mutex<HashCache>) {
+    if let Err(e) = cache.lock().unwrap_or_else(|e| e.into_inner()).save() {
+        log::warn!("cannot save the hash cache: {e}");
+    }
+}
+
+fn new_bar(total: u64) -> ProgressBar {
+    let target = if io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "hashing {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urn_round_trip() {
+        // SHA-1 of the empty string.
+        let d = sha1_reader(&b""[..], |_| {}).unwrap();
+        let u = urn(&d);
+        assert_eq!(u, "urn:sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ");
+        assert_eq!(parse_urn(&u), Some(d));
+        assert_eq!(parse_urn(&u.to_lowercase()), Some(d));
+        assert_eq!(parse_urn("urn:sha1:short"), None);
+    }
+}

@@ -1,0 +1,420 @@
+//! The shared library: the files under the `--share` roots, each with a file index
+//! stable for the life of the servent, its SHA-1 (hashed in the background, cached in
+//! the data directory) and a keyword index over the names. It answers Queries for the
+//! core ([`crate::core::QueryMatcher`]) and resolves HTTP requests to files: only files
+//! in the index are ever served, so no path from a request reaches the file system.
+//!
+//! - [`scan`]: walking the roots safely.
+//! - [`hash`]: SHA-1 URNs, the hash cache, the background hasher.
+//! - [`matching`]: query text to a [`matching::Pattern`]; folding and the refusal rules.
+//! - [`index`]: the keyword index a query runs against.
+//! - [`hits`]: the searching side: grouping received hits by SHA-1 and the results table.
+
+pub mod hash;
+pub mod hits;
+pub mod index;
+pub mod matching;
+pub mod scan;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::{Duration, SystemTime};
+
+use crate::core::{LocalFile, QueryMatcher};
+use crate::proto::payload::Query;
+
+use hash::{HashCache, HashQueue, Sha1Digest};
+use index::Index;
+use matching::Pattern;
+
+/// Why a library could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("{0}")]
+    Root(io::Error),
+    #[error("cannot start the hasher thread: {0}")]
+    Thread(io::Error),
+}
+
+/// How to build a [`Library`].
+#[derive(Debug, Clone, Default)]
+pub struct LibraryConfig {
+    /// Directories (or single files) to share, recursively.
+    pub roots: Vec<PathBuf>,
+    /// Where the hash cache lives; `None` keeps it in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Share files and directories whose name starts with a dot.
+    pub include_hidden: bool,
+    /// Show a hashing progress bar (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// One shared file. Immutable except for its hash, set once by the hasher.
+#[derive(Debug)]
+pub struct SharedFile {
+    /// Gnutella file index: stable for the life of the servent.
+    pub index: u32,
+    /// Canonical path on disk.
+    pub path: PathBuf,
+    /// File name as advertised in QueryHits and expected in `/get/<index>/<name>`.
+    pub name: String,
+    pub size: u64,
+    pub mtime: SystemTime,
+    pub dev: u64,
+    pub ino: u64,
+    sha1: OnceLock<Sha1Digest>,
+    /// The name folded for matching, and its words.
+    pub(crate) folded: Box<str>,
+    pub(crate) words: Box<[Box<str>]>,
+}
+
+impl SharedFile {
+    fn new(index: u32, s: scan::ScannedFile) -> SharedFile {
+        let folded = matching::fold(&s.name);
+        let mut words: Vec<Box<str>> = matching::words(&folded).map(Box::from).collect();
+        words.sort_unstable();
+        words.dedup();
+        SharedFile {
+            index,
+            path: s.path,
+            name: s.name,
+            size: s.size,
+            mtime: s.mtime,
+            dev: s.dev,
+            ino: s.ino,
+            sha1: OnceLock::new(),
+            folded: folded.into(),
+            words: words.into(),
+        }
+    }
+
+    /// A file known by name and size only, not backed by anything on disk (opening it
+    /// fails): for index tests and benchmarks.
+    pub fn detached(index: u32, name: &str, size: u64) -> SharedFile {
+        SharedFile::new(
+            index,
+            scan::ScannedFile {
+                path: PathBuf::new(),
+                name: name.to_owned(),
+                size,
+                mtime: SystemTime::UNIX_EPOCH,
+                dev: 0,
+                ino: 0,
+            },
+        )
+    }
+
+    pub fn sha1(&self) -> Option<Sha1Digest> {
+        self.sha1.get().copied()
+    }
+
+    /// `urn:sha1:<base32>` once hashed.
+    pub fn sha1_urn(&self) -> Option<String> {
+        self.sha1().map(|d| hash::urn(&d))
+    }
+
+    pub(crate) fn set_sha1(&self, digest: Sha1Digest) {
+        let _ = self.sha1.set(digest);
+    }
+
+    fn same_as(&self, m: &std::fs::Metadata) -> bool {
+        m.is_file()
+            && m.len() == self.size
+            && m.dev() == self.dev
+            && m.ino() == self.ino
+            && m.modified().ok() == Some(self.mtime)
+    }
+
+    /// Whether the file on disk is still the one scanned (size, mtime, device, inode).
+    pub fn unchanged_on_disk(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|m| self.same_as(&m))
+    }
+
+    /// Opens the file for serving and checks the open handle is the file scanned: a
+    /// file replaced or changed since is refused (its index would describe other bytes).
+    pub fn open_checked(&self) -> io::Result<File> {
+        let f = File::open(&self.path)?;
+        if !self.same_as(&f.metadata()?) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} changed since the library was scanned", self.name),
+            ));
+        }
+        Ok(f)
+    }
+
+    /// What the core advertises for this file.
+    pub fn local_file(&self) -> LocalFile {
+        LocalFile {
+            index: self.index,
+            size: self.size,
+            name: self.name.clone(),
+            sha1_urn: self.sha1_urn(),
+        }
+    }
+}
+
+/// What a scan or rescan changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RescanReport {
+    pub files: usize,
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+    /// Files queued for hashing (not in the cache).
+    pub to_hash: usize,
+    /// Entries skipped (links escaping the roots, unreadable directories, ...).
+    pub skipped: usize,
+}
+
+#[derive(Default)]
+struct Ids {
+    by_path: HashMap<PathBuf, u32>,
+    next: u32,
+}
+
+type Sha1Map = RwLock<HashMap<Sha1Digest, Arc<SharedFile>>>;
+
+/// The shared library. Cheap to query from many threads; rescans swap in a new snapshot.
+pub struct Library {
+    roots: Vec<PathBuf>,
+    include_hidden: bool,
+    index: Arc<RwLock<Arc<Index>>>,
+    by_sha1: Arc<Sha1Map>,
+    ids: Mutex<Ids>,
+    cache: Arc<Mutex<HashCache>>,
+    queue: Arc<HashQueue>,
+    rescan_lock: Mutex<()>,
+}
+
+impl Drop for Library {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
+impl Library {
+    /// Scans the roots (synchronously), loads the hash cache and starts hashing what it
+    /// does not know in the background.
+    pub fn open(config: LibraryConfig) -> Result<Arc<Library>, LibraryError> {
+        let roots = scan::canonical_roots(&config.roots).map_err(LibraryError::Root)?;
+        let lib = Arc::new(Library {
+            roots,
+            include_hidden: config.include_hidden,
+            index: Arc::new(RwLock::new(Arc::new(Index::default()))),
+            by_sha1: Arc::new(RwLock::new(HashMap::new())),
+            ids: Mutex::new(Ids::default()),
+            cache: Arc::new(Mutex::new(HashCache::load(config.data_dir.as_deref()))),
+            queue: HashQueue::new(),
+            rescan_lock: Mutex::new(()),
+        });
+        let queue = Arc::clone(&lib.queue);
+        let cache = Arc::clone(&lib.cache);
+        let index = Arc::clone(&lib.index);
+        let by_sha1 = Arc::clone(&lib.by_sha1);
+        let on_hashed = Box::new(move |f: &Arc<SharedFile>| {
+            // Holding the index lock: a rescan swaps index and map under its write lock.
+            let idx = read(&index);
+            let current = idx.get(f.index).is_some_and(|g| Arc::ptr_eq(f, g));
+            if let (true, Some(d)) = (current, f.sha1()) {
+                write(&by_sha1).insert(d, Arc::clone(f));
+            }
+        });
+        std::thread::Builder::new()
+            .name("hasher".into())
+            .spawn(move || queue.run(cache, on_hashed, config.progress))
+            .map_err(LibraryError::Thread)?;
+        lib.rescan();
+        Ok(lib)
+    }
+
+    /// Walks the roots again: unchanged files keep their index and hash, new files get
+    /// new indexes (never reused), changed files keep their index and are rehashed.
+    pub fn rescan(&self) -> RescanReport {
+        let _one_at_a_time = self.rescan_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let found = scan::scan(&self.roots, self.include_hidden);
+        for p in &found.problems {
+            log::info!("library: skipped {}: {}", p.path.display(), p.reason);
+        }
+        let old = self.snapshot();
+        let old_by_path: HashMap<&Path, &Arc<SharedFile>> =
+            old.files().iter().map(|f| (f.path.as_path(), f)).collect();
+        let mut report = RescanReport {
+            skipped: found.problems.len(),
+            ..RescanReport::default()
+        };
+        let mut files = Vec::with_capacity(found.files.len());
+        let mut to_hash = Vec::new();
+        {
+            let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            for s in found.files {
+                if let Some(f) = old_by_path.get(s.path.as_path()) {
+                    if f.size == s.size && f.mtime == s.mtime && f.ino == s.ino && f.dev == s.dev {
+                        files.push(Arc::clone(f));
+                        continue;
+                    }
+                    report.changed += 1;
+                } else {
+                    report.added += 1;
+                }
+                let index = match ids.by_path.get(&s.path) {
+                    Some(&i) => i,
+                    None => {
+                        let i = ids.next;
+                        ids.next += 1;
+                        ids.by_path.insert(s.path.clone(), i);
+                        i
+                    }
+                };
+                let f = Arc::new(SharedFile::new(index, s));
+                match cache.get(&f.path, f.size, f.mtime) {
+                    Some(d) => f.set_sha1(d),
+                    None => to_hash.push(Arc::clone(&f)),
+                }
+                files.push(f);
+            }
+            let keep: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+            report.removed = old
+                .files()
+                .iter()
+                .filter(|f| !keep.contains(f.path.as_path()))
+                .count();
+            cache.retain_paths(&keep);
+        }
+        report.files = files.len();
+        report.to_hash = to_hash.len();
+        let new = Arc::new(Index::new(files));
+        {
+            // Build the hash map and swap both under the index lock: the hasher records a
+            // hash under the read lock, so none is lost or taken from an old snapshot.
+            let mut idx = write(&self.index);
+            *write(&self.by_sha1) = new
+                .files()
+                .iter()
+                .filter_map(|f| f.sha1().map(|d| (d, Arc::clone(f))))
+                .collect();
+            *idx = new;
+        }
+        self.queue.push(to_hash);
+        log::info!(
+            "library: {} files ({} added, {} removed, {} changed, {} to hash)",
+            report.files,
+            report.added,
+            report.removed,
+            report.changed,
+            report.to_hash
+        );
+        report
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Index> {
+        Arc::clone(&read(&self.index))
+    }
+
+    /// The shared roots (canonical).
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    /// The file with this Gnutella file index.
+    pub fn get(&self, index: u32) -> Option<Arc<SharedFile>> {
+        read(&self.index).get(index).cloned()
+    }
+
+    /// The file with this SHA-1 (once hashed).
+    pub fn by_sha1(&self, digest: &Sha1Digest) -> Option<Arc<SharedFile>> {
+        read(&self.by_sha1).get(digest).cloned()
+    }
+
+    /// Files matching `pattern`, in file-index order, at most `limit`.
+    pub fn search(&self, pattern: &Pattern, limit: usize) -> Vec<Arc<SharedFile>> {
+        self.snapshot().search(pattern, limit)
+    }
+
+    /// Number of files and total kilobytes, as advertised in Pongs (saturating).
+    pub fn totals(&self) -> (u32, u32) {
+        let idx = self.snapshot();
+        let kb: u64 = idx.files().iter().map(|f| f.size / 1024).sum();
+        (
+            u32::try_from(idx.len()).unwrap_or(u32::MAX),
+            u32::try_from(kb).unwrap_or(u32::MAX),
+        )
+    }
+
+    /// Files waiting to be hashed (or being hashed).
+    pub fn pending_hashes(&self) -> usize {
+        self.queue.outstanding()
+    }
+
+    /// Waits until every file is hashed, at most `within`. True when done.
+    pub fn wait_hashed(&self, within: Duration) -> bool {
+        self.queue.wait_idle(within)
+    }
+
+    /// The matcher to hand the core: `servent.set_matcher(lib.matcher(), files, kb)`.
+    pub fn matcher(self: &Arc<Self>) -> Box<dyn QueryMatcher> {
+        Box::new(Arc::clone(self))
+    }
+
+    /// Rescans whenever the process receives SIGHUP (a thread waits for the signal).
+    pub fn rescan_on_sighup(self: &Arc<Self>) -> io::Result<()> {
+        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+        let lib: Weak<Library> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("sighup-rescan".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    match lib.upgrade() {
+                        Some(lib) => {
+                            log::info!("SIGHUP: rescanning the shared library");
+                            lib.rescan();
+                        }
+                        None => return,
+                    }
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Answers a Query: by hash when it carries a `urn:sha1:`, else by keywords. Invalid
+    /// query text (empty, one letter, only wildcards) answers nothing.
+    pub fn answer(&self, query: &Query, limit: usize) -> Vec<Arc<SharedFile>> {
+        if let Some(urn) = query.sha1_urn() {
+            return hash::parse_urn(urn)
+                .and_then(|d| self.by_sha1(&d))
+                .into_iter()
+                .take(limit)
+                .collect();
+        }
+        match Pattern::parse(&query.text_lossy()) {
+            Ok(p) => self.search(&p, limit),
+            Err(e) => {
+                log::debug!("dropped query {:?}: {e}", query.text_lossy());
+                Vec::new()
+            }
+        }
+    }
+}
+
+impl QueryMatcher for Arc<Library> {
+    fn matches(&self, query: &Query, limit: usize) -> Vec<LocalFile> {
+        self.answer(query, limit)
+            .iter()
+            .map(|f| f.local_file())
+            .collect()
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
