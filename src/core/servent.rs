@@ -490,14 +490,18 @@ impl Servent {
                     .sample_path(now.saturating_sub(sent), 2 * hops);
             }
         }
-        // A Pong names a live servent wherever it goes: tell the driver's host cache.
-        self.events.push_back(Event::Pong {
-            ping: d.guid,
-            from,
-            pong: pong.clone(),
-            hops: d.hops.saturating_add(1),
-            ours: origin == Some(Origin::Local),
-        });
+        // A Pong answering a Ping we routed names a live servent: tell the driver's host
+        // cache. An unsolicited Pong (no route) is dropped without feeding the cache, so a
+        // peer cannot fill it with made-up hosts.
+        if origin.is_some() {
+            self.events.push_back(Event::Pong {
+                ping: d.guid,
+                from,
+                pong: pong.clone(),
+                hops: d.hops.saturating_add(1),
+                ours: origin == Some(Origin::Local),
+            });
+        }
         self.route_reply(from, d, ttl, origin);
     }
 

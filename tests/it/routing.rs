@@ -447,3 +447,28 @@ fn the_same_seed_gives_the_same_run() {
     assert!(!a.is_empty());
     assert_eq!(a, b);
 }
+
+#[test]
+fn an_unsolicited_pong_is_dropped_and_names_no_host() {
+    use servent::proto::payload::Pong;
+    let mut net = network(ring_graph(3, 0, 1), 7);
+    let pong = Pong {
+        port: 6346,
+        ip: Ipv4Addr::new(192, 0, 2, 9),
+        files_shared: 1,
+        kbytes_shared: 1,
+        ggep: None,
+    };
+    net.inject(
+        0,
+        1,
+        Descriptor::new(Guid::new_v4(), 3, 0, Payload::Pong(pong)),
+    );
+    net.run_until_quiet();
+    assert_eq!(net.node(1).stats().dropped(DropReason::NoRoute), 1);
+    assert!(
+        net.take_events(1).is_empty(),
+        "no Pong event: the host cache is not fed"
+    );
+    assert_eq!(net.total_sent(), 0);
+}
