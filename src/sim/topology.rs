@@ -297,6 +297,19 @@ impl Graph {
             .unwrap_or(0)
     }
 
+    /// Query descriptors a flood with `ttl` from `origin` costs at unit latency, from the
+    /// graph alone: the origin sends one to each neighbour; every servent at distance
+    /// 1..ttl-1 relays one to each neighbour but the one it first heard it from. With a TTL
+    /// that covers a connected graph this is 2E - (N - 1). Tests hold the core to it.
+    pub fn flood_cost(&self, origin: usize, ttl: u32) -> u64 {
+        let dist = self.bfs_distances(origin);
+        let relays: u64 = (0..self.node_count())
+            .filter(|&v| v != origin && dist[v] >= 1 && dist[v] < ttl)
+            .map(|v| self.degree(v) as u64 - 1)
+            .sum();
+        self.degree(origin) as u64 + relays
+    }
+
     pub fn max_degree(&self) -> usize {
         self.adj.iter().map(Vec::len).max().unwrap_or(0)
     }
@@ -306,5 +319,21 @@ impl Graph {
             return 0.0;
         }
         2.0 * self.edges as f64 / self.adj.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flood_cost_on_a_path() {
+        // Path 0-1-2-3 from 0: TTL 1 costs 1; TTL 2 adds servent 1's relay; TTL 3 covers it.
+        let mut g = Graph::with_nodes(4);
+        for i in 0..3 {
+            g.add_edge(i, i + 1);
+        }
+        assert_eq!([1, 2, 3].map(|t| g.flood_cost(0, t)), [1, 2, 3]);
+        assert_eq!(g.flood_cost(0, 7), 2 * 3 - (4 - 1));
     }
 }

@@ -39,17 +39,6 @@ fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
-/// Flood cost from analysis (unit latency): the origin sends to every neighbour; every
-/// servent at distance 1..TTL-1 relays to all its neighbours but the one it heard from.
-fn bounded_flood_cost(graph: &Graph, origin: usize, ttl: u32) -> u64 {
-    let dist = graph.bfs_distances(origin);
-    let relays: u64 = (0..graph.node_count())
-        .filter(|&v| v != origin && dist[v] >= 1 && dist[v] < ttl)
-        .map(|v| graph.degree(v) as u64 - 1)
-        .sum();
-    graph.degree(origin) as u64 + relays
-}
-
 fn flood(ttl: u8) -> Strategy {
     Strategy::Flood(Flood { ttl })
 }
@@ -75,7 +64,7 @@ fn assert_flood_formulas(name: &str, graph: &Graph, origins: &[usize]) {
             let cost = one(graph, &flood(ttl as u8), origin, &[]);
             assert_eq!(
                 cost.query_messages,
-                bounded_flood_cost(graph, origin, ttl),
+                graph.flood_cost(origin, ttl),
                 "{name} origin {origin} ttl {ttl}"
             );
             let within = graph
@@ -428,7 +417,7 @@ fn an_expanding_ring_costs_the_sum_of_its_floods() {
     let miss = one(&graph, &ring(1, 2, 5), origin, &[]);
     let floods: u64 = [1u32, 3, 5]
         .iter()
-        .map(|&t| bounded_flood_cost(&graph, origin, t))
+        .map(|&t| graph.flood_cost(origin, t))
         .sum();
     assert_eq!(miss.query_messages, floods);
     assert_eq!(miss.rings, 3);
@@ -440,7 +429,7 @@ fn an_expanding_ring_costs_the_sum_of_its_floods() {
     assert!(hit.satisfied);
     assert_eq!(
         hit.query_messages,
-        bounded_flood_cost(&graph, origin, 1) + bounded_flood_cost(&graph, origin, 3)
+        graph.flood_cost(origin, 1) + graph.flood_cost(origin, 3)
     );
     assert_eq!(hit.first_hit_hops, Some(2));
 }

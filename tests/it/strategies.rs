@@ -152,17 +152,6 @@ fn distances(graph: &Graph, origin: usize) -> Vec<Option<u32>> {
     dist
 }
 
-/// Query descriptors of one bounded flood: the origin sends deg(origin); every servent
-/// at distance 1..ttl-1 relays deg - 1.
-fn bounded_flood_cost(graph: &Graph, origin: usize, ttl: u8) -> u64 {
-    let dist = distances(graph, origin);
-    let relays: u64 = (0..graph.node_count())
-        .filter(|&v| matches!(dist[v], Some(d) if d >= 1 && d < u32::from(ttl)))
-        .map(|v| graph.degree(v) as u64 - 1)
-        .sum();
-    graph.degree(origin) as u64 + relays
-}
-
 fn within(graph: &Graph, origin: usize, radius: u32) -> BTreeSet<usize> {
     let dist = distances(graph, origin);
     (0..graph.node_count())
@@ -216,7 +205,7 @@ fn flood_finds_every_replica_within_its_ttl_and_costs_one_bounded_flood() {
         assert_eq!(cost.first_hit_after, Some(2 * MS), "one hop out, one back");
         assert_eq!(
             cost.traffic.queries,
-            bounded_flood_cost(&graph, origin, ttl)
+            graph.flood_cost(origin, u32::from(ttl))
         );
         // Each hit travels back exactly its replica's distance.
         let hit_hops: u64 = expected.iter().map(|&r| u64::from(dist[r].unwrap())).sum();
@@ -269,7 +258,7 @@ fn ring_stops_at_the_first_ring_with_enough_hits_and_costs_the_sum_of_its_floods
     assert_eq!(hit_ports(&events, id), at3.iter().copied().collect());
     assert_eq!(cost.first_hit_hops, Some(3));
     // The exact cost: one bounded flood per ring used, computed from the graph.
-    let expected = bounded_flood_cost(&graph, origin, 1) + bounded_flood_cost(&graph, origin, 3);
+    let expected = graph.flood_cost(origin, 1) + graph.flood_cost(origin, 3);
     assert_eq!(cost.traffic.queries, expected);
     assert_eq!(cost.traffic.hits, 2 * 3, "two hits, three hops each");
     assert_counters_match_trace(&net, &cost);
@@ -302,7 +291,7 @@ fn ring_without_hits_uses_every_ring_and_each_ring_waits_for_its_farthest_hit() 
     assert_eq!(cost.rings, 4);
     let expected: u64 = [1u8, 3, 5, 7]
         .iter()
-        .map(|&t| bounded_flood_cost(&graph, origin, t))
+        .map(|&t| graph.flood_cost(origin, u32::from(t)))
         .sum();
     assert_eq!(cost.traffic.queries, expected);
     assert_counters_match_trace(&net, &cost);
