@@ -68,6 +68,13 @@ fn share(net: &mut Network, node: usize, name: &str) {
 /// Runs the network until the search ends, then until nothing is in flight. Returns its
 /// final cost (network-wide, summed from every servent's counters) and the originator's
 /// events.
+/// Runs a default expanding ring for `text` from `origin` to its end; returns its cost.
+fn run_default_ring(net: &mut Network, origin: usize, text: &str) -> QueryCost {
+    let ring = Strategy::ExpandingRing(ExpandingRing::default());
+    let id = net.with_node(origin, |s, now| s.search(now, Query::new(text), ring));
+    run_search(net, origin, id).0
+}
+
 fn run_search(net: &mut Network, origin: usize, id: SearchId) -> (QueryCost, Vec<Event>) {
     let mut events = Vec::new();
     let start = net.now();
@@ -279,14 +286,7 @@ fn ring_without_hits_uses_every_ring_and_each_ring_waits_for_its_farthest_hit() 
     let graph = ring_graph(200, 200, 13);
     let origin = 0;
     let mut net = network(graph.clone());
-    let id = net.with_node(origin, |s, now| {
-        s.search(
-            now,
-            Query::new("nothing"),
-            Strategy::ExpandingRing(ExpandingRing::default()),
-        )
-    });
-    let (cost, _) = run_search(&mut net, origin, id);
+    let cost = run_default_ring(&mut net, origin, "nothing");
     assert_eq!(cost.end, Some(SearchEnd::Exhausted));
     assert_eq!(cost.rings, 4);
     let expected: u64 = [1u8, 3, 5, 7]
@@ -334,14 +334,7 @@ fn ring_timeout_follows_the_measured_hop_latency() {
     assert_eq!(hop.mean(), 4 * MS);
     let bound = hop.per_hop_bound();
     assert!(bound >= 4 * MS && bound < 8 * MS, "{bound:?}");
-    let id = net.with_node(origin, |s, now| {
-        s.search(
-            now,
-            Query::new("absent"),
-            Strategy::ExpandingRing(ExpandingRing::default()),
-        )
-    });
-    let (cost, _) = run_search(&mut net, origin, id);
+    let cost = run_default_ring(&mut net, origin, "absent");
     let starts: Vec<Duration> = cost
         .guids
         .iter()
