@@ -16,6 +16,10 @@ use super::node::{NewLink, Shared};
 use super::router::Direction;
 use super::runtime::{self, TcpListener, TcpStream};
 
+/// HTTP connections open at once; beyond it a new one gets 503 and is closed. Far above
+/// the upload slots (8 by default), so keep-alive clients and status polls fit.
+pub const MAX_HTTP_CONNECTIONS: usize = 256;
+
 /// What the first bytes of a connection say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -104,12 +108,31 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
             }
         }
         Protocol::Http => {
-            shared.lock().counters.http_connections += 1;
+            // Each open HTTP connection holds a task and buffers: bound how many a flood
+            // of connections (or idle keep-alives) can hold at once.
+            let admitted = {
+                let mut st = shared.lock();
+                st.counters.http_connections += 1;
+                let ok = st.http_open < MAX_HTTP_CONNECTIONS;
+                if ok {
+                    st.http_open += 1;
+                } else {
+                    st.counters.http_refused += 1;
+                }
+                ok
+            };
+            if !admitted {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+                return;
+            }
             let ctx = Arc::clone(&shared.http);
             if let Err(e) = crate::http::server::serve_connection(stream, prefix, remote, ctx).await
             {
                 log::debug!("http connection from {remote}: {e}");
             }
+            shared.lock().http_open -= 1;
         }
         Protocol::Giv => {
             shared.lock().counters.giv_connections += 1;

@@ -102,6 +102,8 @@ pub struct NetCounters {
     pub refused_duplicate: u64,
     pub encode_errors: u64,
     pub http_connections: u64,
+    /// HTTP connections refused because [`super::dispatch::MAX_HTTP_CONNECTIONS`] were open.
+    pub http_refused: u64,
     pub giv_connections: u64,
     pub unknown_connections: u64,
 }
@@ -117,6 +119,8 @@ pub struct State {
     /// Pings we sent and who waits for their Pongs.
     pub pings: HashMap<Guid, mpsc::UnboundedSender<Pong>>,
     pub our_listen: SocketAddr,
+    /// HTTP connections being served now.
+    pub http_open: usize,
     next_peer: u32,
     /// Reused encoding buffer of [`State::pump`].
     scratch: Vec<u8>,
@@ -133,6 +137,7 @@ impl State {
             searches: HashMap::new(),
             pings: HashMap::new(),
             our_listen,
+            http_open: 0,
             next_peer: 1,
             scratch: Vec::new(),
         }

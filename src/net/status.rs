@@ -90,6 +90,8 @@ pub fn render(shared: &Shared) -> Value {
         },
         "connections": {
             "http": c.http_connections,
+            "http_open": st.http_open,
+            "http_refused": c.http_refused,
             "giv": c.giv_connections,
             "unknown": c.unknown_connections,
         },

@@ -763,3 +763,42 @@ fn three_strategies_find_a_file_with_3_replicas_on_a_30_servent_mesh_with_exact_
         mesh.shutdown().await;
     });
 }
+
+#[test]
+fn open_http_connections_are_bounded_and_freed() {
+    use servent::net::dispatch::MAX_HTTP_CONNECTIONS;
+    runtime::block_on(async {
+        let node = Node::start_plain(config(40)).await.unwrap();
+        // Connections that send half a request and wait: each holds a slot.
+        let mut idle = Vec::new();
+        for _ in 0..MAX_HTTP_CONNECTIONS {
+            let mut s = TcpStream::connect(node.listen_addr()).await.unwrap();
+            s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+            idle.push(s);
+        }
+        let open = |n: &Node| n.status()["connections"]["http_open"].as_u64().unwrap_or(0);
+        assert!(wait_until(WAIT, || open(&node) == MAX_HTTP_CONNECTIONS as u64).await);
+        // One more is refused with 503 and closed.
+        let mut s = TcpStream::connect(node.listen_addr()).await.unwrap();
+        s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        runtime::timeout(WAIT, s.read_to_end(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            answer.starts_with(b"HTTP/1.1 503"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        assert_eq!(node.status()["connections"]["http_refused"], 1);
+        // Closing them frees the slots: /status answers again.
+        drop(idle);
+        assert!(wait_until(WAIT, || open(&node) == 0).await);
+        assert_eq!(status(&node).await["connections"]["http_refused"], 1);
+    });
+}
