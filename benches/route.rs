@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 
-use servent::net::runtime::{self, TcpListener, TcpStream};
 use servent::net::{Node, NodeConfig};
 use servent::proto::handshake::{self, HandshakeCheck, HandshakeMessage, Headers};
 use servent::proto::payload::Query;
 use servent::proto::{Descriptor, Guid, Payload};
+use servent::rt::{self, TcpListener, TcpStream};
 
 /// Descriptors per run: bounded in count; each run is also bounded in time.
 const COUNT: usize = 2_000_000;
@@ -65,7 +65,7 @@ async fn drain(mut s: TcpStream, total: usize, start: Instant) -> (usize, f64) {
     let mut buf = vec![0u8; 1 << 20];
     let mut got = 0;
     while got < total && start.elapsed() < DEADLINE {
-        match runtime::timeout(Duration::from_secs(2), s.read(&mut buf)).await {
+        match rt::timeout(Duration::from_secs(2), s.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => got += n,
             _ => break,
         }
@@ -84,7 +84,7 @@ async fn through_servent(bytes: &[u8], one: usize) -> (f64, usize) {
     let mut a = join(node.listen_addr()).await;
     let b = join(node.listen_addr()).await;
     let start = Instant::now();
-    let reader = runtime::spawn(drain(b, bytes.len(), start));
+    let reader = rt::spawn_joinable(drain(b, bytes.len(), start));
     a.write_all(bytes).await.unwrap();
     let (got, secs) = reader.await;
     node.shutdown().await;
@@ -94,7 +94,7 @@ async fn through_servent(bytes: &[u8], one: usize) -> (f64, usize) {
 async fn raw_relay(bytes: &[u8], one: usize) -> (f64, usize) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let relay = runtime::spawn(async move {
+    let relay = rt::spawn_joinable(async move {
         let (mut from, _) = listener.accept().await.unwrap();
         let (mut to, _) = listener.accept().await.unwrap();
         let mut buf = vec![0u8; 64 * 1024];
@@ -112,7 +112,7 @@ async fn raw_relay(bytes: &[u8], one: usize) -> (f64, usize) {
     let mut a = TcpStream::connect(addr).await.unwrap();
     let b = TcpStream::connect(addr).await.unwrap();
     let start = Instant::now();
-    let reader = runtime::spawn(drain(b, bytes.len(), start));
+    let reader = rt::spawn_joinable(drain(b, bytes.len(), start));
     a.write_all(bytes).await.unwrap();
     let (got, secs) = reader.await;
     drop(a);
@@ -123,8 +123,8 @@ async fn raw_relay(bytes: &[u8], one: usize) -> (f64, usize) {
 fn main() {
     let json = std::env::args().any(|a| a == "--json");
     let (bytes, one) = stream_bytes();
-    let (raw, raw_n) = runtime::block_on(raw_relay(&bytes, one));
-    let (srv, srv_n) = runtime::block_on(through_servent(&bytes, one));
+    let (raw, raw_n) = rt::block_on(raw_relay(&bytes, one));
+    let (srv, srv_n) = rt::block_on(through_servent(&bytes, one));
     if json {
         println!(
             "{{\"descriptor_bytes\":{one},\"count\":{COUNT},\"raw_relay_per_s\":{raw:.0},\"servent_per_s\":{srv:.0},\"servent_delivered\":{srv_n},\"ratio\":{:.3}}}",

@@ -14,4 +14,5 @@ pub mod http;
 pub mod library;
 pub mod net;
 pub mod proto;
+pub mod rt;
 pub mod sim;

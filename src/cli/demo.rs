@@ -18,9 +18,10 @@ use crate::library::hits::{filter_hits, group_hits, render_table, SearchHit};
 use crate::library::matching::Pattern;
 use crate::library::{Library, LibraryConfig};
 use crate::net::mesh::Mesh;
-use crate::net::{runtime, NodeConfig, NodeShare};
+use crate::net::{NodeConfig, NodeShare};
 use crate::proto::payload::Query;
 use crate::proto::PayloadType;
+use crate::rt;
 use crate::sim::Graph;
 
 #[derive(Debug, Args)]
@@ -103,7 +104,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         libraries.len()
     );
 
-    runtime::block_on(async move {
+    rt::block_on(async move {
         println!(
             "\n== 2. Starting {} servents on 127.0.0.1 ({} links, mean degree {:.2}, seed {})",
             graph.node_count(),
@@ -137,7 +138,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let (_, mut pongs) = mesh.nodes[0].ping(7);
         let mut from = HashSet::new();
         while from.len() + 1 < mesh.nodes.len() {
-            match runtime::timeout(WAIT, pongs.next()).await {
+            match rt::timeout(WAIT, pongs.next()).await {
                 Ok(Some(p)) => from.insert(p.port),
                 _ => break,
             };

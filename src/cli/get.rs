@@ -14,7 +14,7 @@ use crate::download::{
 };
 use crate::library::hash;
 use crate::library::hits::human_size;
-use crate::net::runtime;
+use crate::rt;
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
@@ -85,7 +85,7 @@ pub fn run(args: GetArgs) -> anyhow::Result<()> {
             ..DownloadOptions::default()
         },
     };
-    let report = runtime::block_on(download(req));
+    let report = rt::block_on(download(req));
     match report {
         Ok(r) if args.json => {
             println!("{}", serde_json::json!({"event": "done", "report": r}));

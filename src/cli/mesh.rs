@@ -10,9 +10,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::net::mesh::Mesh;
-use crate::net::{runtime, NodeConfig};
+use crate::net::NodeConfig;
 use crate::proto::payload::Query;
 use crate::proto::PayloadType;
+use crate::rt;
 use crate::sim::Graph;
 
 use super::signals;
@@ -92,7 +93,7 @@ pub fn run(args: MeshArgs) -> anyhow::Result<()> {
         args.from
     );
     let mut sigs = signals::signals()?;
-    runtime::block_on(async move {
+    rt::block_on(async move {
         let max_degree = graph.max_degree();
         let (seed, min_peers, max_ttl) = (args.seed, args.min_peers, args.max_ttl);
         // The simulator's seeds and servent IDs for the same --seed: a search here and

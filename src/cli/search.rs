@@ -18,8 +18,9 @@ use crate::download::{download, sanitize_name, DownloadOptions, DownloadRequest}
 use crate::library::hash;
 use crate::library::hits::{filter_hits, group_hits, render_table, SearchHit};
 use crate::library::matching::Pattern;
-use crate::net::{runtime, Node, NodeConfig, SearchEvent};
+use crate::net::{Node, NodeConfig, SearchEvent};
 use crate::proto::payload::Query;
+use crate::rt;
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -130,7 +131,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let pattern = Pattern::parse(&args.pattern)
         .map_err(|e| anyhow::anyhow!("cannot search for {:?}: {e}", args.pattern))?;
     let strategy = args.strategy()?;
-    runtime::block_on(async move {
+    rt::block_on(async move {
         let node = Node::start_plain(NodeConfig {
             min_peers: 0,
             ..NodeConfig::default()
@@ -152,7 +153,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         let mut cost: Option<QueryCost> = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match runtime::timeout(left, events.next()).await {
+            match rt::timeout(left, events.next()).await {
                 Ok(Some(SearchEvent::Hit(h))) => {
                     raw.extend(
                         SearchHit::from_query_hit(&h.hit)

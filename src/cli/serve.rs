@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use crate::net::{runtime, Node, NodeConfig};
+use crate::net::{Node, NodeConfig};
+use crate::rt;
 
 use super::library_args::LibraryArgs;
 use super::signals;
@@ -62,7 +63,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let (files, kb) = l.totals();
         (l.matcher(), files, kb)
     });
-    runtime::block_on(async move {
+    rt::block_on(async move {
         let http_args = args.library.clone();
         let node = Node::start(args.node_config(), matcher, move |status| {
             http_args.http_context(user_agent(), status, library)

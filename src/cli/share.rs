@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::library_args::LibraryArgs;
 use crate::http::serve_listener;
-use crate::net::runtime;
+use crate::rt;
 
 #[derive(Debug, Args)]
 pub struct ShareArgs {
@@ -37,8 +37,8 @@ pub fn run(args: ShareArgs) -> anyhow::Result<()> {
         },
         lib,
     );
-    runtime::block_on(async move {
-        let listener = runtime::bind(args.listen).await?;
+    rt::block_on(async move {
+        let listener = rt::bind(args.listen).await?;
         let handle = serve_listener(listener, Arc::new(ctx))?;
         println!("serving HTTP on {}", handle.local_addr());
         futures::future::pending::<()>().await;

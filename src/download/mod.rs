@@ -38,7 +38,7 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::http::client::{ClientError, Connection, HttpUrl};
 use crate::library::hash::{self, Sha1Digest};
-use crate::net::runtime;
+use crate::rt;
 
 use progress::{Progress, ProgressMode};
 use state::{part_paths, PartState, Served, STATE_VERSION};
@@ -361,7 +361,7 @@ pub async fn download(req: DownloadRequest) -> Result<DownloadReport, DownloadEr
     if req.output.exists() {
         if let Some(want) = expected {
             let out = req.output.clone();
-            let got = runtime::spawn_blocking(move || hash::sha1_file(&out))
+            let got = rt::spawn_blocking(move || hash::sha1_file(&out))
                 .await
                 .map_err(io_err(&req.output))?;
             if got == want {
@@ -510,7 +510,7 @@ async fn finish(
         shared.emit(DownloadEvent::Verifying);
         shared.note("verifying SHA-1...");
         let part = shared.part.clone();
-        let got = runtime::spawn_blocking(move || hash::sha1_file(&part))
+        let got = rt::spawn_blocking(move || hash::sha1_file(&part))
             .await
             .map_err(io_err(&shared.part))?;
         if got != want {
@@ -652,7 +652,7 @@ async fn worker(shared: &Arc<Shared>, id: usize, mut conn: Option<Connection>) {
                 conn = None;
                 let pause = fail(shared, id, &range, &e);
                 if let Some(p) = pause {
-                    runtime::sleep(p).await;
+                    rt::sleep(p).await;
                 }
             }
         }
@@ -720,7 +720,7 @@ async fn fetch(
     let mut body = resp.into_body();
     let mut buf = BytesMut::with_capacity(want as usize);
     loop {
-        let frame = match runtime::timeout(opts.stall_timeout, body.frame()).await {
+        let frame = match rt::timeout(opts.stall_timeout, body.frame()).await {
             Err(_) => return Err(FetchError::Stalled(opts.stall_timeout)),
             Ok(None) => break,
             Ok(Some(Err(e))) => return Err(FetchError::Body(e)),
@@ -828,7 +828,7 @@ async fn commit(shared: &Arc<Shared>, id: usize, range: Range<u64>, data: Bytes)
     }
     let file = Arc::clone(&shared.file);
     let start = range.start;
-    let written = runtime::spawn_blocking(move || {
+    let written = rt::spawn_blocking(move || {
         file.write_all_at(&data, start)?;
         file.sync_data()
     })
@@ -863,7 +863,7 @@ async fn commit(shared: &Arc<Shared>, id: usize, range: Range<u64>, data: Bytes)
         (label, done, done == shared.size)
     };
     let saver = Arc::clone(shared);
-    if let Err(e) = runtime::spawn_blocking(move || saver.save_state()).await {
+    if let Err(e) = rt::spawn_blocking(move || saver.save_state()).await {
         log::warn!("saving {}: {e}", shared.state_path.display());
     }
     {

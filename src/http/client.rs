@@ -13,7 +13,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 
 use super::io::HyperIo;
-use crate::net::runtime;
+use crate::rt;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +96,7 @@ impl HttpUrl {
     pub async fn resolve(&self) -> Result<SocketAddr, ClientError> {
         let (host, port) = (self.host.clone(), self.port);
         let h = host.clone();
-        runtime::spawn_blocking(move || (h.as_str(), port).to_socket_addrs())
+        rt::spawn_blocking(move || (h.as_str(), port).to_socket_addrs())
             .await
             .and_then(|mut a| {
                 a.next()
@@ -121,7 +121,7 @@ pub struct Connection {
 impl Connection {
     /// Connects within `within` and starts the connection task.
     pub async fn open(addr: SocketAddr, within: Duration) -> Result<Connection, ClientError> {
-        let stream = runtime::connect(addr, within)
+        let stream = rt::connect(addr, within)
             .await
             .map_err(|source| ClientError::Connect { addr, source })?;
         let _ = stream.set_nodelay(true);
@@ -129,7 +129,7 @@ impl Connection {
             hyper::client::conn::http1::handshake(HyperIo::new(stream, Vec::new()))
                 .await
                 .map_err(|source| ClientError::Http { addr, source })?;
-        runtime::spawn(async move {
+        rt::spawn(async move {
             if let Err(e) = conn.await {
                 log::debug!("http client connection to {addr}: {e}");
             }
@@ -157,7 +157,7 @@ impl Connection {
             self.sender.ready().await?;
             self.sender.send_request(req).await
         };
-        match runtime::timeout(within, ready).await {
+        match rt::timeout(within, ready).await {
             Ok(r) => r.map_err(|source| ClientError::Http { addr, source }),
             Err(_) => Err(ClientError::Timeout { addr, within }),
         }

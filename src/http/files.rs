@@ -32,7 +32,7 @@ use super::disk::{self, Cached};
 use super::range::{self, RangePlan};
 use super::server::{text, Body, HttpContext};
 use crate::library::{hash, SharedFile};
-use crate::net::runtime::{self, JoinHandle};
+use crate::rt::{self, JoinHandle};
 
 /// Largest single-range body read inline on the executor thread (one `pread`).
 pub const INLINE_READ_MAX: u64 = 64 * 1024;
@@ -386,7 +386,7 @@ async fn serve(
                 Ok(Cached::Data(b)) if b.len() == n => Ok(b),
                 Ok(_) => {
                     let h = Arc::clone(&handle);
-                    runtime::spawn_blocking(move || disk::read_blocking(&h, start, n)).await
+                    rt::spawn_blocking(move || disk::read_blocking(&h, start, n)).await
                 }
                 Err(e) => Err(e),
             };
@@ -548,7 +548,7 @@ impl hyper::body::Body for FileBody {
                                     .push_front(Segment::File(start + n as u64..r.end));
                             }
                             let file = Arc::clone(&this.file);
-                            this.reading = Some(runtime::spawn_blocking(move || {
+                            this.reading = Some(rt::spawn_blocking(move || {
                                 disk::read_blocking(&file, start, n)
                             }));
                         }

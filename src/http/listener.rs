@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::{AbortHandle, Abortable};
 
 use super::server::{serve_connection, HttpContext};
-use crate::net::runtime::{self, TcpListener};
+use crate::rt::{self, TcpListener};
 
 /// A running listener. Dropping it leaves it running; [`ServerHandle::stop`] ends it.
 #[derive(Clone)]
@@ -76,7 +76,7 @@ pub fn serve_listener(listener: TcpListener, ctx: Arc<HttpContext>) -> io::Resul
                 .insert(id, abort);
             let ctx = Arc::clone(&ctx);
             let conns = Arc::clone(&conns);
-            runtime::spawn(Abortable::new(
+            rt::spawn(Abortable::new(
                 async move {
                     if let Err(e) = serve_connection(stream, Vec::new(), peer, ctx).await {
                         log::debug!("http connection from {peer}: {e}");
@@ -87,7 +87,7 @@ pub fn serve_listener(listener: TcpListener, ctx: Arc<HttpContext>) -> io::Resul
             ));
         }
     };
-    runtime::spawn(Abortable::new(accept_loop, reg));
+    rt::spawn(Abortable::new(accept_loop, reg));
     Ok(ServerHandle {
         addr,
         aborts,

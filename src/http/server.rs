@@ -18,7 +18,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::files::{self, HttpStats, OpenFiles, UploadSlots};
 use super::io::HyperIo;
 use crate::library::Library;
-use crate::net::runtime;
+use crate::rt;
 
 /// Upload slots when none are configured: a handful of parallel uploads, as servents
 /// on home links offer.
@@ -152,7 +152,7 @@ async fn rescan(ctx: &Arc<HttpContext>, peer: SocketAddr) -> Response<Body> {
             "this servent shares no files\n".into(),
         );
     };
-    let report = runtime::spawn_blocking(move || lib.rescan()).await;
+    let report = rt::spawn_blocking(move || lib.rescan()).await;
     ctx.open_files.clear();
     let mut r = text(
         StatusCode::OK,

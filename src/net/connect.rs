@@ -13,7 +13,7 @@ use super::dispatch::ours;
 use super::handshake::{self as hs, HandshakeFailure};
 use super::node::{NewLink, Shared};
 use super::router::Direction;
-use super::runtime;
+use crate::rt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -63,7 +63,7 @@ pub async fn connect(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, C
 
 async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, ConnectError> {
     let timing = &shared.config.timing;
-    let mut stream = runtime::connect(addr, timing.connect_timeout)
+    let mut stream = rt::connect(addr, timing.connect_timeout)
         .await
         .map_err(|source| ConnectError::Connect { addr, source })?;
     let fail = |source: HandshakeFailure| ConnectError::Handshake { addr, source };

@@ -14,7 +14,7 @@ use crate::proto::handshake::{HandshakeMessage, Headers, StartLine};
 use super::handshake::{self as hs, HandshakeFailure, Ours};
 use super::node::{NewLink, Shared};
 use super::router::Direction;
-use super::runtime::{self, TcpListener, TcpStream};
+use crate::rt::{self, TcpListener, TcpStream};
 
 /// HTTP connections open at once; beyond it a new one gets 503 and is closed. Far above
 /// the upload slots (8 by default), so keep-alive clients and status polls fit.
@@ -70,12 +70,12 @@ pub async fn accept_loop(
         match stream {
             Ok(stream) => {
                 let shared = Arc::clone(&shared);
-                runtime::spawn(async move { serve(shared, stream).await });
+                rt::spawn(async move { serve(shared, stream).await });
             }
             Err(e) => {
                 log::warn!("accept failed: {e}");
                 // Out of descriptors or similar: back off briefly instead of spinning.
-                runtime::sleep(Duration::from_millis(50)).await;
+                rt::sleep(Duration::from_millis(50)).await;
             }
         }
     }
@@ -92,7 +92,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
         if let Some(p) = classify(&prefix) {
             break p;
         }
-        match runtime::timeout(within, stream.read(&mut chunk)).await {
+        match rt::timeout(within, stream.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => prefix.extend_from_slice(&chunk[..n]),
             _ => {
                 count_failure(&shared, &HandshakeFailure::Timeout);

@@ -12,7 +12,7 @@ use crate::proto::handshake::{self, HandshakeCheck, HandshakeError, HandshakeMes
 use crate::proto::limits::MAX_HANDSHAKE_LEN;
 use crate::proto::Guid;
 
-use super::runtime;
+use crate::rt;
 
 /// Our `User-Agent`: never another servent's name (gtk-gnutella bans impostors).
 pub fn user_agent() -> String {
@@ -165,7 +165,7 @@ pub async fn read_block<S: AsyncRead + Unpin>(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let want = chunk.len().min(MAX_HANDSHAKE_LEN + 1 - buf.len());
-        match runtime::timeout(left, stream.read(&mut chunk[..want])).await {
+        match rt::timeout(left, stream.read(&mut chunk[..want])).await {
             Err(_) => return Err(HandshakeFailure::Timeout),
             Ok(Ok(0)) => return Err(HandshakeFailure::Closed),
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),

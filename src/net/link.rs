@@ -14,8 +14,8 @@ use crate::proto::{check, parse, Check, DecodeError, Descriptor};
 use super::compress::{Deflater, Inflater};
 use super::node::Shared;
 use super::router::CloseReason;
-use super::runtime::{self, TcpStream};
 use super::send_queue::{Batch, SendQueue};
+use crate::rt::{self, TcpStream};
 
 /// Bytes read from the socket per call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -65,7 +65,7 @@ pub async fn read_loop(
         }
         input.clear();
         // Fairness: after each chunk, let the writers and other links on this thread run.
-        runtime::yield_now().await;
+        rt::yield_now().await;
         match stream.read(&mut raw).await {
             Ok(0) => break CloseReason::PeerClosed,
             Ok(n) => input.extend_from_slice(&raw[..n]),
@@ -137,13 +137,13 @@ pub async fn write_loop(
             }
             None => &plain,
         };
-        match runtime::timeout(stall, stream.write_all(bytes)).await {
+        match rt::timeout(stall, stream.write_all(bytes)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => break Some(CloseReason::Io),
             Err(_) => break Some(CloseReason::WriteStalled),
         }
     };
-    let _ = runtime::timeout(stall, stream.flush()).await;
+    let _ = rt::timeout(stall, stream.flush()).await;
     let _ = stream.shutdown(std::net::Shutdown::Both);
     if let Some(reason) = failure {
         shared.close_link(peer, reason);

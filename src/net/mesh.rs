@@ -19,7 +19,7 @@ use crate::sim::Graph;
 use super::config::NodeConfig;
 use super::node::{Node, NodeShare};
 use super::router::{SearchEvent, SearchHit};
-use super::runtime;
+use crate::rt;
 
 /// Connects opened at once while building a mesh: bounded so a big mesh does not
 /// overflow the listeners' accept backlogs.
@@ -149,7 +149,7 @@ impl Mesh {
         let mut last = total(self);
         let mut since = Instant::now();
         while Instant::now() < deadline {
-            runtime::sleep(Duration::from_millis(10)).await;
+            rt::sleep(Duration::from_millis(10)).await;
             let now_total = total(self);
             if now_total != last {
                 last = now_total;
@@ -176,7 +176,7 @@ impl Mesh {
         let mut hits = Vec::new();
         let mut cost = loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match runtime::timeout(left, events.next()).await {
+            match rt::timeout(left, events.next()).await {
                 Ok(Some(SearchEvent::Hit(h))) => hits.push(h),
                 Ok(Some(SearchEvent::Done(cost))) => break *cost,
                 _ => return Err(MeshError::SearchTimeout(id.0)),
@@ -217,6 +217,6 @@ pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> boo
         if Instant::now() >= deadline {
             return false;
         }
-        runtime::sleep(Duration::from_millis(5)).await;
+        rt::sleep(Duration::from_millis(5)).await;
     }
 }

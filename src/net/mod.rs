@@ -1,5 +1,5 @@
 //! The network driver: TCP links around the sans-IO core. One port serves the overlay,
-//! HTTP and push callbacks. Only [`runtime`] names the async runtime (async-std).
+//! HTTP and push callbacks. Tasks, timers and sockets come from [`crate::rt`].
 
 pub mod compress;
 pub mod config;
@@ -11,7 +11,6 @@ pub mod link;
 pub mod mesh;
 pub mod node;
 pub mod router;
-pub mod runtime;
 pub mod send_queue;
 pub mod status;
 pub mod upkeep;

@@ -18,9 +18,9 @@ use super::config::NodeConfig;
 use super::host_cache::HostCache;
 use super::link;
 use super::router::{CloseReason, Direction, Link, SearchEvent, State};
-use super::runtime::{self, TcpStream};
 use super::send_queue::SendQueue;
 use super::{dispatch, upkeep};
+use crate::rt::{self, TcpStream};
 
 /// File holding the servent ID in the data directory: the ID stays the same across
 /// restarts, as gtk-gnutella expects of a servent at one address.
@@ -147,7 +147,7 @@ impl Shared {
             link.deflate_in,
             link.deflate_out
         );
-        runtime::spawn(link::write_loop(
+        rt::spawn(link::write_loop(
             Arc::clone(self),
             peer,
             queue,
@@ -155,7 +155,7 @@ impl Shared {
             link.stream.clone(),
             link.deflate_out,
         ));
-        runtime::spawn(link::read_loop(
+        rt::spawn(link::read_loop(
             Arc::clone(self),
             peer,
             link.stream,
@@ -189,7 +189,7 @@ impl Node {
         matcher: Option<(Box<dyn QueryMatcher>, u32, u32)>,
         http: impl FnOnce(Box<dyn Fn() -> String + Send + Sync>) -> HttpContext,
     ) -> std::io::Result<Node> {
-        let listener = runtime::bind(config.listen).await?;
+        let listener = rt::bind(config.listen).await?;
         let listen = listener.local_addr()?;
         let servent_id = config
             .servent_id
@@ -233,12 +233,12 @@ impl Node {
             }
         });
         log::info!("servent {servent_id} listening on {listen}");
-        runtime::spawn(dispatch::accept_loop(
+        rt::spawn(dispatch::accept_loop(
             Arc::clone(&shared),
             listener,
             stop_rx,
         ));
-        runtime::spawn(upkeep::run(Arc::clone(&shared)));
+        rt::spawn(upkeep::run(Arc::clone(&shared)));
         for peer in shared.config.peers.clone() {
             upkeep::spawn_connect(&shared, peer);
         }
@@ -405,7 +405,7 @@ impl Node {
         let deadline = Instant::now() + Duration::from_secs(2);
         for q in queues {
             while !q.is_empty() && Instant::now() < deadline {
-                runtime::sleep(Duration::from_millis(5)).await;
+                rt::sleep(Duration::from_millis(5)).await;
             }
         }
     }

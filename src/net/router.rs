@@ -16,8 +16,8 @@ use crate::proto::payload::{Pong, QueryHit};
 use crate::proto::{Guid, Payload, PayloadType};
 
 use super::host_cache::HostCache;
-use super::runtime::TcpStream;
 use super::send_queue::SendQueue;
+use crate::rt::TcpStream;
 
 /// Which side opened the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

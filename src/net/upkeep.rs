@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::node::Shared;
 use super::router::CloseReason;
-use super::runtime;
+use crate::rt;
 
 /// How often the host cache is written when it changed.
 const HOST_CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
@@ -17,7 +17,7 @@ pub async fn run(shared: Arc<Shared>) {
     let timing = shared.config.timing.clone();
     let mut last_save = Duration::ZERO;
     while !shared.is_shutting_down() {
-        runtime::sleep(timing.upkeep_tick).await;
+        rt::sleep(timing.upkeep_tick).await;
         if shared.is_shutting_down() {
             break;
         }
@@ -81,7 +81,7 @@ pub async fn run(shared: Arc<Shared>) {
 /// Connects in the background, logging the outcome.
 pub fn spawn_connect(shared: &Arc<Shared>, addr: SocketAddr) {
     let shared = Arc::clone(shared);
-    runtime::spawn(async move {
+    rt::spawn(async move {
         if let Err(e) = super::connect::connect(&shared, addr).await {
             log::debug!("{e}");
         }

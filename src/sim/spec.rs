@@ -477,12 +477,12 @@ mod tests {
             let t: TopologySpec = s.parse().unwrap();
             assert_eq!(t.to_string(), s);
         }
-        let t: TopologySpec = "../shared/data/p2p-Gnutella09.txt".parse().unwrap();
+        let t: TopologySpec = "data/p2p-Gnutella09.txt".parse().unwrap();
         assert!(matches!(t.kind, TopologyKind::File(_)));
-        let t: TopologySpec = "../shared/data/p2p-Gnutella09.txt,lcc".parse().unwrap();
+        let t: TopologySpec = "data/p2p-Gnutella09.txt,lcc".parse().unwrap();
         assert_eq!(
             t.kind,
-            TopologyKind::File(PathBuf::from("../shared/data/p2p-Gnutella09.txt"))
+            TopologyKind::File(PathBuf::from("data/p2p-Gnutella09.txt"))
         );
         assert!(t.largest_component);
         let t: TopologySpec = "grid:n=100".parse().unwrap();

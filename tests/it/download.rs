@@ -22,7 +22,7 @@ use servent::http::io::HyperIo;
 use servent::http::range::{self, RangePlan};
 use servent::http::ServerHandle;
 use servent::library::hash;
-use servent::net::runtime;
+use servent::rt;
 
 use super::http::{bytes, serve_files, start, Server};
 
@@ -43,7 +43,7 @@ fn options(hook: impl Fn(&DownloadEvent) + Send + Sync + 'static) -> DownloadOpt
 }
 
 fn get(req: DownloadRequest) -> Result<servent::download::DownloadReport, DownloadError> {
-    runtime::block_on(runtime::timeout(Duration::from_secs(60), download(req)))
+    rt::block_on(rt::timeout(Duration::from_secs(60), download(req)))
         .expect("download finished within a minute")
 }
 
@@ -157,16 +157,16 @@ enum Fault {
 
 /// A hand-written source serving `data` with `fault`.
 fn faulty_source(data: Arc<Vec<u8>>, fault: Fault) -> SocketAddr {
-    runtime::block_on(async move {
-        let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    rt::block_on(async move {
+        let listener = rt::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        runtime::spawn(async move {
+        rt::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let data = Arc::clone(&data);
-                runtime::spawn(async move {
+                rt::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<_>| {
                         let data = Arc::clone(&data);
                         async move { Ok::<_, Infallible>(answer(&data, fault, &req)) }

@@ -11,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 
 use servent::library::{Library, LibraryConfig};
 use servent::net::mesh::Mesh;
-use servent::net::runtime;
 use servent::net::{NodeConfig, NodeShare};
+use servent::rt;
 use servent::sim::Graph;
 
 fn bin() -> Command {
@@ -44,7 +44,7 @@ fn search_finds_every_replica_within_the_ttl_and_get_fetches_one() {
         assert!(lib.wait_hashed(Duration::from_secs(20)));
         libs.push(lib);
     }
-    let mesh = runtime::block_on(async {
+    let mesh = rt::block_on(async {
         let mut it = libs.clone().into_iter();
         let mesh = Mesh::start_sharing(
             graph.clone(),
@@ -138,6 +138,6 @@ fn search_finds_every_replica_within_the_ttl_and_get_fetches_one() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    runtime::block_on(mesh.shutdown());
+    rt::block_on(mesh.shutdown());
     let _ = std::fs::remove_dir_all(&base);
 }

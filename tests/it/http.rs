@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use servent::http::server::HttpContext;
 use servent::http::{serve_listener, ServerHandle};
 use servent::library::{hash, Library, LibraryConfig};
-use servent::net::runtime;
+use servent::rt;
 
 pub struct Server {
     pub dir: tempfile::TempDir,
@@ -93,8 +93,8 @@ pub fn serve_dir(dir: tempfile::TempDir, max_uploads: usize) -> Server {
 
 /// Starts a listener for `ctx` on `addr`.
 pub fn start(ctx: Arc<HttpContext>, addr: SocketAddr) -> ServerHandle {
-    runtime::block_on(async {
-        let l = runtime::bind(addr).await.unwrap();
+    rt::block_on(async {
+        let l = rt::bind(addr).await.unwrap();
         serve_listener(l, ctx).unwrap()
     })
 }

@@ -14,11 +14,11 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use servent::net::mesh::{wait_until, Mesh};
-use servent::net::runtime::{self, TcpStream};
 use servent::net::{Node, NodeConfig, Timing};
 use servent::proto::handshake::{self, HandshakeCheck, HandshakeMessage, Headers};
 use servent::proto::payload::{Ping, Query, QueryHit};
 use servent::proto::{check, parse, Check, Descriptor, Guid, Payload, PayloadType};
+use servent::rt::{self, TcpStream};
 use servent::sim::Graph;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -52,7 +52,7 @@ async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
-    runtime::timeout(WAIT, s.read_to_end(&mut out))
+    rt::timeout(WAIT, s.read_to_end(&mut out))
         .await
         .expect("http answer")
         .unwrap();
@@ -117,7 +117,7 @@ impl RawPeer {
                 self.buf.drain(..n);
                 return Some(d);
             }
-            match runtime::timeout(WAIT, self.stream.read(&mut chunk)).await {
+            match rt::timeout(WAIT, self.stream.read(&mut chunk)).await {
                 Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&chunk[..n]),
                 _ => return None,
             }
@@ -128,7 +128,7 @@ impl RawPeer {
     async fn closed(&mut self) -> bool {
         let mut chunk = [0u8; 4096];
         loop {
-            match runtime::timeout(WAIT, self.stream.read(&mut chunk)).await {
+            match rt::timeout(WAIT, self.stream.read(&mut chunk)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => return true,
                 Ok(Ok(_)) => continue,
                 Err(_) => return false,
@@ -145,7 +145,7 @@ async fn read_block(stream: &mut TcpStream, buf: &mut Vec<u8>) -> HandshakeMessa
             buf.drain(..n);
             return msg;
         }
-        let n = runtime::timeout(WAIT, stream.read(&mut chunk))
+        let n = rt::timeout(WAIT, stream.read(&mut chunk))
             .await
             .expect("handshake reply")
             .unwrap();
@@ -160,7 +160,7 @@ fn ping(ttl: u8) -> Descriptor {
 
 #[test]
 fn a_mesh_of_20_links_up_and_floods_reach_every_servent_once() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let graph = ring_graph(20, 20, 7);
         let (n, e) = (graph.node_count() as u64, graph.edge_count() as u64);
         let mesh = Mesh::start(graph.clone(), |i| NodeConfig {
@@ -186,7 +186,7 @@ fn a_mesh_of_20_links_up_and_floods_reach_every_servent_once() {
         let (_, mut pongs) = mesh.nodes[3].ping(7);
         let mut from = HashSet::new();
         while from.len() < 19 {
-            let pong = runtime::timeout(WAIT, pongs.next())
+            let pong = rt::timeout(WAIT, pongs.next())
                 .await
                 .expect("pongs keep coming")
                 .unwrap();
@@ -243,7 +243,7 @@ fn a_mesh_of_20_links_up_and_floods_reach_every_servent_once() {
 
 #[test]
 fn churn_heals_from_the_host_cache_and_floods_reach_every_survivor() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let n = 20;
         let graph = ring_graph(n, 20, 8);
         let mesh = Mesh::start(graph, |i| NodeConfig {
@@ -312,7 +312,7 @@ fn churn_heals_from_the_host_cache_and_floods_reach_every_survivor() {
         let (_, mut pongs) = mesh.nodes[origin].ping(7);
         let mut from = HashSet::new();
         while from.len() < component.len() - 1 {
-            match runtime::timeout(WAIT, pongs.next()).await {
+            match rt::timeout(WAIT, pongs.next()).await {
                 Ok(Some(p)) => from.insert(p.port),
                 _ => break,
             };
@@ -341,14 +341,14 @@ async fn victim() -> (Node, Node) {
 async fn still_serves(friend: &Node) {
     let (_, mut pongs) = friend.ping(1);
     assert!(
-        runtime::timeout(WAIT, pongs.next()).await.is_ok(),
+        rt::timeout(WAIT, pongs.next()).await.is_ok(),
         "the servent still serves its other link"
     );
 }
 
 #[test]
 fn hostile_framing_closes_only_the_bad_link_and_is_counted() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let (node, friend) = victim().await;
         let header = |len: u32| {
             let mut h = Descriptor::new(Guid::new_v4(), 1, 0, Payload::Ping(Ping::default()))
@@ -382,15 +382,15 @@ fn hostile_framing_closes_only_the_bad_link_and_is_counted() {
 
 #[test]
 fn hostile_handshakes_are_refused_and_counted() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let (node, friend) = victim().await;
         // 1 MB without a blank line: refused after at most 8 KiB.
         let mut s = TcpStream::connect(node.listen_addr()).await.unwrap();
         let mut big = b"GNUTELLA CONNECT/0.6\r\nX-Junk: ".to_vec();
         big.extend(std::iter::repeat_n(b'a', 1 << 20));
-        let _ = runtime::timeout(WAIT, s.write_all(&big)).await; // the servent may close mid-way
+        let _ = rt::timeout(WAIT, s.write_all(&big)).await; // the servent may close mid-way
         let mut rest = Vec::new();
-        let _ = runtime::timeout(WAIT, s.read_to_end(&mut rest))
+        let _ = rt::timeout(WAIT, s.read_to_end(&mut rest))
             .await
             .expect("closed");
         // A handshake that stalls half-way.
@@ -399,7 +399,7 @@ fn hostile_handshakes_are_refused_and_counted() {
             .await
             .unwrap();
         let mut rest = Vec::new();
-        runtime::timeout(WAIT, s.read_to_end(&mut rest))
+        rt::timeout(WAIT, s.read_to_end(&mut rest))
             .await
             .expect("stalled handshake closed")
             .ok();
@@ -417,7 +417,7 @@ fn hostile_handshakes_are_refused_and_counted() {
 
 #[test]
 fn hostile_descriptors_are_dropped_and_counted_on_a_live_link() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let (node, friend) = victim().await;
         let mut p = RawPeer::join(node.listen_addr()).await;
         // TTL 255: dropped.
@@ -482,12 +482,12 @@ fn hostile_descriptors_are_dropped_and_counted_on_a_live_link() {
 
 #[test]
 fn a_04_peer_gets_ok_and_can_route() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let (node, _friend) = victim().await;
         let mut s = TcpStream::connect(node.listen_addr()).await.unwrap();
         s.write_all(b"GNUTELLA CONNECT/0.4\n\n").await.unwrap();
         let mut ok = [0u8; 13];
-        runtime::timeout(WAIT, s.read_exact(&mut ok))
+        rt::timeout(WAIT, s.read_exact(&mut ok))
             .await
             .unwrap()
             .unwrap();
@@ -514,7 +514,7 @@ fn a_04_peer_gets_ok_and_can_route() {
 
 #[test]
 fn handshake_headers_and_503_with_x_try_when_full() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let node = Node::start_plain(NodeConfig {
             max_peers: 1,
             ..config(9)
@@ -557,7 +557,7 @@ fn handshake_headers_and_503_with_x_try_when_full() {
 #[test]
 fn deflate_links_interoperate_with_a_plain_zlib_stream() {
     use std::io::Write;
-    runtime::block_on(async {
+    rt::block_on(async {
         let node = Node::start_plain(config(11)).await.unwrap();
         let mut h = Headers::new();
         h.push("Accept-Encoding", "deflate");
@@ -583,7 +583,7 @@ fn deflate_links_interoperate_with_a_plain_zlib_stream() {
             if let Ok(Check::Complete(n)) = check(&plain) {
                 break parse(&plain[..n]).unwrap();
             }
-            let n = runtime::timeout(WAIT, p.stream.read(&mut chunk))
+            let n = rt::timeout(WAIT, p.stream.read(&mut chunk))
                 .await
                 .unwrap()
                 .unwrap();
@@ -606,7 +606,7 @@ fn deflate_links_interoperate_with_a_plain_zlib_stream() {
 
 #[test]
 fn a_restarted_servent_rejoins_from_its_persisted_host_cache() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let dir = std::env::temp_dir().join(format!("servent-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let hub = Node::start_plain(config(20)).await.unwrap();
@@ -639,7 +639,7 @@ fn a_restarted_servent_rejoins_from_its_persisted_host_cache() {
 
 #[test]
 fn a_stuck_peer_never_blocks_routing_to_the_others_and_its_queue_is_bounded() {
-    runtime::block_on(async {
+    rt::block_on(async {
         let cap = 64 * 1024;
         let node = Node::start_plain(NodeConfig {
             send_queue: cap,
@@ -693,7 +693,7 @@ fn a_stuck_peer_never_blocks_routing_to_the_others_and_its_queue_is_bounded() {
 fn three_strategies_find_a_file_with_3_replicas_on_a_30_servent_mesh_with_exact_costs() {
     use servent::core::matcher::ListMatcher;
     use servent::core::{LocalFile, Strategy};
-    runtime::block_on(async {
+    rt::block_on(async {
         let graph = ring_graph(30, 30, 12);
         let holders = [4usize, 15, 26];
         let mesh = Mesh::start_sharing(
@@ -767,7 +767,7 @@ fn three_strategies_find_a_file_with_3_replicas_on_a_30_servent_mesh_with_exact_
 #[test]
 fn open_http_connections_are_bounded_and_freed() {
     use servent::net::dispatch::MAX_HTTP_CONNECTIONS;
-    runtime::block_on(async {
+    rt::block_on(async {
         let node = Node::start_plain(config(40)).await.unwrap();
         // Connections that send half a request and wait: each holds a slot.
         let mut idle = Vec::new();
@@ -786,7 +786,7 @@ fn open_http_connections_are_bounded_and_freed() {
             .await
             .unwrap();
         let mut answer = Vec::new();
-        runtime::timeout(WAIT, s.read_to_end(&mut answer))
+        rt::timeout(WAIT, s.read_to_end(&mut answer))
             .await
             .unwrap()
             .unwrap();

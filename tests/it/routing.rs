@@ -52,7 +52,7 @@ fn share(net: &mut Network, node: usize, name: &str) {
 
 fn snap(name: &str) -> Graph {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
+        .join("data")
         .join(name);
     Graph::load_edge_list(&path).unwrap_or_else(|e| panic!("SNAP file needed: {e}"))
 }

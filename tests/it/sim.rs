@@ -20,13 +20,9 @@ use servent::sim::{
     WorkloadSpec,
 };
 
-/// `shared/data` beside the repository (or beside any ancestor: worktrees sit deeper).
+/// The SNAP topologies the repository carries (`data/README.md`).
 fn data_dir() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .map(|a| a.join("shared/data"))
-        .find(|d| d.join("p2p-Gnutella08.txt").exists())
-        .expect("shared/data with the SNAP p2p-Gnutella files next to the repository")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
 }
 
 fn snap(name: &str) -> Graph {

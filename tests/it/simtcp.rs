@@ -12,7 +12,8 @@ use rand_chacha::ChaCha8Rng;
 
 use servent::core::{QueryTraffic, Strategy};
 use servent::net::mesh::Mesh;
-use servent::net::{runtime, NodeConfig};
+use servent::net::NodeConfig;
+use servent::rt;
 use servent::sim::experiment::{build_network, object_query};
 use servent::sim::workload::Placement;
 use servent::sim::{node_config, run_search, Graph, Latency};
@@ -61,7 +62,7 @@ fn simulator_and_tcp_mesh_agree_on_floods_and_walks() {
     let (n, e) = (graph.node_count() as u64, graph.edge_count() as u64);
     assert_eq!((n, e), (120, 180));
 
-    runtime::block_on(async {
+    rt::block_on(async {
         let mesh = Mesh::start(graph.clone(), |i| {
             let c = node_config(SEED, i, Latency::default());
             NodeConfig {
