@@ -3,6 +3,7 @@
 mod download;
 mod e2e;
 mod handshake;
+mod layout;
 pub mod http;
 mod matching;
 mod net;
