@@ -16,7 +16,8 @@ use crate::sim::experiment::{workload_seed, Experiment, Summary};
 use crate::sim::report::{self, TopologyInfo};
 use crate::sim::spec::{parse_strategies, parse_sweep};
 use crate::sim::svg::{self, Chart};
-use crate::sim::{Allocation, Latency, StrategyItem, TopologySpec, Workload, WorkloadSpec};
+use crate::sim::{Allocation, Latency, StrategyItem, Workload, WorkloadSpec};
+use crate::topology::TopologySpec;
 
 /// What `servent compare` runs without `--strategies` or `--sweep`.
 const DEFAULT_STRATEGIES: &str = "flood:ttl=7,ring,walk:k=16,walk:k=32";

@@ -22,7 +22,7 @@ use crate::net::{NodeConfig, NodeShare};
 use crate::proto::payload::Query;
 use crate::proto::PayloadType;
 use crate::rt;
-use crate::sim::Graph;
+use crate::topology::Graph;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
