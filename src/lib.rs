@@ -16,3 +16,4 @@ pub mod net;
 pub mod proto;
 pub mod rt;
 pub mod sim;
+pub mod topology;

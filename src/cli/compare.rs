@@ -3,7 +3,7 @@
 //! `--json`, `--csv FILE` and an `--svg FILE` chart. `--sweep` varies one parameter.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,7 +16,8 @@ use crate::sim::experiment::{workload_seed, Experiment, Summary};
 use crate::sim::report::{self, TopologyInfo};
 use crate::sim::spec::{parse_strategies, parse_sweep};
 use crate::sim::svg::{self, Chart};
-use crate::sim::{Allocation, Latency, StrategyItem, TopologySpec, Workload, WorkloadSpec};
+use crate::sim::{Allocation, Latency, StrategyItem, Workload, WorkloadSpec};
+use crate::topology::{Graph, TopologySpec};
 
 /// What `servent compare` runs without `--strategies` or `--sweep`.
 const DEFAULT_STRATEGIES: &str = "flood:ttl=7,ring,walk:k=16,walk:k=32";
@@ -138,44 +139,15 @@ struct Output<'a> {
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let mut strategies: Vec<StrategyItem> = Vec::new();
-    match &args.strategies {
-        Some(list) => strategies.extend(parse_strategies(list)?),
-        None if args.sweep.is_empty() => strategies.extend(parse_strategies(DEFAULT_STRATEGIES)?),
-        None => {}
-    }
-    for s in &args.sweep {
-        strategies.extend(parse_sweep(s)?);
-    }
-    for s in &mut strategies {
-        s.default_want_hits(u32::from(args.want_hits.max(1)));
-    }
+    let strategies = strategies(&args)?;
     anyhow::ensure!(args.objects >= 1, "--objects must be at least 1");
     anyhow::ensure!(
         args.replication > 0.0 && args.replication <= 1.0,
         "--replication is a fraction in (0, 1]"
     );
     let latency = parse_latency(&args.latency)?;
-    // At a fixed latency a query's numbers depend on its seed alone, however the queries
-    // are split; with random latencies each origin's hop-latency estimate (and so its
-    // timeouts) carries history, so the default stays on one network.
-    let threads = args.threads.unwrap_or_else(|| match latency {
-        Latency::Fixed(_) => std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
-        Latency::Uniform(..) => 1,
-    });
-    anyhow::ensure!(threads >= 1, "--threads must be at least 1");
-
-    let mut topo: TopologySpec = args.topology.parse()?;
-    topo.largest_component |= args.lcc;
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let graph = topo
-        .build(&mut rng)
-        .with_context(|| format!("building topology {topo}"))?;
-    anyhow::ensure!(
-        graph.node_count() >= 2,
-        "the topology has fewer than 2 servents"
-    );
-    let info = TopologyInfo::of(&topo.to_string(), &graph);
+    let threads = threads(&args, latency)?;
+    let (graph, info) = topology(&args)?;
 
     let spec = WorkloadSpec {
         objects: args.objects,
@@ -188,36 +160,19 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let mut wrng = ChaCha8Rng::seed_from_u64(workload_seed(args.seed));
     let workload = Workload::generate(&spec, graph.node_count(), &mut wrng);
     let replicas = workload.placement.total_replicas();
-
+    let setup = Setup {
+        info: &info,
+        spec: &spec,
+        replicas,
+        latency,
+        threads,
+    };
     if !args.json {
-        println!("servent compare: seed {}", args.seed);
-        println!("{}", info.describe());
-        println!(
-            "workload: {} objects, {:.2}% replication ({} allocation, Zipf alpha {}), {} replicas; {} queries per strategy from random servents, {} hit(s) wanted; {}; {} thread(s)",
-            spec.objects,
-            100.0 * spec.replication,
-            spec.allocation,
-            spec.zipf_alpha,
-            report::group(replicas as f64, 0),
-            report::group(spec.queries as f64, 0),
-            spec.want_hits,
-            latency_text(latency),
-            threads
-        );
+        print_setup(&args, &setup);
     }
 
     let started = Instant::now();
-    let bar = ProgressBar::new((strategies.len() * spec.queries) as u64);
-    if args.json || !std::io::stderr().is_terminal() {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg:>22} [{bar:40}] {pos}/{len} queries, {per_sec}, eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = progress_bar(&args, strategies.len() * spec.queries);
     let experiment = Experiment {
         graph: &graph,
         workload: &workload,
@@ -237,18 +192,126 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .collect();
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
+
+    print_results(&args, &setup, &results, wall)?;
+    if let Some(path) = &args.csv {
+        std::fs::write(path, report::csv(&results))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.svg {
+        write_chart(path, &args, &setup, &results)?;
+    }
+    Ok(())
+}
+
+/// The strategies to run: `--strategies` (or the default list without `--sweep`), then
+/// every `--sweep`, each waiting for `--want-hits` unless its text says otherwise.
+fn strategies(args: &CompareArgs) -> anyhow::Result<Vec<StrategyItem>> {
+    let mut strategies: Vec<StrategyItem> = Vec::new();
+    match &args.strategies {
+        Some(list) => strategies.extend(parse_strategies(list)?),
+        None if args.sweep.is_empty() => strategies.extend(parse_strategies(DEFAULT_STRATEGIES)?),
+        None => {}
+    }
+    for s in &args.sweep {
+        strategies.extend(parse_sweep(s)?);
+    }
+    for s in &mut strategies {
+        s.default_want_hits(u32::from(args.want_hits.max(1)));
+    }
+    Ok(strategies)
+}
+
+/// Networks simulated side by side: `--threads`, or the default for `latency`.
+fn threads(args: &CompareArgs, latency: Latency) -> anyhow::Result<usize> {
+    // At a fixed latency a query's numbers depend on its seed alone, however the queries
+    // are split; with random latencies each origin's hop-latency estimate (and so its
+    // timeouts) carries history, so the default stays on one network.
+    let threads = args.threads.unwrap_or_else(|| match latency {
+        Latency::Fixed(_) => std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+        Latency::Uniform(..) => 1,
+    });
+    anyhow::ensure!(threads >= 1, "--threads must be at least 1");
+    Ok(threads)
+}
+
+/// Builds `--topology` (drawn from the seed) and describes it.
+fn topology(args: &CompareArgs) -> anyhow::Result<(Graph, TopologyInfo)> {
+    let mut topo: TopologySpec = args.topology.parse()?;
+    topo.largest_component |= args.lcc;
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let graph = topo
+        .build(&mut rng)
+        .with_context(|| format!("building topology {topo}"))?;
+    anyhow::ensure!(
+        graph.node_count() >= 2,
+        "the topology has fewer than 2 servents"
+    );
+    let info = TopologyInfo::of(&topo.to_string(), &graph);
+    Ok((graph, info))
+}
+
+/// What an experiment ran on, for the printed header, the JSON and the chart.
+struct Setup<'a> {
+    info: &'a TopologyInfo,
+    spec: &'a WorkloadSpec,
+    replicas: usize,
+    latency: Latency,
+    threads: usize,
+}
+
+fn print_setup(args: &CompareArgs, setup: &Setup) {
+    let spec = setup.spec;
+    println!("servent compare: seed {}", args.seed);
+    println!("{}", setup.info.describe());
+    println!(
+        "workload: {} objects, {:.2}% replication ({} allocation, Zipf alpha {}), {} replicas; {} queries per strategy from random servents, {} hit(s) wanted; {}; {} thread(s)",
+        spec.objects,
+        100.0 * spec.replication,
+        spec.allocation,
+        spec.zipf_alpha,
+        report::group(setup.replicas as f64, 0),
+        report::group(spec.queries as f64, 0),
+        spec.want_hits,
+        latency_text(setup.latency),
+        setup.threads
+    );
+}
+
+/// A progress bar over every query, hidden for `--json` or when stderr is no terminal.
+fn progress_bar(args: &CompareArgs, queries: usize) -> ProgressBar {
+    let bar = ProgressBar::new(queries as u64);
+    if args.json || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg:>22} [{bar:40}] {pos}/{len} queries, {per_sec}, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// The results as JSON (`--json`) or as the table with its legend and the event rate.
+fn print_results(
+    args: &CompareArgs,
+    setup: &Setup,
+    results: &[Summary],
+    wall: f64,
+) -> anyhow::Result<()> {
     let events: u64 = results.iter().map(|r| r.events).sum();
     let events_per_second = events as f64 / wall.max(1e-9);
-
     if args.json {
         let out = Output {
             seed: args.seed,
-            threads,
-            topology: &info,
-            workload: &spec,
-            replicas,
-            latency: latency_text(latency),
-            results: &results,
+            threads: setup.threads,
+            topology: setup.info,
+            workload: setup.spec,
+            replicas: setup.replicas,
+            latency: latency_text(setup.latency),
+            results,
             events,
             wall_seconds: wall,
             events_per_second,
@@ -256,12 +319,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!();
-        print!("{}", report::table(&results));
+        print!("{}", report::table(results));
         println!(
             "\nmsgs/query: Query + check descriptors per query; msgs/servent: the same per servent; \
              visited: distinct servents reached; dup: share of Query deliveries to a servent that had it; \
              peak load: most descriptors one servent handled over all {} queries; hops at unit latency.",
-            spec.queries
+            setup.spec.queries
         );
         println!(
             "simulated {} events in {:.2} s ({} events/s)",
@@ -270,27 +333,30 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             report::group(events_per_second, 0)
         );
     }
-    if let Some(path) = &args.csv {
-        std::fs::write(path, report::csv(&results))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.svg {
-        let chart = Chart {
-            title: format!("Search cost on {}", info.spec),
-            subtitle: format!(
-                "{} servents, {} links; {} objects at {:.2}% replication; {} queries per strategy; seed {}",
-                report::group(info.servents as f64, 0),
-                report::group(info.links as f64, 0),
-                spec.objects,
-                100.0 * spec.replication,
-                spec.queries,
-                args.seed
-            ),
-            rows: &results,
-            curves: !args.sweep.is_empty(),
-        };
-        std::fs::write(path, svg::render(&chart))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
     Ok(())
+}
+
+/// `--svg`: the chart of `results`, curves for a sweep.
+fn write_chart(
+    path: &Path,
+    args: &CompareArgs,
+    setup: &Setup,
+    results: &[Summary],
+) -> anyhow::Result<()> {
+    let (info, spec) = (setup.info, setup.spec);
+    let chart = Chart {
+        title: format!("Search cost on {}", info.spec),
+        subtitle: format!(
+            "{} servents, {} links; {} objects at {:.2}% replication; {} queries per strategy; seed {}",
+            report::group(info.servents as f64, 0),
+            report::group(info.links as f64, 0),
+            spec.objects,
+            100.0 * spec.replication,
+            spec.queries,
+            args.seed
+        ),
+        rows: results,
+        curves: !args.sweep.is_empty(),
+    };
+    std::fs::write(path, svg::render(&chart)).with_context(|| format!("writing {}", path.display()))
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -14,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::download::{download, DownloadOptions, DownloadRequest};
 use crate::library::hash;
-use crate::library::hits::{filter_hits, group_hits, render_table, SearchHit};
+use crate::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
 use crate::library::matching::Pattern;
 use crate::library::{Library, LibraryConfig};
 use crate::net::mesh::Mesh;
@@ -22,7 +23,7 @@ use crate::net::{NodeConfig, NodeShare};
 use crate::proto::payload::Query;
 use crate::proto::PayloadType;
 use crate::rt;
-use crate::sim::Graph;
+use crate::topology::Graph;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -80,11 +81,31 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("servent-demo-{}", std::process::id())),
     };
+    let libraries = share_samples(&base, graph.node_count(), args.seed)?;
+
+    rt::block_on(async move {
+        let mesh = start_mesh(graph, &libraries, args.seed).await?;
+        ping_flood(&mesh).await;
+        let groups = wildcard_search(&mesh).await?;
+        download_best(&groups, &base).await?;
+        live_strategies(&mesh).await?;
+        mesh.shutdown().await;
+        println!("\nall servents said Bye and closed their links");
+        simulate(&mesh.graph, &base, args.seed)?;
+        if args.dir.is_none() {
+            let _ = std::fs::remove_dir_all(&base);
+        }
+        Ok(())
+    })
+}
+
+/// Step 1: writes every servent's sample share under `base` and hashes it.
+fn share_samples(base: &Path, servents: usize, seed: u64) -> anyhow::Result<Vec<Arc<Library>>> {
     println!("== 1. Sample shares in {}", base.display());
     let mut libraries = Vec::new();
-    for i in 0..graph.node_count() {
+    for i in 0..servents {
         let dir = base.join(format!("share{i:02}"));
-        make_share(&dir, i, args.seed)?;
+        make_share(&dir, i, seed)?;
         libraries.push(Library::open(LibraryConfig {
             roots: vec![dir],
             data_dir: None,
@@ -103,157 +124,172 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         "{files} files shared by {} servents, all hashed (SHA-1)",
         libraries.len()
     );
+    Ok(libraries)
+}
 
-    rt::block_on(async move {
-        println!(
-            "\n== 2. Starting {} servents on 127.0.0.1 ({} links, mean degree {:.2}, seed {})",
-            graph.node_count(),
-            graph.edge_count(),
-            graph.mean_degree(),
-            args.seed
-        );
-        let started = Instant::now();
-        let seed = args.seed;
-        let mut libs = libraries.clone().into_iter();
-        let mesh = Mesh::start_sharing(
-            graph,
-            |i| NodeConfig {
-                min_peers: 0,
-                max_peers: 32,
-                seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                ..NodeConfig::default()
-            },
-            |_| libs.next().map_or(NodeShare::Nothing, NodeShare::Library),
-        )
+/// Step 2: starts one servent per node of `graph` on 127.0.0.1, each sharing its library,
+/// and waits for every link.
+async fn start_mesh(graph: Graph, libraries: &[Arc<Library>], seed: u64) -> anyhow::Result<Mesh> {
+    println!(
+        "\n== 2. Starting {} servents on 127.0.0.1 ({} links, mean degree {:.2}, seed {})",
+        graph.node_count(),
+        graph.edge_count(),
+        graph.mean_degree(),
+        seed
+    );
+    let started = Instant::now();
+    let mut libs = libraries.iter().cloned();
+    let mesh = Mesh::start_sharing(
+        graph,
+        |i| NodeConfig {
+            min_peers: 0,
+            max_peers: 32,
+            seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ..NodeConfig::default()
+        },
+        |_| libs.next().map_or(NodeShare::Nothing, NodeShare::Library),
+    )
+    .await?;
+    anyhow::ensure!(mesh.wait_linked(WAIT).await, "links did not come up");
+    println!(
+        "linked in {:.0} ms (Gnutella 0.6 handshakes, deflate links)\n",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    super::mesh::print_table(&mesh);
+    Ok(mesh)
+}
+
+/// Step 3: a Ping from servent 0, counting who answered and what it cost.
+async fn ping_flood(mesh: &Mesh) {
+    println!("\n== 3. Ping flood from servent 0 (TTL 7)");
+    let before = mesh.total_stats();
+    let (_, mut pongs) = mesh.nodes[0].ping(7);
+    let mut from = HashSet::new();
+    while from.len() + 1 < mesh.nodes.len() {
+        match rt::timeout(WAIT, pongs.next()).await {
+            Ok(Some(p)) => from.insert(p.port),
+            _ => break,
+        };
+    }
+    mesh.wait_quiet(Duration::from_millis(200), WAIT).await;
+    let after = mesh.total_stats();
+    println!(
+        "{} of {} other servents answered; {} Ping and {} Pong messages network-wide",
+        from.len(),
+        mesh.nodes.len() - 1,
+        after.sent(PayloadType::Ping) - before.sent(PayloadType::Ping),
+        after.sent(PayloadType::Pong) - before.sent(PayloadType::Pong),
+    );
+}
+
+/// Step 4: a flooded wildcard search from servent 0; its results grouped by SHA-1.
+async fn wildcard_search(mesh: &Mesh) -> anyhow::Result<Vec<HitGroup>> {
+    let text = "linux*.iso";
+    println!("\n== 4. Wildcard search {text:?} from servent 0 (flood, TTL 7)");
+    let pattern = Pattern::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (hits, cost) = mesh
+        .search(0, Query::new(text), "flood:ttl=7".parse()?, WAIT)
         .await?;
-        anyhow::ensure!(mesh.wait_linked(WAIT).await, "links did not come up");
-        println!(
-            "linked in {:.0} ms (Gnutella 0.6 handshakes, deflate links)\n",
-            started.elapsed().as_secs_f64() * 1e3
-        );
-        super::mesh::print_table(&mesh);
+    let results: Vec<SearchHit> = hits
+        .iter()
+        .flat_map(|h| SearchHit::from_query_hit(&h.hit))
+        .collect();
+    let groups = group_hits(filter_hits(&pattern, results));
+    print!("{}", render_table(&groups));
+    println!(
+        "{} Query and {} QueryHit messages network-wide",
+        cost.traffic.queries, cost.traffic.hits
+    );
+    Ok(groups)
+}
 
-        println!("\n== 3. Ping flood from servent 0 (TTL 7)");
-        let before = mesh.total_stats();
-        let (_, mut pongs) = mesh.nodes[0].ping(7);
-        let mut from = HashSet::new();
-        while from.len() + 1 < mesh.nodes.len() {
-            match rt::timeout(WAIT, pongs.next()).await {
-                Ok(Some(p)) => from.insert(p.port),
-                _ => break,
-            };
-        }
-        mesh.wait_quiet(Duration::from_millis(200), WAIT).await;
-        let after = mesh.total_stats();
-        println!(
-            "{} of {} other servents answered; {} Ping and {} Pong messages network-wide",
-            from.len(),
-            mesh.nodes.len() - 1,
-            after.sent(PayloadType::Ping) - before.sent(PayloadType::Ping),
-            after.sent(PayloadType::Pong) - before.sent(PayloadType::Pong),
-        );
-
-        let text = "linux*.iso";
-        println!("\n== 4. Wildcard search {text:?} from servent 0 (flood, TTL 7)");
-        let pattern = Pattern::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (hits, cost) = mesh
-            .search(0, Query::new(text), "flood:ttl=7".parse()?, WAIT)
-            .await?;
-        let results: Vec<SearchHit> = hits
-            .iter()
-            .flat_map(|h| SearchHit::from_query_hit(&h.hit))
-            .collect();
-        let groups = group_hits(filter_hits(&pattern, results));
-        print!("{}", render_table(&groups));
-        println!(
-            "{} Query and {} QueryHit messages network-wide",
-            cost.traffic.queries, cost.traffic.hits
-        );
-
-        let best = groups
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("the search found nothing"))?;
-        let out = base.join("downloads").join(&best.name);
-        println!(
-            "\n== 5. Downloading {:?} from its {} sources (ranged GETs in parallel, SHA-1 verified)",
-            best.name,
-            best.sources.len()
-        );
-        let _ = std::fs::remove_file(&out);
-        let report = download(DownloadRequest {
-            sources: best.urls(),
-            sha1: best.sha1_urn.as_deref().and_then(hash::parse_urn),
-            output: out.clone(),
-            options: DownloadOptions {
-                chunk_size: 256 << 10,
-                progress: crate::download::progress::ProgressMode::Auto,
-                ..DownloadOptions::default()
-            },
-        })
-        .await?;
-        println!("{:<44} {:>10}", "source", "bytes");
-        for s in &report.sources {
-            println!("{:<44} {:>10}", s.url, s.bytes);
-        }
-        println!(
-            "saved {} ({} bytes), SHA-1 {}",
-            report.path.display(),
-            report.size,
-            if report.verified {
-                "verified"
-            } else {
-                "not known"
-            }
-        );
-
-        println!("\n== 6. Query \"beatles\" from servent 0 with the three strategies");
-        let strategies = [
-            "flood:ttl=7",
-            "ring:start=1,step=2,max=7,want=3",
-            "walk:k=4,steps=64,check=4,want=3",
-        ];
-        let mut costs = Vec::new();
-        for s in strategies {
-            let (_, cost) = mesh
-                .search(0, Query::new("beatles"), s.parse()?, WAIT)
-                .await?;
-            costs.push(cost);
-        }
-        super::costs::print_costs(&costs);
-        mesh.shutdown().await;
-        println!("\nall servents said Bye and closed their links");
-
-        println!(
-            "\n== 7. The same topology in the simulator (same core code): 500 queries per strategy"
-        );
-        let topology = base.join("topology.txt");
-        std::fs::write(&topology, mesh.graph.to_edge_list())?;
-        let seed = args.seed.to_string();
-        let argv = [
-            "compare",
-            "--topology",
-            topology.to_str().unwrap_or("topology.txt"),
-            "--strategies",
-            "flood:ttl=7,ring,walk:k=4,walk:k=8",
-            "--objects",
-            "20",
-            "--replication",
-            "0.1",
-            "--queries",
-            "500",
-            "--seed",
-            &seed,
-        ];
-        #[derive(clap::Parser)]
-        struct Compare {
-            #[command(flatten)]
-            args: super::compare::CompareArgs,
-        }
-        let compare = <Compare as clap::Parser>::try_parse_from(argv)?;
-        super::compare::run(compare.args)?;
-        if args.dir.is_none() {
-            let _ = std::fs::remove_dir_all(&base);
-        }
-        Ok(())
+/// Step 5: downloads the best result from all its sources into `base/downloads`.
+async fn download_best(groups: &[HitGroup], base: &Path) -> anyhow::Result<()> {
+    let best = groups
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the search found nothing"))?;
+    let out = base.join("downloads").join(&best.name);
+    println!(
+        "\n== 5. Downloading {:?} from its {} sources (ranged GETs in parallel, SHA-1 verified)",
+        best.name,
+        best.sources.len()
+    );
+    let _ = std::fs::remove_file(&out);
+    let report = download(DownloadRequest {
+        sources: best.urls(),
+        sha1: best.sha1_urn.as_deref().and_then(hash::parse_urn),
+        output: out.clone(),
+        options: DownloadOptions {
+            chunk_size: 256 << 10,
+            progress: crate::download::progress::ProgressMode::Auto,
+            ..DownloadOptions::default()
+        },
     })
+    .await?;
+    println!("{:<44} {:>10}", "source", "bytes");
+    for s in &report.sources {
+        println!("{:<44} {:>10}", s.url, s.bytes);
+    }
+    println!(
+        "saved {} ({} bytes), SHA-1 {}",
+        report.path.display(),
+        report.size,
+        if report.verified {
+            "verified"
+        } else {
+            "not known"
+        }
+    );
+    Ok(())
+}
+
+/// Step 6: one query with each of the three strategies on the live mesh, costs side by side.
+async fn live_strategies(mesh: &Mesh) -> anyhow::Result<()> {
+    println!("\n== 6. Query \"beatles\" from servent 0 with the three strategies");
+    let strategies = [
+        "flood:ttl=7",
+        "ring:start=1,step=2,max=7,want=3",
+        "walk:k=4,steps=64,check=4,want=3",
+    ];
+    let mut costs = Vec::new();
+    for s in strategies {
+        let (_, cost) = mesh
+            .search(0, Query::new("beatles"), s.parse()?, WAIT)
+            .await?;
+        costs.push(cost);
+    }
+    super::costs::print_costs(&costs);
+    Ok(())
+}
+
+/// Step 7: `servent compare` on the same topology, written out as an edge list.
+fn simulate(graph: &Graph, base: &Path, seed: u64) -> anyhow::Result<()> {
+    println!(
+        "\n== 7. The same topology in the simulator (same core code): 500 queries per strategy"
+    );
+    let topology = base.join("topology.txt");
+    std::fs::write(&topology, graph.to_edge_list())?;
+    let seed = seed.to_string();
+    let argv = [
+        "compare",
+        "--topology",
+        topology.to_str().unwrap_or("topology.txt"),
+        "--strategies",
+        "flood:ttl=7,ring,walk:k=4,walk:k=8",
+        "--objects",
+        "20",
+        "--replication",
+        "0.1",
+        "--queries",
+        "500",
+        "--seed",
+        &seed,
+    ];
+    #[derive(clap::Parser)]
+    struct Compare {
+        #[command(flatten)]
+        args: super::compare::CompareArgs,
+    }
+    let compare = <Compare as clap::Parser>::try_parse_from(argv)?;
+    super::compare::run(compare.args)
 }

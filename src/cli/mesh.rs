@@ -14,7 +14,7 @@ use crate::net::NodeConfig;
 use crate::proto::payload::Query;
 use crate::proto::PayloadType;
 use crate::rt;
-use crate::sim::Graph;
+use crate::topology::Graph;
 
 use super::signals;
 

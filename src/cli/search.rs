@@ -16,7 +16,7 @@ use crate::core::strategy::QueryCost;
 use crate::core::Strategy;
 use crate::download::{download, sanitize_name, DownloadOptions, DownloadRequest};
 use crate::library::hash;
-use crate::library::hits::{filter_hits, group_hits, render_table, SearchHit};
+use crate::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
 use crate::library::matching::Pattern;
 use crate::net::{Node, NodeConfig, SearchEvent};
 use crate::proto::payload::Query;
@@ -132,47 +132,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot search for {:?}: {e}", args.pattern))?;
     let strategy = args.strategy()?;
     rt::block_on(async move {
-        let node = Node::start_plain(NodeConfig {
-            min_peers: 0,
-            ..NodeConfig::default()
-        })
-        .await?;
-        let mut joined = 0;
-        for peer in &args.peers {
-            match node.connect(*peer).await {
-                Ok(_) => joined += 1,
-                Err(e) => eprintln!("warning: {e}"),
-            }
-        }
-        if joined == 0 {
-            bail!("could not join the mesh through any --peer");
-        }
-        let (id, mut events) = node.search(Query::new(&args.pattern), strategy);
-        let deadline = Instant::now() + args.timeout;
-        let mut raw: Vec<(SearchHit, u8)> = Vec::new();
-        let mut cost: Option<QueryCost> = None;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rt::timeout(left, events.next()).await {
-                Ok(Some(SearchEvent::Hit(h))) => {
-                    raw.extend(
-                        SearchHit::from_query_hit(&h.hit)
-                            .into_iter()
-                            .map(|s| (s, h.hops)),
-                    );
-                }
-                Ok(Some(SearchEvent::Done(c))) => {
-                    cost = Some(*c);
-                    // A ring or walk that got what it wanted is over; a flood's hits
-                    // trickle in until the timeout.
-                    if !matches!(strategy, Strategy::Flood(_)) {
-                        break;
-                    }
-                }
-                _ => break,
-            }
-        }
-        let cost = cost.or_else(|| node.search_cost(id));
+        let node = join(&args.peers).await?;
+        let (raw, cost) = collect_hits(&node, &args, strategy).await;
         node.shutdown().await;
 
         let shown: Vec<(SearchHit, u8)> = raw
@@ -180,74 +141,147 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             .filter(|(h, _)| pattern.matches_name(&h.name))
             .collect();
         if args.json {
-            for (h, hops) in &shown {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "name": h.name, "size": h.size, "sha1": h.sha1_urn, "index": h.index,
-                        "host": h.addr.ip().to_string(), "port": h.addr.port(),
-                        "servent_id": h.servent_id.to_string(), "hops": hops, "url": h.url(),
-                    })
-                );
-            }
-            if args.stats {
-                println!("{}", serde_json::json!({ "cost": cost }));
-            }
+            print_json(&shown, args.stats.then_some(&cost));
         }
         let groups = group_hits(filter_hits(
             &pattern,
             shown.iter().map(|(h, _)| h.clone()).collect(),
         ));
         if !args.json {
-            if groups.is_empty() {
-                println!("no results for {:?}", args.pattern);
-            } else {
-                print!("{}", render_table(&groups));
-            }
-            if args.stats {
-                match &cost {
-                    Some(c) => {
-                        println!();
-                        super::costs::print_costs(std::slice::from_ref(c));
-                    }
-                    None => println!("(no cost record: the search did not report one)"),
-                }
-            }
+            print_groups(&args, &groups, &cost);
         }
         if args.download {
-            let Some(best) = groups.first() else {
-                bail!("nothing to download")
-            };
-            let output = match &args.output {
-                Some(o) => o.clone(),
-                None => PathBuf::from(
-                    sanitize_name(&best.name)
-                        .context("the result's name cannot be used as a file name: give -o FILE")?,
-                ),
-            };
-            let req = DownloadRequest {
-                sources: best.urls(),
-                sha1: best.sha1_urn.as_deref().and_then(hash::parse_urn),
-                output,
-                options: DownloadOptions::default(),
-            };
-            let report = download(req).await?;
-            if args.json {
-                println!("{}", serde_json::json!({ "download": report }));
-            } else {
-                println!(
-                    "downloaded {} ({} bytes, {} sources){}",
-                    report.path.display(),
-                    report.size,
-                    report.sources.len(),
-                    if report.verified {
-                        ", SHA-1 verified"
-                    } else {
-                        ""
-                    }
-                );
-            }
+            download_best(&args, &groups).await?;
         }
         Ok(())
     })
+}
+
+/// Starts a short-lived servent of our own and links it to every `--peer` that answers.
+async fn join(peers: &[SocketAddr]) -> anyhow::Result<Node> {
+    let node = Node::start_plain(NodeConfig {
+        min_peers: 0,
+        ..NodeConfig::default()
+    })
+    .await?;
+    let mut joined = 0;
+    for peer in peers {
+        match node.connect(*peer).await {
+            Ok(_) => joined += 1,
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    if joined == 0 {
+        bail!("could not join the mesh through any --peer");
+    }
+    Ok(node)
+}
+
+/// Runs the search and gathers its hits (each with the hops it came over) until the
+/// strategy is done (ring, walk) or `--timeout` passes (a flood's hits trickle in), and
+/// the search's cost record.
+async fn collect_hits(
+    node: &Node,
+    args: &SearchArgs,
+    strategy: Strategy,
+) -> (Vec<(SearchHit, u8)>, Option<QueryCost>) {
+    let (id, mut events) = node.search(Query::new(&args.pattern), strategy);
+    let deadline = Instant::now() + args.timeout;
+    let mut raw: Vec<(SearchHit, u8)> = Vec::new();
+    let mut cost: Option<QueryCost> = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rt::timeout(left, events.next()).await {
+            Ok(Some(SearchEvent::Hit(h))) => {
+                raw.extend(
+                    SearchHit::from_query_hit(&h.hit)
+                        .into_iter()
+                        .map(|s| (s, h.hops)),
+                );
+            }
+            Ok(Some(SearchEvent::Done(c))) => {
+                cost = Some(*c);
+                // A ring or walk that got what it wanted is over; a flood's hits
+                // trickle in until the timeout.
+                if !matches!(strategy, Strategy::Flood(_)) {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    let cost = cost.or_else(|| node.search_cost(id));
+    (raw, cost)
+}
+
+/// `--json`: one object per hit, then the cost record when `cost` is given (`--stats`).
+fn print_json(shown: &[(SearchHit, u8)], cost: Option<&Option<QueryCost>>) {
+    for (h, hops) in shown {
+        println!(
+            "{}",
+            serde_json::json!({
+                "name": h.name, "size": h.size, "sha1": h.sha1_urn, "index": h.index,
+                "host": h.addr.ip().to_string(), "port": h.addr.port(),
+                "servent_id": h.servent_id.to_string(), "hops": hops, "url": h.url(),
+            })
+        );
+    }
+    if let Some(cost) = cost {
+        println!("{}", serde_json::json!({ "cost": cost }));
+    }
+}
+
+/// The results table (and the cost with `--stats`).
+fn print_groups(args: &SearchArgs, groups: &[HitGroup], cost: &Option<QueryCost>) {
+    if groups.is_empty() {
+        println!("no results for {:?}", args.pattern);
+    } else {
+        print!("{}", render_table(groups));
+    }
+    if args.stats {
+        match cost {
+            Some(c) => {
+                println!();
+                super::costs::print_costs(std::slice::from_ref(c));
+            }
+            None => println!("(no cost record: the search did not report one)"),
+        }
+    }
+}
+
+/// `--download`: fetches the best group from all its sources to `-o` or its own name.
+async fn download_best(args: &SearchArgs, groups: &[HitGroup]) -> anyhow::Result<()> {
+    let Some(best) = groups.first() else {
+        bail!("nothing to download")
+    };
+    let output = match &args.output {
+        Some(o) => o.clone(),
+        None => PathBuf::from(
+            sanitize_name(&best.name)
+                .context("the result's name cannot be used as a file name: give -o FILE")?,
+        ),
+    };
+    let req = DownloadRequest {
+        sources: best.urls(),
+        sha1: best.sha1_urn.as_deref().and_then(hash::parse_urn),
+        output,
+        options: DownloadOptions::default(),
+    };
+    let report = download(req).await?;
+    if args.json {
+        println!("{}", serde_json::json!({ "download": report }));
+    } else {
+        println!(
+            "downloaded {} ({} bytes, {} sources){}",
+            report.path.display(),
+            report.size,
+            report.sources.len(),
+            if report.verified {
+                ", SHA-1 verified"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
 }

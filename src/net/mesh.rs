@@ -14,7 +14,7 @@ use crate::core::Stats;
 use crate::proto::payload::Query;
 use crate::proto::Guid;
 use crate::proto::PayloadType;
-use crate::sim::Graph;
+use crate::topology::Graph;
 
 use super::config::NodeConfig;
 use super::node::{Node, NodeShare};

@@ -29,8 +29,8 @@ use crate::proto::{Guid, PayloadType};
 
 use super::network::{mix, Latency, Network, NodeId};
 use super::spec::StrategyItem;
-use super::topology::Graph;
 use super::workload::{object_name, ObjectMatcher, Placement, Workload};
+use crate::topology::Graph;
 
 /// Route entries per table in simulated servents: one query at a time needs one entry
 /// per servent (an expanding ring one per ring, at most 15), so 16 never evicts a live

@@ -1,21 +1,22 @@
 //! A deterministic discrete-event driver for many unmodified [`crate::core::Servent`]s:
 //! a global event queue over virtual time, links with latency, one seeded RNG. Used by
 //! the routing tests (exact message counts) and by the strategy experiments
-//! (`servent compare`): topologies, workloads, per-query cost records, reports.
+//! (`servent compare`): workloads, per-query cost records, reports, charts. The overlays
+//! it runs on come from [`crate::topology`].
 
 pub mod experiment;
-pub mod generators;
 pub mod network;
 pub mod report;
 pub mod spec;
 pub mod svg;
-pub mod topology;
 pub mod workload;
 
+/// The graph every simulated network is built on, named here too for the routing and
+/// strategy tests that build networks; new code names [`crate::topology::Graph`].
+pub use crate::topology::Graph;
 pub use experiment::{
     node_config, run_one_query, run_search, Experiment, SearchOutcome, SimCost, Summary,
 };
 pub use network::{Latency, Network, NodeId};
-pub use spec::{StrategyItem, TopologySpec};
-pub use topology::Graph;
+pub use spec::StrategyItem;
 pub use workload::{Allocation, Workload, WorkloadSpec};

@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::core::{Config, Event, PeerId, PeerInfo, Servent, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
-use super::topology::Graph;
+use crate::topology::Graph;
 
 pub type NodeId = usize;
 

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::experiment::Summary;
-use super::topology::Graph;
+use crate::topology::Graph;
 
 /// A topology's size and shape, as `servent compare` prints it.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -329,11 +329,54 @@ fn frame(
     );
 }
 
-/// Renders the chart as an SVG document.
-pub fn render(chart: &Chart) -> String {
-    let rows = chart.rows;
-    let axis = LogAxis::fit(rows.iter().map(|r| r.messages_per_query.max(1.0)));
-    let mut out = String::new();
+/// The two panels' scales: the shared log x axis, the success rate's linear y axis and
+/// the hops' linear y axis up to `hop_top` in steps of `hop_step`.
+struct Scales {
+    axis: LogAxis,
+    hop_step: f64,
+    hop_top: f64,
+}
+
+impl Scales {
+    fn fit(rows: &[Summary]) -> Scales {
+        let axis = LogAxis::fit(rows.iter().map(|r| r.messages_per_query.max(1.0)));
+        let max_hops = rows
+            .iter()
+            .filter_map(|r| r.p95_hops.map(f64::from).or(r.mean_hops))
+            .fold(1.0f64, f64::max);
+        let hop_step = if max_hops > 40.0 {
+            10.0
+        } else if max_hops > 16.0 {
+            5.0
+        } else if max_hops > 8.0 {
+            2.0
+        } else {
+            1.0
+        };
+        let hop_top = (max_hops / hop_step).ceil() * hop_step;
+        Scales {
+            axis,
+            hop_step,
+            hop_top,
+        }
+    }
+
+    /// x of a row's messages per query in the panel starting at `left`.
+    fn x(&self, r: &Summary, left: f64) -> f64 {
+        self.axis.x(r.messages_per_query.max(1.0), left)
+    }
+
+    fn y_success(&self, rate: f64) -> f64 {
+        TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - rate)
+    }
+
+    fn y_hops(&self, h: f64) -> f64 {
+        TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - h / self.hop_top)
+    }
+}
+
+/// The document's opening: the `<svg>` element, styles, background, title and subtitle.
+fn header(out: &mut String, chart: &Chart) {
     let _ = writeln!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Helvetica, Arial, sans-serif">"#
@@ -357,16 +400,22 @@ pub fn render(chart: &Chart) -> String {
         WIDTH / 2.0,
         escape(&chart.subtitle)
     );
+}
 
-    // Legend: one entry per family present.
-    let families: Vec<&str> = ["flood", "ring", "walk"]
+/// The strategy families present in `rows`, in legend order.
+fn families_of(rows: &[Summary]) -> Vec<&'static str> {
+    ["flood", "ring", "walk"]
         .into_iter()
         .filter(|f| rows.iter().any(|r| r.family == *f))
-        .collect();
+        .collect()
+}
+
+/// The legend: one entry per family present.
+fn legend(out: &mut String, families: &[&str]) {
     let mut lx = WIDTH / 2.0 - 90.0 * families.len() as f64 / 2.0;
-    for f in &families {
+    for f in families {
         let (color, shape) = family_style(f);
-        mark(&mut out, shape, lx, 74.0, color);
+        mark(out, shape, lx, 74.0, color);
         let name = match *f {
             "flood" => "flooding",
             "ring" => "expanding ring",
@@ -379,133 +428,139 @@ pub fn render(chart: &Chart) -> String {
         );
         lx += 150.0;
     }
+}
 
-    // Left: success rate.
-    let y_success = |rate: f64| TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - rate);
+/// Both panels' frames and axes: success rate on the left, hops to the first hit on the
+/// right.
+fn axes(out: &mut String, scales: &Scales) {
     let ticks: Vec<(f64, String)> = (0..=5)
-        .map(|i| (y_success(i as f64 / 5.0), format!("{}%", i * 20)))
+        .map(|i| (scales.y_success(i as f64 / 5.0), format!("{}%", i * 20)))
         .collect();
     frame(
-        &mut out,
+        out,
         LEFT[0],
-        &axis,
+        &scales.axis,
         "Success rate",
         "queries with at least one hit",
         &ticks,
     );
-    // Right: hops to the first hit.
-    let max_hops = rows
-        .iter()
-        .filter_map(|r| r.p95_hops.map(f64::from).or(r.mean_hops))
-        .fold(1.0f64, f64::max);
-    let hop_step = if max_hops > 40.0 {
-        10.0
-    } else if max_hops > 16.0 {
-        5.0
-    } else if max_hops > 8.0 {
-        2.0
-    } else {
-        1.0
-    };
-    let hop_top = (max_hops / hop_step).ceil() * hop_step;
-    let y_hops = |h: f64| TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - h / hop_top);
-    let ticks: Vec<(f64, String)> = (0..=(hop_top / hop_step) as usize)
+    let ticks: Vec<(f64, String)> = (0..=(scales.hop_top / scales.hop_step) as usize)
         .map(|i| {
-            let h = i as f64 * hop_step;
-            (y_hops(h), format!("{h}"))
+            let h = i as f64 * scales.hop_step;
+            (scales.y_hops(h), format!("{h}"))
         })
         .collect();
     frame(
-        &mut out,
+        out,
         LEFT[1],
-        &axis,
+        &scales.axis,
         "Hops to the first hit (mean, whisker to 95th pct.)",
         "hops",
         &ticks,
     );
+}
 
-    // Curves first (under the marks).
-    if chart.curves {
-        for f in &families {
-            let (color, _) = family_style(f);
-            let members: Vec<&Summary> = rows.iter().filter(|r| r.family == *f).collect();
-            if members.len() < 2 {
-                continue;
-            }
-            let pts: Vec<String> = members
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{:.1},{:.1}",
-                        axis.x(r.messages_per_query.max(1.0), LEFT[0]),
-                        y_success(r.success_rate)
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                out,
-                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2" opacity="0.7"/>"#,
-                pts.join(" ")
-            );
-            let pts: Vec<String> = members
-                .iter()
-                .filter_map(|r| {
-                    r.mean_hops.map(|h| {
-                        format!(
-                            "{:.1},{:.1}",
-                            axis.x(r.messages_per_query.max(1.0), LEFT[1]),
-                            y_hops(h)
-                        )
-                    })
-                })
-                .collect();
-            let _ = writeln!(
-                out,
-                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2" opacity="0.7"/>"#,
-                pts.join(" ")
-            );
+/// A sweep's curves, one per family with two or more marks, in both panels (drawn before
+/// the marks, so under them).
+fn curves(out: &mut String, rows: &[Summary], families: &[&str], scales: &Scales) {
+    for f in families {
+        let (color, _) = family_style(f);
+        let members: Vec<&Summary> = rows.iter().filter(|r| r.family == *f).collect();
+        if members.len() < 2 {
+            continue;
         }
+        let pts: Vec<String> = members
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:.1},{:.1}",
+                    scales.x(r, LEFT[0]),
+                    scales.y_success(r.success_rate)
+                )
+            })
+            .collect();
+        polyline(out, &pts, color);
+        let pts: Vec<String> = members
+            .iter()
+            .filter_map(|r| {
+                r.mean_hops
+                    .map(|h| format!("{:.1},{:.1}", scales.x(r, LEFT[1]), scales.y_hops(h)))
+            })
+            .collect();
+        polyline(out, &pts, color);
     }
+}
 
-    // Marks first (so labels avoid every mark), then labels.
-    let mut placers = [Placer::new(LEFT[0]), Placer::new(LEFT[1])];
-    let points: Vec<(f64, f64, Option<f64>)> = rows
+fn polyline(out: &mut String, points: &[String], color: &str) {
+    let _ = writeln!(
+        out,
+        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2" opacity="0.7"/>"#,
+        points.join(" ")
+    );
+}
+
+/// Where a row's marks sit: x in the left panel, y of its success rate, y of its mean hops
+/// (none without a hit).
+type Point = (f64, f64, Option<f64>);
+
+/// Every row's marks (and hop whiskers) in both panels, each registered with its panel's
+/// placer so labels avoid it.
+fn marks(
+    out: &mut String,
+    rows: &[Summary],
+    scales: &Scales,
+    placers: &mut [Placer; 2],
+) -> Vec<Point> {
+    let points: Vec<Point> = rows
         .iter()
         .map(|r| {
-            let x = axis.x(r.messages_per_query.max(1.0), LEFT[0]);
-            (x, y_success(r.success_rate), r.mean_hops.map(y_hops))
+            let x = scales.x(r, LEFT[0]);
+            (
+                x,
+                scales.y_success(r.success_rate),
+                r.mean_hops.map(|h| scales.y_hops(h)),
+            )
         })
         .collect();
     for (r, &(x, y, hy)) in rows.iter().zip(&points) {
         let (color, shape) = family_style(r.family);
-        mark(&mut out, shape, x, y, color);
+        mark(out, shape, x, y, color);
         placers[0].mark(x, y);
         if let Some(hy) = hy {
             let x = x - LEFT[0] + LEFT[1];
             if let Some(p) = r.p95_hops {
-                let py = y_hops(p as f64);
-                let _ = writeln!(
-                    out,
-                    r#"<line x1="{x:.1}" y1="{hy:.1}" x2="{x:.1}" y2="{py:.1}" stroke="{color}" stroke-width="2"/>"#
-                );
-                let _ = writeln!(
-                    out,
-                    r#"<line x1="{:.1}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="{color}" stroke-width="2"/>"#,
-                    x - 4.0,
-                    x + 4.0
-                );
-                placers[1].taken.push(Rect {
-                    x0: x - 5.0,
-                    y0: py.min(hy),
-                    x1: x + 5.0,
-                    y1: py.max(hy),
-                });
+                whisker(out, &mut placers[1], x, hy, scales.y_hops(p as f64), color);
             }
-            mark(&mut out, shape, x, hy, color);
+            mark(out, shape, x, hy, color);
             placers[1].mark(x, hy);
         }
     }
-    // Labels: marks of one family that coincide share one label (`ttl=5/6/7`).
+    points
+}
+
+/// The whisker from the mean hops (`hy`) to the 95th percentile (`py`) at `x`, with its cap.
+fn whisker(out: &mut String, placer: &mut Placer, x: f64, hy: f64, py: f64, color: &str) {
+    let _ = writeln!(
+        out,
+        r#"<line x1="{x:.1}" y1="{hy:.1}" x2="{x:.1}" y2="{py:.1}" stroke="{color}" stroke-width="2"/>"#
+    );
+    let _ = writeln!(
+        out,
+        r#"<line x1="{:.1}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="{color}" stroke-width="2"/>"#,
+        x - 4.0,
+        x + 4.0
+    );
+    placer.taken.push(Rect {
+        x0: x - 5.0,
+        y0: py.min(hy),
+        x1: x + 5.0,
+        y1: py.max(hy),
+    });
+}
+
+/// The marks' labels in both panels: marks of one family that coincide share one label
+/// (`ttl=5/6/7`).
+fn labels(out: &mut String, rows: &[Summary], points: &[Point], placers: &mut [Placer; 2]) {
     let left_marks: Vec<(f64, f64)> = points.iter().map(|&(x, y, _)| (x, y)).collect();
     let right_marks: Vec<Option<(f64, f64)>> = points
         .iter()
@@ -525,6 +580,24 @@ pub fn render(chart: &Chart) -> String {
             );
         }
     }
+}
+
+/// Renders the chart as an SVG document.
+pub fn render(chart: &Chart) -> String {
+    let rows = chart.rows;
+    let scales = Scales::fit(rows);
+    let mut out = String::new();
+    header(&mut out, chart);
+    let families = families_of(rows);
+    legend(&mut out, &families);
+    axes(&mut out, &scales);
+    if chart.curves {
+        curves(&mut out, rows, &families, &scales);
+    }
+    // Marks first (so labels avoid every mark), then labels.
+    let mut placers = [Placer::new(LEFT[0]), Placer::new(LEFT[1])];
+    let points = marks(&mut out, rows, &scales, &mut placers);
+    labels(&mut out, rows, &points, &mut placers);
     out.push_str("</svg>\n");
     out
 }

@@ -13,7 +13,7 @@ use servent::library::{Library, LibraryConfig};
 use servent::net::mesh::Mesh;
 use servent::net::{NodeConfig, NodeShare};
 use servent::rt;
-use servent::sim::Graph;
+use servent::topology::Graph;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_servent"))

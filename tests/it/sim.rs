@@ -16,9 +16,9 @@ use servent::sim::experiment::{build_network, object_query, StrategyResult};
 use servent::sim::spec::parse_strategies;
 use servent::sim::workload::Placement;
 use servent::sim::{
-    run_one_query, run_search, Experiment, Graph, Latency, SimCost, TopologySpec, Workload,
-    WorkloadSpec,
+    run_one_query, run_search, Experiment, Latency, SimCost, Workload, WorkloadSpec,
 };
+use servent::topology::{Graph, TopologySpec};
 
 /// The SNAP topologies the repository carries (`data/README.md`).
 fn data_dir() -> PathBuf {

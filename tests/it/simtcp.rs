@@ -16,7 +16,8 @@ use servent::net::NodeConfig;
 use servent::rt;
 use servent::sim::experiment::{build_network, object_query};
 use servent::sim::workload::Placement;
-use servent::sim::{node_config, run_search, Graph, Latency};
+use servent::sim::{node_config, run_search, Latency};
+use servent::topology::Graph;
 
 const SEED: u64 = 42;
 

@@ -1,13 +1,44 @@
-//! Topology generators beyond G(n, m): the power-law random graph (configuration model),
-//! Barabasi-Albert preferential attachment and the 2D grid. Each takes the RNG it draws
-//! from, so a seed fixes the graph.
+//! Topology generators: G(n, m) and its mean-degree form, a ring with random chords, the
+//! power-law random graph (configuration model), Barabasi-Albert preferential attachment
+//! and the 2D grid. Each takes the RNG it draws from, so a seed fixes the graph.
 
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::topology::Graph;
+use super::graph::Graph;
 
 impl Graph {
+    /// G(n, m): m distinct edges chosen uniformly at random.
+    pub fn gnm<R: Rng>(n: usize, m: usize, rng: &mut R) -> Graph {
+        let mut g = Graph::with_nodes(n);
+        let max_edges = n.saturating_mul(n.saturating_sub(1)) / 2;
+        let m = m.min(max_edges);
+        while g.edge_count() < m {
+            let a = rng.gen_range(0..n);
+            let b = rng.gen_range(0..n);
+            g.add_edge(a, b);
+        }
+        g
+    }
+
+    /// A random graph of the given mean degree (G(n, m) with m = n * degree / 2).
+    pub fn random_mean_degree<R: Rng>(n: usize, degree: f64, rng: &mut R) -> Graph {
+        Graph::gnm(n, (n as f64 * degree / 2.0).round() as usize, rng)
+    }
+
+    /// A ring plus `chords` random chords: connected by construction.
+    pub fn ring_with_chords<R: Rng>(n: usize, chords: usize, rng: &mut R) -> Graph {
+        let mut g = Graph::with_nodes(n);
+        for i in 0..n {
+            g.add_edge(i, (i + 1) % n);
+        }
+        let target = g.edge_count() + chords.min(n.saturating_mul(n.saturating_sub(3)) / 2);
+        while g.edge_count() < target {
+            g.add_edge(rng.gen_range(0..n), rng.gen_range(0..n));
+        }
+        g
+    }
+
     /// Power-law random graph (PLRG) by the configuration model: every node draws a
     /// degree `k` in `[min_degree, max_degree]` with probability proportional to
     /// `k^-exponent`, the half-edges ("stubs") are paired uniformly at random, and

@@ -1,0 +1,14 @@
+//! Overlay topologies, shared by the simulator and by in-process meshes of real servents:
+//! the [`Graph`], its generators, SNAP edge lists, its measures, and the
+//! `plrg:n=10000,exponent=2.1` / `file:PATH` descriptions experiments name them by.
+//! Pure graph code: no servent, no socket, no clock (randomness is passed in).
+
+pub mod edge_list;
+pub mod generators;
+pub mod graph;
+pub mod measures;
+pub mod spec;
+
+pub use edge_list::TopologyError;
+pub use graph::Graph;
+pub use spec::{TopologyKind, TopologySpec, TopologySpecError};

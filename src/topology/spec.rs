@@ -1,0 +1,338 @@
+//! The small language topologies are described in (`servent compare --topology`):
+//! `plrg:n=10000,exponent=2.1`, `random:n=1000,degree=4`, `grid:w=100,h=100`,
+//! `ba:n=1000,m=2`, `gnm:n=1000,m=2000`, `file:PATH` (a SNAP edge list), each with an
+//! optional `lcc` flag; parsed, printed back, and built into a [`Graph`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use rand::Rng;
+
+use super::edge_list::TopologyError;
+use super::graph::Graph;
+
+/// Errors in a topology description.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TopologySpecError {
+    UnknownName {
+        what: &'static str,
+        name: String,
+        expected: &'static str,
+    },
+    UnknownParam {
+        spec: String,
+        key: String,
+        expected: &'static str,
+    },
+    BadValue {
+        spec: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+impl fmt::Display for TopologySpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TopologySpecError::UnknownName {
+                what,
+                name,
+                expected,
+            } => write!(f, "unknown {what} {name:?} (expected one of: {expected})"),
+            TopologySpecError::UnknownParam {
+                spec,
+                key,
+                expected,
+            } => write!(
+                f,
+                "{spec}: unknown parameter {key:?} (expected one of: {expected})"
+            ),
+            TopologySpecError::BadValue {
+                spec,
+                key,
+                value,
+                reason,
+            } => write!(f, "{spec}: bad value {value:?} for {key}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for TopologySpecError {}
+
+/// `name:key=value,flag,...` split into its name and parameters.
+struct Parts<'a> {
+    spec: &'a str,
+    name: &'a str,
+    params: Vec<(&'a str, Option<&'a str>)>,
+}
+
+impl<'a> Parts<'a> {
+    fn parse(spec: &'a str) -> Parts<'a> {
+        let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
+        let params = rest
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim())),
+                None => (p, None),
+            })
+            .collect();
+        Parts {
+            spec,
+            name: name.trim(),
+            params,
+        }
+    }
+
+    fn check_keys(&self, allowed: &'static str) -> Result<(), TopologySpecError> {
+        for (k, _) in &self.params {
+            if !allowed.split(", ").any(|a| a == *k) {
+                return Err(TopologySpecError::UnknownParam {
+                    spec: self.spec.to_owned(),
+                    key: (*k).to_owned(),
+                    expected: allowed,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.params.iter().any(|(k, _)| *k == key)
+    }
+
+    fn get<T: FromStr>(&self, key: &str, default: T) -> Result<T, TopologySpecError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.params.iter().rev().find(|(k, _)| *k == key) {
+            None => Ok(default),
+            Some((_, None)) => Err(self.bad(key, "", "a value is needed".into())),
+            Some((_, Some(v))) => v
+                .parse()
+                .map_err(|e: T::Err| self.bad(key, v, e.to_string())),
+        }
+    }
+
+    fn bad(&self, key: &str, value: &str, reason: String) -> TopologySpecError {
+        TopologySpecError::BadValue {
+            spec: self.spec.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// How an overlay is made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopologyKind {
+    /// G(n, m) with m = n * degree / 2.
+    Random {
+        n: usize,
+        degree: f64,
+    },
+    Gnm {
+        n: usize,
+        m: usize,
+    },
+    /// Power-law random graph by the configuration model.
+    Plrg {
+        n: usize,
+        exponent: f64,
+        min_degree: usize,
+        max_degree: usize,
+    },
+    Grid {
+        width: usize,
+        height: usize,
+    },
+    BarabasiAlbert {
+        n: usize,
+        m: usize,
+    },
+    /// A SNAP edge list.
+    File(PathBuf),
+}
+
+/// A topology description: how to make it, and whether to keep only the giant component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopologySpec {
+    pub kind: TopologyKind,
+    pub largest_component: bool,
+}
+
+const TOPOLOGIES: &str = "random, gnm, plrg, grid, ba, file";
+
+impl FromStr for TopologySpec {
+    type Err = TopologySpecError;
+
+    fn from_str(s: &str) -> Result<Self, TopologySpecError> {
+        let s = s.trim();
+        // An edge-list file: `file:PATH`, `snap:PATH` or a bare path, with `,lcc` after it.
+        let file = s
+            .strip_prefix("file:")
+            .or_else(|| s.strip_prefix("snap:"))
+            .or_else(|| {
+                let bare = !s.contains(':') && (s.contains('/') || s.contains(".txt"));
+                bare.then_some(s)
+            });
+        if let Some(rest) = file {
+            let (path, lcc) = match rest.strip_suffix(",lcc") {
+                Some(p) => (p, true),
+                None => (rest, false),
+            };
+            return Ok(TopologySpec {
+                kind: TopologyKind::File(PathBuf::from(path)),
+                largest_component: lcc,
+            });
+        }
+        let p = Parts::parse(s);
+        let kind = match p.name {
+            "random" => {
+                p.check_keys("n, degree, lcc")?;
+                TopologyKind::Random {
+                    n: p.get("n", 10_000)?,
+                    degree: p.get("degree", 4.0)?,
+                }
+            }
+            "gnm" => {
+                p.check_keys("n, m, lcc")?;
+                let n = p.get("n", 10_000)?;
+                TopologyKind::Gnm {
+                    n,
+                    m: p.get("m", 2 * n)?,
+                }
+            }
+            "plrg" => {
+                p.check_keys("n, exponent, min, max, lcc")?;
+                TopologyKind::Plrg {
+                    n: p.get("n", 10_000)?,
+                    exponent: p.get("exponent", 2.1)?,
+                    min_degree: p.get("min", 1)?,
+                    max_degree: p.get("max", usize::MAX)?,
+                }
+            }
+            "grid" => {
+                p.check_keys("w, h, n, lcc")?;
+                let side = (p.get("n", 10_000usize)? as f64).sqrt().round() as usize;
+                TopologyKind::Grid {
+                    width: p.get("w", side)?,
+                    height: p.get("h", side)?,
+                }
+            }
+            "ba" => {
+                p.check_keys("n, m, lcc")?;
+                TopologyKind::BarabasiAlbert {
+                    n: p.get("n", 10_000)?,
+                    m: p.get("m", 2)?,
+                }
+            }
+            name => {
+                return Err(TopologySpecError::UnknownName {
+                    what: "topology",
+                    name: name.to_owned(),
+                    expected: TOPOLOGIES,
+                })
+            }
+        };
+        Ok(TopologySpec {
+            kind,
+            largest_component: p.flag("lcc"),
+        })
+    }
+}
+
+impl fmt::Display for TopologySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            TopologyKind::Random { n, degree } => write!(f, "random:n={n},degree={degree}")?,
+            TopologyKind::Gnm { n, m } => write!(f, "gnm:n={n},m={m}")?,
+            TopologyKind::Plrg {
+                n,
+                exponent,
+                min_degree,
+                max_degree,
+            } => {
+                write!(f, "plrg:n={n},exponent={exponent},min={min_degree}")?;
+                if *max_degree != usize::MAX {
+                    write!(f, ",max={max_degree}")?;
+                }
+            }
+            TopologyKind::Grid { width, height } => write!(f, "grid:w={width},h={height}")?,
+            TopologyKind::BarabasiAlbert { n, m } => write!(f, "ba:n={n},m={m}")?,
+            TopologyKind::File(p) => write!(f, "file:{}", p.display())?,
+        }
+        if self.largest_component {
+            f.write_str(",lcc")?;
+        }
+        Ok(())
+    }
+}
+
+impl TopologySpec {
+    /// Makes the graph (generators draw from `rng`), keeping only the largest component
+    /// when asked.
+    pub fn build<R: Rng>(&self, rng: &mut R) -> Result<Graph, TopologyError> {
+        let g = match &self.kind {
+            TopologyKind::Random { n, degree } => Graph::random_mean_degree(*n, *degree, rng),
+            TopologyKind::Gnm { n, m } => Graph::gnm(*n, *m, rng),
+            TopologyKind::Plrg {
+                n,
+                exponent,
+                min_degree,
+                max_degree,
+            } => Graph::plrg(*n, *exponent, *min_degree, *max_degree, rng),
+            TopologyKind::Grid { width, height } => Graph::grid(*width, *height),
+            TopologyKind::BarabasiAlbert { n, m } => Graph::barabasi_albert(*n, *m, rng),
+            TopologyKind::File(path) => Graph::load_edge_list(path)?,
+        };
+        Ok(if self.largest_component {
+            g.largest_component()
+        } else {
+            g
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topologies_parse_and_print_back() {
+        for s in [
+            "plrg:n=1000,exponent=2.1,min=1",
+            "plrg:n=1000,exponent=2.5,min=2,max=100,lcc",
+            "random:n=500,degree=4",
+            "gnm:n=10,m=20",
+            "grid:w=10,h=20",
+            "ba:n=100,m=3",
+            "file:/tmp/x.txt,lcc",
+        ] {
+            let t: TopologySpec = s.parse().unwrap();
+            assert_eq!(t.to_string(), s);
+        }
+        let t: TopologySpec = "data/p2p-Gnutella09.txt".parse().unwrap();
+        assert!(matches!(t.kind, TopologyKind::File(_)));
+        let t: TopologySpec = "data/p2p-Gnutella09.txt,lcc".parse().unwrap();
+        assert_eq!(
+            t.kind,
+            TopologyKind::File(PathBuf::from("data/p2p-Gnutella09.txt"))
+        );
+        assert!(t.largest_component);
+        let t: TopologySpec = "grid:n=100".parse().unwrap();
+        assert_eq!(
+            t.kind,
+            TopologyKind::Grid {
+                width: 10,
+                height: 10
+            }
+        );
+        assert!("plrg:n=ten".parse::<TopologySpec>().is_err());
+        assert!("torus:n=10".parse::<TopologySpec>().is_err());
+    }
+}
