@@ -21,7 +21,7 @@ const MAX_FN_LINES: usize = 120;
 const LAYERS: &[(&str, &[&str])] = &[
     ("proto", &[]),
     ("core", &["proto"]),
-    ("topology", &[]),
+    ("topology", &[]), // std and rand only
     ("library", &["proto", "core"]),
     ("sim", &["core", "proto", "topology"]),
     ("rt", &[]),
