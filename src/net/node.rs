@@ -10,7 +10,7 @@ use futures::channel::mpsc;
 
 use crate::core::strategy::{QueryTraffic, SearchId, Strategy};
 use crate::core::{Config, PeerId, QueryMatcher, Servent};
-use crate::http::server::HttpContext;
+use crate::http::HttpContext;
 use crate::library::Library;
 use crate::proto::payload::{Pong, Query};
 use crate::proto::Guid;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::channel::oneshot;
 
 use crate::core::PeerId;
-use crate::http::server::HttpContext;
+use crate::http::HttpContext;
 use crate::proto::{DecodeError, Descriptor, Guid};
 
 use super::config::NodeConfig;
