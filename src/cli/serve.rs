@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use crate::net::{Node, NodeConfig};
+use crate::net::{Node, NodeConfig, Sharing};
 use crate::rt;
 
 use super::library_args::LibraryArgs;
@@ -59,10 +59,7 @@ impl ServeArgs {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut sigs = signals::signals()?;
     let library = args.library.open_library()?;
-    let matcher = library.as_ref().map(|l| {
-        let (files, kb) = l.totals();
-        (l.matcher(), files, kb)
-    });
+    let matcher = library.as_ref().map(Sharing::of_library);
     rt::block_on(async move {
         let http_args = args.library.clone();
         let node = Node::start(args.node_config(), matcher, move |status| {

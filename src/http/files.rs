@@ -7,163 +7,36 @@
 //! library, whose paths come from the scan, so nothing in a request reaches the file
 //! system. Small bodies (one range up to [`INLINE_READ_MAX`]) are read with one positioned
 //! read on a kept-open handle, inline: a page-cache hit costs microseconds, less than a
-//! hop to the blocking pool. Larger bodies stream in [`STREAM_CHUNK`] pieces, each read
+//! hop to the blocking pool. Larger bodies stream in [`super::body::STREAM_CHUNK`] pieces, each read
 //! on the blocking pool, so memory per upload stays at one chunk.
 
-use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::future::Future;
 use std::io;
 use std::ops::Range;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
+use super::body::{boundary, multipart, FileBody, Segment};
+use super::context::HttpContext;
 use super::disk::{self, Cached};
+use super::open_files::FileHeaders;
 use super::range::{self, RangePlan};
-use super::server::{text, Body, HttpContext};
+use super::response::{empty, full, put, respond, text, Body};
 use crate::library::{hash, SharedFile};
-use crate::rt::{self, JoinHandle};
+use crate::rt;
 
 /// Largest single-range body read inline on the executor thread (one `pread`).
 pub const INLINE_READ_MAX: u64 = 64 * 1024;
-/// Size of each read while streaming a body: large enough that per-read costs (a
-/// syscall, a buffer, a wake-up when the socket drains) are noise, small enough that an
-/// upload holds little memory.
-pub const STREAM_CHUNK: u64 = 512 * 1024;
 /// What a busy servent asks a downloader to wait before trying again.
 pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(30);
-/// Kept-open file handles (least recently used ones are closed first): a hot file is
-/// served without an `open` per request, and the process never holds many descriptors.
-pub const OPEN_FILES_MAX: usize = 64;
-
-/// Upload slots: how many file bodies may be sent at once.
-pub struct UploadSlots {
-    max: usize,
-    active: Arc<AtomicUsize>,
-}
-
-/// Holds one upload slot until dropped (when the body is sent or the client goes).
-pub struct SlotGuard(Arc<AtomicUsize>);
-
-impl Drop for SlotGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl UploadSlots {
-    pub fn new(max: usize) -> UploadSlots {
-        UploadSlots {
-            max,
-            active: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    pub fn active(&self) -> usize {
-        self.active.load(Ordering::Acquire)
-    }
-
-    /// A slot, or `None` when all are in use.
-    pub fn try_acquire(&self) -> Option<SlotGuard> {
-        self.active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| SlotGuard(Arc::clone(&self.active)))
-    }
-}
-
-/// Counters of the HTTP side (shown in `/status`, read by tests).
-#[derive(Default)]
-pub struct HttpStats {
-    pub requests: AtomicU64,
-    /// Body bytes of shared files handed to the connection.
-    pub bytes_served: Arc<AtomicU64>,
-    pub busy_refusals: AtomicU64,
-}
-
-/// Response headers of one file, built once per open handle rather than per request.
-pub struct FileHeaders {
-    content_type: HeaderValue,
-    etag: HeaderValue,
-    last_modified: HeaderValue,
-    urn: Option<HeaderValue>,
-    validators: Validators,
-}
-
-impl FileHeaders {
-    fn new(f: &SharedFile) -> FileHeaders {
-        let v = validators(f);
-        let hv = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
-        FileHeaders {
-            content_type: HeaderValue::from_static(content_type(&f.name)),
-            etag: hv(&v.etag),
-            last_modified: hv(&v.last_modified),
-            urn: f.sha1_urn().map(|u| hv(&u)),
-            validators: v,
-        }
-    }
-}
-
-/// A kept-open handle: the library entry it was checked against, the handle, its
-/// headers, last use.
-type OpenFile = (Arc<SharedFile>, Arc<File>, Arc<FileHeaders>, u64);
-
-/// Kept-open handles of recently served files, checked against the library entry.
-#[derive(Default)]
-pub struct OpenFiles {
-    map: Mutex<HashMap<u32, OpenFile>>,
-    tick: AtomicU64,
-}
-
-impl OpenFiles {
-    /// The open handle of `f` and its headers, opening (and checking) it if needed.
-    pub fn get(&self, f: &Arc<SharedFile>) -> io::Result<(Arc<File>, Arc<FileHeaders>)> {
-        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((shared, file, headers, used)) = map.get_mut(&f.index) {
-            if Arc::ptr_eq(shared, f) {
-                *used = tick;
-                if headers.urn.is_none() && f.sha1().is_some() {
-                    *headers = Arc::new(FileHeaders::new(f));
-                }
-                return Ok((Arc::clone(file), Arc::clone(headers)));
-            }
-        }
-        let file = Arc::new(f.open_checked()?);
-        if map.len() >= OPEN_FILES_MAX {
-            if let Some(oldest) = map.iter().min_by_key(|(_, v)| v.3).map(|(k, _)| *k) {
-                map.remove(&oldest);
-            }
-        }
-        let headers = Arc::new(FileHeaders::new(f));
-        map.insert(
-            f.index,
-            (Arc::clone(f), Arc::clone(&file), Arc::clone(&headers), tick),
-        );
-        Ok((file, headers))
-    }
-
-    /// Closes every kept handle (after a rescan).
-    pub fn clear(&self) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-}
 
 /// `GET`/`HEAD /get/<index>/<name>`: the index and the name must agree.
 pub async fn get_by_index(ctx: &HttpContext, req: &Request<Incoming>) -> Response<Body> {
@@ -232,48 +105,6 @@ fn not_found() -> Response<Body> {
     text(StatusCode::NOT_FOUND, "no such shared file\n".into())
 }
 
-/// Validators of a file: strong ETags we accept, the one we send, Last-Modified.
-struct Validators {
-    etag: String,
-    accepted: Vec<String>,
-    last_modified: String,
-}
-
-fn validators(f: &SharedFile) -> Validators {
-    let secs = f
-        .mtime
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let stat_tag = format!("\"{secs:x}-{:x}\"", f.size);
-    let mut accepted = vec![stat_tag.clone()];
-    let etag = match f.sha1_urn() {
-        Some(u) => {
-            let t = format!("\"{u}\"");
-            accepted.push(t.clone());
-            t
-        }
-        None => stat_tag,
-    };
-    Validators {
-        etag,
-        accepted,
-        last_modified: http_date(f.mtime),
-    }
-}
-
-/// RFC 9110 §13.1.5: a strong entity-tag must match one of ours exactly; a date must
-/// equal our Last-Modified; anything else (weak tags included) does not match.
-fn if_range_matches(value: &str, v: &Validators) -> bool {
-    let value = value.trim();
-    if value.starts_with("W/") {
-        return false;
-    }
-    if value.starts_with('"') {
-        return v.accepted.iter().any(|t| t == value);
-    }
-    value == v.last_modified
-}
-
 /// Answers a request for one shared file.
 async fn serve(
     ctx: &HttpContext,
@@ -292,28 +123,8 @@ async fn serve(
             );
         }
     };
-    let range_header = req
-        .headers()
-        .get(header::RANGE)
-        .and_then(|h| h.to_str().ok());
-    let honour_range = match req.headers().get(header::IF_RANGE) {
-        Some(ir) => ir
-            .to_str()
-            .is_ok_and(|s| if_range_matches(s, &fh.validators)),
-        None => true,
-    };
-    let plan = if honour_range {
-        range::plan(range_header, len)
-    } else {
-        RangePlan::Full
-    };
-    let mut headers = HeaderMap::with_capacity(10);
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(header::ETAG, fh.etag.clone());
-    headers.insert(header::LAST_MODIFIED, fh.last_modified.clone());
-    if let Some(u) = &fh.urn {
-        headers.insert(X_GNUTELLA_CONTENT_URN, u.clone());
-    }
+    let plan = range_plan(req, &fh, len);
+    let mut headers = file_headers(&fh);
     if let RangePlan::Unsatisfiable = plan {
         put(
             &mut headers,
@@ -328,69 +139,18 @@ async fn serve(
     } else {
         match ctx.uploads.try_acquire() {
             Some(s) => Some(s),
-            None => {
-                ctx.stats.busy_refusals.fetch_add(1, Ordering::Relaxed);
-                let mut r = text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("all {} upload slots are busy\n", ctx.uploads.max()),
-                );
-                r.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(BUSY_RETRY_AFTER.as_secs()),
-                );
-                return r;
-            }
+            None => return busy(ctx),
         }
     };
-    let (status, segments, body_len) = match plan {
-        RangePlan::Full | RangePlan::Unsatisfiable => {
-            headers.insert(header::CONTENT_TYPE, fh.content_type.clone());
-            (StatusCode::OK, vec![Segment::File(0..len)], len)
-        }
-        RangePlan::Partial(ranges) if ranges.len() == 1 => {
-            let r = ranges[0].clone();
-            headers.insert(header::CONTENT_TYPE, fh.content_type.clone());
-            put(
-                &mut headers,
-                header::CONTENT_RANGE,
-                &format!("bytes {}-{}/{len}", r.start, r.end - 1),
-            );
-            let n = r.end - r.start;
-            (StatusCode::PARTIAL_CONTENT, vec![Segment::File(r)], n)
-        }
-        RangePlan::Partial(ranges) => {
-            let boundary = boundary();
-            put(
-                &mut headers,
-                header::CONTENT_TYPE,
-                &format!("multipart/byteranges; boundary={boundary}"),
-            );
-            let ct = fh
-                .content_type
-                .to_str()
-                .unwrap_or("application/octet-stream");
-            let (segments, n) = multipart(&ranges, len, ct, &boundary);
-            (StatusCode::PARTIAL_CONTENT, segments, n)
-        }
-    };
+    let (status, segments, body_len) = body_plan(plan, &fh, len, &mut headers);
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
     if head {
         return respond(status, headers, empty());
     }
     // One small range: one positioned read, inline when cached.
     if let [Segment::File(r)] = segments.as_slice() {
-        let n = (r.end - r.start) as usize;
-        if n as u64 <= INLINE_READ_MAX {
-            let start = r.start;
-            let read = match disk::read_cached(&handle, start, n) {
-                Ok(Cached::Data(b)) if b.len() == n => Ok(b),
-                Ok(_) => {
-                    let h = Arc::clone(&handle);
-                    rt::spawn_blocking(move || disk::read_blocking(&h, start, n)).await
-                }
-                Err(e) => Err(e),
-            };
-            return match read {
+        if r.end - r.start <= INLINE_READ_MAX {
+            return match read_inline(&handle, r.clone()).await {
                 Ok(b) => {
                     ctx.stats
                         .bytes_served
@@ -405,233 +165,114 @@ async fn serve(
             };
         }
     }
-    let body = FileBody {
-        file: handle,
-        segments: segments.into(),
-        reading: None,
-        remaining: body_len,
-        served: Arc::clone(&ctx.stats.bytes_served),
-        _slot: slot,
-    };
+    let served = Arc::clone(&ctx.stats.bytes_served);
+    let body = FileBody::new(handle, segments, body_len, served, slot);
     respond(status, headers, body.boxed())
+}
+
+/// What the request's `Range` asks for, unless its `If-Range` names another version of
+/// the file (then the whole file).
+fn range_plan(req: &Request<Incoming>, fh: &FileHeaders, len: u64) -> RangePlan {
+    let range_header = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|h| h.to_str().ok());
+    let honour_range = match req.headers().get(header::IF_RANGE) {
+        Some(ir) => ir.to_str().is_ok_and(|s| fh.if_range_matches(s)),
+        None => true,
+    };
+    if honour_range {
+        range::plan(range_header, len)
+    } else {
+        RangePlan::Full
+    }
+}
+
+/// The headers every answer about the file carries: ranges accepted, its validators, its
+/// SHA-1 when known.
+fn file_headers(fh: &FileHeaders) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(10);
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::ETAG, fh.etag.clone());
+    headers.insert(header::LAST_MODIFIED, fh.last_modified.clone());
+    if let Some(u) = &fh.urn {
+        headers.insert(X_GNUTELLA_CONTENT_URN, u.clone());
+    }
+    headers
+}
+
+/// 503 when every upload slot is taken, with when to come back.
+fn busy(ctx: &HttpContext) -> Response<Body> {
+    ctx.stats.busy_refusals.fetch_add(1, Ordering::Relaxed);
+    let mut r = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("all {} upload slots are busy\n", ctx.uploads.max()),
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(BUSY_RETRY_AFTER.as_secs()),
+    );
+    r
+}
+
+/// The status, body segments and body length of a satisfiable plan; sets the content
+/// headers (type, and range for a single range).
+fn body_plan(
+    plan: RangePlan,
+    fh: &FileHeaders,
+    len: u64,
+    headers: &mut HeaderMap,
+) -> (StatusCode, Vec<Segment>, u64) {
+    match plan {
+        RangePlan::Full | RangePlan::Unsatisfiable => {
+            headers.insert(header::CONTENT_TYPE, fh.content_type.clone());
+            (StatusCode::OK, vec![Segment::File(0..len)], len)
+        }
+        RangePlan::Partial(ranges) if ranges.len() == 1 => {
+            let r = ranges[0].clone();
+            headers.insert(header::CONTENT_TYPE, fh.content_type.clone());
+            put(
+                headers,
+                header::CONTENT_RANGE,
+                &format!("bytes {}-{}/{len}", r.start, r.end - 1),
+            );
+            let n = r.end - r.start;
+            (StatusCode::PARTIAL_CONTENT, vec![Segment::File(r)], n)
+        }
+        RangePlan::Partial(ranges) => {
+            let boundary = boundary();
+            put(
+                headers,
+                header::CONTENT_TYPE,
+                &format!("multipart/byteranges; boundary={boundary}"),
+            );
+            let ct = fh
+                .content_type
+                .to_str()
+                .unwrap_or("application/octet-stream");
+            let (segments, n) = multipart(&ranges, len, ct, &boundary);
+            (StatusCode::PARTIAL_CONTENT, segments, n)
+        }
+    }
+}
+
+/// Reads one small range with one positioned read: inline when the page cache has it,
+/// else on the blocking pool.
+async fn read_inline(handle: &Arc<File>, r: Range<u64>) -> io::Result<Bytes> {
+    let n = (r.end - r.start) as usize;
+    let start = r.start;
+    match disk::read_cached(handle, start, n) {
+        Ok(Cached::Data(b)) if b.len() == n => Ok(b),
+        Ok(_) => {
+            let h = Arc::clone(handle);
+            rt::spawn_blocking(move || disk::read_blocking(&h, start, n)).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Header naming the SHA-1 of the file served (HUGE).
 const X_GNUTELLA_CONTENT_URN: HeaderName = HeaderName::from_static("x-gnutella-content-urn");
-
-fn put(h: &mut HeaderMap, name: impl header::IntoHeaderName, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        h.insert(name, v);
-    }
-}
-
-fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
-    let mut r = Response::new(body);
-    *r.status_mut() = status;
-    *r.headers_mut() = headers;
-    r
-}
-
-fn empty() -> Body {
-    full(Bytes::new())
-}
-
-fn full(b: Bytes) -> Body {
-    http_body_util::Full::new(b)
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-/// A multipart/byteranges boundary: unpredictable enough never to occur in a file by
-/// chance (64 bits from the clock and a counter, mixed).
-fn boundary() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut z = nanos
-        ^ COUNTER
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    // splitmix64 finaliser
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    format!("servent-{z:016x}")
-}
-
-/// Parts of a multipart/byteranges body and its exact length.
-fn multipart(
-    ranges: &[Range<u64>],
-    len: u64,
-    content_type: &str,
-    boundary: &str,
-) -> (Vec<Segment>, u64) {
-    let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
-    let mut total = 0u64;
-    for r in ranges {
-        let head = format!(
-            "\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {}-{}/{len}\r\n\r\n",
-            r.start,
-            r.end - 1
-        );
-        total += head.len() as u64 + (r.end - r.start);
-        segments.push(Segment::Bytes(Bytes::from(head)));
-        segments.push(Segment::File(r.clone()));
-    }
-    let tail = format!("\r\n--{boundary}--\r\n");
-    total += tail.len() as u64;
-    segments.push(Segment::Bytes(Bytes::from(tail)));
-    (segments, total)
-}
-
-enum Segment {
-    Bytes(Bytes),
-    File(Range<u64>),
-}
-
-/// A response body read from a file in chunks on the blocking pool, one chunk in flight.
-struct FileBody {
-    file: Arc<File>,
-    segments: VecDeque<Segment>,
-    reading: Option<JoinHandle<io::Result<Bytes>>>,
-    remaining: u64,
-    served: Arc<AtomicU64>,
-    _slot: Option<SlotGuard>,
-}
-
-impl hyper::body::Body for FileBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let this = &mut *self;
-        loop {
-            if let Some(reading) = &mut this.reading {
-                let result = match Pin::new(reading).poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(r) => r,
-                };
-                this.reading = None;
-                return Poll::Ready(Some(result.map(|b| {
-                    this.remaining -= b.len() as u64;
-                    this.served.fetch_add(b.len() as u64, Ordering::Relaxed);
-                    Frame::data(b)
-                })));
-            }
-            match this.segments.pop_front() {
-                None => return Poll::Ready(None),
-                Some(Segment::Bytes(b)) => {
-                    this.remaining -= b.len() as u64;
-                    return Poll::Ready(Some(Ok(Frame::data(b))));
-                }
-                Some(Segment::File(r)) if r.is_empty() => continue,
-                Some(Segment::File(r)) => {
-                    let n = (r.end - r.start).min(STREAM_CHUNK) as usize;
-                    let start = r.start;
-                    match disk::read_cached(&this.file, start, n) {
-                        Ok(Cached::Data(b)) => {
-                            let got = b.len() as u64;
-                            if start + got < r.end {
-                                this.segments.push_front(Segment::File(start + got..r.end));
-                            }
-                            this.remaining -= got;
-                            this.served.fetch_add(got, Ordering::Relaxed);
-                            return Poll::Ready(Some(Ok(Frame::data(b))));
-                        }
-                        Ok(Cached::WouldBlock) => {
-                            if start + (n as u64) < r.end {
-                                this.segments
-                                    .push_front(Segment::File(start + n as u64..r.end));
-                            }
-                            let file = Arc::clone(&this.file);
-                            this.reading = Some(rt::spawn_blocking(move || {
-                                disk::read_blocking(&file, start, n)
-                            }));
-                        }
-                        Err(e) => return Poll::Ready(Some(Err(e))),
-                    }
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0 && self.reading.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
-    }
-}
-
-/// Content-Type from the file name's extension.
-pub fn content_type(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "mp3" => "audio/mpeg",
-        "ogg" | "oga" => "audio/ogg",
-        "flac" => "audio/flac",
-        "wav" => "audio/wav",
-        "m4a" => "audio/mp4",
-        "mp4" | "m4v" => "video/mp4",
-        "mkv" => "video/x-matroska",
-        "webm" => "video/webm",
-        "avi" => "video/x-msvideo",
-        "mpg" | "mpeg" => "video/mpeg",
-        "iso" => "application/x-iso9660-image",
-        "zip" => "application/zip",
-        "gz" | "tgz" => "application/gzip",
-        "bz2" => "application/x-bzip2",
-        "xz" => "application/x-xz",
-        "tar" => "application/x-tar",
-        "7z" => "application/x-7z-compressed",
-        "pdf" => "application/pdf",
-        "epub" => "application/epub+zip",
-        "json" => "application/json",
-        "txt" | "md" | "nfo" => "text/plain; charset=utf-8",
-        "html" | "htm" => "text/html; charset=utf-8",
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "svg" => "image/svg+xml",
-        _ => "application/octet-stream",
-    }
-}
-
-/// IMF-fixdate (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize]
-    )
-}
 
 /// Drains a request body we do not use (bounded), so keep-alive can go on.
 pub async fn discard_body(body: Incoming, limit: usize) -> bool {
@@ -656,13 +297,6 @@ pub async fn discard_body(body: Incoming, limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
-    }
 
     #[test]
     fn names() {

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::{AbortHandle, Abortable};
 
-use super::server::{serve_connection, HttpContext};
+use super::context::HttpContext;
+use super::server::serve_connection;
 use crate::rt::{self, TcpListener};
 
 /// A running listener. Dropping it leaves it running; [`ServerHandle::stop`] ends it.

@@ -5,70 +5,18 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::io::{AsyncRead, AsyncWrite};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::files::{self, HttpStats, OpenFiles, UploadSlots};
+pub use super::context::{HttpContext, DEFAULT_MAX_UPLOADS};
+use super::files;
 use super::io::HyperIo;
-use crate::library::Library;
+use super::response::{text, Body};
 use crate::rt;
-
-/// Upload slots when none are configured: a handful of parallel uploads, as servents
-/// on home links offer.
-pub const DEFAULT_MAX_UPLOADS: usize = 8;
-
-/// What the HTTP side needs from the rest of the servent. Build it with
-/// [`HttpContext::new`] and the `with_*` setters.
-pub struct HttpContext {
-    /// Renders `/status` as JSON.
-    pub status: Box<dyn Fn() -> String + Send + Sync>,
-    /// `User-Agent`/`Server` value.
-    pub server_name: String,
-    /// The shared files; `None` shares nothing.
-    pub library: Option<Arc<Library>>,
-    pub uploads: UploadSlots,
-    pub stats: HttpStats,
-    pub(crate) open_files: OpenFiles,
-    server_header: OnceLock<Option<HeaderValue>>,
-}
-
-impl HttpContext {
-    pub fn new(
-        server_name: impl Into<String>,
-        status: impl Fn() -> String + Send + Sync + 'static,
-    ) -> HttpContext {
-        HttpContext {
-            status: Box::new(status),
-            server_name: server_name.into(),
-            library: None,
-            uploads: UploadSlots::new(DEFAULT_MAX_UPLOADS),
-            stats: HttpStats::default(),
-            open_files: OpenFiles::default(),
-            server_header: OnceLock::new(),
-        }
-    }
-
-    /// Serves the files of `library`.
-    pub fn with_library(mut self, library: Arc<Library>) -> HttpContext {
-        self.library = Some(library);
-        self
-    }
-
-    /// At most `n` file bodies at once; more get 503 with `Retry-After`.
-    pub fn with_max_uploads(mut self, n: usize) -> HttpContext {
-        self.uploads = UploadSlots::new(n);
-        self
-    }
-}
-
-pub type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Serves HTTP/1.1 (keep-alive) on one accepted connection whose first bytes, already
 /// read to dispatch it, are `prefix`.
@@ -94,10 +42,7 @@ where
 async fn route(ctx: Arc<HttpContext>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
     ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
     let mut response = dispatch(&ctx, peer, req).await;
-    let server = ctx
-        .server_header
-        .get_or_init(|| HeaderValue::from_str(&ctx.server_name).ok());
-    if let Some(v) = server {
+    if let Some(v) = ctx.server_header() {
         response
             .headers_mut()
             .insert(hyper::header::SERVER, v.clone());
@@ -160,19 +105,5 @@ async fn rescan(ctx: &Arc<HttpContext>, peer: SocketAddr) -> Response<Body> {
     );
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
-
-pub fn text(status: StatusCode, body: String) -> Response<Body> {
-    let mut r = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
     r
 }

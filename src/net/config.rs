@@ -16,7 +16,8 @@ pub const IDLE_PING_AFTER: Duration = Duration::from_secs(20);
 pub const DEAD_AFTER: Duration = Duration::from_secs(70);
 /// A writer blocked this long on a peer that reads nothing closes the link.
 pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often the upkeep task runs (timeouts, keep-alives, degree, host cache).
+/// How often the upkeep task runs (keep-alives, dead links, degree, host cache); the
+/// core's deadlines have their own timer task.
 pub const UPKEEP_TICK: Duration = Duration::from_millis(500);
 /// After a failed connect, wait this long before trying that host again.
 pub const RECONNECT_BACKOFF: Duration = Duration::from_secs(10);

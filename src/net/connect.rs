@@ -9,10 +9,10 @@ use futures::io::AsyncWriteExt;
 use crate::core::PeerId;
 use crate::proto::handshake::HandshakeMessage;
 
-use super::dispatch::ours;
 use super::handshake::{self as hs, HandshakeFailure};
-use super::node::{NewLink, Shared};
-use super::router::Direction;
+use super::link::{self, NewLink};
+use super::shared::Shared;
+use super::state::Direction;
 use crate::rt;
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +68,7 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
         .map_err(|source| ConnectError::Connect { addr, source })?;
     let fail = |source: HandshakeFailure| ConnectError::Handshake { addr, source };
     let remote = stream.peer_addr().unwrap_or(addr);
-    let hello = HandshakeMessage::connect(hs::our_headers(&ours(shared), remote));
+    let hello = HandshakeMessage::connect(hs::our_headers(&hs::ours(shared), remote));
     stream
         .write_all(&hello.encode())
         .await
@@ -116,8 +116,9 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
         .write_all(&HandshakeMessage::ok(fin).encode())
         .await
         .map_err(|e| fail(e.into()))?;
-    shared
-        .establish(NewLink {
+    link::establish(
+        shared,
+        NewLink {
             info: hs::peer_info(&theirs, remote),
             stream,
             remote,
@@ -127,6 +128,7 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
             deflate_in,
             deflate_out,
             pending: buf,
-        })
-        .ok_or(ConnectError::ShuttingDown)
+        },
+    )
+    .ok_or(ConnectError::ShuttingDown)
 }

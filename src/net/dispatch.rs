@@ -1,19 +1,16 @@
 //! The one port: accepts connections, reads the first bytes and hands each to the overlay
 //! (`GNUTELLA CONNECT/`), the HTTP side (`GET `, `HEAD `, `POST `) or push callbacks
-//! (`GIV `), then runs the server side of the Gnutella handshake.
+//! (`GIV `); the overlay's side of the handshake is [`super::accept`]'s.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use futures::StreamExt;
 
-use crate::proto::handshake::{HandshakeMessage, Headers, StartLine};
-
-use super::handshake::{self as hs, HandshakeFailure, Ours};
-use super::node::{NewLink, Shared};
-use super::router::Direction;
+use super::accept::accept_gnutella;
+use super::handshake::{count_failure, HandshakeFailure};
+use super::shared::Shared;
 use crate::rt::{self, TcpListener, TcpStream};
 
 /// HTTP connections open at once; beyond it a new one gets 503 and is closed. Far above
@@ -143,145 +140,6 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
             log::debug!("unknown protocol from {remote}");
         }
     }
-}
-
-fn count_failure(shared: &Shared, e: &HandshakeFailure) {
-    *shared
-        .lock()
-        .counters
-        .handshake_failures
-        .entry(e.kind())
-        .or_default() += 1;
-}
-
-pub fn ours(shared: &Shared) -> Ours {
-    Ours {
-        servent_id: shared.servent_id,
-        listen: shared.listen,
-        max_ttl: shared.config.max_ttl,
-        max_peers: shared.config.max_peers,
-        compress: shared.config.compress,
-    }
-}
-
-fn try_header(shared: &Shared) -> Headers {
-    let mut h = Headers::new();
-    h.push("User-Agent", hs::user_agent());
-    let hosts: Vec<String> = shared
-        .lock()
-        .hosts
-        .sample(10)
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
-    if !hosts.is_empty() {
-        h.push("X-Try", hosts.join(","));
-    }
-    h
-}
-
-async fn accept_gnutella(
-    shared: &Arc<Shared>,
-    mut stream: TcpStream,
-    remote: SocketAddr,
-    mut buf: Vec<u8>,
-) -> Result<(), HandshakeFailure> {
-    let within = shared.config.timing.handshake_timeout;
-    let connect = hs::read_block(&mut stream, &mut buf, within).await?;
-    let version = match connect.start {
-        StartLine::Connect { version } => version,
-        other => return Err(HandshakeFailure::Unexpected(other.to_string())),
-    };
-    if version.major == 0 && version.minor < 6 {
-        // Gnutella 0.4: no headers, no third step.
-        stream
-            .write_all(&HandshakeMessage::ok_04().encode())
-            .await?;
-        let info = crate::core::PeerInfo {
-            addr: Some(remote),
-            legacy_04: true,
-            ..Default::default()
-        };
-        shared.establish(NewLink {
-            stream,
-            remote,
-            listen: None,
-            servent_id: None,
-            info,
-            direction: Direction::Incoming,
-            deflate_in: false,
-            deflate_out: false,
-            pending: buf,
-        });
-        return Ok(());
-    }
-    let theirs = &connect.headers;
-    let guid = hs::peer_guid(theirs);
-    let listen = hs::peer_listen(theirs, remote);
-    let refusal = {
-        let st = shared.lock();
-        if guid == Some(shared.servent_id) {
-            Some((409, "Connected to self"))
-        } else if st.is_connected_to(guid, listen) {
-            Some((409, "Already connected"))
-        } else if st.links.len() >= shared.config.max_peers || shared.is_shutting_down() {
-            Some((503, "Full"))
-        } else {
-            None
-        }
-    };
-    if let Some((code, reason)) = refusal {
-        {
-            let mut st = shared.lock();
-            if code == 503 {
-                st.counters.refused_full += 1;
-            } else {
-                st.counters.refused_duplicate += 1;
-            }
-            if let Some(l) = listen {
-                st.hosts.add(l, shared.now());
-            }
-        }
-        let msg = HandshakeMessage::status(code, reason, try_header(shared));
-        stream.write_all(&msg.encode()).await?;
-        let _ = stream.flush().await;
-        return Err(HandshakeFailure::Refused {
-            code,
-            reason: reason.into(),
-        });
-    }
-    let deflate_out = shared.config.compress && hs::says_deflate(theirs, "Accept-Encoding");
-    let mut headers = hs::our_headers(&ours(shared), remote);
-    if deflate_out {
-        headers.push("Content-Encoding", "deflate");
-    }
-    stream
-        .write_all(&HandshakeMessage::ok(headers).encode())
-        .await?;
-    let fin = hs::read_block(&mut stream, &mut buf, within).await?;
-    match fin.code() {
-        Some(200) => {}
-        Some(code) => {
-            return Err(HandshakeFailure::Refused {
-                code,
-                reason: fin.start.to_string(),
-            })
-        }
-        None => return Err(HandshakeFailure::Unexpected(fin.start.to_string())),
-    }
-    let deflate_in = shared.config.compress && hs::says_deflate(&fin.headers, "Content-Encoding");
-    shared.establish(NewLink {
-        info: hs::peer_info(theirs, remote),
-        stream,
-        remote,
-        listen,
-        servent_id: guid,
-        direction: Direction::Incoming,
-        deflate_in,
-        deflate_out,
-        pending: buf,
-    });
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! The 0.6 connection handshake over a socket: our headers, reading a bounded block with a
-//! deadline, and what the peer's headers mean for the link (compression, Bye support,
-//! its servent ID and listening address, hosts to try).
+//! What both sides of the 0.6 connection handshake use (`accept` the server's, `connect`
+//! the client's): our headers, reading a bounded block with a deadline,
+//! what the peer's headers mean for the link (compression, Bye support, its servent ID and
+//! listening address, hosts to try), and counting failures.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -12,7 +13,11 @@ use crate::proto::handshake::{self, HandshakeCheck, HandshakeError, HandshakeMes
 use crate::proto::limits::MAX_HANDSHAKE_LEN;
 use crate::proto::Guid;
 
+use super::shared::Shared;
 use crate::rt;
+
+/// Hosts offered in `X-Try` when refusing a connection.
+const X_TRY_HOSTS: usize = 10;
 
 /// Our `User-Agent`: never another servent's name (gtk-gnutella bans impostors).
 pub fn user_agent() -> String {
@@ -60,6 +65,44 @@ pub struct Ours {
     pub max_ttl: u8,
     pub max_peers: usize,
     pub compress: bool,
+}
+
+/// What this servent tells peers about itself.
+pub fn ours(shared: &Shared) -> Ours {
+    Ours {
+        servent_id: shared.servent_id,
+        listen: shared.listen,
+        max_ttl: shared.config.max_ttl,
+        max_peers: shared.config.max_peers,
+        compress: shared.config.compress,
+    }
+}
+
+/// Headers of a refusal (503 full, 409 duplicate): our name and hosts to try instead.
+pub fn try_header(shared: &Shared) -> Headers {
+    let mut h = Headers::new();
+    h.push("User-Agent", user_agent());
+    let hosts: Vec<String> = shared
+        .lock()
+        .hosts
+        .sample(X_TRY_HOSTS)
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    if !hosts.is_empty() {
+        h.push("X-Try", hosts.join(","));
+    }
+    h
+}
+
+/// Counts a failed handshake by kind (`/status`).
+pub fn count_failure(shared: &Shared, e: &HandshakeFailure) {
+    *shared
+        .lock()
+        .counters
+        .handshake_failures
+        .entry(e.kind())
+        .or_default() += 1;
 }
 
 /// Headers of our CONNECT (step 1) and of our 200 reply (step 2).

@@ -1,26 +1,113 @@
-//! The two tasks of an established link. The reader frames descriptors (inflating first
-//! on a deflate link), decodes a batch and feeds it to the core under one lock; the writer
-//! drains the link's send queue in batches, encodes, compresses and writes.
+//! An established link: registering it with the core once its handshake is done, then its
+//! two tasks. The reader frames descriptors (inflating first on a deflate link), decodes a
+//! batch and feeds it to the core under one lock; the writer drains the link's send queue
+//! in batches, encodes, compresses and writes.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::channel::mpsc;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use futures::StreamExt;
 
-use crate::core::PeerId;
-use crate::proto::{check, parse, Check, DecodeError, Descriptor};
+use crate::core::{PeerId, PeerInfo};
+use crate::proto::{check, parse, Check, DecodeError, Descriptor, Guid};
 
 use super::compress::{Deflater, Inflater};
-use super::node::Shared;
-use super::router::CloseReason;
 use super::send_queue::{Batch, SendQueue};
+use super::shared::Shared;
+use super::state::{CloseReason, Direction, Link};
 use crate::rt::{self, TcpStream};
 
 /// Bytes read from the socket per call.
 const READ_CHUNK: usize = 64 * 1024;
 /// Bytes taken from the send queue per write.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+/// What a newly handshaken link is.
+pub struct NewLink {
+    pub stream: TcpStream,
+    pub remote: SocketAddr,
+    pub listen: Option<SocketAddr>,
+    pub servent_id: Option<Guid>,
+    pub info: PeerInfo,
+    pub direction: Direction,
+    pub deflate_in: bool,
+    pub deflate_out: bool,
+    /// Bytes read after the handshake: the start of the descriptor stream.
+    pub pending: Vec<u8>,
+}
+
+/// Registers an established link with the core and starts its tasks. None (and the
+/// connection closed) when the servent is shutting down.
+pub fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
+    let now = shared.now();
+    let (queue, doorbell) = SendQueue::new(shared.config.send_queue);
+    let queue = Arc::new(queue);
+    let peer = {
+        let mut st = shared.lock();
+        // Checked under the lock that shutdown takes to close every link: a handshake
+        // finishing late cannot leave a link behind.
+        if shared.is_shutting_down() {
+            let _ = link.stream.shutdown(std::net::Shutdown::Both);
+            return None;
+        }
+        let peer = st.next_peer_id();
+        st.counters.links_opened += 1;
+        if let Some(l) = link.listen {
+            st.hosts.add(l, now);
+            st.hosts.mark_ok(l, now);
+        }
+        st.links.insert(
+            peer,
+            Link {
+                queue: Arc::clone(&queue),
+                stream: link.stream.clone(),
+                remote: link.remote,
+                listen: link.listen,
+                servent_id: link.servent_id,
+                user_agent: link.info.user_agent.clone(),
+                direction: link.direction,
+                deflate_in: link.deflate_in,
+                deflate_out: link.deflate_out,
+                last_rx: now,
+                last_alive_ping: now,
+            },
+        );
+        st.servent.handle_connected(now, peer, link.info.clone());
+        st.pump(now);
+        peer
+    };
+    log::info!(
+        "link {} {} opened ({:?}, {}, deflate in/out {}/{})",
+        peer.0,
+        link.remote,
+        link.direction,
+        if link.info.user_agent.is_empty() {
+            "?"
+        } else {
+            &link.info.user_agent
+        },
+        link.deflate_in,
+        link.deflate_out
+    );
+    rt::spawn(write_loop(
+        Arc::clone(shared),
+        peer,
+        queue,
+        doorbell,
+        link.stream.clone(),
+        link.deflate_out,
+    ));
+    rt::spawn(read_loop(
+        Arc::clone(shared),
+        peer,
+        link.stream,
+        link.pending,
+        link.deflate_in,
+    ));
+    Some(peer)
+}
 
 /// Reads descriptors until the link fails or is closed. `pending` holds bytes that
 /// followed the handshake.

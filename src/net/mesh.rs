@@ -18,7 +18,7 @@ use crate::topology::Graph;
 
 use super::config::NodeConfig;
 use super::node::{Node, NodeShare};
-use super::router::{SearchEvent, SearchHit};
+use super::state::{SearchEvent, SearchHit};
 use crate::rt;
 
 /// Connects opened at once while building a mesh: bounded so a big mesh does not

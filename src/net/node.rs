@@ -1,178 +1,61 @@
-//! A networked servent: binds the one port, runs the accept loop and the upkeep task, and
-//! offers the handle the CLI and tests use (connect, ping, query, status, shutdown).
+//! A networked servent: binds the one port, starts the accept loop, the timer and upkeep
+//! tasks, and offers the handle the CLI and tests use (connect, ping, query, search,
+//! status, shutdown).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
 
 use crate::core::strategy::{QueryTraffic, SearchId, Strategy};
-use crate::core::{Config, PeerId, PeerInfo, QueryMatcher, Servent};
-use crate::http::server::HttpContext;
+use crate::core::{Config, PeerId, QueryMatcher, Servent};
+use crate::http::HttpContext;
+use crate::library::Library;
 use crate::proto::payload::{Pong, Query};
-use crate::proto::{DecodeError, Descriptor, Guid};
+use crate::proto::Guid;
 
 use super::config::NodeConfig;
+use super::deadline::DeadlineBell;
 use super::host_cache::HostCache;
-use super::link;
-use super::router::{CloseReason, Direction, Link, SearchEvent, State};
 use super::send_queue::SendQueue;
-use super::{dispatch, upkeep};
-use crate::rt::{self, TcpStream};
+use super::shared::Shared;
+use super::state::{CloseReason, SearchEvent, State};
+use super::{connect, dispatch, handshake, status, timer, upkeep};
+use crate::rt;
 
 /// File holding the servent ID in the data directory: the ID stays the same across
 /// restarts, as gtk-gnutella expects of a servent at one address.
 const SERVENT_ID_FILE: &str = "servent_id";
 
-pub struct Shared {
-    pub config: NodeConfig,
-    pub servent_id: Guid,
-    pub listen: SocketAddr,
-    epoch: Instant,
-    state: Mutex<State>,
-    shutting_down: AtomicBool,
-    /// Dropped on shutdown: ends the accept loop, which closes the listener.
-    stop_accepting: Mutex<Option<futures::channel::oneshot::Sender<()>>>,
-    pub http: Arc<HttpContext>,
+/// What the core answers Queries with and advertises in Pongs.
+pub struct Sharing {
+    pub matcher: Box<dyn QueryMatcher>,
+    /// Files shared (Pong).
+    pub files: u32,
+    /// KB shared (Pong).
+    pub kbytes: u32,
 }
 
-/// What a newly handshaken link is.
-pub struct NewLink {
-    pub stream: TcpStream,
-    pub remote: SocketAddr,
-    pub listen: Option<SocketAddr>,
-    pub servent_id: Option<Guid>,
-    pub info: PeerInfo,
-    pub direction: Direction,
-    pub deflate_in: bool,
-    pub deflate_out: bool,
-    /// Bytes read after the handshake: the start of the descriptor stream.
-    pub pending: Vec<u8>,
-}
-
-impl Shared {
-    /// Time since the node started: the core's clock.
-    pub fn now(&self) -> Duration {
-        self.epoch.elapsed()
-    }
-
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Relaxed)
-    }
-
-    /// Feeds a batch of decoded (or failed) descriptors from one link to the core.
-    pub fn handle_batch(&self, peer: PeerId, batch: Vec<Result<Descriptor, DecodeError>>) {
-        let now = self.now();
-        let mut st = self.lock();
-        match st.links.get_mut(&peer) {
-            Some(l) => l.last_rx = now,
-            None => return,
+impl Sharing {
+    /// A library's matcher and totals.
+    pub fn of_library(library: &Arc<Library>) -> Sharing {
+        let (files, kbytes) = library.totals();
+        Sharing {
+            matcher: library.matcher(),
+            files,
+            kbytes,
         }
-        for d in batch {
-            match d {
-                Ok(d) => st.servent.handle_descriptor(now, peer, d),
-                Err(e) => st.servent.handle_malformed(now, peer, &e),
-            }
-        }
-        st.pump(now);
-    }
-
-    pub fn close_link(&self, peer: PeerId, reason: CloseReason) {
-        let now = self.now();
-        let mut st = self.lock();
-        st.close_link(now, peer, reason);
-        st.pump(now);
-    }
-
-    pub fn count_encode_error(&self) {
-        self.lock().counters.encode_errors += 1;
-    }
-
-    /// Registers an established link with the core and starts its tasks. None (and the
-    /// connection closed) when the servent is shutting down.
-    pub fn establish(self: &Arc<Self>, link: NewLink) -> Option<PeerId> {
-        let now = self.now();
-        let (queue, doorbell) = SendQueue::new(self.config.send_queue);
-        let queue = Arc::new(queue);
-        let peer = {
-            let mut st = self.lock();
-            // Checked under the lock that shutdown takes to close every link: a handshake
-            // finishing late cannot leave a link behind.
-            if self.is_shutting_down() {
-                let _ = link.stream.shutdown(std::net::Shutdown::Both);
-                return None;
-            }
-            let peer = st.next_peer_id();
-            st.counters.links_opened += 1;
-            if let Some(l) = link.listen {
-                st.hosts.add(l, now);
-                st.hosts.mark_ok(l, now);
-            }
-            st.links.insert(
-                peer,
-                Link {
-                    queue: Arc::clone(&queue),
-                    stream: link.stream.clone(),
-                    remote: link.remote,
-                    listen: link.listen,
-                    servent_id: link.servent_id,
-                    user_agent: link.info.user_agent.clone(),
-                    direction: link.direction,
-                    deflate_in: link.deflate_in,
-                    deflate_out: link.deflate_out,
-                    last_rx: now,
-                    last_alive_ping: now,
-                },
-            );
-            st.servent.handle_connected(now, peer, link.info.clone());
-            st.pump(now);
-            peer
-        };
-        log::info!(
-            "link {} {} opened ({:?}, {}, deflate in/out {}/{})",
-            peer.0,
-            link.remote,
-            link.direction,
-            if link.info.user_agent.is_empty() {
-                "?"
-            } else {
-                &link.info.user_agent
-            },
-            link.deflate_in,
-            link.deflate_out
-        );
-        rt::spawn(link::write_loop(
-            Arc::clone(self),
-            peer,
-            queue,
-            doorbell,
-            link.stream.clone(),
-            link.deflate_out,
-        ));
-        rt::spawn(link::read_loop(
-            Arc::clone(self),
-            peer,
-            link.stream,
-            link.pending,
-            link.deflate_in,
-        ));
-        Some(peer)
     }
 }
 
 /// What a servent shares.
 pub enum NodeShare {
     Nothing,
-    /// Answers Queries with this matcher (files and KB advertised in Pongs); no HTTP files.
-    Matcher(Box<dyn QueryMatcher>, u32, u32),
+    /// Answers Queries with this matcher and these totals; no HTTP files.
+    Matcher(Sharing),
     /// A shared library: answers Queries and serves its files over HTTP.
-    Library(Arc<crate::library::Library>),
+    Library(Arc<Library>),
 }
 
 /// A running servent. Cheap to clone; every clone drives the same servent.
@@ -182,11 +65,11 @@ pub struct Node {
 }
 
 impl Node {
-    /// Binds, loads persisted state and starts the accept loop, the upkeep task and the
-    /// connects to `config.peers`.
+    /// Binds, loads persisted state and starts the accept loop, the timer and upkeep
+    /// tasks and the connects to `config.peers`.
     pub async fn start(
         config: NodeConfig,
-        matcher: Option<(Box<dyn QueryMatcher>, u32, u32)>,
+        sharing: Option<Sharing>,
         http: impl FnOnce(Box<dyn Fn() -> String + Send + Sync>) -> HttpContext,
     ) -> std::io::Result<Node> {
         let listener = rt::bind(config.listen).await?;
@@ -206,31 +89,22 @@ impl Node {
             seed: config.seed,
             ..Config::default()
         });
-        if let Some((m, files, kb)) = matcher {
-            servent.set_matcher(m, files, kb);
+        if let Some(s) = sharing {
+            servent.set_matcher(s.matcher, s.files, s.kbytes);
         }
         let hosts = match &config.data_dir {
             Some(dir) => HostCache::load(dir, Duration::ZERO),
             None => HostCache::default(),
         };
+        let (deadline, bell) = DeadlineBell::new();
+        let state = State::new(servent, hosts, listen, deadline);
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
-        let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
-            let weak = weak.clone();
-            let status: Box<dyn Fn() -> String + Send + Sync> = Box::new(move || {
+        let shared = Shared::new(config, servent_id, listen, state, stop_tx, |weak| {
+            http(Box::new(move || {
                 weak.upgrade()
-                    .map(|s| super::status::render(&s).to_string())
+                    .map(|s| status::render(&s).to_string())
                     .unwrap_or_else(|| "{}".into())
-            });
-            Shared {
-                servent_id,
-                listen,
-                epoch: Instant::now(),
-                state: Mutex::new(State::new(servent, hosts, listen)),
-                shutting_down: AtomicBool::new(false),
-                stop_accepting: Mutex::new(Some(stop_tx)),
-                http: Arc::new(http(status)),
-                config,
-            }
+            }))
         });
         log::info!("servent {servent_id} listening on {listen}");
         rt::spawn(dispatch::accept_loop(
@@ -238,6 +112,7 @@ impl Node {
             listener,
             stop_rx,
         ));
+        rt::spawn(timer::run(Arc::clone(&shared), bell));
         rt::spawn(upkeep::run(Arc::clone(&shared)));
         for peer in shared.config.peers.clone() {
             upkeep::spawn_connect(&shared, peer);
@@ -253,19 +128,15 @@ impl Node {
     /// A node sharing `share`: its Queries are answered from it and, for a library, its
     /// files are served over HTTP on the servent's port.
     pub async fn start_shared(config: NodeConfig, share: NodeShare) -> std::io::Result<Node> {
-        let name = super::handshake::user_agent();
+        let name = handshake::user_agent();
         match share {
             NodeShare::Nothing => Node::start(config, None, |st| HttpContext::new(name, st)).await,
-            NodeShare::Matcher(m, files, kb) => {
-                Node::start(config, Some((m, files, kb)), |st| {
-                    HttpContext::new(name, st)
-                })
-                .await
+            NodeShare::Matcher(sharing) => {
+                Node::start(config, Some(sharing), |st| HttpContext::new(name, st)).await
             }
             NodeShare::Library(lib) => {
-                let (files, kb) = lib.totals();
-                let matcher = lib.matcher();
-                Node::start(config, Some((matcher, files, kb)), |st| {
+                let sharing = Sharing::of_library(&lib);
+                Node::start(config, Some(sharing), |st| {
                     HttpContext::new(name, st).with_library(lib)
                 })
                 .await
@@ -286,8 +157,8 @@ impl Node {
     }
 
     /// Connects to a servent and completes the handshake.
-    pub async fn connect(&self, addr: SocketAddr) -> Result<PeerId, super::connect::ConnectError> {
-        super::connect::connect(&self.shared, addr).await
+    pub async fn connect(&self, addr: SocketAddr) -> Result<PeerId, connect::ConnectError> {
+        connect::connect(&self.shared, addr).await
     }
 
     pub fn neighbour_count(&self) -> usize {
@@ -362,7 +233,7 @@ impl Node {
 
     /// The `/status` document.
     pub fn status(&self) -> serde_json::Value {
-        super::status::render(&self.shared)
+        status::render(&self.shared)
     }
 
     pub fn host_cache_len(&self) -> usize {
@@ -371,16 +242,7 @@ impl Node {
 
     /// Says Bye to peers that support it, flushes, closes every link, saves the host cache.
     pub async fn shutdown(&self) {
-        // Set under the state lock: `establish` checks it under the same lock.
-        {
-            let _st = self.shared.lock();
-            self.shared.shutting_down.store(true, Ordering::SeqCst);
-        }
-        self.shared
-            .stop_accepting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.shared.begin_shutdown();
         let now = self.shared.now();
         let queues: Vec<Arc<SendQueue>> = {
             let mut st = self.shared.lock();

@@ -9,7 +9,7 @@ use crate::core::peer::TypeCounters;
 use crate::core::DropReason;
 use crate::proto::PayloadType;
 
-use super::node::Shared;
+use super::shared::Shared;
 
 /// Per-query counters listed in `/status` (the newest).
 const STATUS_QUERIES: usize = 64;

@@ -1,13 +1,13 @@
-//! Link upkeep, once per tick: the core's timeouts, keep-alive Pings on idle links, closing
-//! dead links, connecting to hosts from the cache while below the minimum degree, and
-//! saving the host cache.
+//! Link upkeep, once per tick: keep-alive Pings on idle links, closing dead links,
+//! connecting to hosts from the cache while below the minimum degree, and saving the host
+//! cache. The core's own deadlines are the timer task's (`timer.rs`), not the tick's.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::node::Shared;
-use super::router::CloseReason;
+use super::shared::Shared;
+use super::state::CloseReason;
 use crate::rt;
 
 /// How often the host cache is written when it changed.
@@ -24,9 +24,6 @@ pub async fn run(shared: Arc<Shared>) {
         let now = shared.now();
         let to_connect: Vec<SocketAddr> = {
             let mut st = shared.lock();
-            if st.servent.poll_timeout().is_some_and(|t| t <= now) {
-                st.servent.handle_timeout(now);
-            }
             let mut dead = Vec::new();
             let mut idle = Vec::new();
             for (&peer, link) in st.links.iter_mut() {

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use servent::http::server::HttpContext;
+use servent::http::HttpContext;
 use servent::http::{serve_listener, ServerHandle};
 use servent::library::{hash, Library, LibraryConfig};
 use servent::rt;

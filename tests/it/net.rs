@@ -711,7 +711,11 @@ fn three_strategies_find_a_file_with_3_replicas_on_a_30_servent_mesh_with_exact_
                     name: name.into(),
                     sha1_urn: None,
                 };
-                servent::net::NodeShare::Matcher(Box::new(ListMatcher(vec![f])), 1, 1)
+                servent::net::NodeShare::Matcher(servent::net::Sharing {
+                    matcher: Box::new(ListMatcher(vec![f])),
+                    files: 1,
+                    kbytes: 1,
+                })
             },
         )
         .await
@@ -761,6 +765,68 @@ fn three_strategies_find_a_file_with_3_replicas_on_a_30_servent_mesh_with_exact_
             }
         }
         mesh.shutdown().await;
+    });
+}
+
+/// How late a ring may end over TCP: the timer task sleeps until the core's next deadline,
+/// so only scheduling is left (a 500 ms upkeep tick would make each ring up to 500 ms late).
+const RING_LATENESS: Duration = Duration::from_millis(50);
+
+#[test]
+fn ring_deadlines_fire_on_time_over_tcp_not_on_the_upkeep_tick() {
+    use servent::core::Strategy;
+    use std::time::Instant;
+    rt::block_on(async {
+        // The default timing: upkeep every 500 ms, which must not be what ends the rings.
+        let plain = |seed| NodeConfig {
+            timing: Timing::default(),
+            ..config(seed)
+        };
+        let a = Node::start_plain(plain(41)).await.unwrap();
+        let b = Node::start_plain(plain(42)).await.unwrap();
+        a.connect(b.listen_addr()).await.unwrap();
+        assert!(
+            wait_until(WAIT, || a.neighbour_count() == 1
+                && b.neighbour_count() == 1)
+            .await
+        );
+        let queries_at_b = || b.with_servent(|s| s.stats().received(PayloadType::Query));
+        let before = queries_at_b();
+
+        // Two rings of 200 ms each; B shares nothing, so both run out. The search sets a
+        // deadline sooner than anything the timer task was sleeping for: it must be woken.
+        let ring_timeout = Duration::from_millis(200);
+        let strategy: Strategy = "ring:start=1,step=1,max=2,want=1,timeout=200ms"
+            .parse()
+            .unwrap();
+        let started = Instant::now();
+        let (_, mut events) = a.search(Query::new("nothing matches this"), strategy);
+        // No hits can come (B shares nothing): the first event is the end.
+        let cost = match rt::timeout(WAIT, events.next()).await {
+            Ok(Some(servent::net::SearchEvent::Done(cost))) => cost,
+            Ok(Some(servent::net::SearchEvent::Hit(h))) => panic!("unexpected hit {h:?}"),
+            _ => panic!("the search never ended"),
+        };
+        let elapsed = started.elapsed();
+        assert_eq!(cost.rings, 2, "{cost:?}");
+        assert!(
+            wait_until(WAIT, || queries_at_b() - before == 2).await,
+            "both rings' Queries reached B"
+        );
+        let deadline = 2 * ring_timeout;
+        // The core's own record: each ring ended at its deadline (never before it).
+        assert!(
+            cost.duration >= deadline && cost.duration <= deadline + RING_LATENESS,
+            "the rings took {:?} for a deadline of {deadline:?}",
+            cost.duration
+        );
+        // And as the caller sees it: the end event arrives on time.
+        assert!(
+            elapsed >= deadline && elapsed <= deadline + RING_LATENESS,
+            "the search ended after {elapsed:?} for a deadline of {deadline:?}"
+        );
+        a.shutdown().await;
+        b.shutdown().await;
     });
 }
 

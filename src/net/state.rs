@@ -1,7 +1,8 @@
-//! The shared state of a networked servent: the core, its links and host cache, behind
-//! one mutex that is never held across an await. Every input is fed to the core here and
-//! its outputs are pumped at once: transmits into the links' send queues, events into
-//! the host cache, the waiting searches and link closes.
+//! The state behind the driver's one mutex (never held across an await): the core, its
+//! links and host cache, counters, waiting searches and Pings, the timer's deadline. Every
+//! input is fed to the core under it and the outputs are pumped at once: transmits into
+//! the links' send queues, events into the host cache, the waiting searches and link
+//! closes, the core's next deadline to the timer task.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{SocketAddr, SocketAddrV4};
@@ -15,6 +16,7 @@ use crate::core::{Event, PeerId, Servent};
 use crate::proto::payload::{Pong, QueryHit};
 use crate::proto::{Guid, Payload, PayloadType};
 
+use super::deadline::DeadlineBell;
 use super::host_cache::HostCache;
 use super::send_queue::SendQueue;
 use crate::rt::TcpStream;
@@ -102,7 +104,7 @@ pub struct NetCounters {
     pub refused_duplicate: u64,
     pub encode_errors: u64,
     pub http_connections: u64,
-    /// HTTP connections refused because [`super::dispatch::MAX_HTTP_CONNECTIONS`] were open.
+    /// HTTP connections refused because `dispatch::MAX_HTTP_CONNECTIONS` were open.
     pub http_refused: u64,
     pub giv_connections: u64,
     pub unknown_connections: u64,
@@ -121,13 +123,20 @@ pub struct State {
     pub our_listen: SocketAddr,
     /// HTTP connections being served now.
     pub http_open: usize,
+    /// Wakes the timer task when an input sets a sooner deadline.
+    pub deadline: DeadlineBell,
     next_peer: u32,
     /// Reused encoding buffer of [`State::pump`].
     scratch: Vec<u8>,
 }
 
 impl State {
-    pub fn new(servent: Servent, hosts: HostCache, our_listen: SocketAddr) -> State {
+    pub fn new(
+        servent: Servent,
+        hosts: HostCache,
+        our_listen: SocketAddr,
+        deadline: DeadlineBell,
+    ) -> State {
         State {
             servent,
             links: BTreeMap::new(),
@@ -138,6 +147,7 @@ impl State {
             pings: HashMap::new(),
             our_listen,
             http_open: 0,
+            deadline,
             next_peer: 1,
             scratch: Vec::new(),
         }
@@ -231,6 +241,7 @@ impl State {
                 }
             }
         }
+        self.deadline.note(self.servent.poll_timeout());
     }
 
     /// Closes a link: the core forgets the peer, the writer sends what is queued (a Bye,

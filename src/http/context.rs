@@ -1,0 +1,76 @@
+//! What the HTTP side needs from the rest of the servent ([`HttpContext`]: `/status`, the
+//! server name, the shared library) and what it keeps across connections (upload slots,
+//! kept-open files, counters).
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+
+use hyper::header::HeaderValue;
+
+use super::open_files::OpenFiles;
+use super::uploads::UploadSlots;
+use crate::library::Library;
+
+/// Upload slots when none are configured: a handful of parallel uploads, as servents
+/// on home links offer.
+pub const DEFAULT_MAX_UPLOADS: usize = 8;
+
+/// What the HTTP side needs from the rest of the servent. Build it with
+/// [`HttpContext::new`] and the `with_*` setters.
+pub struct HttpContext {
+    /// Renders `/status` as JSON.
+    pub status: Box<dyn Fn() -> String + Send + Sync>,
+    /// `User-Agent`/`Server` value.
+    pub server_name: String,
+    /// The shared files; `None` shares nothing.
+    pub library: Option<Arc<Library>>,
+    pub uploads: UploadSlots,
+    pub stats: HttpStats,
+    pub(crate) open_files: OpenFiles,
+    server_header: OnceLock<Option<HeaderValue>>,
+}
+
+impl HttpContext {
+    pub fn new(
+        server_name: impl Into<String>,
+        status: impl Fn() -> String + Send + Sync + 'static,
+    ) -> HttpContext {
+        HttpContext {
+            status: Box::new(status),
+            server_name: server_name.into(),
+            library: None,
+            uploads: UploadSlots::new(DEFAULT_MAX_UPLOADS),
+            stats: HttpStats::default(),
+            open_files: OpenFiles::default(),
+            server_header: OnceLock::new(),
+        }
+    }
+
+    /// Serves the files of `library`.
+    pub fn with_library(mut self, library: Arc<Library>) -> HttpContext {
+        self.library = Some(library);
+        self
+    }
+
+    /// The `Server` header value (built once; none when the name is not a valid value).
+    pub fn server_header(&self) -> Option<&HeaderValue> {
+        self.server_header
+            .get_or_init(|| HeaderValue::from_str(&self.server_name).ok())
+            .as_ref()
+    }
+
+    /// At most `n` file bodies at once; more get 503 with `Retry-After`.
+    pub fn with_max_uploads(mut self, n: usize) -> HttpContext {
+        self.uploads = UploadSlots::new(n);
+        self
+    }
+}
+
+/// Counters of the HTTP side (shown in `/status`, read by tests).
+#[derive(Default)]
+pub struct HttpStats {
+    pub requests: AtomicU64,
+    /// Body bytes of shared files handed to the connection.
+    pub bytes_served: Arc<AtomicU64>,
+    pub busy_refusals: AtomicU64,
+}

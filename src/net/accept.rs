@@ -1,0 +1,127 @@
+//! The server side of the handshake on the one port: read the CONNECT, refuse (409 to
+//! ourselves or a duplicate, 503 when full, with hosts to try) or answer 200 with our
+//! headers, read the final 200 and start the link. A 0.4 CONNECT gets the 0.4 OK.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::io::AsyncWriteExt;
+
+use crate::proto::handshake::{HandshakeMessage, StartLine};
+
+use super::handshake::{self as hs, HandshakeFailure};
+use super::link::{self, NewLink};
+use super::shared::Shared;
+use super::state::Direction;
+use crate::rt::TcpStream;
+
+/// Runs the handshake on a connection whose first bytes, `buf`, said `GNUTELLA CONNECT/`.
+pub async fn accept_gnutella(
+    shared: &Arc<Shared>,
+    mut stream: TcpStream,
+    remote: SocketAddr,
+    mut buf: Vec<u8>,
+) -> Result<(), HandshakeFailure> {
+    let within = shared.config.timing.handshake_timeout;
+    let connect = hs::read_block(&mut stream, &mut buf, within).await?;
+    let version = match connect.start {
+        StartLine::Connect { version } => version,
+        other => return Err(HandshakeFailure::Unexpected(other.to_string())),
+    };
+    if version.major == 0 && version.minor < 6 {
+        // Gnutella 0.4: no headers, no third step.
+        stream
+            .write_all(&HandshakeMessage::ok_04().encode())
+            .await?;
+        let info = crate::core::PeerInfo {
+            addr: Some(remote),
+            legacy_04: true,
+            ..Default::default()
+        };
+        link::establish(
+            shared,
+            NewLink {
+                stream,
+                remote,
+                listen: None,
+                servent_id: None,
+                info,
+                direction: Direction::Incoming,
+                deflate_in: false,
+                deflate_out: false,
+                pending: buf,
+            },
+        );
+        return Ok(());
+    }
+    let theirs = &connect.headers;
+    let guid = hs::peer_guid(theirs);
+    let listen = hs::peer_listen(theirs, remote);
+    let refusal = {
+        let st = shared.lock();
+        if guid == Some(shared.servent_id) {
+            Some((409, "Connected to self"))
+        } else if st.is_connected_to(guid, listen) {
+            Some((409, "Already connected"))
+        } else if st.links.len() >= shared.config.max_peers || shared.is_shutting_down() {
+            Some((503, "Full"))
+        } else {
+            None
+        }
+    };
+    if let Some((code, reason)) = refusal {
+        {
+            let mut st = shared.lock();
+            if code == 503 {
+                st.counters.refused_full += 1;
+            } else {
+                st.counters.refused_duplicate += 1;
+            }
+            if let Some(l) = listen {
+                st.hosts.add(l, shared.now());
+            }
+        }
+        let msg = HandshakeMessage::status(code, reason, hs::try_header(shared));
+        stream.write_all(&msg.encode()).await?;
+        let _ = stream.flush().await;
+        return Err(HandshakeFailure::Refused {
+            code,
+            reason: reason.into(),
+        });
+    }
+    let deflate_out = shared.config.compress && hs::says_deflate(theirs, "Accept-Encoding");
+    let mut headers = hs::our_headers(&hs::ours(shared), remote);
+    if deflate_out {
+        headers.push("Content-Encoding", "deflate");
+    }
+    stream
+        .write_all(&HandshakeMessage::ok(headers).encode())
+        .await?;
+    let fin = hs::read_block(&mut stream, &mut buf, within).await?;
+    match fin.code() {
+        Some(200) => {}
+        Some(code) => {
+            return Err(HandshakeFailure::Refused {
+                code,
+                reason: fin.start.to_string(),
+            })
+        }
+        None => return Err(HandshakeFailure::Unexpected(fin.start.to_string())),
+    }
+    let deflate_in = shared.config.compress && hs::says_deflate(&fin.headers, "Content-Encoding");
+    link::establish(
+        shared,
+        NewLink {
+            info: hs::peer_info(theirs, remote),
+            stream,
+            remote,
+            listen,
+            servent_id: guid,
+            direction: Direction::Incoming,
+            deflate_in,
+            deflate_out,
+            pending: buf,
+        },
+    );
+    Ok(())
+}
