@@ -3,6 +3,7 @@
 //! [`super::deadline::DeadlineBell`] rings for a sooner deadline.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::{self, Either};
@@ -10,6 +11,12 @@ use futures::StreamExt;
 
 use super::shared::Shared;
 use crate::rt;
+
+/// The shortest sleep between two runs of `handle_timeout` (5 ms): the core's deadline also
+/// covers the expiry of each route entry, and on a busy servent those fall every few
+/// microseconds; coalescing them bounds the task to 200 wake-ups a second, while a ring's or
+/// walker's deadline fires at most this late.
+const MIN_SLEEP: Duration = Duration::from_millis(5);
 
 /// Runs until the servent shuts down (or the bell is gone with the state).
 pub async fn run(shared: Arc<Shared>, mut bell: mpsc::Receiver<()>) {
@@ -28,7 +35,7 @@ pub async fn run(shared: Arc<Shared>, mut bell: mpsc::Receiver<()>) {
             }
             let next = st.servent.poll_timeout();
             st.deadline.arm(next);
-            next.map(|at| at.saturating_sub(now))
+            next.map(|at| at.saturating_sub(now).max(MIN_SLEEP))
         };
         let sleep = match sleep_for {
             Some(d) => Either::Left(rt::sleep(d)),
