@@ -253,7 +253,11 @@ impl Scheduler {
             .fetchers
             .iter()
             .find(|f| f.source == id)?;
-        Some((f.last_progress + self.cfg.stall_timeout).saturating_sub(now))
+        Some(
+            f.last_progress
+                .saturating_add(self.cfg.stall_timeout)
+                .saturating_sub(now),
+        )
     }
 
     /// `id` stopped fetching `chunk` because another source delivered it.
@@ -296,7 +300,7 @@ impl Scheduler {
                 Failure::Busy { retry_after } => retry_after,
                 Failure::Error => self.cfg.retry_backoff * src.failures,
             };
-            src.paused_until = Some(now + pause);
+            src.paused_until = Some(now.saturating_add(pause));
         }
         Failed {
             label: src.label.clone(),
