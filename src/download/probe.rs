@@ -1,0 +1,117 @@
+//! Before a download: a `HEAD` on every source (in parallel) for its size, its advertised
+//! SHA-1 and a warm connection, and the choice of sources that serve the file asked for.
+
+use std::net::SocketAddr;
+
+use futures::future;
+use hyper::header::CONTENT_LENGTH;
+use hyper::{Method, StatusCode};
+
+use crate::http::client::{Connection, HttpUrl};
+use crate::library::hash::{self, Sha1Digest};
+
+use super::fetch::{request, Endpoint, FetchError};
+use super::{DownloadError, DownloadOptions};
+
+/// The usable sources, in the order given, and what they agree on.
+pub(super) struct Probed {
+    pub endpoints: Vec<Endpoint>,
+    /// The connection each probe left open (if the source is not busy).
+    pub conns: Vec<Option<Connection>>,
+    pub size: u64,
+    /// The SHA-1 asked for, else the first one a source advertised.
+    pub expected: Option<Sha1Digest>,
+}
+
+struct ProbeInfo {
+    size: u64,
+    sha1: Option<Sha1Digest>,
+}
+
+type ProbeResult = Result<(SocketAddr, Option<Connection>, Option<ProbeInfo>), FetchError>;
+
+/// Probes every source and keeps those serving the file asked for (same size, same
+/// SHA-1); `NoUsableSource` with each one's reason when none is left or none told a size.
+pub(super) async fn probe_sources(
+    urls: Vec<HttpUrl>,
+    sha1: Option<Sha1Digest>,
+    opts: &DownloadOptions,
+) -> Result<Probed, DownloadError> {
+    let probes = future::join_all(urls.iter().map(|u| probe(u, opts))).await;
+    let mut expected = sha1;
+    let mut size: Option<u64> = None;
+    let mut endpoints = Vec::new();
+    let mut conns = Vec::new();
+    let mut unusable = Vec::new();
+    for (url, probe) in urls.into_iter().zip(probes) {
+        let label = url.to_string();
+        let (addr, conn, info) = match probe {
+            Ok(p) => p,
+            Err(e) => {
+                unusable.push((label, e.to_string()));
+                continue;
+            }
+        };
+        if let Some(info) = &info {
+            if let (Some(want), Some(got)) = (expected, info.sha1) {
+                if want != got {
+                    unusable.push((label, format!("serves another file ({})", hash::urn(&got))));
+                    continue;
+                }
+            }
+            if let Some(s) = size {
+                if s != info.size {
+                    unusable.push((label, format!("size {} differs from {s}", info.size)));
+                    continue;
+                }
+            }
+            size = Some(info.size);
+            expected = expected.or(info.sha1);
+        }
+        endpoints.push(Endpoint {
+            url,
+            label,
+            addr: Some(addr),
+        });
+        conns.push(conn);
+    }
+    for (s, e) in &unusable {
+        log::info!("source {s}: {e}");
+    }
+    let Some(size) = size.filter(|_| !endpoints.is_empty()) else {
+        return Err(DownloadError::NoUsableSource(unusable));
+    };
+    Ok(Probed {
+        endpoints,
+        conns,
+        size,
+        expected,
+    })
+}
+
+/// HEAD on a source: its address, an open connection, and (unless busy) size and hash.
+async fn probe(url: &HttpUrl, opts: &DownloadOptions) -> ProbeResult {
+    let addr = url.resolve().await?;
+    let mut conn = Connection::open(addr, opts.connect_timeout).await?;
+    let req = request(Method::HEAD, url, None);
+    let resp = conn.send(req, opts.stall_timeout).await?;
+    let status = resp.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        return Ok((addr, Some(conn), None));
+    }
+    if status != StatusCode::OK {
+        return Err(FetchError::Status(status));
+    }
+    let size = resp
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or(FetchError::Status(status))?;
+    let sha1 = resp
+        .headers()
+        .get("x-gnutella-content-urn")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').find_map(hash::parse_urn));
+    Ok((addr, Some(conn), Some(ProbeInfo { size, sha1 })))
+}
