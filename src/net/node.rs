@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::channel::mpsc;
 
 use crate::core::strategy::{QueryTraffic, SearchId, Strategy};
-use crate::core::{Config, PeerId, PeerInfo, QueryMatcher, Servent};
+use crate::core::{Config, PeerId, PeerInfo, QueryMatcher, Servent, SharedFiles};
 use crate::http::server::HttpContext;
 use crate::proto::payload::{Pong, Query};
 use crate::proto::{DecodeError, Descriptor, Guid};
@@ -207,7 +207,11 @@ impl Node {
             ..Config::default()
         });
         if let Some((m, files, kb)) = matcher {
-            servent.set_matcher(m, files, kb);
+            servent.set_matcher(SharedFiles {
+                matcher: m,
+                files,
+                kbytes: kb,
+            });
         }
         let hosts = match &config.data_dir {
             Some(dir) => HostCache::load(dir, Duration::ZERO),

@@ -15,11 +15,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use servent::core::matcher::ListMatcher;
-use servent::core::strategy::{
-    CheckMessage, ExpandingRing, Flood, NetworkTraffic, RandomWalk, WalkerTag,
+use servent::core::strategy::{ExpandingRing, Flood, NetworkTraffic, RandomWalk};
+use servent::core::{
+    Config, Event, LocalFile, PeerId, QueryCost, SearchEnd, SearchId, SharedFiles, Strategy,
 };
-use servent::core::{Config, Event, LocalFile, PeerId, QueryCost, SearchEnd, SearchId, Strategy};
 use servent::proto::payload::Query;
+use servent::proto::walker::{CheckMessage, WalkerTag};
 use servent::proto::{check, parse, Check, Descriptor, Guid, Payload, PayloadType};
 use servent::sim::{Graph, Latency, Network};
 
@@ -61,7 +62,11 @@ fn share(net: &mut Network, node: usize, name: &str) {
         sha1_urn: None,
     }];
     net.with_node(node, |s, _| {
-        s.set_matcher(Box::new(ListMatcher(files)), 1, 1)
+        s.set_matcher(SharedFiles {
+            matcher: Box::new(ListMatcher(files)),
+            files: 1,
+            kbytes: 1,
+        })
     });
 }
 
@@ -354,7 +359,7 @@ fn walker_steps(net: &Network, guid: Guid) -> Vec<(Duration, usize, usize, Walke
         .filter(|t| t.descriptor.guid == guid)
         .filter_map(|t| match &*t.descriptor.payload {
             Payload::Query(q) => match WalkerTag::find(q) {
-                Some(Some(tag)) => Some((t.at, t.from, t.to, tag)),
+                Some(Ok(tag)) => Some((t.at, t.from, t.to, tag)),
                 _ => panic!("a Query of a walk without a valid walker tag"),
             },
             _ => None,
@@ -439,7 +444,7 @@ fn walkers_without_hits_take_exactly_k_times_max_steps_and_never_step_straight_b
         .filter(|t| t.descriptor.guid == id.0)
         .filter_map(|t| match &*t.descriptor.payload {
             Payload::Opaque { bytes, .. } => {
-                Some((t.descriptor.hops, CheckMessage::decode(bytes)?))
+                Some((t.descriptor.hops, CheckMessage::decode(bytes).ok()?))
             }
             _ => None,
         })
@@ -629,7 +634,7 @@ fn walker_and_check_vectors_decode_to_their_documented_values() {
     assert_eq!((d.ttl, d.hops), (1, 5));
     assert_eq!(
         WalkerTag::find(q),
-        Some(Some(WalkerTag {
+        Some(Ok(WalkerTag {
             walker: 3,
             check_every: 4,
             remember_neighbours: true,
@@ -646,7 +651,7 @@ fn walker_and_check_vectors_decode_to_their_documented_values() {
     assert_eq!(req.guid, d.guid, "a check carries its walker query's ID");
     assert_eq!(
         CheckMessage::decode(bytes),
-        Some(CheckMessage::Request {
+        Ok(CheckMessage::Request {
             walker: 3,
             steps: 8,
             path: 6
@@ -658,7 +663,7 @@ fn walker_and_check_vectors_decode_to_their_documented_values() {
     };
     assert_eq!(
         CheckMessage::decode(bytes),
-        Some(CheckMessage::Verdict {
+        Ok(CheckMessage::Verdict {
             walker: 3,
             go_on: false,
             hits: 2
