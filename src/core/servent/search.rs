@@ -1,7 +1,7 @@
 //! Searches with a strategy, as the originator runs them: starting a flood, a ring or the
 //! walkers (`Servent::search`), taking our hits into the search's record, the ring and
 //! search timers, answering checks, and ending a search with `Event::SearchDone`. The pure
-//! rules (parameters, timeouts, wire forms) are in `core::strategy`.
+//! rules (parameters, timeouts) are in `core::strategy`; the wire forms in `proto::walker`.
 
 use std::time::Duration;
 
