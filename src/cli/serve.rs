@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use crate::net::{Node, NodeConfig, Sharing};
+use crate::net::{Node, NodeConfig};
 use crate::rt;
 
 use super::library_args::LibraryArgs;
@@ -59,7 +59,7 @@ impl ServeArgs {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut sigs = signals::signals()?;
     let library = args.library.open_library()?;
-    let matcher = library.as_ref().map(Sharing::of_library);
+    let matcher = library.as_ref().map(|l| l.shared_files());
     rt::block_on(async move {
         let http_args = args.library.clone();
         let node = Node::start(args.node_config(), matcher, move |status| {

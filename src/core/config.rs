@@ -25,6 +25,9 @@ pub const PING_BURST: u32 = 64;
 pub const PING_RATE_PER_SEC: u32 = 4;
 /// Results per QueryHit we send: keeps each hit around 4-8 KiB, as real servents do.
 pub const MAX_RESULTS_PER_QUERY_HIT: usize = 32;
+/// Most results a servent returns for one Query when the query sets no max-hits: what one
+/// QueryHit's one-byte count could announce.
+pub const DEFAULT_MAX_RESULTS: usize = 255;
 
 /// One-hop delay assumed until the core has measured one: a typical Internet hop between
 /// servents (tens to a few hundred ms). Only the first search timeouts depend on it; every

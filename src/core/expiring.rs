@@ -10,10 +10,25 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::Duration;
 
+/// A live or expired value with the time its lifetime ends.
+#[derive(Debug, Clone)]
+struct Slot<V> {
+    value: V,
+    expires: Duration,
+}
+
+/// One insertion, in insertion (= expiry) order. Stale once its key was put again: the
+/// map's slot then carries a later `expires`.
+#[derive(Debug, Clone, Copy)]
+struct Inserted<K> {
+    key: K,
+    expires: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct ExpiringMap<K, V> {
-    map: HashMap<K, (V, Duration), ahash::RandomState>,
-    order: VecDeque<(K, Duration)>,
+    map: HashMap<K, Slot<V>, ahash::RandomState>,
+    order: VecDeque<Inserted<K>>,
     lifetime: Duration,
     capacity: usize,
 }
@@ -39,7 +54,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     /// The live value for `key`.
     pub fn get(&self, key: &K, now: Duration) -> Option<&V> {
         match self.map.get(key) {
-            Some((v, expires)) if *expires > now => Some(v),
+            Some(slot) if slot.expires > now => Some(&slot.value),
             _ => None,
         }
     }
@@ -47,7 +62,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     /// The live value for `key`, mutable (its lifetime is not restarted).
     pub fn get_mut(&mut self, key: &K, now: Duration) -> Option<&mut V> {
         match self.map.get_mut(key) {
-            Some((v, expires)) if *expires > now => Some(v),
+            Some(slot) if slot.expires > now => Some(&mut slot.value),
             _ => None,
         }
     }
@@ -55,9 +70,9 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     /// Inserts `key` unless a live entry exists, in one lookup when it does: `None` when
     /// inserted, the live value when it was already there (then `value` is dropped).
     pub fn insert_new_or_get(&mut self, key: K, value: V, now: Duration) -> Option<&mut V> {
-        let live = matches!(self.map.get(&key), Some((_, expires)) if *expires > now);
+        let live = matches!(self.map.get(&key), Some(slot) if slot.expires > now);
         if live {
-            return self.map.get_mut(&key).map(|(v, _)| v);
+            return self.map.get_mut(&key).map(|slot| &mut slot.value);
         }
         self.put(key, value, now);
         None
@@ -66,7 +81,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     /// Removes `key` (live or not) and returns its value if it was live.
     pub fn remove(&mut self, key: &K, now: Duration) -> Option<V> {
         match self.map.remove(key) {
-            Some((v, expires)) if expires > now => Some(v),
+            Some(slot) if slot.expires > now => Some(slot.value),
             _ => None,
         }
     }
@@ -76,8 +91,10 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
         self.order
             .iter()
             .rev()
-            .filter_map(move |(k, slot)| match self.map.get(k) {
-                Some((v, expires)) if *expires == *slot && *expires > now => Some((k, v)),
+            .filter_map(move |ins| match self.map.get(&ins.key) {
+                Some(slot) if slot.expires == ins.expires && slot.expires > now => {
+                    Some((&ins.key, &slot.value))
+                }
                 _ => None,
             })
     }
@@ -92,13 +109,13 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
         self.make_room(now);
         let expires = now + self.lifetime;
         match self.map.entry(key) {
-            Entry::Occupied(e) if e.get().1 > now => return false,
-            Entry::Occupied(mut e) => *e.get_mut() = (value, expires),
+            Entry::Occupied(e) if e.get().expires > now => return false,
+            Entry::Occupied(mut e) => *e.get_mut() = Slot { value, expires },
             Entry::Vacant(e) => {
-                e.insert((value, expires));
+                e.insert(Slot { value, expires });
             }
         }
-        self.order.push_back((key, expires));
+        self.order.push_back(Inserted { key, expires });
         true
     }
 
@@ -116,14 +133,14 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     pub fn put(&mut self, key: K, value: V, now: Duration) {
         self.make_room(now);
         let expires = now + self.lifetime;
-        self.map.insert(key, (value, expires));
-        self.order.push_back((key, expires));
+        self.map.insert(key, Slot { value, expires });
+        self.order.push_back(Inserted { key, expires });
     }
 
     /// Drops every entry whose lifetime ended at or before `now`.
     pub fn expire(&mut self, now: Duration) {
-        while let Some(&(_, expires)) = self.order.front() {
-            if expires > now {
+        while let Some(oldest) = self.order.front() {
+            if oldest.expires > now {
                 break;
             }
             self.evict_oldest();
@@ -132,16 +149,20 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
 
     /// When the oldest entry expires.
     pub fn next_expiry(&self) -> Option<Duration> {
-        self.order.front().map(|&(_, e)| e)
+        self.order.front().map(|ins| ins.expires)
     }
 
     fn evict_oldest(&mut self) -> bool {
-        let Some((key, expires)) = self.order.pop_front() else {
+        let Some(Inserted { key, expires }) = self.order.pop_front() else {
             return false;
         };
-        // Only remove the map entry if it is the one this queue slot refers to (a later
-        // `put` of the same key leaves a stale slot behind).
-        if self.map.get(&key).is_some_and(|(_, e)| *e == expires) {
+        // Only remove the map entry if it is the one this insertion refers to (a later
+        // `put` of the same key leaves a stale insertion behind).
+        if self
+            .map
+            .get(&key)
+            .is_some_and(|slot| slot.expires == expires)
+        {
             self.map.remove(&key);
         }
         true

@@ -18,6 +18,27 @@ pub trait QueryMatcher: Send {
     fn matches(&self, query: &Query, limit: usize) -> Vec<LocalFile>;
 }
 
+/// What a servent shares: the matcher that answers Queries, and the totals its Pongs
+/// advertise.
+pub struct SharedFiles {
+    pub matcher: Box<dyn QueryMatcher>,
+    /// Files shared (a Pong's file count).
+    pub files: u32,
+    /// Kilobytes shared (a Pong's kilobyte count).
+    pub kbytes: u32,
+}
+
+impl Default for SharedFiles {
+    /// Nothing shared.
+    fn default() -> Self {
+        SharedFiles {
+            matcher: Box::new(NoMatcher),
+            files: 0,
+            kbytes: 0,
+        }
+    }
+}
+
 /// Shares nothing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoMatcher;

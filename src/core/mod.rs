@@ -16,7 +16,7 @@ pub mod strategy;
 
 pub use config::Config;
 pub use event::{Event, Priority, Transmit};
-pub use matcher::{LocalFile, NoMatcher, QueryMatcher};
+pub use matcher::{LocalFile, NoMatcher, QueryMatcher, SharedFiles};
 pub use peer::{PeerId, PeerInfo};
 pub use servent::{Origin, Servent};
 pub use stats::{DropReason, Stats};

@@ -2,9 +2,10 @@
 //! Pings and Queries. Inputs are `handle_*` calls and local requests; outputs are drained
 //! with `poll_transmit`, `poll_event` and `poll_timeout`. Searches with a strategy
 //! (`search`, timers, costs) live in `servent/search.rs`; walkers and checks in
-//! `servent/walker.rs`.
+//! `servent/walker.rs`; the records all three keep in `servent/state.rs`.
 
 mod search;
+mod state;
 mod walker;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -20,37 +21,20 @@ use crate::proto::payload::{
 };
 use crate::proto::{DecodeError, Descriptor, Guid, Payload, PayloadType};
 
-use super::config::{Config, MAX_RESULTS_PER_QUERY_HIT};
+use super::config::{Config, DEFAULT_MAX_RESULTS, MAX_RESULTS_PER_QUERY_HIT};
 use super::event::{Event, Priority, Transmit};
 use super::expiring::ExpiringMap;
-use super::matcher::{LocalFile, NoMatcher, QueryMatcher};
+use super::matcher::{LocalFile, SharedFiles};
 use super::peer::{Peer, PeerId, PeerInfo};
 use super::stats::{DropReason, Stats};
-use super::strategy::{CheckMessage, HopLatency, QueryTraffic, SearchId, WalkerTag};
+use super::strategy::{HopLatency, QueryTraffic, SearchId};
+use crate::proto::walker::{CheckMessage, WalkerTag};
 
-use search::{SearchState, Timer};
-use walker::{HeldWalker, WalkNode};
-
-/// Where a broadcast came from: the reverse route its replies take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// We sent it: replies are ours.
-    Local,
-    Peer(PeerId),
-}
-
-/// A Query's reverse route (and duplicate entry) with what we sent for that query.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct QueryRoute {
-    origin: Origin,
-    traffic: QueryTraffic,
-}
+pub use state::Origin;
+use state::{Deadline, HeldWalker, QueryRoute, SearchState, WalkNode, WalkerKey};
 
 /// Own pings remembered to measure hop latency from their Pongs.
 const OWN_PINGS_CAPACITY: usize = 1024;
-
-/// Most results a servent returns for one Query when the query sets no max-hits.
-const DEFAULT_MAX_RESULTS: usize = 255;
 
 pub struct Servent {
     config: Config,
@@ -68,9 +52,8 @@ pub struct Servent {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
-    matcher: Box<dyn QueryMatcher>,
-    files_shared: u32,
-    kbytes_shared: u32,
+    /// What answers Queries, and the totals our Pongs advertise.
+    shared: SharedFiles,
     /// Our searches, running and recently finished (bounded by `max_searches_kept`).
     searches: BTreeMap<SearchId, SearchState>,
     /// Finished searches, oldest first, for eviction.
@@ -78,14 +61,14 @@ pub struct Servent {
     /// Every descriptor ID of our searches -> its search.
     search_of: HashMap<Guid, SearchId>,
     /// Search deadlines and held-walker check deadlines; stale entries are skipped.
-    timers: BTreeSet<(Duration, Timer)>,
+    timers: BTreeSet<Deadline>,
     /// Walker query GUID -> our reverse path length and where we sent its walkers.
     walks: ExpiringMap<Guid, WalkNode>,
     /// Walkers waiting for the requester's verdict, by (query GUID, walker number).
-    held: BTreeMap<(Guid, u8), HeldWalker>,
+    held: BTreeMap<WalkerKey, HeldWalker>,
     /// (query GUID, walker number) -> the neighbour a check request came from: where the
     /// verdict goes.
-    check_routes: ExpiringMap<(Guid, u8), PeerId>,
+    check_routes: ExpiringMap<WalkerKey, PeerId>,
     hop_latency: HopLatency,
     /// Our Pings' send times (hop latency samples from their Pongs).
     own_pings: ExpiringMap<Guid, Duration>,
@@ -104,9 +87,7 @@ impl Servent {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
-            matcher: Box::new(NoMatcher),
-            files_shared: 0,
-            kbytes_shared: 0,
+            shared: SharedFiles::default(),
             searches: BTreeMap::new(),
             finished: VecDeque::new(),
             search_of: HashMap::new(),
@@ -145,10 +126,8 @@ impl Servent {
     }
 
     /// Sets what answers Queries, and the totals advertised in our Pongs.
-    pub fn set_matcher(&mut self, matcher: Box<dyn QueryMatcher>, files: u32, kbytes: u32) {
-        self.matcher = matcher;
-        self.files_shared = files;
-        self.kbytes_shared = kbytes;
+    pub fn set_matcher(&mut self, shared: SharedFiles) {
+        self.shared = shared;
     }
 
     /// Sets the address advertised in Pongs and QueryHits (known once we listen).
@@ -209,7 +188,9 @@ impl Servent {
             // Our check exchange, only with peers that announced walker support.
             PayloadType::Vendor if walkers => {
                 if let Payload::Opaque { bytes, .. } = &*d.payload {
-                    if let Some(m) = CheckMessage::decode(bytes) {
+                    // Not one of ours, or malformed: ignored like any other vendor
+                    // message (hop-local, never answered).
+                    if let Ok(m) = CheckMessage::decode(bytes) {
                         self.on_check(now, from, &d, m);
                     }
                 }
@@ -226,8 +207,8 @@ impl Servent {
                 if let Payload::Query(q) = &*d.payload {
                     match WalkerTag::find(q) {
                         None => {}
-                        Some(Some(tag)) => return self.on_walker(now, from, d, tag),
-                        Some(None) => return self.drop_from(from, DropReason::Malformed),
+                        Some(Ok(tag)) => return self.on_walker(now, from, d, tag),
+                        Some(Err(_)) => return self.drop_from(from, DropReason::Malformed),
                     }
                 }
             }
@@ -382,7 +363,7 @@ impl Servent {
     /// When [`Servent::handle_timeout`] next has work.
     pub fn poll_timeout(&self) -> Option<Duration> {
         [
-            self.timers.first().map(|&(at, _)| at),
+            self.timers.first().map(|t| t.at),
             self.ping_routes.next_expiry(),
             self.query_routes.next_expiry(),
             self.push_seen.next_expiry(),
@@ -432,8 +413,8 @@ impl Servent {
         let pong = Pong {
             port: self.config.port,
             ip: self.config.ip,
-            files_shared: self.files_shared,
-            kbytes_shared: self.kbytes_shared,
+            files_shared: self.shared.files,
+            kbytes_shared: self.shared.kbytes,
             ggep: None,
         };
         let reply = Descriptor::new(d.guid, self.reply_ttl(d.hops), 0, Payload::Pong(pong));
@@ -464,7 +445,7 @@ impl Servent {
             return;
         };
         let limit = query.max_hits().map_or(DEFAULT_MAX_RESULTS, |n| n as usize);
-        let files = self.matcher.matches(query, limit);
+        let files = self.shared.matcher.matches(query, limit);
         if !files.is_empty() {
             self.stats.queries_answered += 1;
             let reply_ttl = self.reply_ttl(d.hops);

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
-use crate::core::{LocalFile, QueryMatcher};
+use crate::core::{LocalFile, QueryMatcher, SharedFiles};
 use crate::proto::payload::Query;
 
 use hash::{HashCache, HashQueue, Sha1Digest};
@@ -357,9 +357,20 @@ impl Library {
         self.queue.wait_idle(within)
     }
 
-    /// The matcher to hand the core: `servent.set_matcher(lib.matcher(), files, kb)`.
+    /// The matcher to hand the core (see [`Library::shared_files`]).
     pub fn matcher(self: &Arc<Self>) -> Box<dyn QueryMatcher> {
         Box::new(Arc::clone(self))
+    }
+
+    /// What to hand the core: `servent.set_matcher(lib.shared_files())` answers Queries
+    /// from this library and advertises its totals in Pongs.
+    pub fn shared_files(self: &Arc<Self>) -> SharedFiles {
+        let (files, kbytes) = self.totals();
+        SharedFiles {
+            matcher: self.matcher(),
+            files,
+            kbytes,
+        }
     }
 
     /// Rescans whenever the process receives SIGHUP (a thread waits for the signal).

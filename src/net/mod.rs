@@ -20,5 +20,5 @@ pub mod timer;
 pub mod upkeep;
 
 pub use config::{NodeConfig, Timing};
-pub use node::{Node, NodeShare, Sharing};
+pub use node::{Node, NodeShare};
 pub use state::{SearchEvent, SearchHit};

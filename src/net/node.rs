@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::channel::mpsc;
 
 use crate::core::strategy::{QueryTraffic, SearchId, Strategy};
-use crate::core::{Config, PeerId, QueryMatcher, Servent};
+use crate::core::{Config, PeerId, Servent, SharedFiles};
 use crate::http::HttpContext;
 use crate::library::Library;
 use crate::proto::payload::{Pong, Query};
@@ -28,32 +28,11 @@ use crate::rt;
 /// restarts, as gtk-gnutella expects of a servent at one address.
 const SERVENT_ID_FILE: &str = "servent_id";
 
-/// What the core answers Queries with and advertises in Pongs.
-pub struct Sharing {
-    pub matcher: Box<dyn QueryMatcher>,
-    /// Files shared (Pong).
-    pub files: u32,
-    /// KB shared (Pong).
-    pub kbytes: u32,
-}
-
-impl Sharing {
-    /// A library's matcher and totals.
-    pub fn of_library(library: &Arc<Library>) -> Sharing {
-        let (files, kbytes) = library.totals();
-        Sharing {
-            matcher: library.matcher(),
-            files,
-            kbytes,
-        }
-    }
-}
-
 /// What a servent shares.
 pub enum NodeShare {
     Nothing,
     /// Answers Queries with this matcher and these totals; no HTTP files.
-    Matcher(Sharing),
+    Matcher(SharedFiles),
     /// A shared library: answers Queries and serves its files over HTTP.
     Library(Arc<Library>),
 }
@@ -69,7 +48,7 @@ impl Node {
     /// tasks and the connects to `config.peers`.
     pub async fn start(
         config: NodeConfig,
-        sharing: Option<Sharing>,
+        sharing: Option<SharedFiles>,
         http: impl FnOnce(Box<dyn Fn() -> String + Send + Sync>) -> HttpContext,
     ) -> std::io::Result<Node> {
         let listener = rt::bind(config.listen).await?;
@@ -90,7 +69,7 @@ impl Node {
             ..Config::default()
         });
         if let Some(s) = sharing {
-            servent.set_matcher(s.matcher, s.files, s.kbytes);
+            servent.set_matcher(s);
         }
         let hosts = match &config.data_dir {
             Some(dir) => HostCache::load(dir, Duration::ZERO),
@@ -135,7 +114,7 @@ impl Node {
                 Node::start(config, Some(sharing), |st| HttpContext::new(name, st)).await
             }
             NodeShare::Library(lib) => {
-                let sharing = Sharing::of_library(&lib);
+                let sharing = lib.shared_files();
                 Node::start(config, Some(sharing), |st| {
                     HttpContext::new(name, st).with_library(lib)
                 })

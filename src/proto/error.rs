@@ -40,3 +40,27 @@ pub enum EncodeError {
     #[error("{count} results do not fit the one-byte hit count")]
     TooManyResults { count: usize },
 }
+
+/// A walker tag (the `RW` GGEP extension) or a walker check message (vendor `SRVT`) could
+/// not be read. Decoding allocates nothing: both have fixed lengths, checked first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalkerError {
+    #[error("walker tag has {len} bytes, not {expected}")]
+    TagLength { len: usize, expected: usize },
+    #[error("walker tag flags 0x{flags:02x}: format bit clear or an unknown bit set")]
+    TagFlags { flags: u8 },
+    #[error("walker tag is COBS- or deflate-encoded")]
+    TagEncoded,
+    #[error("vendor message of {len} bytes is shorter than its 8-byte vendor header")]
+    VendorTruncated { len: usize },
+    #[error("vendor message is not a walker check (another vendor, selector or version)")]
+    NotACheck,
+    #[error("check message with selector {selector} has {len} data bytes, not {expected}")]
+    CheckLength {
+        selector: u16,
+        len: usize,
+        expected: usize,
+    },
+    #[error("check verdict {value} is neither 0 (stop) nor 1 (go on)")]
+    Verdict { value: u8 },
+}

@@ -1,6 +1,7 @@
-//! The Gnutella 0.6 wire codec: bytes to descriptors and back, GGEP blocks and the
-//! connection handshake. Nothing here keeps state between calls; every length a peer
-//! sends is checked against a limit in [`limits`] before anything is allocated for it.
+//! The Gnutella 0.6 wire codec: bytes to descriptors and back, GGEP blocks, the walker
+//! extension's tag and check messages ([`walker`]) and the connection handshake. Nothing
+//! here keeps state between calls; every length a peer sends is checked against a limit in
+//! [`limits`] before anything is allocated for it.
 //!
 //! Framing is two-phase, as in mini-redis: [`frame::check`] tells whether a buffer holds
 //! a complete descriptor (without allocating), then [`frame::parse`] decodes it.
@@ -14,10 +15,11 @@ pub mod handshake;
 pub mod header;
 pub mod limits;
 pub mod payload;
+pub mod walker;
 mod wire;
 
 pub use descriptor::{Descriptor, Payload};
-pub use error::{DecodeError, EncodeError, FrameError};
+pub use error::{DecodeError, EncodeError, FrameError, WalkerError};
 pub use frame::{check, parse, Check};
 pub use guid::Guid;
 pub use header::{Header, PayloadType};

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::strategy::{NetworkTraffic, QueryCost, SearchEnd};
-use crate::core::{Config, Event, Strategy};
+use crate::core::{Config, Event, SharedFiles, Strategy};
 use crate::proto::limits::HARD_MAX_TTL;
 use crate::proto::payload::query::QUERY_MAX_HITS_MASK;
 use crate::proto::payload::Query;
@@ -90,7 +90,11 @@ pub fn build_network(
             node,
         };
         net.with_node(node, |s, _| {
-            s.set_matcher(Box::new(matcher), files, files * 1024)
+            s.set_matcher(SharedFiles {
+                matcher: Box::new(matcher),
+                files,
+                kbytes: files * 1024,
+            })
         });
     }
     net

@@ -25,14 +25,24 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("library", &["proto", "core"]),
     ("sim", &["core", "proto", "topology"]),
     ("rt", &[]),
-    ("net", &["core", "proto", "rt", "library", "topology", "http"]),
+    (
+        "net",
+        &["core", "proto", "rt", "library", "topology", "http"],
+    ),
     ("http", &["rt", "library"]),
     ("download", &["rt", "http", "library"]),
-    ("ui", &["net", "download", "sim", "rt", "http", "library", "core", "proto"]),
+    (
+        "ui",
+        &[
+            "net", "download", "sim", "rt", "http", "library", "core", "proto",
+        ],
+    ),
 ];
 
 /// Layers whose files must not `use` each other in a circle.
-const ACYCLIC: &[&str] = &["net", "http", "core", "download", "sim", "topology", "proto"];
+const ACYCLIC: &[&str] = &[
+    "net", "http", "core", "download", "sim", "topology", "proto",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -302,7 +312,9 @@ fn parse(src: &Path, file: &Path) -> SourceFile {
         let after = &rest[k..];
         let public = after.starts_with("pub");
         let body_start = after.find("use ").unwrap() + 4;
-        let end = after[body_start..].find(';').map_or(after.len(), |e| body_start + e);
+        let end = after[body_start..]
+            .find(';')
+            .map_or(after.len(), |e| body_start + e);
         for p in expand_use(&after[body_start..end]) {
             let full = absolute(&module, root_file, &p);
             if let Some(full) = full {
@@ -687,7 +699,11 @@ fn nothing_reads_outside_the_repository() {
             }
         }
     }
-    assert!(bad.is_empty(), "paths outside the repository:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "paths outside the repository:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]

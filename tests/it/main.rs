@@ -3,8 +3,8 @@
 mod download;
 mod e2e;
 mod handshake;
-mod layout;
 pub mod http;
+mod layout;
 mod matching;
 mod net;
 mod props;

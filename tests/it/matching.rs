@@ -12,7 +12,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use servent::core::{Config, LocalFile, PeerId, PeerInfo, Servent};
+use servent::core::{Config, LocalFile, PeerId, PeerInfo, Servent, SharedFiles};
 use servent::library::hits::{group_hits, render_table, result_size, SearchHit};
 use servent::library::index::Index;
 use servent::library::matching::{Pattern, QueryError};
@@ -340,11 +340,11 @@ fn large_files_advertise_lf_and_hits_group_by_sha1() {
         servent_id: Guid::mark_modern([2; 16]),
         ..Config::default()
     });
-    core.set_matcher(
-        Box::new(servent::core::matcher::ListMatcher(files)),
-        1,
-        (big / 1024) as u32,
-    );
+    core.set_matcher(SharedFiles {
+        matcher: Box::new(servent::core::matcher::ListMatcher(files)),
+        files: 1,
+        kbytes: (big / 1024) as u32,
+    });
     core.handle_connected(Duration::ZERO, PeerId(1), PeerInfo::default());
     let query = Descriptor::new(
         Guid::mark_modern([9; 16]),

@@ -711,7 +711,7 @@ fn three_strategies_find_a_file_with_3_replicas_on_a_30_servent_mesh_with_exact_
                     name: name.into(),
                     sha1_urn: None,
                 };
-                servent::net::NodeShare::Matcher(servent::net::Sharing {
+                servent::net::NodeShare::Matcher(servent::core::SharedFiles {
                     matcher: Box::new(ListMatcher(vec![f])),
                     files: 1,
                     kbytes: 1,

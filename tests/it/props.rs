@@ -1,6 +1,7 @@
 //! Property tests of the descriptor codec: every descriptor in canonical form survives
 //! encode -> check -> parse; framing and decoding never panic on arbitrary bytes; a stream
-//! fed in pieces yields the same descriptors as fed whole.
+//! fed in pieces yields the same descriptors as fed whole; walker tags and check messages
+//! round-trip, and their decoders refuse arbitrary bytes without panicking.
 //!
 //! Canonical forms (what a decoder can give back), read off the decoders:
 //! - A trailing GGEP block (Ping, Pong, Push) is `Parsed` with at least one extension, or
@@ -26,6 +27,7 @@ use servent::proto::ggep::{GgepBlock, GgepExtension, GGEP_MAGIC};
 use servent::proto::limits::{HEADER_LEN, MAX_PAYLOAD_LEN};
 use servent::proto::payload::extension::{encode_area, Extension, EXTENSION_SEPARATOR};
 use servent::proto::payload::{Bye, HitResult, Ping, Pong, Push, Query, QueryHit, Trailer};
+use servent::proto::walker::{CheckMessage, WalkerTag, WALKER_TAG_LEN};
 use servent::proto::{Descriptor, Guid, Payload, PayloadType};
 
 fn guid() -> impl Strategy<Value = Guid> {
@@ -340,6 +342,75 @@ proptest! {
             drain(&mut buf, &mut got);
         }
         prop_assert_eq!(&got, &ds);
+    }
+}
+
+fn walker_tag() -> impl Strategy<Value = WalkerTag> {
+    (any::<[u8; 2]>(), any::<bool>(), any::<[u16; 3]>()).prop_map(|(b, remember, w)| WalkerTag {
+        walker: b[0],
+        check_every: b[1],
+        remember_neighbours: remember,
+        steps: w[0],
+        steps_left: w[1],
+        sender_path: w[2],
+    })
+}
+
+fn check_message() -> impl Strategy<Value = CheckMessage> {
+    prop_oneof![
+        (any::<u8>(), any::<u16>(), any::<u16>()).prop_map(|(walker, steps, path)| {
+            CheckMessage::Request {
+                walker,
+                steps,
+                path,
+            }
+        }),
+        (any::<u8>(), any::<bool>(), any::<u16>()).prop_map(|(walker, go_on, hits)| {
+            CheckMessage::Verdict {
+                walker,
+                go_on,
+                hits,
+            }
+        }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn walker_tags_round_trip_through_bytes_and_queries(tag in walker_tag(), q in query()) {
+        let data = tag.encode();
+        prop_assert_eq!(data.len(), WALKER_TAG_LEN);
+        prop_assert_ne!(data[WALKER_TAG_LEN - 1], 0, "the flags byte is never 0");
+        prop_assert_eq!(WalkerTag::decode(&data), Ok(tag));
+        // A raw (unparsed) GGEP item must stay last, so a tag appended after one would be
+        // read back as part of it: we only append a tag to our own Queries, which have
+        // none (a relay replaces the tag in place).
+        prop_assume!(!q
+            .extensions
+            .iter()
+            .any(|e| matches!(e, Extension::Ggep(GgepBlock::Raw(_)))));
+        let marked = tag.apply(&q);
+        prop_assert_eq!(WalkerTag::find(&marked), Some(Ok(tag)));
+        // The walker Query survives the wire, and re-marking replaces the tag in place.
+        let d = Descriptor::new(Guid([7; 16]), 1, 1, Payload::Query(marked.clone()));
+        let back = parse(&d.to_bytes().expect("small queries encode"));
+        prop_assert_eq!(back.map(|b| b.payload), Ok(d.payload));
+        prop_assert_eq!(tag.apply(&marked), marked);
+    }
+
+    #[test]
+    fn check_messages_round_trip(m in check_message()) {
+        prop_assert_eq!(CheckMessage::decode(&m.encode()), Ok(m));
+    }
+
+    #[test]
+    fn walker_decoders_never_panic(buf in vec(any::<u8>(), 0..64)) {
+        if let Ok(tag) = WalkerTag::decode(&buf) {
+            prop_assert_eq!(&tag.encode()[..], &buf[..]);
+        }
+        if let Ok(m) = CheckMessage::decode(&buf) {
+            prop_assert_eq!(m.encode(), buf);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use servent::core::matcher::ListMatcher;
-use servent::core::{Config, DropReason, Event, LocalFile};
+use servent::core::{Config, DropReason, Event, LocalFile, SharedFiles};
 use servent::proto::payload::{Bye, Ping, Push, Query, QueryHit};
 use servent::proto::{Descriptor, Guid, Payload, PayloadType};
 use servent::sim::{Graph, Network};
@@ -46,7 +46,11 @@ fn share(net: &mut Network, node: usize, name: &str) {
         sha1_urn: Some("urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB".into()),
     }];
     net.with_node(node, |s, _| {
-        s.set_matcher(Box::new(ListMatcher(files)), 1, 2)
+        s.set_matcher(SharedFiles {
+            matcher: Box::new(ListMatcher(files)),
+            files: 1,
+            kbytes: 2,
+        })
     });
 }
 

@@ -1,6 +1,8 @@
 //! Descriptor test vectors: every `protocol/vectors/*.txt` but the handshake transcripts
 //! must frame as one whole descriptor, decode to every field it lists and re-encode to the
-//! same bytes. The file format and the field paths are specified in `protocol/README.md`.
+//! same bytes; a walker tag (`RW`) or walker check message in it must decode to its listed
+//! fields and re-encode to its own bytes too. The file format and the field paths are
+//! specified in `protocol/README.md`.
 
 use std::fmt::Display;
 use std::fs;
@@ -16,11 +18,12 @@ use servent::proto::payload::query::{
 use servent::proto::payload::query_hit::{
     FLAG_BUSY, FLAG_GGEP, FLAG_PUSH, FLAG_SPEED_MEASURED, FLAG_UPLOADED,
 };
-use servent::proto::payload::Extension;
-use servent::proto::{Descriptor, Payload};
+use servent::proto::payload::{Extension, Query};
+use servent::proto::walker::{CheckMessage, WalkerTag};
+use servent::proto::{Descriptor, Payload, PayloadType, WalkerError};
 
 /// Vectors that must exist (more are welcome).
-const REQUIRED: [&str; 9] = [
+const REQUIRED: [&str; 12] = [
     "ping.txt",
     "pong.txt",
     "pong-ggep.txt",
@@ -30,6 +33,9 @@ const REQUIRED: [&str; 9] = [
     "push.txt",
     "bye.txt",
     "vendor.txt",
+    "walker-query.txt",
+    "walker-check-request.txt",
+    "walker-check-verdict.txt",
 ];
 
 /// Fields every vector must list.
@@ -132,6 +138,52 @@ impl Flat {
         }
     }
 
+    /// A Query's walker tag under `query.walker`.
+    fn walker(&mut self, q: &Query) {
+        let p = "query.walker";
+        match WalkerTag::find(q) {
+            None => self.put(p, "none"),
+            Some(Err(e)) => self.put(p, format!("error: {e}")),
+            Some(Ok(t)) => {
+                self.put(p, "tag");
+                self.put(format!("{p}.number"), t.walker);
+                self.put(format!("{p}.check_every"), t.check_every);
+                self.put(format!("{p}.steps"), t.steps);
+                self.put(format!("{p}.steps_left"), t.steps_left);
+                self.put(format!("{p}.sender_path"), t.sender_path);
+                self.put(format!("{p}.remember"), t.remember_neighbours);
+            }
+        }
+    }
+
+    /// A vendor message read as a walker check, under `check`.
+    fn check(&mut self, bytes: &[u8]) {
+        match CheckMessage::decode(bytes) {
+            Err(WalkerError::NotACheck) => self.put("check", "none"),
+            Err(e) => self.put("check", format!("error: {e}")),
+            Ok(CheckMessage::Request {
+                walker,
+                steps,
+                path,
+            }) => {
+                self.put("check", "request");
+                self.put("check.walker", walker);
+                self.put("check.steps", steps);
+                self.put("check.path", path);
+            }
+            Ok(CheckMessage::Verdict {
+                walker,
+                go_on,
+                hits,
+            }) => {
+                self.put("check", "verdict");
+                self.put("check.walker", walker);
+                self.put("check.go_on", go_on);
+                self.put("check.hits", hits);
+            }
+        }
+    }
+
     fn extensions(&mut self, prefix: &str, exts: &[Extension]) {
         self.put(format!("{prefix}.ext.count"), exts.len());
         for (i, ext) in exts.iter().enumerate() {
@@ -194,6 +246,7 @@ fn flatten(d: &Descriptor) -> Flat {
             f.put("query.max_hits", q.max_hits().unwrap_or(0));
             f.put("query.text", q.text_lossy());
             f.extensions("query", &q.extensions);
+            f.walker(q);
         }
         Payload::QueryHit(h) => {
             f.put("hit.count", h.results.len());
@@ -231,12 +284,32 @@ fn flatten(d: &Descriptor) -> Flat {
             }
             f.put("hit.servent_id", h.servent_id);
         }
-        Payload::Opaque { bytes, .. } => {
+        Payload::Opaque { kind, bytes } => {
             f.put("opaque.len", bytes.len());
             f.put("opaque.bytes", hex(bytes));
+            if *kind == PayloadType::Vendor {
+                f.check(bytes);
+            }
         }
     }
     f
+}
+
+/// A walker tag or check message the descriptor holds, re-encoded: the descriptor's bytes
+/// again (the tag written back in place into its Query; the check message as the whole
+/// vendor payload). `None` when it holds neither, or one that does not decode.
+fn walker_reencoded(d: &Descriptor) -> Option<Vec<u8>> {
+    let payload = match &*d.payload {
+        Payload::Query(q) => Payload::Query(WalkerTag::find(q)?.ok()?.apply(q)),
+        Payload::Opaque { kind, bytes } if *kind == PayloadType::Vendor => Payload::Opaque {
+            kind: *kind,
+            bytes: CheckMessage::decode(bytes).ok()?.encode(),
+        },
+        _ => return None,
+    };
+    Descriptor::new(d.guid, d.ttl, d.hops, payload)
+        .to_bytes()
+        .ok()
 }
 
 /// Checks one vector; returns its problems.
@@ -267,6 +340,11 @@ fn check_vector(text: &str) -> Vec<String> {
         Ok(b) if b == v.bytes => {}
         Ok(b) => errors.push(format!("re-encodes to {}", hex(&b))),
         Err(e) => errors.push(format!("does not re-encode: {e}")),
+    }
+    if let Some(b) = walker_reencoded(&d) {
+        if b != v.bytes {
+            errors.push(format!("walker tag or check re-encodes to {}", hex(&b)));
+        }
     }
     let flat = flatten(&d);
     for path in ALWAYS {
@@ -332,5 +410,46 @@ fn vector_checker_rejects_typos() {
         ("hops = 0\n", ""),
     ] {
         assert!(!check_vector(&good.replace(from, to)).is_empty(), "{to:?}");
+    }
+}
+
+#[test]
+fn walker_fields_are_checked() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol/vectors");
+    for (file, from, to) in [
+        (
+            "walker-query-first-step.txt",
+            "query.walker.steps = 1",
+            "query.walker.steps = 2",
+        ),
+        (
+            "walker-query-first-step.txt",
+            "FF 03 00 00 80",
+            "FF 03 00 00 81",
+        ),
+        (
+            "walker-query-bad-flags.txt",
+            "query.walker = error",
+            "query.walker = tag",
+        ),
+        (
+            "walker-check-verdict-go-on.txt",
+            "check.go_on = true",
+            "check.go_on = false",
+        ),
+        (
+            "walker-check-request.txt",
+            "check = request",
+            "check = verdict",
+        ),
+        ("vendor.txt", "opaque.len = 34", "check = request"),
+    ] {
+        let text = fs::read_to_string(dir.join(file)).expect("vector is readable UTF-8");
+        assert_eq!(check_vector(&text), Vec::<String>::new(), "{file}");
+        assert!(text.contains(from), "{file}: {from:?}");
+        assert!(
+            !check_vector(&text.replace(from, to)).is_empty(),
+            "{file}: {to:?} accepted"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Searches with a strategy, as the originator runs them: starting a flood, a ring or the
 //! walkers (`Servent::search`), taking our hits into the search's record, the ring and
 //! search timers, answering checks, and ending a search with `Event::SearchDone`. The pure
-//! rules (parameters, timeouts, wire forms) are in `core::strategy`.
+//! rules (parameters, timeouts) are in `core::strategy`; the wire forms in `proto::walker`.
 
 use std::time::Duration;
 
@@ -9,49 +9,17 @@ use crate::core::event::Event;
 use crate::core::peer::PeerId;
 use crate::core::strategy::cost::HitSet;
 use crate::core::strategy::flood::flood_timeout;
-use crate::core::strategy::{QueryCost, SearchEnd, SearchId, Strategy, Traffic, WalkerTag};
+use crate::core::strategy::{
+    QueryCost, QueryTraffic, RandomWalk, SearchEnd, SearchId, Strategy, Traffic,
+};
 use crate::proto::payload::{Query, QueryHit};
+use crate::proto::walker::WalkerTag;
 use crate::proto::Guid;
 
-use super::walker::WalkNode;
-use super::{Origin, QueryRoute, QueryTraffic, Servent};
-
-/// A deadline in [`Servent`]'s timer set. A timer whose owner has since moved its
-/// deadline (or ended) is skipped when it fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Timer {
-    /// A flood's wait, a ring's end, or the next walker the requester expects news of.
-    Search(SearchId),
-    /// A held walker's check went unanswered.
-    Walker(Guid, u8),
-}
-
-/// The requester's view of one walker.
-#[derive(Debug, Clone, Copy)]
-struct WalkerView {
-    /// Steps of its last check.
-    steps: u16,
-    /// Its holder's reverse path length at its last check.
-    path: u16,
-    ended: bool,
-    /// When we give up expecting its next check (it ended silently: max steps, dead end,
-    /// or lost).
-    expect_by: Duration,
-}
-
-pub(crate) struct SearchState {
-    strategy: Strategy,
-    query: Query,
-    started: Duration,
-    /// Descriptor IDs sent, with when (one per ring).
-    sent: Vec<(Guid, Duration)>,
-    ring_ttl: u8,
-    deadline: Option<Duration>,
-    hits: HitSet,
-    walkers: Vec<WalkerView>,
-    satisfied: bool,
-    cost: QueryCost,
-}
+use super::state::{
+    CheckAnswer, Deadline, Origin, QueryRoute, SearchState, SentRing, Timer, WalkNode, WalkerView,
+};
+use super::Servent;
 
 impl Servent {
     /// Starts a search for `query` with `strategy`. Hits come as [`Event::QueryHit`] with
@@ -139,12 +107,15 @@ impl Servent {
             }
             _ => flood_timeout(ttl, per_hop, floor),
         };
-        s.sent.push((guid, now));
+        s.sent.push(SentRing { guid, at: now });
         s.cost.guids.push(guid);
         s.cost.rings += 1;
         s.deadline = Some(now + wait);
         let query = s.query.clone();
-        self.timers.insert((now + wait, Timer::Search(id)));
+        self.timers.insert(Deadline {
+            at: now + wait,
+            timer: Timer::Search(id),
+        });
         self.search_of.insert(guid, id);
         self.flood_own_query(now, guid, ttl, query);
     }
@@ -195,12 +166,7 @@ impl Servent {
     /// come back (the next holder is at most `check_every` hops farther), plus one hop of
     /// slack; at the measured hop bound. Without checks, the whole walk and its hits'
     /// way back.
-    fn walker_expect_by(
-        &self,
-        now: Duration,
-        w: &crate::core::strategy::RandomWalk,
-        path: u16,
-    ) -> Duration {
+    fn walker_expect_by(&self, now: Duration, w: &RandomWalk, path: u16) -> Duration {
         let per_hop = self.hop_latency.per_hop_bound();
         let hops = if w.check_every == 0 {
             2 * u32::from(w.max_steps)
@@ -228,7 +194,10 @@ impl Servent {
         {
             Some(at) => {
                 s.deadline = Some(at);
-                self.timers.insert((at, Timer::Search(id)));
+                self.timers.insert(Deadline {
+                    at,
+                    timer: Timer::Search(id),
+                });
             }
             None => {
                 let end = if s.satisfied {
@@ -266,10 +235,10 @@ impl Servent {
             hops,
         });
         if let Some(s) = id.and_then(|id| self.searches.get_mut(&id)) {
-            let (results, responders) = s.hits.add(servent_id, indices.into_iter());
+            let count = s.hits.add(servent_id, indices.into_iter());
             let c = &mut s.cost;
-            c.hits = results;
-            c.responders = responders;
+            c.hits = count.results;
+            c.responders = count.responders;
             c.hit_descriptors += 1;
             if c.first_hit_hops.is_none() {
                 c.first_hit_hops = Some(hops);
@@ -278,13 +247,13 @@ impl Servent {
             // A flood's or ring's hit measured the path both ways; a walker's hit waited
             // at checks, so it says nothing about hop latency.
             if !matches!(s.strategy, Strategy::RandomWalk(_)) {
-                if let Some(&(_, sent)) = s.sent.iter().find(|(g, _)| *g == guid) {
+                if let Some(ring) = s.sent.iter().find(|r| r.guid == guid) {
                     self.hop_latency
-                        .sample_path(now.saturating_sub(sent), 2 * u32::from(hops));
+                        .sample_path(now.saturating_sub(ring.at), 2 * u32::from(hops));
                 }
             }
             let want = s.strategy.want_hits();
-            if want.is_some_and(|w| results >= w) && !s.satisfied {
+            if want.is_some_and(|w| count.results >= w) && !s.satisfied {
                 s.satisfied = true;
                 let running = s.cost.end.is_none();
                 match s.strategy {
@@ -312,15 +281,19 @@ impl Servent {
         walker: u8,
         steps: u16,
         path: u16,
-    ) -> (bool, u16) {
+    ) -> CheckAnswer {
+        const STOP: CheckAnswer = CheckAnswer {
+            go_on: false,
+            hits: 0,
+        };
         let Some(&id) = self.search_of.get(&guid) else {
-            return (false, 0);
+            return STOP;
         };
         let Some(s) = self.searches.get_mut(&id) else {
-            return (false, 0);
+            return STOP;
         };
         let Strategy::RandomWalk(w) = s.strategy else {
-            return (false, 0);
+            return STOP;
         };
         let go_on = !s.satisfied && s.cost.end.is_none();
         let hits = u16::try_from(s.cost.hits).unwrap_or(u16::MAX);
@@ -345,12 +318,12 @@ impl Servent {
         if s.cost.end.is_none() {
             self.schedule_walk_deadline(now, id);
         }
-        (go_on, hits)
+        CheckAnswer { go_on, hits }
     }
 
     /// Runs every timer due at `now`.
     pub(super) fn fire_timers(&mut self, now: Duration) {
-        while let Some(&(at, timer)) = self.timers.first() {
+        while let Some(&Deadline { at, timer }) = self.timers.first() {
             if at > now {
                 break;
             }
@@ -361,9 +334,9 @@ impl Servent {
                         self.on_search_deadline(now, id);
                     }
                 }
-                Timer::Walker(guid, walker) => {
-                    if self.held.get(&(guid, walker)).map(|h| h.deadline) == Some(at) {
-                        self.held.remove(&(guid, walker));
+                Timer::Walker(key) => {
+                    if self.held.get(&key).map(|h| h.deadline) == Some(at) {
+                        self.held.remove(&key);
                         // The requester did not answer: it is gone, or the reverse path
                         // broke, so hits could not reach it either. The walker ends.
                         self.stats.walker_check_timeouts += 1;

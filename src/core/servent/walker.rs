@@ -5,45 +5,18 @@
 
 use std::time::Duration;
 
+use crate::core::config::DEFAULT_MAX_RESULTS;
 use crate::core::event::Priority;
 use crate::core::peer::PeerId;
 use crate::core::stats::DropReason;
-use crate::core::strategy::walk::choose_next;
-use crate::core::strategy::{CheckMessage, WalkerTag};
+use crate::core::strategy::walk::{check_due, choose_next, next_tag};
+use crate::core::strategy::QueryTraffic;
 use crate::proto::payload::Query;
+use crate::proto::walker::{CheckMessage, WalkerTag};
 use crate::proto::{Descriptor, Guid, Payload, PayloadType};
 
-use super::search::Timer;
-use super::{Origin, QueryRoute, QueryTraffic, Servent};
-
-/// What a servent keeps per walker query.
-#[derive(Debug, Clone)]
-pub(crate) struct WalkNode {
-    /// Hops from us to the requester along the reverse path (first-arrival links).
-    path: u16,
-    /// Neighbours we handed a walker of this query to (with remember-neighbours).
-    used: Vec<PeerId>,
-}
-
-impl WalkNode {
-    pub(crate) fn new(path: u16) -> WalkNode {
-        WalkNode {
-            path,
-            used: Vec::new(),
-        }
-    }
-}
-
-/// A walker waiting for the requester's verdict.
-#[derive(Debug, Clone)]
-pub(crate) struct HeldWalker {
-    query: Query,
-    tag: WalkerTag,
-    sender: PeerId,
-    path: u16,
-    sent_at: Duration,
-    pub(crate) deadline: Duration,
-}
+use super::state::{Deadline, HeldWalker, Origin, QueryRoute, Timer, WalkNode, WalkerKey};
+use super::Servent;
 
 impl Servent {
     /// A walker-marked Query from `from`, a peer that supports walkers.
@@ -79,13 +52,13 @@ impl Servent {
             return;
         }
         let query = query.clone();
-        if tag.check_due() {
+        if check_due(&tag) {
             let origin = self.query_routes.get(&guid, now).map(|r| r.origin);
             match origin {
                 Some(Origin::Local) => {
                     // The walker passes through its requester: ask ourselves.
-                    let (go_on, _) = self.answer_check(now, guid, tag.walker, tag.steps, 0);
-                    if !go_on {
+                    let answer = self.answer_check(now, guid, tag.walker, tag.steps, 0);
+                    if !answer.go_on {
                         self.stats.walkers_ended += 1;
                         return;
                     }
@@ -103,10 +76,8 @@ impl Servent {
     /// neighbour it came from with TTL 1 (walker replies are routed by the reverse path,
     /// not by TTL).
     fn answer_walker(&mut self, now: Duration, from: PeerId, guid: Guid, query: &Query) {
-        let limit = query
-            .max_hits()
-            .map_or(super::DEFAULT_MAX_RESULTS, |n| n as usize);
-        let files = self.matcher.matches(query, limit);
+        let limit = query.max_hits().map_or(DEFAULT_MAX_RESULTS, |n| n as usize);
+        let files = self.shared.matcher.matches(query, limit);
         if files.is_empty() {
             return;
         }
@@ -167,9 +138,9 @@ impl Servent {
                 }
             }
         }
-        let next_tag = tag.next(path);
-        let hops = u8::try_from(next_tag.steps).unwrap_or(u8::MAX);
-        let d = Descriptor::new(guid, 1, hops, Payload::Query(next_tag.apply(query)));
+        let sent_tag = next_tag(&tag, path);
+        let hops = u8::try_from(sent_tag.steps).unwrap_or(u8::MAX);
+        let d = Descriptor::new(guid, 1, hops, Payload::Query(sent_tag.apply(query)));
         let priority = if sender.is_none() {
             Priority::Own
         } else {
@@ -217,8 +188,12 @@ impl Servent {
         let wait = (self.hop_latency.per_hop_bound() * 2 * u32::from(path.max(1)))
             .max(self.config.min_search_timeout);
         let deadline = now + wait;
+        let key = WalkerKey {
+            query: guid,
+            walker: tag.walker,
+        };
         self.held.insert(
-            (guid, tag.walker),
+            key,
             HeldWalker {
                 query,
                 tag,
@@ -228,8 +203,10 @@ impl Servent {
                 deadline,
             },
         );
-        self.timers
-            .insert((deadline, Timer::Walker(guid, tag.walker)));
+        self.timers.insert(Deadline {
+            at: deadline,
+            timer: Timer::Walker(key),
+        });
     }
 
     /// A check request or verdict from a peer that supports walkers.
@@ -242,6 +219,10 @@ impl Servent {
     ) {
         let guid = d.guid;
         let hops = d.hops.saturating_add(1);
+        let key = WalkerKey {
+            query: guid,
+            walker: m.walker(),
+        };
         match m {
             CheckMessage::Request {
                 walker,
@@ -255,17 +236,17 @@ impl Servent {
                 };
                 match origin {
                     Some(Origin::Local) => {
-                        let (go_on, hits) = self.answer_check(now, guid, walker, steps, path);
+                        let answer = self.answer_check(now, guid, walker, steps, path);
                         let verdict = CheckMessage::Verdict {
                             walker,
-                            go_on,
-                            hits,
+                            go_on: answer.go_on,
+                            hits: answer.hits,
                         };
                         self.send(from, check_descriptor(guid, 0, verdict), Priority::Own);
                         self.count_traffic(guid, now, |t| t.checks += 1);
                     }
                     Some(Origin::Peer(up)) if self.peers.contains_key(&up) => {
-                        self.check_routes.put((guid, walker), from, now);
+                        self.check_routes.put(key, from, now);
                         self.stats.routed += 1;
                         self.send(up, check_descriptor(guid, hops, m), Priority::Reply);
                         self.count_traffic(guid, now, |t| t.checks += 1);
@@ -273,8 +254,8 @@ impl Servent {
                     _ => self.drop_from(from, DropReason::NoRoute),
                 }
             }
-            CheckMessage::Verdict { walker, go_on, .. } => {
-                if let Some(h) = self.held.remove(&(guid, walker)) {
+            CheckMessage::Verdict { go_on, .. } => {
+                if let Some(h) = self.held.remove(&key) {
                     self.hop_latency
                         .sample_path(now.saturating_sub(h.sent_at), 2 * u32::from(h.path.max(1)));
                     if go_on {
@@ -284,7 +265,7 @@ impl Servent {
                     }
                     return;
                 }
-                match self.check_routes.remove(&(guid, walker), now) {
+                match self.check_routes.remove(&key, now) {
                     Some(down) if self.peers.contains_key(&down) => {
                         self.stats.routed += 1;
                         self.send(down, check_descriptor(guid, hops, m), Priority::Reply);

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::{SearchEnd, SearchId};
+use super::search::{SearchEnd, SearchId};
 use crate::proto::Guid;
 
 /// What one servent did for one query descriptor ID.
@@ -160,6 +160,15 @@ impl QueryCost {
     }
 }
 
+/// Distinct counts of one search's hits so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HitCount {
+    /// Distinct results: (servent ID, file index).
+    pub results: u32,
+    /// Distinct servents that answered.
+    pub responders: u32,
+}
+
 /// Distinct results and responders of one search (the originator's bookkeeping).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HitSet {
@@ -168,13 +177,16 @@ pub(crate) struct HitSet {
 }
 
 impl HitSet {
-    /// Adds a QueryHit's results; returns the distinct counts (results, responders).
-    pub(crate) fn add(&mut self, servent: Guid, indices: impl Iterator<Item = u32>) -> (u32, u32) {
+    /// Adds a QueryHit's results; returns the distinct counts so far.
+    pub(crate) fn add(&mut self, servent: Guid, indices: impl Iterator<Item = u32>) -> HitCount {
         self.responders.insert(servent);
         for i in indices {
             self.results.insert((servent, i));
         }
-        (self.results.len() as u32, self.responders.len() as u32)
+        HitCount {
+            results: self.results.len() as u32,
+            responders: self.responders.len() as u32,
+        }
     }
 }
 

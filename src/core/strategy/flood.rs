@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{Param, StrategyError};
+use super::param::{Param, StrategyError};
 use crate::proto::limits::HARD_MAX_TTL;
 
 /// TTL of a flood when none is given: the 0.6 soft limit, what servents send.
@@ -46,7 +46,7 @@ impl fmt::Display for Flood {
 
 /// How long a search waits for hits of a flood with `ttl`: a hit from the farthest
 /// servent travels `ttl` hops out and `ttl` back, each hop bounded by `per_hop`
-/// ([`super::HopLatency::per_hop_bound`]); never less than `floor`.
+/// ([`super::latency::HopLatency::per_hop_bound`]); never less than `floor`.
 pub fn flood_timeout(ttl: u8, per_hop: Duration, floor: Duration) -> Duration {
     (per_hop * 2 * u32::from(ttl.max(1))).max(floor)
 }

@@ -1,6 +1,7 @@
 //! Search strategies: how one search of ours spends descriptors. One file per strategy
 //! ([`flood`], [`ring`], [`walk`]) holding its parameters and its pure rules; the shared cost
-//! record in [`cost`]; the hop-latency estimate the timeouts follow in [`latency`]. The
+//! record in [`cost`]; what names a search and how it ended in [`search`]; the text form's
+//! parameters in [`param`]; the hop-latency estimate the timeouts follow in [`latency`]. The
 //! servent drives them (`Servent::search`, in `servent/search.rs` and `servent/walker.rs`)
 //! with time and randomness passed in, so the TCP driver and the simulator run the same
 //! code and every strategy is measured by the same counters.
@@ -14,42 +15,23 @@
 pub mod cost;
 pub mod flood;
 pub mod latency;
+pub mod param;
 pub mod ring;
+pub mod search;
 pub mod walk;
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
-
-use crate::proto::Guid;
 
 pub use cost::{NetworkTraffic, QueryCost, QueryTraffic, Traffic};
 pub use flood::Flood;
 pub use latency::HopLatency;
+pub use param::StrategyError;
 pub use ring::ExpandingRing;
-pub use walk::{
-    CheckMessage, RandomWalk, WalkerTag, WALKER_GGEP_ID, WALKER_HEADER, WALKER_VERSION,
-};
+pub use search::{SearchEnd, SearchId};
+pub use walk::{RandomWalk, WALKER_HEADER, WALKER_VERSION};
 
-/// Identifies one search of ours: the descriptor ID of its first Query (an expanding ring
-/// sends one fresh ID per ring; they all belong to the first ring's search).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct SearchId(pub Guid);
-
-impl fmt::Display for SearchId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// Why a search ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum SearchEnd {
-    /// It got the hits it wanted.
-    Satisfied,
-    /// It ran out of rings, walker steps or time without them (or never had any peer).
-    Exhausted,
-}
+use param::Param;
 
 /// A search strategy with its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,26 +79,6 @@ impl Strategy {
     }
 }
 
-/// Why a strategy's text form was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StrategyError {
-    #[error("empty strategy")]
-    Empty,
-    #[error("unknown strategy {0:?} (expected flood, ring or walk)")]
-    UnknownName(String),
-    #[error("{strategy}: unknown parameter {key:?}")]
-    UnknownKey { strategy: &'static str, key: String },
-    #[error("{strategy}: parameter {key}: bad value {value:?} ({why})")]
-    BadValue {
-        strategy: &'static str,
-        key: String,
-        value: String,
-        why: &'static str,
-    },
-    #[error("{strategy}: parameter {0:?} has no '=value'", strategy = .1)]
-    MissingValue(String, &'static str),
-}
-
 impl FromStr for Strategy {
     type Err = StrategyError;
 
@@ -161,86 +123,10 @@ impl fmt::Display for Strategy {
     }
 }
 
-/// One `key=value` of a strategy's text form.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Param<'a> {
-    pub strategy: &'static str,
-    pub key: &'a str,
-    pub value: &'a str,
-}
-
-impl Param<'_> {
-    fn bad(&self, why: &'static str) -> StrategyError {
-        StrategyError::BadValue {
-            strategy: self.strategy,
-            key: self.key.to_owned(),
-            value: self.value.to_owned(),
-            why,
-        }
-    }
-
-    pub(crate) fn unknown(&self) -> StrategyError {
-        StrategyError::UnknownKey {
-            strategy: self.strategy,
-            key: self.key.to_owned(),
-        }
-    }
-
-    /// An integer in `lo..=hi`.
-    pub(crate) fn int<T: TryFrom<u64> + Copy>(&self, lo: u64, hi: u64) -> Result<T, StrategyError> {
-        let n: u64 = self.value.parse().map_err(|_| self.bad("not a number"))?;
-        if !(lo..=hi).contains(&n) {
-            return Err(self.bad("out of range"));
-        }
-        T::try_from(n).map_err(|_| self.bad("out of range"))
-    }
-
-    pub(crate) fn boolean(&self) -> Result<bool, StrategyError> {
-        match self.value {
-            "true" | "yes" | "1" => Ok(true),
-            "false" | "no" | "0" => Ok(false),
-            _ => Err(self.bad("expected true or false")),
-        }
-    }
-
-    /// `auto` (None) or a duration: `250ms`, `2s`, `1.5s`.
-    pub(crate) fn duration_or_auto(&self) -> Result<Option<Duration>, StrategyError> {
-        if self.value == "auto" {
-            return Ok(None);
-        }
-        let (num, unit) = if let Some(n) = self.value.strip_suffix("ms") {
-            (n, 1e-3)
-        } else if let Some(n) = self.value.strip_suffix('s') {
-            (n, 1.0)
-        } else {
-            return Err(self.bad("expected auto or a duration such as 250ms or 2s"));
-        };
-        let secs: f64 = num
-            .parse()
-            .map_err(|_| self.bad("expected auto or a duration such as 250ms or 2s"))?;
-        let secs = secs * unit;
-        if !(0.0..=3600.0).contains(&secs) || secs == 0.0 {
-            return Err(self.bad("must be above 0 and at most 3600s"));
-        }
-        Ok(Some(Duration::from_secs_f64(secs)))
-    }
-}
-
-/// Writes a duration the way [`Param::duration_or_auto`] reads it.
-pub(crate) fn fmt_duration(d: Option<Duration>) -> String {
-    match d {
-        None => "auto".to_owned(),
-        Some(d) if d.subsec_nanos() % 1_000_000 == 0 && d.as_millis() % 1000 != 0 => {
-            format!("{}ms", d.as_millis())
-        }
-        Some(d) if d.subsec_nanos() == 0 => format!("{}s", d.as_secs()),
-        Some(d) => format!("{}s", d.as_secs_f64()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn parses_single_strategies_with_defaults_and_round_trips() {

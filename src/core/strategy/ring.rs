@@ -5,17 +5,17 @@
 //! **Descriptor-ID rule.** Every ring is a new Query with a fresh descriptor ID from the
 //! core's RNG, so servents that saw an earlier ring accept the new one (it is not a
 //! duplicate) and the ring really reaches every servent within its TTL; unmodified
-//! servents need nothing new. All the IDs of one search belong to its [`super::SearchId`]
+//! servents need nothing new. All the IDs of one search belong to its [`super::search::SearchId`]
 //! (the first ring's ID); hits for an earlier ring that arrive late still count.
 //!
 //! **Ring timeout.** A ring ends when its farthest hit could be back: 2 x TTL hops at the
-//! measured hop bound ([`super::HopLatency::per_hop_bound`]), unless a fixed timeout is
+//! measured hop bound ([`super::latency::HopLatency::per_hop_bound`]), unless a fixed timeout is
 //! given; at least the servent's `min_search_timeout`.
 
 use std::fmt;
 use std::time::Duration;
 
-use super::{fmt_duration, Param, StrategyError};
+use super::param::{fmt_duration, Param, StrategyError};
 use crate::proto::limits::HARD_MAX_TTL;
 
 /// First ring's TTL: one hop, as in the paper.

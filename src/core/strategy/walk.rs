@@ -1,37 +1,23 @@
 //! k random walkers (Lv, Cao, Cohen, Li, Shenker, ICS 2002): k copies of the Query, each
 //! handed to one neighbour chosen at random per step, checking with the requester every
-//! few steps whether to go on. This file holds the parameters, the two wire forms (the
-//! `RW` GGEP extension that marks a walker, the check vendor message) and the pure
-//! neighbour choice; the servent applies them in `servent/walker.rs`. The full rules are
-//! in protocol/README.md, section 9.
+//! few steps whether to go on. This file holds the parameters, the pure rules of a step
+//! (the next tag, when a check is due, the neighbour choice); the servent applies them in
+//! `servent/walker.rs`. The wire forms (the `RW` tag, the check messages) are
+//! `proto::walker`'s. The full rules are in protocol/README.md, section 9.
 
 use std::fmt;
 
 use rand::Rng;
 
-use super::{Param, StrategyError};
+use super::param::{Param, StrategyError};
 use crate::core::peer::PeerId;
-use crate::proto::ggep::{GgepBlock, GgepExtension};
-use crate::proto::payload::{Extension, Query};
+use crate::proto::walker::WalkerTag;
 
 /// Handshake header a servent sends when it forwards walkers as walkers and answers
 /// checks. Walkers and checks go only to peers that sent it.
 pub const WALKER_HEADER: &str = "X-Random-Walk";
 /// Value of [`WALKER_HEADER`]: the version of the rules in protocol/README.md section 9.
 pub const WALKER_VERSION: &str = "0.1";
-/// GGEP extension ID marking a Query as a walker.
-pub const WALKER_GGEP_ID: &str = "RW";
-/// Length of the `RW` extension's data.
-pub const WALKER_TAG_LEN: usize = 9;
-/// Vendor code of our vendor messages (the check exchange).
-pub const CHECK_VENDOR: [u8; 4] = *b"SRVT";
-/// Vendor message selector: a walker's holder asks the requester whether to go on.
-pub const CHECK_REQUEST_SELECTOR: u16 = 1;
-/// Vendor message selector: the requester's answer, routed back to the holder.
-pub const CHECK_VERDICT_SELECTOR: u16 = 2;
-/// Version of both check messages.
-pub const CHECK_VERSION: u16 = 1;
-
 /// Walkers when none is given: the paper's recommended 16 to 64, lowest end.
 pub const DEFAULT_WALKERS: u8 = 16;
 /// Steps per walker when none is given: the paper's TTL for walkers (1024).
@@ -97,198 +83,20 @@ impl fmt::Display for RandomWalk {
     }
 }
 
-/// The `RW` extension: what a walker carries from step to step. Integers little-endian.
-///
-/// | byte | field |
-/// |---|---|
-/// | 0 | walker number, 0..k-1 |
-/// | 1 | check every (steps; 0 never) |
-/// | 2-3 | steps taken, counting the step that delivered it (1 at the first servent) |
-/// | 4-5 | steps left after that one |
-/// | 6-7 | length of the sender's reverse path to the requester (0 when the requester sends) |
-/// | 8 | flags: 0x80 always set (format 1), 0x01 remember neighbours; other bits 0 |
-///
-/// The flags byte comes last and is never 0: a Query's extension area may end with a NUL
-/// that decoders strip (LimeWire sends one), which would clip a last data byte of 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WalkerTag {
-    pub walker: u8,
-    pub check_every: u8,
-    pub remember_neighbours: bool,
-    pub steps: u16,
-    pub steps_left: u16,
-    pub sender_path: u16,
-}
-
-const FLAG_FORMAT: u8 = 0x80;
-const FLAG_REMEMBER: u8 = 0x01;
-
-impl WalkerTag {
-    pub fn encode(&self) -> [u8; WALKER_TAG_LEN] {
-        let mut out = [0u8; WALKER_TAG_LEN];
-        out[0] = self.walker;
-        out[1] = self.check_every;
-        out[2..4].copy_from_slice(&self.steps.to_le_bytes());
-        out[4..6].copy_from_slice(&self.steps_left.to_le_bytes());
-        out[6..8].copy_from_slice(&self.sender_path.to_le_bytes());
-        out[8] = FLAG_FORMAT
-            | if self.remember_neighbours {
-                FLAG_REMEMBER
-            } else {
-                0
-            };
-        out
-    }
-
-    /// Reads the extension's data; `None` unless it is exactly 9 bytes with the format
-    /// bit set and no unknown flag bit.
-    pub fn decode(data: &[u8]) -> Option<WalkerTag> {
-        let d: &[u8; WALKER_TAG_LEN] = data.try_into().ok()?;
-        if d[8] & FLAG_FORMAT == 0 || d[8] & !(FLAG_FORMAT | FLAG_REMEMBER) != 0 {
-            return None;
-        }
-        Some(WalkerTag {
-            walker: d[0],
-            check_every: d[1],
-            steps: u16::from_le_bytes([d[2], d[3]]),
-            steps_left: u16::from_le_bytes([d[4], d[5]]),
-            sender_path: u16::from_le_bytes([d[6], d[7]]),
-            remember_neighbours: d[8] & FLAG_REMEMBER != 0,
-        })
-    }
-
-    /// Finds the walker marking of a Query: `None` for a plain Query, `Some(None)` when an
-    /// `RW` extension is there but malformed (or COBS/deflate encoded, which we never send).
-    pub fn find(query: &Query) -> Option<Option<WalkerTag>> {
-        for item in &query.extensions {
-            if let Extension::Ggep(GgepBlock::Parsed(exts)) = item {
-                if let Some(e) = exts.iter().find(|e| e.id == WALKER_GGEP_ID) {
-                    return Some(if e.cobs || e.deflate {
-                        None
-                    } else {
-                        WalkerTag::decode(&e.data)
-                    });
-                }
-            }
-        }
-        None
-    }
-
-    /// `query` marked with this tag: an existing `RW` extension is replaced in place;
-    /// otherwise a GGEP block holding only `RW` is appended to the extension area.
-    pub fn apply(&self, query: &Query) -> Query {
-        let mut q = query.clone();
-        let data = self.encode().to_vec();
-        for item in &mut q.extensions {
-            if let Extension::Ggep(GgepBlock::Parsed(exts)) = item {
-                if let Some(e) = exts.iter_mut().find(|e| e.id == WALKER_GGEP_ID) {
-                    *e = GgepExtension::new(WALKER_GGEP_ID, data);
-                    return q;
-                }
-            }
-        }
-        q.extensions.push(Extension::Ggep(GgepBlock::Parsed(vec![
-            GgepExtension::new(WALKER_GGEP_ID, data),
-        ])));
-        q
-    }
-
-    /// The tag for the next step, sent by a servent whose reverse path is `my_path` long.
-    pub fn next(&self, my_path: u16) -> WalkerTag {
-        WalkerTag {
-            steps: self.steps.saturating_add(1),
-            steps_left: self.steps_left.saturating_sub(1),
-            sender_path: my_path,
-            ..*self
-        }
-    }
-
-    /// Whether the servent holding the walker (it arrived with this tag) checks with the
-    /// requester before the next step.
-    pub fn check_due(&self) -> bool {
-        self.check_every > 0 && self.steps_left > 0 && self.steps % u16::from(self.check_every) == 0
+/// The tag for the next step, sent by a servent whose reverse path is `my_path` long.
+pub fn next_tag(tag: &WalkerTag, my_path: u16) -> WalkerTag {
+    WalkerTag {
+        steps: tag.steps.saturating_add(1),
+        steps_left: tag.steps_left.saturating_sub(1),
+        sender_path: my_path,
+        ..*tag
     }
 }
 
-/// The check exchange: vendor messages (0x31) with vendor `SRVT`, selector, version
-/// (little-endian u16 each, the usual vendor-message layout), then the data below. Both
-/// carry the walker's Query descriptor ID as their own descriptor ID, TTL 1, hops counting
-/// the hops travelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckMessage {
-    /// Selector 1, from the holder back along the walker's reverse path to the requester.
-    /// Data: walker number (1), steps taken (2), holder's reverse path length (2).
-    Request { walker: u8, steps: u16, path: u16 },
-    /// Selector 2, from the requester forward to the holder along the path the request
-    /// came. Data: walker number (1), verdict (1: 1 go on, 0 stop), distinct results the
-    /// requester has (2, saturating).
-    Verdict { walker: u8, go_on: bool, hits: u16 },
-}
-
-impl CheckMessage {
-    pub fn walker(&self) -> u8 {
-        match *self {
-            CheckMessage::Request { walker, .. } | CheckMessage::Verdict { walker, .. } => walker,
-        }
-    }
-
-    /// The vendor message payload.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(13);
-        out.extend_from_slice(&CHECK_VENDOR);
-        match *self {
-            CheckMessage::Request {
-                walker,
-                steps,
-                path,
-            } => {
-                out.extend_from_slice(&CHECK_REQUEST_SELECTOR.to_le_bytes());
-                out.extend_from_slice(&CHECK_VERSION.to_le_bytes());
-                out.push(walker);
-                out.extend_from_slice(&steps.to_le_bytes());
-                out.extend_from_slice(&path.to_le_bytes());
-            }
-            CheckMessage::Verdict {
-                walker,
-                go_on,
-                hits,
-            } => {
-                out.extend_from_slice(&CHECK_VERDICT_SELECTOR.to_le_bytes());
-                out.extend_from_slice(&CHECK_VERSION.to_le_bytes());
-                out.push(walker);
-                out.push(u8::from(go_on));
-                out.extend_from_slice(&hits.to_le_bytes());
-            }
-        }
-        out
-    }
-
-    /// Reads a vendor message payload: `None` when it is not one of ours (another vendor,
-    /// selector or version) or is malformed (wrong length, verdict other than 0 or 1).
-    pub fn decode(b: &[u8]) -> Option<CheckMessage> {
-        if b.len() < 8 || b[..4] != CHECK_VENDOR {
-            return None;
-        }
-        let selector = u16::from_le_bytes([b[4], b[5]]);
-        let version = u16::from_le_bytes([b[6], b[7]]);
-        if version != CHECK_VERSION {
-            return None;
-        }
-        let d = &b[8..];
-        match (selector, d.len()) {
-            (CHECK_REQUEST_SELECTOR, 5) => Some(CheckMessage::Request {
-                walker: d[0],
-                steps: u16::from_le_bytes([d[1], d[2]]),
-                path: u16::from_le_bytes([d[3], d[4]]),
-            }),
-            (CHECK_VERDICT_SELECTOR, 4) if d[1] <= 1 => Some(CheckMessage::Verdict {
-                walker: d[0],
-                go_on: d[1] == 1,
-                hits: u16::from_le_bytes([d[2], d[3]]),
-            }),
-            _ => None,
-        }
-    }
+/// Whether the servent holding the walker (it arrived with `tag`) checks with the
+/// requester before the next step.
+pub fn check_due(tag: &WalkerTag) -> bool {
+    tag.check_every > 0 && tag.steps_left > 0 && tag.steps % u16::from(tag.check_every) == 0
 }
 
 /// Picks the neighbour a walker goes to next, or `None` when there is nowhere to go.
@@ -330,7 +138,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     #[test]
-    fn tag_round_trips_and_marks_a_query() {
+    fn a_step_counts_up_and_checks_fall_due_every_few_steps() {
         let tag = WalkerTag {
             walker: 3,
             check_every: 4,
@@ -339,62 +147,35 @@ mod tests {
             steps_left: 1016,
             sender_path: 5,
         };
-        assert_eq!(WalkerTag::decode(&tag.encode()), Some(tag));
-        let q = Query::new("abc");
-        assert_eq!(WalkerTag::find(&q), None);
-        let marked = tag.apply(&q);
-        assert_eq!(WalkerTag::find(&marked), Some(Some(tag)));
-        let next = tag.next(6);
-        let remarked = next.apply(&marked);
-        assert_eq!(remarked.extensions.len(), 1, "replaced in place");
-        assert_eq!(WalkerTag::find(&remarked), Some(Some(next)));
+        let next = next_tag(&tag, 6);
         assert_eq!(
-            (next.steps, next.steps_left, next.sender_path),
-            (9, 1015, 6)
+            next,
+            WalkerTag {
+                steps: 9,
+                steps_left: 1015,
+                sender_path: 6,
+                ..tag
+            }
         );
-        assert!(tag.check_due());
-        assert!(!next.check_due());
-        let mut bad = tag.encode();
-        bad[8] = 0x01;
-        assert_eq!(WalkerTag::decode(&bad), None, "format bit missing");
-        bad[8] = 0x82;
-        assert_eq!(WalkerTag::decode(&bad), None, "unknown flag");
-        assert_eq!(WalkerTag::decode(&bad[..8]), None);
-    }
-
-    #[test]
-    fn check_messages_round_trip() {
-        for m in [
-            CheckMessage::Request {
-                walker: 7,
-                steps: 12,
-                path: 9,
-            },
-            CheckMessage::Verdict {
-                walker: 7,
-                go_on: true,
-                hits: 0,
-            },
-            CheckMessage::Verdict {
-                walker: 0,
-                go_on: false,
-                hits: 3,
-            },
-        ] {
-            assert_eq!(CheckMessage::decode(&m.encode()), Some(m));
-        }
-        let mut other = CheckMessage::Request {
-            walker: 1,
-            steps: 1,
-            path: 1,
-        }
-        .encode();
-        other[0] = b'L';
-        assert_eq!(CheckMessage::decode(&other), None, "other vendor");
+        assert!(check_due(&tag));
+        assert!(!check_due(&next));
+        assert!(!check_due(&WalkerTag {
+            steps_left: 0,
+            ..tag
+        }));
+        assert!(!check_due(&WalkerTag {
+            check_every: 0,
+            ..tag
+        }));
+        let last = WalkerTag {
+            steps: u16::MAX,
+            steps_left: 0,
+            ..tag
+        };
         assert_eq!(
-            CheckMessage::decode(b"SRVT\x02\x00\x01\x00\x01\x02\x00\x00"),
-            None,
-            "verdict 2"
+            (next_tag(&last, 1).steps, next_tag(&last, 1).steps_left),
+            (u16::MAX, 0),
+            "saturates"
         );
     }
 

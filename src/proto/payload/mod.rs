@@ -1,5 +1,5 @@
 //! Payload codecs, one file per descriptor type, plus the extension area shared by Query
-//! and QueryHit results.
+//! and QueryHit results and the GGEP block that may trail a fixed payload.
 
 pub mod bye;
 pub mod extension;
@@ -8,6 +8,7 @@ pub mod pong;
 pub mod push;
 pub mod query;
 pub mod query_hit;
+mod trailing;
 
 pub use bye::Bye;
 pub use extension::Extension;
@@ -16,25 +17,3 @@ pub use pong::Pong;
 pub use push::Push;
 pub use query::Query;
 pub use query_hit::{HitResult, QueryHit, Trailer};
-
-use super::ggep::GgepBlock;
-
-/// Decodes the optional GGEP block that may follow a fixed payload (Ping, Pong, Push).
-/// Bytes we cannot decode are kept verbatim, so forwarding never alters them.
-pub(crate) fn decode_trailing_ggep(buf: &[u8]) -> Option<GgepBlock> {
-    if buf.is_empty() {
-        return None;
-    }
-    let (block, used) = GgepBlock::decode(buf);
-    Some(if used == buf.len() {
-        block
-    } else {
-        GgepBlock::Raw(buf.to_vec())
-    })
-}
-
-pub(crate) fn encode_trailing_ggep(ggep: &Option<GgepBlock>, out: &mut Vec<u8>) {
-    if let Some(block) = ggep {
-        block.encode(out);
-    }
-}

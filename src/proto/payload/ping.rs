@@ -1,6 +1,6 @@
 //! Ping: an empty payload, or one GGEP block (e.g. `SCP` in modern servents).
 
-use super::{decode_trailing_ggep, encode_trailing_ggep};
+use super::trailing::{decode_trailing_ggep, encode_trailing_ggep};
 use crate::proto::ggep::GgepBlock;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{decode_trailing_ggep, encode_trailing_ggep};
+use super::trailing::{decode_trailing_ggep, encode_trailing_ggep};
 use crate::proto::error::DecodeError;
 use crate::proto::ggep::GgepBlock;
 use crate::proto::guid::Guid;
