@@ -3,7 +3,8 @@
 //! lookup. A query starts from its most selective term (fewest candidate files) and
 //! checks the other terms on those candidates only; glob terms use their literal runs to
 //! find candidates (whole word, word prefix, or a scan of the distinct words for a run
-//! inside a word), so no query walks the list of names.
+//! inside a word), so no query walks the list of names. A run's anchor holds whether the
+//! glob matches one word of a name or the whole name, so the same candidates serve both.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -100,7 +101,9 @@ impl Index {
     }
 
     /// Candidate sources: one per plain term, one per literal run of each glob. Each is
-    /// a superset of the files its term matches.
+    /// a superset of the files its term matches: a glob matching a word (`beat?es` on
+    /// "The Beatles") or the whole name (`linux*.iso`) has each literal run inside a
+    /// word of the name, anchored as [`RunAnchor`] says (see `matching::literal_runs`).
     fn sources<'a>(&'a self, pattern: &'a Pattern) -> Vec<Candidates<'a>> {
         let mut out = Vec::new();
         for term in pattern.terms() {

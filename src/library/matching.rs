@@ -1,6 +1,7 @@
 //! Query text to a [`Pattern`]: folding (case and accents), splitting into words, plain
 //! terms (a word of the file name or the start of one) and glob terms (`*` and `?` over
-//! the whole file name), and the rules that refuse queries no one can answer sensibly.
+//! one word of the file name or over the whole name), and the rules that refuse queries
+//! no one can answer sensibly.
 //!
 //! Both sides use the same rules: the answering side through the keyword index
 //! ([`super::index`]), the searching side through [`Pattern::matches_name`] on every hit
@@ -93,17 +94,28 @@ pub struct LiteralRun {
 }
 
 /// A glob term: `*` matches any run of characters (also none), `?` exactly one; the
-/// glob must match the whole folded file name.
+/// glob must match one word of the folded file name or the whole folded name. A glob
+/// with a literal separator (`.`, `-`, ...) can only match the whole name, since words
+/// hold letters and digits only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
     folded: String,
     runs: Vec<LiteralRun>,
+    /// Every character that is not `*` or `?` is a letter or digit.
+    word_glob: bool,
 }
 
 impl Glob {
     fn new(folded: String) -> Glob {
         let runs = literal_runs(&folded);
-        Glob { folded, runs }
+        let word_glob = folded
+            .chars()
+            .all(|c| matches!(c, '*' | '?') || c.is_alphanumeric());
+        Glob {
+            folded,
+            runs,
+            word_glob,
+        }
     }
 
     /// The folded pattern text.
@@ -116,9 +128,22 @@ impl Glob {
         &self.runs
     }
 
-    /// Whether the glob matches the whole of `folded_name` (already folded).
-    pub fn matches(&self, folded_name: &str) -> bool {
-        glob_match(self.folded.as_bytes(), folded_name.as_bytes())
+    /// Whether the glob can match a single word (it has no literal separator).
+    pub fn can_match_word(&self) -> bool {
+        self.word_glob
+    }
+
+    /// Whether the glob matches a word of the name or the whole name, given the name
+    /// folded and split into words.
+    pub fn matches(&self, folded_name: &str, name_words: &[Box<str>]) -> bool {
+        (self.word_glob && name_words.iter().any(|w| self.matches_whole(w)))
+            || self.matches_whole(folded_name)
+    }
+
+    /// Whether the glob matches the whole of `folded_text` (already folded): a name, or
+    /// one word of it.
+    pub fn matches_whole(&self, folded_text: &str) -> bool {
+        glob_match(self.folded.as_bytes(), folded_text.as_bytes())
     }
 }
 
@@ -127,7 +152,7 @@ impl Glob {
 pub enum Term {
     /// Folded letters and digits: matches a word of the name that starts with it.
     Word(String),
-    /// Contains `*` or `?`: matches the whole name.
+    /// Contains `*` or `?`: matches a word of the name or the whole name.
     Glob(Glob),
 }
 
@@ -136,7 +161,7 @@ impl Term {
     pub fn matches(&self, folded_name: &str, name_words: &[Box<str>]) -> bool {
         match self {
             Term::Word(w) => name_words.iter().any(|n| n.starts_with(w.as_str())),
-            Term::Glob(g) => g.matches(folded_name),
+            Term::Glob(g) => g.matches(folded_name, name_words),
         }
     }
 }
@@ -150,7 +175,7 @@ pub struct Pattern {
 
 impl Pattern {
     /// Parses query text. Terms are split on whitespace; a term with `*` or `?` is a
-    /// glob over the whole name; any other term is split on non-alphanumerics into
+    /// glob over a word of the name or the whole name; any other term is split on non-alphanumerics into
     /// words, each of which must start a word of the name.
     pub fn parse(text: &str) -> Result<Pattern, QueryError> {
         if text.len() > MAX_QUERY_TEXT_LEN {
@@ -226,7 +251,10 @@ fn is_word_byte_start(c: char) -> bool {
 /// The maximal runs of letters and digits in a folded glob, with their anchors: a run
 /// preceded by the pattern start or by a literal non-alphanumeric character starts a
 /// word of any matching name; followed by the pattern end or such a character, it ends
-/// one. A run next to `*` or `?` may sit inside a longer word.
+/// one. A run next to `*` or `?` may sit inside a longer word. This holds for both ways
+/// a glob matches: over the whole name (its start and end are a word's start and end
+/// when the character there is a letter or digit) and over one word (then the glob has
+/// no literal separator, and its start and end are the word's).
 fn literal_runs(folded: &str) -> Vec<LiteralRun> {
     let chars: Vec<char> = folded.chars().collect();
     let mut runs = Vec::new();
@@ -348,6 +376,30 @@ mod tests {
         );
         let g = Glob::new("*beat?es*".into());
         assert_eq!(g.runs()[0].anchor, RunAnchor::Inside);
+    }
+
+    #[test]
+    fn globs_match_a_word_or_the_whole_name() {
+        let matches = |glob: &str, name: &str| {
+            let g = Glob::new(fold(glob));
+            let folded = fold(name);
+            let words: Vec<Box<str>> = words(&folded).map(Box::from).collect();
+            g.matches(&folded, &words)
+        };
+        assert!(Glob::new("beat?es".into()).can_match_word());
+        assert!(!Glob::new("*.mp3".into()).can_match_word());
+        assert!(matches("beat?es", "The Beatles - Help.mp3"));
+        assert!(!matches("beat?es", "beatles2000.mp3"));
+        assert!(matches("beat?es*", "beatles2000.mp3"));
+        assert!(matches("linux*.iso", "linux-6.1-amd64.iso"));
+        assert!(
+            !matches("6.1-amd*", "linux-6.1-amd64.iso"),
+            "a separator: whole name only"
+        );
+        assert!(
+            matches("beat?es", "beat-es"),
+            "? matches a separator in the whole name"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use servent::core::{Config, LocalFile, PeerId, PeerInfo, Servent, SharedFiles};
 use servent::library::hits::{group_hits, render_table, result_size, SearchHit};
 use servent::library::index::Index;
-use servent::library::matching::{Pattern, QueryError};
+use servent::library::matching::{fold, words, Pattern, QueryError, Term};
 use servent::library::{hash, Library, LibraryConfig, SharedFile};
 use servent::proto::payload::{Extension, Query};
 use servent::proto::{Descriptor, Guid, Payload};
@@ -36,7 +36,7 @@ const CASES: &[(&str, &str, bool)] = &[
     ("6.1 x86", "linux-6.1-x86_64.iso", true),
     ("64", "linux-6.1-x86_64.iso", true),
     ("86", "linux-6.1-x86_64.iso", false),
-    // Globs cover the whole name.
+    // A glob with a separator (`.`, `-`, ...) covers the whole name.
     ("*.mp3", "Beatles - Help.mp3", true),
     ("*.mp3", "Beatles - Help.mp3.txt", false),
     ("*.MP3", "song.mp3", true),
@@ -65,7 +65,7 @@ const CASES: &[(&str, &str, bool)] = &[
     ("ünïcödé", "Unicode Test.txt", true),
     ("ÅNGSTRÖM", "ångström units.pdf", true),
     ("東京", "東京 Tokyo.mp3", true),
-    ("tokyo*", "東京 Tokyo.mp3", false),
+    ("tokyo*", "東京 Tokyo.mp3", true),
     ("*tokyo*", "東京 Tokyo.mp3", true),
     ("?e.txt", "é.txt", false),
     ("??.txt", "ée.txt", true),
@@ -74,11 +74,57 @@ const CASES: &[(&str, &str, bool)] = &[
     ("*mad?hen*", "Mädhen.txt", false),
 ];
 
+/// Issue 10: a glob matches a word of the name or the whole name.
+const WORD_GLOB_CASES: &[(&str, &str, bool)] = &[
+    // The issue's examples.
+    ("beat?es", "The Beatles - Help.mp3", true),
+    ("linux*.iso", "linux-6.1-amd64.iso", true),
+    ("*.mp3", "The Beatles - Help.mp3", true),
+    ("beat*", "The Beatles - Help.mp3", true),
+    // A glob without a separator matches one word exactly, start to end.
+    ("beat?es", "beatles2000.mp3", false),
+    ("beat?es*", "beatles2000.mp3", true),
+    ("beat?es", "beates.ogg", false),
+    ("beat?es", "BEATLES", true),
+    ("beat*", "Heartbeat.mp3", false),
+    ("*beat", "Heartbeat.mp3", true),
+    ("*beat", "Heartbeat Live.mp3", true),
+    ("*beat", "Beatles.mp3", false),
+    ("help*", "The Beatles - Help.mp3", true),
+    ("*help", "The Beatles - Help.mp3", true),
+    ("he?p", "The Beatles - Help.mp3", true),
+    ("he?p", "The Beatles - Helps.mp3", false),
+    ("?elp", "Help!.mp3", true),
+    ("mp?", "song.mp3", true),
+    ("mp?", "song.mp", false),
+    ("東京*", "東京 Tokyo.mp3", true),
+    ("東京?", "東京 Tokyo.mp3", false),
+    // Case and accents fold on both sides, as for plain terms.
+    ("d?ja", "Déjà Vu.mp3", true),
+    ("DÉJ?", "deja vu.mp3", true),
+    ("stra*e", "Straße.txt", true),
+    // Across words only through the whole name.
+    ("beatles*help", "The Beatles - Help.mp3", false),
+    ("*beatles*help*", "The Beatles - Help.mp3", true),
+    ("the*help*", "The Beatles - Help.mp3", true),
+    ("x86?64", "linux-6.1-x86_64.iso", false),
+    ("*x86?64*", "linux-6.1-x86_64.iso", true),
+    ("beat?es", "beat-es", true),
+    // A separator in the glob: the whole name only, never a word.
+    ("linux*.iso", "my linux-6.1.iso", false),
+    ("*.mp3", "my.mp3 collection.zip", false),
+    ("6.1-amd*", "linux-6.1-amd64.iso", false),
+    ("*6.1-amd*", "linux-6.1-amd64.iso", true),
+    // Combined with plain terms, every term must still match.
+    ("beat?es help", "The Beatles - Help.mp3", true),
+    ("beat?es yesterday", "The Beatles - Help.mp3", false),
+];
+
 #[test]
 fn matching_table() {
-    assert!(CASES.len() >= 30);
+    assert!(CASES.len() >= 30 && WORD_GLOB_CASES.len() >= 15);
     let mut failures = Vec::new();
-    for &(pattern, name, expected) in CASES {
+    for &(pattern, name, expected) in CASES.iter().chain(WORD_GLOB_CASES) {
         let p = Pattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern:?}: {e}"));
         if p.matches_name(name) != expected {
             failures.push(format!("{pattern:?} vs {name:?}: expected {expected}"));
@@ -149,8 +195,48 @@ fn random_query(rng: &mut ChaCha8Rng) -> String {
     q.join(" ")
 }
 
+/// A glob with no separator, so it can match one word: syllables with `*` and `?`
+/// around and between them (`be*les`, `?at`, `*ux?`).
+fn random_word_glob(rng: &mut ChaCha8Rng) -> String {
+    let mut t = String::new();
+    for _ in 0..rng.gen_range(1..4) {
+        match rng.gen_range(0..5) {
+            0 => t.push('*'),
+            1 => t.push('?'),
+            _ => t.push_str(SYLLABLES[rng.gen_range(0..SYLLABLES.len())]),
+        }
+    }
+    if !t.contains(['*', '?']) {
+        t.insert(
+            rng.gen_range(0..=1) * t.len(),
+            if rng.gen() { '*' } else { '?' },
+        );
+    }
+    t
+}
+
+/// Files whose names match `p`, by checking every name.
+fn linear(files: &[Arc<SharedFile>], p: &Pattern) -> Vec<u32> {
+    files
+        .iter()
+        .filter(|f| p.matches_name(&f.name))
+        .map(|f| f.index)
+        .collect()
+}
+
+/// Whether some glob of `p` matches a word of `name` but not the whole name.
+fn matches_by_word_only(p: &Pattern, name: &str) -> bool {
+    let folded = fold(name);
+    let words: Vec<Box<str>> = words(&folded).map(Box::from).collect();
+    p.terms().iter().any(|t| match t {
+        Term::Glob(g) => g.matches(&folded, &words) && !g.matches_whole(&folded),
+        Term::Word(_) => false,
+    })
+}
+
 /// The index (candidates from words, prefixes, glob runs) finds exactly what checking
-/// every name finds.
+/// every name finds: on random queries, and on globs that can match a single word (mixed
+/// with plain terms and globs over the whole name).
 #[test]
 fn index_agrees_with_linear_scan() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -158,10 +244,15 @@ fn index_agrees_with_linear_scan() {
         .map(|i| Arc::new(SharedFile::detached(i, &random_name(&mut rng), 1)))
         .collect();
     let index = Index::new(files.clone());
-    let mut checked = 0;
-    let mut nonempty = 0;
-    for _ in 0..800 {
-        let q = random_query(&mut rng);
+    let (mut checked, mut nonempty, mut by_word) = (0, 0, 0);
+    for round in 0..1600 {
+        let q = if round < 800 {
+            random_query(&mut rng)
+        } else if rng.gen_bool(0.7) {
+            random_word_glob(&mut rng)
+        } else {
+            format!("{} {}", random_word_glob(&mut rng), random_query(&mut rng))
+        };
         let Ok(p) = Pattern::parse(&q) else { continue };
         checked += 1;
         let got: Vec<u32> = index
@@ -169,15 +260,18 @@ fn index_agrees_with_linear_scan() {
             .iter()
             .map(|f| f.index)
             .collect();
-        let want: Vec<u32> = files
-            .iter()
-            .filter(|f| p.matches_name(&f.name))
-            .map(|f| f.index)
-            .collect();
+        let want = linear(&files, &p);
         assert_eq!(got, want, "query {q:?}");
         nonempty += usize::from(!want.is_empty());
+        by_word += usize::from(
+            want.iter()
+                .any(|&i| matches_by_word_only(&p, &files[i as usize].name)),
+        );
     }
-    assert!(checked > 300 && nonempty > 50, "{checked} {nonempty}");
+    assert!(
+        checked > 1000 && nonempty > 400 && by_word > 250,
+        "{checked} {nonempty} {by_word}"
+    );
 }
 
 fn library_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Arc<Library>) {
