@@ -24,8 +24,8 @@ use crate::rt;
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Keywords; `*` and `?` make a term a glob over the whole file name
-    /// (`linux*.iso`, `*.mp3`, `beat?es`).
+    /// Keywords; `*` and `?` make a term a glob that matches a word of the file name or
+    /// the whole name (`beat?es`, `linux*.iso`, `*.mp3`).
     pattern: String,
     /// Servent to join through (repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT", required = true)]
