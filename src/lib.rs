@@ -7,7 +7,6 @@
 //!   decisions.
 //! - [`sim`]: a deterministic discrete-event driver of many cores (tests and experiments).
 
-pub mod cli;
 pub mod core;
 pub mod download;
 pub mod http;

@@ -1,5 +1,7 @@
-//! The `servent` binary: hands the command line to [`servent::cli`].
+//! The `servent` binary: the command line ([`cli`]) over the `servent` library.
+
+mod cli;
 
 fn main() -> anyhow::Result<()> {
-    servent::cli::run()
+    cli::run()
 }

@@ -12,12 +12,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::sim::experiment::{workload_seed, Experiment, Summary};
-use crate::sim::report::{self, TopologyInfo};
-use crate::sim::spec::{parse_strategies, parse_sweep};
-use crate::sim::svg::{self, Chart};
-use crate::sim::{Allocation, Latency, StrategyItem, Workload, WorkloadSpec};
-use crate::topology::{Graph, TopologySpec};
+use servent::sim::experiment::{workload_seed, Experiment, Summary};
+use servent::sim::report::{self, TopologyInfo};
+use servent::sim::spec::{parse_strategies, parse_sweep};
+use servent::sim::svg::{self, Chart};
+use servent::sim::{Allocation, Latency, StrategyItem, Workload, WorkloadSpec};
+use servent::topology::{Graph, TopologySpec};
 
 /// What `servent compare` runs without `--strategies` or `--sweep`.
 const DEFAULT_STRATEGIES: &str = "flood:ttl=7,ring,walk:k=16,walk:k=32";

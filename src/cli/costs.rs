@@ -1,7 +1,7 @@
 //! Printing search results and cost records: a table for people, JSON for scripts.
 
-use crate::core::strategy::QueryCost;
-use crate::net::SearchHit;
+use servent::core::strategy::QueryCost;
+use servent::net::SearchHit;
 
 /// One line per result: hops, servent address, file name.
 pub fn print_hits(hits: &[SearchHit]) {

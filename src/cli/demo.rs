@@ -13,17 +13,17 @@ use futures::StreamExt;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::download::{download, DownloadOptions, DownloadRequest};
-use crate::library::hash;
-use crate::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
-use crate::library::matching::Pattern;
-use crate::library::{Library, LibraryConfig};
-use crate::net::mesh::Mesh;
-use crate::net::{NodeConfig, NodeShare};
-use crate::proto::payload::Query;
-use crate::proto::PayloadType;
-use crate::rt;
-use crate::topology::Graph;
+use servent::download::{download, DownloadOptions, DownloadRequest};
+use servent::library::hash;
+use servent::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
+use servent::library::matching::Pattern;
+use servent::library::{Library, LibraryConfig};
+use servent::net::mesh::Mesh;
+use servent::net::{NodeConfig, NodeShare};
+use servent::proto::payload::Query;
+use servent::proto::PayloadType;
+use servent::rt;
+use servent::topology::Graph;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -110,7 +110,7 @@ fn share_samples(base: &Path, servents: usize, seed: u64) -> anyhow::Result<Vec<
             roots: vec![dir],
             data_dir: None,
             include_hidden: false,
-            progress: false,
+            progress: None,
         })?);
     }
     for lib in &libraries {
@@ -221,7 +221,7 @@ async fn download_best(groups: &[HitGroup], base: &Path) -> anyhow::Result<()> {
         output: out.clone(),
         options: DownloadOptions {
             chunk_size: 256 << 10,
-            progress: crate::download::progress::ProgressMode::Auto,
+            on_event: Some(super::progress::hook(super::progress::ProgressMode::Auto)),
             ..DownloadOptions::default()
         },
     })

@@ -8,13 +8,13 @@ use std::time::Duration;
 use anyhow::{bail, ensure};
 use clap::Args;
 
-use crate::download::progress::ProgressMode;
-use crate::download::{
+use super::progress::{self, ProgressMode};
+use servent::download::{
     download, file_name_from_url, DownloadOptions, DownloadRequest, DEFAULT_CHUNK_SIZE,
 };
-use crate::library::hash;
-use crate::library::hits::human_size;
-use crate::rt;
+use servent::library::hash;
+use servent::library::hits::human_size;
+use servent::rt;
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
@@ -77,11 +77,11 @@ pub fn run(args: GetArgs) -> anyhow::Result<()> {
         options: DownloadOptions {
             chunk_size: args.chunk_size,
             stall_timeout: Duration::from_secs(args.stall_timeout.max(1)),
-            progress: if args.json {
+            on_event: Some(progress::hook(if args.json {
                 ProgressMode::Json
             } else {
                 ProgressMode::Auto
-            },
+            })),
             ..DownloadOptions::default()
         },
     };

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::http::server::{HttpContext, DEFAULT_MAX_UPLOADS};
-use crate::library::{Library, LibraryConfig};
+use servent::http::server::{HttpContext, DEFAULT_MAX_UPLOADS};
+use servent::library::{Library, LibraryConfig};
 
 #[derive(Debug, Clone, Args)]
 pub struct LibraryArgs {
@@ -54,7 +54,7 @@ impl LibraryArgs {
             roots: self.share.clone(),
             data_dir: Some(self.data_dir()),
             include_hidden: self.share_hidden,
-            progress: true,
+            progress: Some(super::progress::hashing_hook()),
         })
         .context("opening the shared library")?;
         lib.rescan_on_sighup()

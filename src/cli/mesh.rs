@@ -9,12 +9,12 @@ use clap::Args;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::net::mesh::Mesh;
-use crate::net::NodeConfig;
-use crate::proto::payload::Query;
-use crate::proto::PayloadType;
-use crate::rt;
-use crate::topology::Graph;
+use servent::net::mesh::Mesh;
+use servent::net::NodeConfig;
+use servent::proto::payload::Query;
+use servent::proto::PayloadType;
+use servent::rt;
+use servent::topology::Graph;
 
 use super::signals;
 
@@ -54,7 +54,7 @@ pub struct MeshArgs {
     /// Search strategy: `flood:ttl=7`, `ring:start=1,step=2,max=7,want=1`,
     /// `walk:k=16,steps=1024,check=4,want=1`.
     #[arg(long, default_value = "flood:ttl=7")]
-    pub strategy: crate::core::Strategy,
+    pub strategy: servent::core::Strategy,
     /// Exit after the Ping/Query instead of running until Ctrl-C.
     #[arg(long)]
     pub exit: bool,
@@ -100,7 +100,7 @@ pub fn run(args: MeshArgs) -> anyhow::Result<()> {
         // in `servent compare` / `sim::run_one_query` on the same graph take the same
         // random choices.
         let mesh = Mesh::start(graph, |i| {
-            let sim = crate::sim::node_config(seed, i, crate::sim::Latency::default());
+            let sim = servent::sim::node_config(seed, i, servent::sim::Latency::default());
             NodeConfig {
                 min_peers,
                 max_peers: max_degree.max(min_peers) + 4,

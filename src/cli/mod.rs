@@ -7,6 +7,7 @@ mod demo;
 mod get;
 pub mod library_args;
 mod mesh;
+mod progress;
 mod search;
 mod serve;
 mod share;

@@ -12,15 +12,15 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use futures::StreamExt;
 
-use crate::core::strategy::QueryCost;
-use crate::core::Strategy;
-use crate::download::{download, sanitize_name, DownloadOptions, DownloadRequest};
-use crate::library::hash;
-use crate::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
-use crate::library::matching::Pattern;
-use crate::net::{Node, NodeConfig, SearchEvent};
-use crate::proto::payload::Query;
-use crate::rt;
+use servent::core::strategy::QueryCost;
+use servent::core::Strategy;
+use servent::download::{download, sanitize_name, DownloadOptions, DownloadRequest};
+use servent::library::hash;
+use servent::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
+use servent::library::matching::Pattern;
+use servent::net::{Node, NodeConfig, SearchEvent};
+use servent::proto::payload::Query;
+use servent::rt;
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {

@@ -4,12 +4,12 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use crate::net::{Node, NodeConfig};
-use crate::rt;
+use servent::net::{Node, NodeConfig};
+use servent::rt;
 
 use super::library_args::LibraryArgs;
 use super::signals;
-use crate::net::handshake::user_agent;
+use servent::net::handshake::user_agent;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::library_args::LibraryArgs;
-use crate::http::serve_listener;
-use crate::rt;
+use servent::http::serve_listener;
+use servent::rt;
 
 #[derive(Debug, Args)]
 pub struct ShareArgs {

@@ -3,80 +3,23 @@
 //! body (reporting each frame, giving up when the scheduler says it stalled or is no
 //! longer needed), then handing the bytes over to be written.
 
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_RANGE, HOST, RANGE, RETRY_AFTER, USER_AGENT};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{CONTENT_RANGE, RETRY_AFTER};
+use hyper::{Method, Response, StatusCode};
 
-use crate::http::client::{ClientError, Connection, HttpUrl};
+use crate::http::client::Connection;
 use crate::rt;
 
-use super::run::{Next, Shared};
-use super::sched::{Failure, SourceId, Transfer};
-use super::{DownloadOptions, MAX_RETRY_AFTER, USER_AGENT_VALUE};
-
-/// Where a source is.
-pub(super) struct Endpoint {
-    pub url: HttpUrl,
-    /// The URL as given (names the source in reports and the sidecar).
-    pub label: String,
-    pub addr: Option<SocketAddr>,
-}
-
-/// Why one chunk from one source failed.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum FetchError {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error("busy (503), retry after {0:?}")]
-    Busy(Duration),
-    #[error("answered {0}")]
-    Status(StatusCode),
-    #[error("bad Content-Range {0:?} for the range asked")]
-    BadRange(String),
-    #[error("no data for {0:?}: stalled")]
-    Stalled(Duration),
-    #[error("body error: {0}")]
-    Body(hyper::Error),
-    #[error("sent {got} bytes for a {want}-byte range")]
-    Length { got: u64, want: u64 },
-}
-
-impl FetchError {
-    /// What the scheduler needs to know of it.
-    pub fn failure(&self) -> Failure {
-        match self {
-            FetchError::Busy(after) => Failure::Busy {
-                retry_after: *after,
-            },
-            _ => Failure::Error,
-        }
-    }
-}
-
-/// A request with our `Host`, `User-Agent` and, for a chunk, `Range` headers.
-pub(super) fn request(
-    method: Method,
-    url: &HttpUrl,
-    range: Option<&Range<u64>>,
-) -> Request<Empty<Bytes>> {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(url.path.as_str())
-        .header(HOST, url.authority())
-        .header(USER_AGENT, USER_AGENT_VALUE);
-    if let Some(r) = range {
-        b = b.header(RANGE, format!("bytes={}-{}", r.start, r.end - 1));
-    }
-    b.body(Empty::new())
-        .unwrap_or_else(|_| Request::new(Empty::new()))
-}
+use super::sched::{SourceId, Transfer};
+use super::shared::{Next, Shared};
+use super::source::{request, FetchError};
+use super::{DownloadOptions, MAX_RETRY_AFTER};
 
 /// Runs source `id` until the scheduler stops it (file complete, or source dropped).
 pub(super) async fn worker(shared: &Arc<Shared>, id: SourceId, mut conn: Option<Connection>) {

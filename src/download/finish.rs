@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::library::hash::{self, Sha1Digest};
 use crate::rt;
 
-use super::run::Shared;
 use super::sched::Decision;
+use super::shared::Shared;
 use super::state::Served;
 use super::{io_err, DownloadError, DownloadEvent, DownloadReport, SourceReport};
 
@@ -40,7 +40,6 @@ pub(super) async fn finish(
     let mut verified = false;
     if let Some(want) = expected {
         shared.emit(DownloadEvent::Verifying);
-        shared.note("verifying SHA-1...");
         let part = shared.part.clone();
         let got = rt::spawn_blocking(move || hash::sha1_file(&part))
             .await

@@ -5,8 +5,10 @@
 //!
 //! Layout: [`sched`] decides (the sans-IO chunk scheduler: which chunk to which source,
 //! failures, stalls, commits, the end); `probe` picks the sources, `part` opens
-//! `FILE.part`, `fetch` runs one task per source, `run` holds the shared state the tasks
-//! drive the scheduler through, `finish` verifies and renames.
+//! `FILE.part`, `source` says where a source is and how a fetch from it fails, `fetch`
+//! runs one task per source, `shared` holds the state the tasks drive the scheduler
+//! through, `run` starts them and waits, `finish` verifies and renames. Progress goes out
+//! as [`DownloadEvent`]s to the caller's hook (the command line draws its bar from them).
 //!
 //! Scheduling: each source's worker takes the next missing chunk; a chunk whose source
 //! fails (connection lost, bad answer, no data for `stall_timeout`) goes back to the
@@ -25,9 +27,10 @@ mod finish;
 mod names;
 mod part;
 mod probe;
-pub mod progress;
 mod run;
 pub mod sched;
+mod shared;
+mod source;
 pub mod state;
 
 use std::io;
@@ -40,7 +43,6 @@ use crate::http::client::{ClientError, HttpUrl};
 use crate::library::hash::Sha1Digest;
 
 pub use names::{file_name_from_url, sanitize_name};
-use progress::ProgressMode;
 use state::part_paths;
 
 /// Default chunk: big enough that per-request overhead is small, small enough that a
@@ -79,7 +81,18 @@ pub enum DownloadEvent {
         error: String,
         dropped: bool,
     },
+    /// Bytes held so far (written, plus the fetched part of chunks in flight), with the
+    /// sources still in use: for a progress display (at most one per body frame).
+    Progress {
+        done: u64,
+        total: u64,
+        sources: usize,
+    },
+    /// Every chunk is written; the SHA-1 check of the whole file begins.
     Verifying,
+    /// The transfer part is over (the file is then verified and renamed, or the error
+    /// returned).
+    Transferred,
 }
 
 pub type EventHook = Arc<dyn Fn(&DownloadEvent) + Send + Sync>;
@@ -91,7 +104,6 @@ pub struct DownloadOptions {
     pub stall_timeout: Duration,
     pub max_source_failures: u32,
     pub retry_backoff: Duration,
-    pub progress: ProgressMode,
     pub on_event: Option<EventHook>,
 }
 
@@ -103,7 +115,6 @@ impl Default for DownloadOptions {
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             max_source_failures: DEFAULT_MAX_SOURCE_FAILURES,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
-            progress: ProgressMode::Auto,
             on_event: None,
         }
     }

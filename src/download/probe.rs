@@ -10,7 +10,7 @@ use hyper::{Method, StatusCode};
 use crate::http::client::{Connection, HttpUrl};
 use crate::library::hash::{self, Sha1Digest};
 
-use super::fetch::{request, Endpoint, FetchError};
+use super::source::{request, Endpoint, FetchError};
 use super::{DownloadError, DownloadOptions};
 
 /// The usable sources, in the order given, and what they agree on.

@@ -1,233 +1,19 @@
-//! One download in progress: the scheduler behind its lock (with the wake-ups of idle
-//! sources), the part file, the sidecar saves and the progress display; the fetch tasks
-//! call in here, and [`run`] starts them and waits for the end.
+//! Runs one download: builds its shared state, starts a fetch task per source, waits for
+//! the file to be complete (or every source to be gone), then finishes it.
 
 use std::fs::File;
-use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use bytes::Bytes;
-use futures::channel::oneshot;
 use futures::future::{self, Either};
 
-use crate::rt;
-
-use super::fetch::{worker, Endpoint, FetchError};
+use super::fetch::worker;
 use super::finish::finish;
 use super::probe::Probed;
-use super::progress::Progress;
-use super::sched::{Job, SchedConfig, Scheduler, SourceId, Transfer};
+use super::sched::{SchedConfig, Scheduler};
+use super::shared::Shared;
 use super::state::PartState;
-use super::{DownloadError, DownloadEvent, DownloadOptions, DownloadReport, DownloadRequest};
-
-/// What a fetch task does next (a [`Job`] with the wake-up to wait on).
-pub(super) enum Next {
-    Fetch(Range<u64>),
-    Pause(Duration),
-    Wait(oneshot::Receiver<()>),
-    Stop,
-}
-
-struct Locked {
-    sched: Scheduler,
-    /// Idle fetch tasks, woken on any change of the schedule.
-    waiters: Vec<oneshot::Sender<()>>,
-    /// Fired once when the last byte is written.
-    done_signal: Option<oneshot::Sender<()>>,
-}
-
-impl Locked {
-    fn notify(&mut self) {
-        for w in self.waiters.drain(..) {
-            let _ = w.send(());
-        }
-    }
-}
-
-pub(super) struct Shared {
-    locked: Mutex<Locked>,
-    endpoints: Vec<Endpoint>,
-    file: Arc<File>,
-    pub part: PathBuf,
-    pub state_path: PathBuf,
-    pub size: u64,
-    pub options: DownloadOptions,
-    progress: Mutex<Progress>,
-    save_lock: Mutex<()>,
-    finished: AtomicBool,
-    /// The scheduler's clock starts here.
-    started: Instant,
-}
-
-impl Shared {
-    fn locked(&self) -> MutexGuard<'_, Locked> {
-        self.locked.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `f` on the scheduler.
-    pub fn with_sched<T>(&self, f: impl FnOnce(&mut Scheduler) -> T) -> T {
-        f(&mut self.locked().sched)
-    }
-
-    fn now(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    pub fn endpoint(&self, id: SourceId) -> &Endpoint {
-        &self.endpoints[id]
-    }
-
-    pub fn emit(&self, e: DownloadEvent) {
-        if let Some(hook) = &self.options.on_event {
-            hook(&e);
-        }
-    }
-
-    fn progress_bar(&self) -> MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn note(&self, text: &str) {
-        self.progress_bar().note(text);
-    }
-
-    /// Writes the latest state (unless the download finished meanwhile).
-    pub fn save_state(&self) -> std::io::Result<()> {
-        let _one = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.finished.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let state = self.locked().sched.state().clone();
-        state.save(&self.state_path)
-    }
-
-    /// Marks the download finished (no more sidecar saves) and runs `f` (the rename).
-    pub fn finished<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _one = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.finished.store(true, Ordering::Release);
-        f()
-    }
-
-    pub fn file(&self) -> &File {
-        &self.file
-    }
-
-    pub fn next_job(&self, id: SourceId) -> Next {
-        let now = self.now();
-        let mut l = self.locked();
-        match l.sched.next_job(id, now) {
-            Job::Fetch(r) => Next::Fetch(r),
-            Job::Pause(p) => Next::Pause(p),
-            Job::Stop => Next::Stop,
-            Job::Wait => {
-                let (tx, rx) = oneshot::channel();
-                l.waiters.push(tx);
-                Next::Wait(rx)
-            }
-        }
-    }
-
-    /// A frame of `range` arrived (`buffered`: bytes of it held so far, for a data frame).
-    pub fn progress(&self, id: SourceId, range: &Range<u64>, buffered: Option<u64>) -> Transfer {
-        let now = self.now();
-        let (transfer, done, live) = {
-            let mut l = self.locked();
-            let t = l.sched.handle_progress(id, range, now);
-            (t, l.sched.done(), l.sched.live_sources())
-        };
-        if let Some(b) = buffered {
-            self.progress_bar().update((done + b).min(self.size), live);
-        }
-        transfer
-    }
-
-    pub fn stall_wait(&self, id: SourceId, range: &Range<u64>) -> Option<Duration> {
-        let now = self.now();
-        self.locked().sched.stall_wait(id, range, now)
-    }
-
-    pub fn abandon(&self, id: SourceId, range: &Range<u64>) {
-        let mut l = self.locked();
-        l.sched.handle_abandoned(id, range);
-        l.notify();
-    }
-
-    /// Records a failure (the scheduler decides: retry later, or drop the source).
-    pub fn fail(&self, id: SourceId, range: &Range<u64>, e: &FetchError) {
-        let now = self.now();
-        let failed = {
-            let mut l = self.locked();
-            let f = l
-                .sched
-                .handle_failure(id, range, e.failure(), &e.to_string(), now);
-            l.notify();
-            f
-        };
-        let label = failed.label;
-        let text = if failed.dropped {
-            format!("source {label} dropped: {e}")
-        } else {
-            format!("source {label}: {e}; retrying")
-        };
-        log::info!("{text}");
-        self.note(&text);
-        self.emit(DownloadEvent::SourceFailed {
-            source: label,
-            error: e.to_string(),
-            dropped: failed.dropped,
-        });
-    }
-
-    /// Writes a complete chunk (once, whichever source delivered it first), syncs it, then
-    /// records it in the state file.
-    pub async fn commit(self: &Arc<Self>, id: SourceId, range: Range<u64>, data: Bytes) {
-        if !self.locked().sched.begin_write(id, &range) {
-            return;
-        }
-        let file = Arc::clone(&self.file);
-        let start = range.start;
-        let written = rt::spawn_blocking(move || {
-            file.write_all_at(&data, start)?;
-            file.sync_data()
-        })
-        .await;
-        if let Err(e) = written {
-            // A local write error is not the source's fault, but nothing can go on.
-            log::error!("writing {}: {e}", self.part.display());
-            let mut l = self.locked();
-            l.sched.handle_write_failed(&range, &e.to_string());
-            l.notify();
-            return;
-        }
-        let committed = {
-            let mut l = self.locked();
-            let c = l.sched.handle_written(id, &range, range.clone());
-            l.notify();
-            c
-        };
-        let saver = Arc::clone(self);
-        if let Err(e) = rt::spawn_blocking(move || saver.save_state()).await {
-            log::warn!("saving {}: {e}", self.state_path.display());
-        }
-        let live = self.locked().sched.live_sources();
-        self.progress_bar().update(committed.done, live);
-        self.emit(DownloadEvent::ChunkDone {
-            range,
-            source: committed.label,
-            done: committed.done,
-            total: self.size,
-        });
-        if committed.complete {
-            if let Some(tx) = self.locked().done_signal.take() {
-                let _ = tx.send(());
-            }
-        }
-    }
-}
+use super::{DownloadError, DownloadEvent, DownloadReport, DownloadRequest};
 
 /// Fetches what `state` is missing from the probed sources into `file`, then finishes
 /// (verify and rename, or report what is missing).
@@ -252,24 +38,9 @@ pub(super) async fn run(
     let sched = Scheduler::new(state, cfg, labels);
     let complete = sched.is_complete();
     let n_sources = probed.endpoints.len();
-    let (done_tx, done_rx) = oneshot::channel();
-    let shared = Arc::new(Shared {
-        locked: Mutex::new(Locked {
-            sched,
-            waiters: Vec::new(),
-            done_signal: Some(done_tx),
-        }),
-        endpoints: probed.endpoints,
-        file: Arc::new(file),
-        part,
-        state_path,
-        size,
-        progress: Mutex::new(Progress::new(opts.progress, size, resumed, n_sources)),
-        options: opts,
-        save_lock: Mutex::new(()),
-        finished: AtomicBool::new(false),
-        started: Instant::now(),
-    });
+    let (shared, done_rx) =
+        Shared::new(sched, probed.endpoints, file, part, state_path, size, opts);
+    let shared = Arc::new(shared);
     shared.emit(DownloadEvent::Started {
         total: size,
         already: resumed,
@@ -288,6 +59,6 @@ pub(super) async fn run(
             Either::Left(_) | Either::Right(_) => {}
         }
     }
-    shared.progress_bar().finish();
+    shared.emit(DownloadEvent::Transferred);
     finish(&shared, &req.output, probed.expected, resumed).await
 }

@@ -1,21 +1,36 @@
 //! SHA-1 of shared files as `urn:sha1:<base32>` (HUGE): the hash of one file, URN
 //! formatting and parsing, the cache in the data directory (keyed by path, size and
 //! modification time, so a restart does not rehash), and the background hasher thread
-//! that works through new files with a progress bar on a terminal.
+//! that works through new files, reporting its progress to a [`HashHook`].
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use data_encoding::BASE32_NOPAD;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 use super::SharedFile;
+
+/// What the hasher thread is doing, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashProgress<'a> {
+    /// Hashing `file`: `done` of `total` bytes queued since the hasher was last idle.
+    Hashing {
+        file: &'a str,
+        done: u64,
+        total: u64,
+    },
+    /// Nothing left to hash.
+    Idle,
+}
+
+/// Receives the hasher's progress (on the hasher thread: keep it quick).
+pub type HashHook = Arc<dyn Fn(HashProgress<'_>) + Send + Sync>;
 
 /// A SHA-1 digest.
 pub type Sha1Digest = [u8; 20];
@@ -240,14 +255,20 @@ impl HashQueue {
     }
 
     /// The hasher thread's loop: hashes queued files one by one, records each in the
-    /// cache, and shows progress (bytes) on a terminal.
+    /// cache, and reports progress (bytes) to `progress`.
     pub(crate) fn run(
         self: Arc<Self>,
         cache: Arc<Mutex<HashCache>>,
         on_hashed: OnHashed,
-        progress: bool,
+        progress: Option<HashHook>,
     ) {
-        let mut bar: Option<ProgressBar> = None;
+        let report = |p: HashProgress<'_>| {
+            if let Some(hook) = &progress {
+                hook(p);
+            }
+        };
+        // Bytes hashed and queued in this busy period (since the hasher was last idle).
+        let (mut done, mut total) = (0u64, 0u64);
         let mut last_save = Instant::now();
         loop {
             let file = {
@@ -260,16 +281,13 @@ impl HashQueue {
                     }
                     if let Some(f) = s.pending.pop_front() {
                         s.busy = true;
-                        if let Some(b) = &bar {
-                            b.set_length(b.position() + s.pending_bytes);
-                        } else if progress {
-                            bar = Some(new_bar(s.pending_bytes));
-                        }
+                        total = done + s.pending_bytes;
                         s.pending_bytes -= f.size;
                         break Some(f);
                     }
-                    if let Some(b) = bar.take() {
-                        b.finish_and_clear();
+                    if total > 0 {
+                        report(HashProgress::Idle);
+                        (done, total) = (0, 0);
                     }
                     save_cache(&cache);
                     last_save = Instant::now();
@@ -283,20 +301,24 @@ impl HashQueue {
             if file.sha1().is_some() {
                 continue;
             }
-            if let Some(b) = &bar {
-                b.set_message(file.name.clone());
-            }
-            let before = bar.as_ref().map(|b| b.position());
+            let before = done;
+            let mut hashed = 0u64;
+            report(HashProgress::Hashing {
+                file: &file.name,
+                done,
+                total,
+            });
             let result = File::open(&file.path).and_then(|f| {
                 sha1_reader(f, |n| {
-                    if let Some(b) = &bar {
-                        b.inc(n);
-                    }
+                    hashed += n;
+                    report(HashProgress::Hashing {
+                        file: &file.name,
+                        done: (before + hashed).min(total),
+                        total,
+                    });
                 })
             });
-            if let (Some(b), Some(p)) = (&bar, before) {
-                b.set_position(p + file.size);
-            }
+            done = before + file.size;
             match result {
                 Ok(digest) if file.unchanged_on_disk() => {
                     file.set_sha1(digest);
@@ -324,22 +346,6 @@ fn save_cache(cache: &Mutex<HashCache>) {
     if let Err(e) = cache.lock().unwrap_or_else(|e| e.into_inner()).save() {
         log::warn!("cannot save the hash cache: {e}");
     }
-}
-
-fn new_bar(total: u64) -> ProgressBar {
-    let target = if io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "hashing {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 #[cfg(test)]

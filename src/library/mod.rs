@@ -28,6 +28,7 @@ use crate::core::{LocalFile, QueryMatcher, SharedFiles};
 use crate::proto::payload::Query;
 
 use hash::{HashCache, HashQueue, Sha1Digest};
+pub use hash::{HashHook, HashProgress};
 use index::Index;
 use matching::Pattern;
 
@@ -41,7 +42,7 @@ pub enum LibraryError {
 }
 
 /// How to build a [`Library`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct LibraryConfig {
     /// Directories (or single files) to share, recursively.
     pub roots: Vec<PathBuf>,
@@ -49,8 +50,8 @@ pub struct LibraryConfig {
     pub data_dir: Option<PathBuf>,
     /// Share files and directories whose name starts with a dot.
     pub include_hidden: bool,
-    /// Show a hashing progress bar (only drawn when stderr is a terminal).
-    pub progress: bool,
+    /// Receives the hasher's progress (a progress bar, a web page).
+    pub progress: Option<HashHook>,
 }
 
 /// One shared file. Immutable except for its hash, set once by the hasher.

@@ -15,7 +15,6 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::{Method, Request, Response, StatusCode};
 
-use servent::download::progress::ProgressMode;
 use servent::download::state::{part_paths, PartState};
 use servent::download::{download, DownloadError, DownloadEvent, DownloadOptions, DownloadRequest};
 use servent::http::io::HyperIo;
@@ -36,7 +35,6 @@ fn options(hook: impl Fn(&DownloadEvent) + Send + Sync + 'static) -> DownloadOpt
         stall_timeout: Duration::from_secs(10),
         max_source_failures: 2,
         retry_backoff: Duration::from_millis(1),
-        progress: ProgressMode::Quiet,
         on_event: Some(Arc::new(hook)),
         ..DownloadOptions::default()
     }

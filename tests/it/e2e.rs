@@ -38,7 +38,7 @@ fn search_finds_every_replica_within_the_ttl_and_get_fetches_one() {
             roots: vec![dir],
             data_dir: None,
             include_hidden: false,
-            progress: false,
+            progress: None,
         })
         .unwrap();
         assert!(lib.wait_hashed(Duration::from_secs(20)));

@@ -717,9 +717,16 @@ fn only_the_binary_prints_for_a_person() {
         }
         let text = without_test_modules(&strip(&fs::read_to_string(&f).unwrap()));
         for (n, line) in text.lines().enumerate() {
-            if ["println!", "print!", "eprintln!", "eprint!"]
-                .iter()
-                .any(|m| line.contains(m))
+            if [
+                "println!",
+                "print!",
+                "eprintln!",
+                "eprint!",
+                "indicatif",
+                "stdout()",
+            ]
+            .iter()
+            .any(|m| line.contains(m))
             {
                 bad.push(format!("{r}:{}", n + 1));
             }
