@@ -7,6 +7,8 @@
 //!   decisions.
 //! - [`sim`]: a deterministic discrete-event driver of many cores (tests and experiments).
 
+#![warn(unreachable_pub, missing_docs)]
+
 pub mod core;
 pub mod download;
 pub mod http;

@@ -26,7 +26,7 @@ struct Inserted<K> {
 }
 
 #[derive(Debug, Clone)]
-pub struct ExpiringMap<K, V> {
+pub(super) struct ExpiringMap<K, V> {
     map: HashMap<K, Slot<V>, ahash::RandomState>,
     order: VecDeque<Inserted<K>>,
     lifetime: Duration,
@@ -34,7 +34,7 @@ pub struct ExpiringMap<K, V> {
 }
 
 impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
-    pub fn new(lifetime: Duration, capacity: usize) -> Self {
+    pub(super) fn new(lifetime: Duration, capacity: usize) -> Self {
         ExpiringMap {
             map: HashMap::with_hasher(ahash::RandomState::new()),
             order: VecDeque::new(),
@@ -43,16 +43,18 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
         self.map.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(super) fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
     /// The live value for `key`.
-    pub fn get(&self, key: &K, now: Duration) -> Option<&V> {
+    pub(super) fn get(&self, key: &K, now: Duration) -> Option<&V> {
         match self.map.get(key) {
             Some(slot) if slot.expires > now => Some(&slot.value),
             _ => None,
@@ -60,7 +62,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     }
 
     /// The live value for `key`, mutable (its lifetime is not restarted).
-    pub fn get_mut(&mut self, key: &K, now: Duration) -> Option<&mut V> {
+    pub(super) fn get_mut(&mut self, key: &K, now: Duration) -> Option<&mut V> {
         match self.map.get_mut(key) {
             Some(slot) if slot.expires > now => Some(&mut slot.value),
             _ => None,
@@ -69,7 +71,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
 
     /// Inserts `key` unless a live entry exists, in one lookup when it does: `None` when
     /// inserted, the live value when it was already there (then `value` is dropped).
-    pub fn insert_new_or_get(&mut self, key: K, value: V, now: Duration) -> Option<&mut V> {
+    pub(super) fn insert_new_or_get(&mut self, key: K, value: V, now: Duration) -> Option<&mut V> {
         let live = matches!(self.map.get(&key), Some(slot) if slot.expires > now);
         if live {
             return self.map.get_mut(&key).map(|slot| &mut slot.value);
@@ -79,7 +81,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     }
 
     /// Removes `key` (live or not) and returns its value if it was live.
-    pub fn remove(&mut self, key: &K, now: Duration) -> Option<V> {
+    pub(super) fn remove(&mut self, key: &K, now: Duration) -> Option<V> {
         match self.map.remove(key) {
             Some(slot) if slot.expires > now => Some(slot.value),
             _ => None,
@@ -87,7 +89,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     }
 
     /// Live entries, most recently inserted first.
-    pub fn iter_newest(&self, now: Duration) -> impl Iterator<Item = (&K, &V)> + '_ {
+    pub(super) fn iter_newest(&self, now: Duration) -> impl Iterator<Item = (&K, &V)> + '_ {
         self.order
             .iter()
             .rev()
@@ -99,13 +101,13 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
             })
     }
 
-    pub fn contains(&self, key: &K, now: Duration) -> bool {
+    pub(super) fn contains(&self, key: &K, now: Duration) -> bool {
         self.get(key, now).is_some()
     }
 
     /// Inserts `key` unless a live entry exists. Returns false (and changes nothing) when
     /// the key is live: for the duplicate cache that means "seen before".
-    pub fn insert_new(&mut self, key: K, value: V, now: Duration) -> bool {
+    pub(super) fn insert_new(&mut self, key: K, value: V, now: Duration) -> bool {
         self.make_room(now);
         let expires = now + self.lifetime;
         match self.map.entry(key) {
@@ -130,7 +132,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     }
 
     /// Inserts or replaces `key`, restarting its lifetime.
-    pub fn put(&mut self, key: K, value: V, now: Duration) {
+    pub(super) fn put(&mut self, key: K, value: V, now: Duration) {
         self.make_room(now);
         let expires = now + self.lifetime;
         self.map.insert(key, Slot { value, expires });
@@ -138,7 +140,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     }
 
     /// Drops every entry whose lifetime ended at or before `now`.
-    pub fn expire(&mut self, now: Duration) {
+    pub(super) fn expire(&mut self, now: Duration) {
         while let Some(oldest) = self.order.front() {
             if oldest.expires > now {
                 break;
@@ -148,7 +150,7 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     }
 
     /// When the oldest entry expires.
-    pub fn next_expiry(&self) -> Option<Duration> {
+    pub(super) fn next_expiry(&self) -> Option<Duration> {
         self.order.front().map(|ins| ins.expires)
     }
 

@@ -6,12 +6,12 @@
 //! socket or a clock, so the TCP driver and the simulator run exactly the same code.
 
 pub mod config;
-pub mod event;
-pub mod expiring;
+mod event;
+mod expiring;
 pub mod matcher;
-pub mod peer;
-pub mod servent;
-pub mod stats;
+pub(crate) mod peer;
+mod servent;
+mod stats;
 pub mod strategy;
 
 pub use config::Config;

@@ -30,7 +30,7 @@ pub struct PeerInfo {
 }
 
 /// Per-type descriptor counters.
-pub type TypeCounters = [u64; PayloadType::ALL.len()];
+pub(crate) type TypeCounters = [u64; PayloadType::ALL.len()];
 
 #[derive(Debug, Clone)]
 pub struct Peer {

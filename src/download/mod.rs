@@ -28,7 +28,7 @@ mod names;
 mod part;
 mod probe;
 mod run;
-pub mod sched;
+mod sched;
 mod shared;
 mod source;
 pub mod state;

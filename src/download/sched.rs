@@ -24,14 +24,14 @@ use super::SourceReport;
 
 /// Sources fetching one chunk at once: its first source plus one end-game helper, so a
 /// slow source cannot hold the last chunks back while the others' bandwidth stays shared.
-pub const MAX_FETCHERS_PER_CHUNK: usize = 2;
+pub(super) const MAX_FETCHERS_PER_CHUNK: usize = 2;
 
 /// Index of a source, in the order given to [`Scheduler::new`].
-pub type SourceId = usize;
+pub(super) type SourceId = usize;
 
 /// The scheduling knobs (from [`super::DownloadOptions`]).
 #[derive(Debug, Clone, Copy)]
-pub struct SchedConfig {
+pub(super) struct SchedConfig {
     /// Bytes per chunk (at least 1).
     pub chunk_size: u64,
     /// Failures in a row after which a source is dropped.
@@ -44,7 +44,7 @@ pub struct SchedConfig {
 
 /// What a source should do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
+pub(super) enum Job {
     /// Fetch this chunk.
     Fetch(Range<u64>),
     /// Wait this long (backing off after a failure), then ask again.
@@ -57,7 +57,7 @@ pub enum Job {
 
 /// Whether a running fetch should go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transfer {
+pub(super) enum Transfer {
     Continue,
     /// The chunk was written (or is being written) from another source.
     Abandon,
@@ -65,7 +65,7 @@ pub enum Transfer {
 
 /// How a fetch failed, as far as scheduling cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(super) enum Failure {
     /// `503` with a `Retry-After` (already capped): pause that long.
     Busy { retry_after: Duration },
     /// Anything else (connection lost, bad answer, stalled).
@@ -74,7 +74,7 @@ pub enum Failure {
 
 /// What a failure led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failed {
+pub(super) struct Failed {
     pub label: String,
     /// The source is dropped (too many failures in a row).
     pub dropped: bool,
@@ -82,7 +82,7 @@ pub struct Failed {
 
 /// A range written and recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Committed {
+pub(super) struct Committed {
     pub label: String,
     /// Bytes of the file written so far.
     pub done: u64,
@@ -92,7 +92,7 @@ pub struct Committed {
 
 /// How the download ends once no source fetches any more.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(super) enum Decision {
     /// Every byte is written: check the hash (when known) and put the file in place.
     Verify,
     /// Sources are all gone with bytes missing; each source's reason.
@@ -125,7 +125,7 @@ struct Inflight {
 }
 
 /// The schedule of one download. See the module documentation.
-pub struct Scheduler {
+pub(super) struct Scheduler {
     cfg: SchedConfig,
     pending: VecDeque<Range<u64>>,
     inflight: Vec<Inflight>,
@@ -135,7 +135,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A schedule for the bytes `state` does not have yet, over sources named `labels`.
-    pub fn new(state: PartState, cfg: SchedConfig, labels: Vec<String>) -> Scheduler {
+    pub(super) fn new(state: PartState, cfg: SchedConfig, labels: Vec<String>) -> Scheduler {
         let chunk = cfg.chunk_size.max(1);
         let mut pending = VecDeque::new();
         for gap in state.done.gaps(state.size) {
@@ -167,30 +167,30 @@ impl Scheduler {
     }
 
     /// The sidecar as it stands (what to save).
-    pub fn state(&self) -> &PartState {
+    pub(super) fn state(&self) -> &PartState {
         &self.state
     }
 
-    pub fn size(&self) -> u64 {
+    pub(super) fn size(&self) -> u64 {
         self.state.size
     }
 
     /// Bytes written so far.
-    pub fn done(&self) -> u64 {
+    pub(super) fn done(&self) -> u64 {
         self.state.done.len()
     }
 
-    pub fn is_complete(&self) -> bool {
+    pub(super) fn is_complete(&self) -> bool {
         self.done() == self.state.size
     }
 
-    pub fn live_sources(&self) -> usize {
+    pub(super) fn live_sources(&self) -> usize {
         self.sources.iter().filter(|s| s.dead.is_none()).count()
     }
 
     /// The next job of `id`: a missing chunk, else (end game) a chunk another source is
     /// still fetching, else wait.
-    pub fn next_job(&mut self, id: SourceId, now: Duration) -> Job {
+    pub(super) fn next_job(&mut self, id: SourceId, now: Duration) -> Job {
         if self.sources[id].dead.is_some() || self.is_complete() {
             return Job::Stop;
         }
@@ -230,7 +230,12 @@ impl Scheduler {
 
     /// Progress on `chunk` from `id` (the response head, or any body frame): resets its
     /// stall clock; says whether the fetch is still needed.
-    pub fn handle_progress(&mut self, id: SourceId, chunk: &Range<u64>, now: Duration) -> Transfer {
+    pub(super) fn handle_progress(
+        &mut self,
+        id: SourceId,
+        chunk: &Range<u64>,
+        now: Duration,
+    ) -> Transfer {
         if let Some(f) = self.fetcher_mut(id, chunk) {
             f.last_progress = now;
         }
@@ -245,7 +250,12 @@ impl Scheduler {
 
     /// How long `id` may still wait for bytes of `chunk` before it is stalled
     /// (`Some(ZERO)`: stalled now; `None`: no longer assigned, abandon the fetch).
-    pub fn stall_wait(&self, id: SourceId, chunk: &Range<u64>, now: Duration) -> Option<Duration> {
+    pub(super) fn stall_wait(
+        &self,
+        id: SourceId,
+        chunk: &Range<u64>,
+        now: Duration,
+    ) -> Option<Duration> {
         let f = self
             .inflight
             .iter()
@@ -261,7 +271,7 @@ impl Scheduler {
     }
 
     /// `id` stopped fetching `chunk` because another source delivered it.
-    pub fn handle_abandoned(&mut self, id: SourceId, chunk: &Range<u64>) {
+    pub(super) fn handle_abandoned(&mut self, id: SourceId, chunk: &Range<u64>) {
         if let Some(i) = self.inflight.iter_mut().find(|i| i.range == *chunk) {
             i.fetchers.retain(|f| f.source != id);
         }
@@ -271,7 +281,7 @@ impl Scheduler {
 
     /// `id` failed on `chunk` (`reason` is kept when the source is dropped): the chunk goes
     /// back to the queue unless another source has it, the source pauses or is dropped.
-    pub fn handle_failure(
+    pub(super) fn handle_failure(
         &mut self,
         id: SourceId,
         chunk: &Range<u64>,
@@ -310,7 +320,7 @@ impl Scheduler {
 
     /// `id` has all of `chunk`: whether to write it (`false`: it is written or being
     /// written from another source, drop the copy).
-    pub fn begin_write(&mut self, id: SourceId, chunk: &Range<u64>) -> bool {
+    pub(super) fn begin_write(&mut self, id: SourceId, chunk: &Range<u64>) -> bool {
         let Some(inf) = self.inflight.iter_mut().find(|i| i.range == *chunk) else {
             return false;
         };
@@ -324,7 +334,7 @@ impl Scheduler {
 
     /// `written` (the start of `chunk`, all of it today) from `id` is on disk and synced:
     /// record it; the rest of `chunk`, if any, goes back to the front of the queue.
-    pub fn handle_written(
+    pub(super) fn handle_written(
         &mut self,
         id: SourceId,
         chunk: &Range<u64>,
@@ -355,7 +365,7 @@ impl Scheduler {
 
     /// Writing `chunk` failed locally: not the source's fault, but nothing can go on, so
     /// every source is dropped (the chunk stays missing).
-    pub fn handle_write_failed(&mut self, chunk: &Range<u64>, error: &str) {
+    pub(super) fn handle_write_failed(&mut self, chunk: &Range<u64>, error: &str) {
         self.inflight.retain(|i| i.range != *chunk);
         self.pending.push_front(chunk.clone());
         for src in &mut self.sources {
@@ -364,7 +374,7 @@ impl Scheduler {
     }
 
     /// How the download ends (asked once no source fetches any more).
-    pub fn decision(&self) -> Decision {
+    pub(super) fn decision(&self) -> Decision {
         if self.is_complete() {
             return Decision::Verify;
         }
@@ -384,12 +394,12 @@ impl Scheduler {
 
     /// The assembled file hashed to `actual` (base32), not the SHA-1 asked for: the
     /// sidecar says so.
-    pub fn handle_hash_mismatch(&mut self, actual: String) {
+    pub(super) fn handle_hash_mismatch(&mut self, actual: String) {
         self.state.hash_mismatch = Some(actual);
     }
 
     /// Per-source counts for the report.
-    pub fn reports(&self) -> Vec<SourceReport> {
+    pub(super) fn reports(&self) -> Vec<SourceReport> {
         self.sources
             .iter()
             .map(|s| SourceReport {

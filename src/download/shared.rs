@@ -60,7 +60,7 @@ pub(super) struct Shared {
 impl Shared {
     /// The state of a download about to start, and the signal fired when its last byte is
     /// written.
-    pub fn new(
+    pub(super) fn new(
         sched: Scheduler,
         endpoints: Vec<Endpoint>,
         file: File,
@@ -94,7 +94,7 @@ impl Shared {
     }
 
     /// Runs `f` on the scheduler.
-    pub fn with_sched<T>(&self, f: impl FnOnce(&mut Scheduler) -> T) -> T {
+    pub(super) fn with_sched<T>(&self, f: impl FnOnce(&mut Scheduler) -> T) -> T {
         f(&mut self.locked().sched)
     }
 
@@ -102,18 +102,18 @@ impl Shared {
         self.started.elapsed()
     }
 
-    pub fn endpoint(&self, id: SourceId) -> &Endpoint {
+    pub(super) fn endpoint(&self, id: SourceId) -> &Endpoint {
         &self.endpoints[id]
     }
 
-    pub fn emit(&self, e: DownloadEvent) {
+    pub(super) fn emit(&self, e: DownloadEvent) {
         if let Some(hook) = &self.options.on_event {
             hook(&e);
         }
     }
 
     /// Writes the latest state (unless the download finished meanwhile).
-    pub fn save_state(&self) -> std::io::Result<()> {
+    pub(super) fn save_state(&self) -> std::io::Result<()> {
         let _one = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
         if self.finished.load(Ordering::Acquire) {
             return Ok(());
@@ -123,17 +123,17 @@ impl Shared {
     }
 
     /// Marks the download finished (no more sidecar saves) and runs `f` (the rename).
-    pub fn finished<T>(&self, f: impl FnOnce() -> T) -> T {
+    pub(super) fn finished<T>(&self, f: impl FnOnce() -> T) -> T {
         let _one = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.finished.store(true, Ordering::Release);
         f()
     }
 
-    pub fn file(&self) -> &File {
+    pub(super) fn file(&self) -> &File {
         &self.file
     }
 
-    pub fn next_job(&self, id: SourceId) -> Next {
+    pub(super) fn next_job(&self, id: SourceId) -> Next {
         let now = self.now();
         let mut l = self.locked();
         match l.sched.next_job(id, now) {
@@ -149,7 +149,12 @@ impl Shared {
     }
 
     /// A frame of `range` arrived (`buffered`: bytes of it held so far, for a data frame).
-    pub fn progress(&self, id: SourceId, range: &Range<u64>, buffered: Option<u64>) -> Transfer {
+    pub(super) fn progress(
+        &self,
+        id: SourceId,
+        range: &Range<u64>,
+        buffered: Option<u64>,
+    ) -> Transfer {
         let now = self.now();
         let (transfer, done, live) = {
             let mut l = self.locked();
@@ -166,19 +171,19 @@ impl Shared {
         transfer
     }
 
-    pub fn stall_wait(&self, id: SourceId, range: &Range<u64>) -> Option<Duration> {
+    pub(super) fn stall_wait(&self, id: SourceId, range: &Range<u64>) -> Option<Duration> {
         let now = self.now();
         self.locked().sched.stall_wait(id, range, now)
     }
 
-    pub fn abandon(&self, id: SourceId, range: &Range<u64>) {
+    pub(super) fn abandon(&self, id: SourceId, range: &Range<u64>) {
         let mut l = self.locked();
         l.sched.handle_abandoned(id, range);
         l.notify();
     }
 
     /// Records a failure (the scheduler decides: retry later, or drop the source).
-    pub fn fail(&self, id: SourceId, range: &Range<u64>, e: &FetchError) {
+    pub(super) fn fail(&self, id: SourceId, range: &Range<u64>, e: &FetchError) {
         let now = self.now();
         let failed = {
             let mut l = self.locked();
@@ -204,7 +209,7 @@ impl Shared {
 
     /// Writes a complete chunk (once, whichever source delivered it first), syncs it, then
     /// records it in the state file.
-    pub async fn commit(self: &Arc<Self>, id: SourceId, range: Range<u64>, data: Bytes) {
+    pub(super) async fn commit(self: &Arc<Self>, id: SourceId, range: Range<u64>, data: Bytes) {
         if !self.locked().sched.begin_write(id, &range) {
             return;
         }

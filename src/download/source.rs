@@ -44,7 +44,7 @@ pub(super) enum FetchError {
 
 impl FetchError {
     /// What the scheduler needs to know of it.
-    pub fn failure(&self) -> Failure {
+    pub(super) fn failure(&self) -> Failure {
         match self {
             FetchError::Busy(after) => Failure::Busy {
                 retry_after: *after,

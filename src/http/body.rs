@@ -22,11 +22,11 @@ use crate::rt::{self, JoinHandle};
 /// Size of each read while streaming a body: large enough that per-read costs (a
 /// syscall, a buffer, a wake-up when the socket drains) are noise, small enough that an
 /// upload holds little memory.
-pub const STREAM_CHUNK: u64 = 512 * 1024;
+pub(super) const STREAM_CHUNK: u64 = 512 * 1024;
 
 /// A multipart/byteranges boundary: unpredictable enough never to occur in a file by
 /// chance (64 bits from the clock and a counter, mixed).
-pub fn boundary() -> String {
+pub(super) fn boundary() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -43,7 +43,7 @@ pub fn boundary() -> String {
 }
 
 /// Parts of a multipart/byteranges body and its exact length.
-pub fn multipart(
+pub(super) fn multipart(
     ranges: &[Range<u64>],
     len: u64,
     content_type: &str,
@@ -68,13 +68,13 @@ pub fn multipart(
 }
 
 /// A piece of a body: bytes we made (multipart part headers) or a range of the file.
-pub enum Segment {
+pub(super) enum Segment {
     Bytes(Bytes),
     File(Range<u64>),
 }
 
 /// A response body read from a file in chunks on the blocking pool, one chunk in flight.
-pub struct FileBody {
+pub(super) struct FileBody {
     file: Arc<File>,
     segments: VecDeque<Segment>,
     reading: Option<JoinHandle<io::Result<Bytes>>>,
@@ -86,7 +86,7 @@ pub struct FileBody {
 impl FileBody {
     /// The body of `segments` of `file` (`len` bytes in all), counting what it sends in
     /// `served`, holding `slot` until it is sent or dropped.
-    pub fn new(
+    pub(super) fn new(
         file: Arc<File>,
         segments: Vec<Segment>,
         len: u64,

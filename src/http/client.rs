@@ -35,7 +35,7 @@ pub enum ClientError {
 
 /// An `http://` URL: host, port (default 80) and the path with its query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpUrl {
+pub(crate) struct HttpUrl {
     pub host: String,
     pub port: u16,
     /// Starts with `/`.
@@ -43,7 +43,7 @@ pub struct HttpUrl {
 }
 
 impl HttpUrl {
-    pub fn parse(url: &str) -> Result<HttpUrl, ClientError> {
+    pub(crate) fn parse(url: &str) -> Result<HttpUrl, ClientError> {
         let bad = |reason| ClientError::BadUrl {
             url: url.to_owned(),
             reason,
@@ -84,7 +84,7 @@ impl HttpUrl {
     }
 
     /// `Host` header value.
-    pub fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -93,7 +93,7 @@ impl HttpUrl {
     }
 
     /// Resolves the host (off the executor: name lookup blocks).
-    pub async fn resolve(&self) -> Result<SocketAddr, ClientError> {
+    pub(crate) async fn resolve(&self) -> Result<SocketAddr, ClientError> {
         let (host, port) = (self.host.clone(), self.port);
         let h = host.clone();
         rt::spawn_blocking(move || (h.as_str(), port).to_socket_addrs())
@@ -113,14 +113,17 @@ impl std::fmt::Display for HttpUrl {
 }
 
 /// One keep-alive HTTP/1.1 connection.
-pub struct Connection {
+pub(crate) struct Connection {
     addr: SocketAddr,
     sender: SendRequest<Empty<Bytes>>,
 }
 
 impl Connection {
     /// Connects within `within` and starts the connection task.
-    pub async fn open(addr: SocketAddr, within: Duration) -> Result<Connection, ClientError> {
+    pub(crate) async fn open(
+        addr: SocketAddr,
+        within: Duration,
+    ) -> Result<Connection, ClientError> {
         let stream = rt::connect(addr, within)
             .await
             .map_err(|source| ClientError::Connect { addr, source })?;
@@ -137,17 +140,13 @@ impl Connection {
         Ok(Connection { addr, sender })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Whether another request can be sent on this connection.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         !self.sender.is_closed()
     }
 
     /// Sends a request and waits (at most `within`) for the response head.
-    pub async fn send(
+    pub(crate) async fn send(
         &mut self,
         req: Request<Empty<Bytes>>,
         within: Duration,

@@ -11,7 +11,7 @@ use std::io;
 use bytes::{Bytes, BytesMut};
 
 /// Result of a read that must not block.
-pub enum Cached {
+pub(super) enum Cached {
     /// Some bytes (maybe fewer than asked: only the cached prefix).
     Data(Bytes),
     /// Nothing cached at that offset: read it on the blocking pool.
@@ -55,7 +55,7 @@ fn pread_into(
 
 /// Reads up to `len` bytes at `offset` if they are in the page cache.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn read_cached(file: &File, offset: u64, len: usize) -> io::Result<Cached> {
+pub(super) fn read_cached(file: &File, offset: u64, len: usize) -> io::Result<Cached> {
     let mut buf = BytesMut::with_capacity(len);
     match pread_into(file, &mut buf, offset, len, true) {
         Ok(0) if len > 0 => Err(io::ErrorKind::UnexpectedEof.into()),
@@ -79,7 +79,7 @@ pub fn read_cached(_file: &File, _offset: u64, _len: usize) -> io::Result<Cached
 
 /// Reads exactly `len` bytes at `offset` (blocking: call it on the blocking pool).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn read_blocking(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
+pub(super) fn read_blocking(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
     let mut buf = BytesMut::with_capacity(len);
     while buf.len() < len {
         let at = buf.len();

@@ -34,12 +34,12 @@ use crate::library::{hash, SharedFile};
 use crate::rt;
 
 /// Largest single-range body read inline on the executor thread (one `pread`).
-pub const INLINE_READ_MAX: u64 = 64 * 1024;
+pub(super) const INLINE_READ_MAX: u64 = 64 * 1024;
 /// What a busy servent asks a downloader to wait before trying again.
-pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(30);
+pub(super) const BUSY_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// `GET`/`HEAD /get/<index>/<name>`: the index and the name must agree.
-pub async fn get_by_index(ctx: &HttpContext, req: &Request<Incoming>) -> Response<Body> {
+pub(super) async fn get_by_index(ctx: &HttpContext, req: &Request<Incoming>) -> Response<Body> {
     let Some(lib) = &ctx.library else {
         return text(
             StatusCode::NOT_FOUND,
@@ -80,7 +80,7 @@ fn name_agrees(segment: &str, name: &str) -> bool {
 }
 
 /// `GET`/`HEAD /uri-res/N2R?urn:sha1:<base32>`.
-pub async fn get_by_urn(ctx: &HttpContext, req: &Request<Incoming>) -> Response<Body> {
+pub(super) async fn get_by_urn(ctx: &HttpContext, req: &Request<Incoming>) -> Response<Body> {
     let Some(lib) = &ctx.library else {
         return text(
             StatusCode::NOT_FOUND,
@@ -273,26 +273,6 @@ async fn read_inline(handle: &Arc<File>, r: Range<u64>) -> io::Result<Bytes> {
 
 /// Header naming the SHA-1 of the file served (HUGE).
 const X_GNUTELLA_CONTENT_URN: HeaderName = HeaderName::from_static("x-gnutella-content-urn");
-
-/// Drains a request body we do not use (bounded), so keep-alive can go on.
-pub async fn discard_body(body: Incoming, limit: usize) -> bool {
-    let mut body = body;
-    let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        match frame {
-            Ok(f) => {
-                if let Some(d) = f.data_ref() {
-                    seen += d.len();
-                    if seen > limit {
-                        return false;
-                    }
-                }
-            }
-            Err(_) => return false,
-        }
-    }
-    true
-}
 
 #[cfg(test)]
 mod tests {

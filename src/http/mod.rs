@@ -1,18 +1,18 @@
 //! HTTP on the servent's one port (hyper 1.x): `/status`, shared files with ranges
 //! ([`files`], [`range`]), and the client side used by the downloader ([`client`]).
 
-pub mod body;
-pub mod client;
-pub mod context;
-pub mod disk;
-pub mod files;
+mod body;
+pub(crate) mod client;
+mod context;
+mod disk;
+mod files;
 pub mod io;
-pub mod listener;
-pub mod open_files;
+mod listener;
+mod open_files;
 pub mod range;
-pub mod response;
+mod response;
 pub mod server;
-pub mod uploads;
+mod uploads;
 
 pub use context::{HttpContext, HttpStats};
 pub use listener::{serve_listener, ServerHandle};

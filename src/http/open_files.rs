@@ -15,10 +15,10 @@ use crate::library::SharedFile;
 
 /// Kept-open file handles (least recently used ones are closed first): a hot file is
 /// served without an `open` per request, and the process never holds many descriptors.
-pub const OPEN_FILES_MAX: usize = 64;
+pub(super) const OPEN_FILES_MAX: usize = 64;
 
 /// Response headers of one file, built once per open handle rather than per request.
-pub struct FileHeaders {
+pub(crate) struct FileHeaders {
     pub content_type: HeaderValue,
     pub etag: HeaderValue,
     pub last_modified: HeaderValue,
@@ -41,7 +41,7 @@ impl FileHeaders {
     }
 
     /// Whether an `If-Range` value names this version of the file.
-    pub fn if_range_matches(&self, value: &str) -> bool {
+    pub(crate) fn if_range_matches(&self, value: &str) -> bool {
         if_range_matches(value, &self.validators)
     }
 }
@@ -58,14 +58,14 @@ struct OpenFile {
 
 /// Kept-open handles of recently served files, checked against the library entry.
 #[derive(Default)]
-pub struct OpenFiles {
+pub(crate) struct OpenFiles {
     map: Mutex<HashMap<u32, OpenFile>>,
     tick: AtomicU64,
 }
 
 impl OpenFiles {
     /// The open handle of `f` and its headers, opening (and checking) it if needed.
-    pub fn get(&self, f: &Arc<SharedFile>) -> io::Result<(Arc<File>, Arc<FileHeaders>)> {
+    pub(crate) fn get(&self, f: &Arc<SharedFile>) -> io::Result<(Arc<File>, Arc<FileHeaders>)> {
         let tick = self.tick.fetch_add(1, Ordering::Relaxed);
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(open) = map.get_mut(&f.index) {
@@ -97,7 +97,7 @@ impl OpenFiles {
     }
 
     /// Closes every kept handle (after a rescan).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
@@ -145,7 +145,7 @@ fn if_range_matches(value: &str, v: &Validators) -> bool {
 }
 
 /// Content-Type from the file name's extension.
-pub fn content_type(name: &str) -> &'static str {
+pub(super) fn content_type(name: &str) -> &'static str {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -183,7 +183,7 @@ pub fn content_type(name: &str) -> &'static str {
 }
 
 /// IMF-fixdate (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(t: SystemTime) -> String {
+pub(super) fn http_date(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;

@@ -8,10 +8,10 @@ use hyper::header::{self, HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 
 /// What every route answers with.
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub(super) type Body = BoxBody<Bytes, std::io::Error>;
 
 /// A `text/plain` answer.
-pub fn text(status: StatusCode, body: String) -> Response<Body> {
+pub(super) fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut r = Response::new(full(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -22,14 +22,14 @@ pub fn text(status: StatusCode, body: String) -> Response<Body> {
 }
 
 /// Sets a header when `value` is a valid header value.
-pub fn put(h: &mut HeaderMap, name: impl header::IntoHeaderName, value: &str) {
+pub(super) fn put(h: &mut HeaderMap, name: impl header::IntoHeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         h.insert(name, v);
     }
 }
 
 /// A response of `status` with these headers and body.
-pub fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
+pub(super) fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
     let mut r = Response::new(body);
     *r.status_mut() = status;
     *r.headers_mut() = headers;
@@ -37,11 +37,11 @@ pub fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response<B
 }
 
 /// An empty body.
-pub fn empty() -> Body {
+pub(super) fn empty() -> Body {
     full(Bytes::new())
 }
 
 /// A body of bytes in memory.
-pub fn full(b: Bytes) -> Body {
+pub(super) fn full(b: Bytes) -> Body {
     Full::new(b).map_err(|never| match never {}).boxed()
 }

@@ -14,7 +14,7 @@ pub mod hash;
 pub mod hits;
 pub mod index;
 pub mod matching;
-pub mod scan;
+mod scan;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Suffixes of files the downloader is still writing: never shared.
-pub const PARTIAL_SUFFIXES: [&str; 2] = [".part", ".part.state"];
+pub(super) const PARTIAL_SUFFIXES: [&str; 2] = [".part", ".part.state"];
 
 /// A regular file found under a share root.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScannedFile {
+pub(super) struct ScannedFile {
     /// Canonical path.
     pub path: PathBuf,
     /// File name (UTF-8; names that are not are skipped).
@@ -28,20 +28,20 @@ pub struct ScannedFile {
 
 /// Something skipped while scanning, for the log.
 #[derive(Debug)]
-pub struct ScanProblem {
+pub(super) struct ScanProblem {
     pub path: PathBuf,
     pub reason: String,
 }
 
 /// Result of one walk.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(super) struct Scan {
     pub files: Vec<ScannedFile>,
     pub problems: Vec<ScanProblem>,
 }
 
 /// Canonicalises share roots, refusing ones that do not exist.
-pub fn canonical_roots(roots: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+pub(super) fn canonical_roots(roots: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     roots
         .iter()
         .map(|r| {
@@ -60,7 +60,7 @@ fn is_partial(name: &str) -> bool {
 }
 
 /// Walks canonical `roots`.
-pub fn scan(roots: &[PathBuf], include_hidden: bool) -> Scan {
+pub(super) fn scan(roots: &[PathBuf], include_hidden: bool) -> Scan {
     let mut out = Scan::default();
     let mut seen_dirs: HashSet<(u64, u64)> = HashSet::new();
     let mut seen_files: HashSet<PathBuf> = HashSet::new();

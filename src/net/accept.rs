@@ -16,7 +16,7 @@ use super::state::Direction;
 use crate::rt::TcpStream;
 
 /// Runs the handshake on a connection whose first bytes, `buf`, said `GNUTELLA CONNECT/`.
-pub async fn accept_gnutella(
+pub(super) async fn accept_gnutella(
     shared: &Arc<Shared>,
     mut stream: TcpStream,
     remote: SocketAddr,

@@ -6,13 +6,13 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 
 /// Largest amount of inflated data produced per call: the frame buffer never holds more
 /// than one partial descriptor plus this.
-pub const INFLATE_CHUNK: usize = 64 * 1024;
+pub(super) const INFLATE_CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[error("deflate stream error: {0}")]
-pub struct CompressError(String);
+pub(super) struct CompressError(String);
 
-pub struct Deflater(Compress);
+pub(super) struct Deflater(Compress);
 
 impl Default for Deflater {
     fn default() -> Self {
@@ -22,7 +22,11 @@ impl Default for Deflater {
 
 impl Deflater {
     /// Compresses `input` and sync-flushes, appending to `out`.
-    pub fn compress(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressError> {
+    pub(super) fn compress(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressError> {
         loop {
             out.reserve(input.len() / 2 + 64);
             let before_in = self.0.total_in();
@@ -39,7 +43,7 @@ impl Deflater {
     }
 }
 
-pub struct Inflater(Decompress);
+pub(super) struct Inflater(Decompress);
 
 impl Default for Inflater {
     fn default() -> Self {
@@ -50,7 +54,11 @@ impl Default for Inflater {
 impl Inflater {
     /// Inflates from `input` into `out`, producing at most [`INFLATE_CHUNK`] bytes.
     /// Returns how many input bytes were consumed; call again with the rest.
-    pub fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, CompressError> {
+    pub(super) fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, CompressError> {
         let start = out.len();
         out.resize(start + INFLATE_CHUNK, 0);
         let (before_in, before_out) = (self.0.total_in(), self.0.total_out());

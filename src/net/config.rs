@@ -5,22 +5,22 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Longest wait for a TCP connect to a candidate peer.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for each handshake block: real servents answer within a second; a peer
 /// that stalls longer holds a socket and a buffer for nothing.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A link silent this long gets a keep-alive Ping (TTL 1). gtk-gnutella pings
 /// ultrapeer links every 20 s.
-pub const IDLE_PING_AFTER: Duration = Duration::from_secs(20);
+pub(super) const IDLE_PING_AFTER: Duration = Duration::from_secs(20);
 /// A link silent this long (three missed keep-alives) is dead and closed.
-pub const DEAD_AFTER: Duration = Duration::from_secs(70);
+pub(super) const DEAD_AFTER: Duration = Duration::from_secs(70);
 /// A writer blocked this long on a peer that reads nothing closes the link.
-pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the upkeep task runs (keep-alives, dead links, degree, host cache); the
 /// core's deadlines have their own timer task.
-pub const UPKEEP_TICK: Duration = Duration::from_millis(500);
+pub(super) const UPKEEP_TICK: Duration = Duration::from_millis(500);
 /// After a failed connect, wait this long before trying that host again.
-pub const RECONNECT_BACKOFF: Duration = Duration::from_secs(10);
+pub(super) const RECONNECT_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Timing of link upkeep; tests shorten it.
 #[derive(Debug, Clone)]

@@ -33,7 +33,10 @@ pub enum ConnectError {
     Duplicate(SocketAddr),
 }
 
-pub async fn connect(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, ConnectError> {
+pub(super) async fn connect(
+    shared: &Arc<Shared>,
+    addr: SocketAddr,
+) -> Result<PeerId, ConnectError> {
     {
         let mut st = shared.lock();
         if addr == shared.listen

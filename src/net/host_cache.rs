@@ -8,9 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Hosts remembered at most; the least recently seen go first.
-pub const HOST_CACHE_CAPACITY: usize = 1000;
+pub(super) const HOST_CACHE_CAPACITY: usize = 1000;
 /// File name of the persisted cache inside the data directory.
-pub const HOST_CACHE_FILE: &str = "hosts.txt";
+pub(super) const HOST_CACHE_FILE: &str = "hosts.txt";
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {

@@ -25,7 +25,7 @@ const READ_CHUNK: usize = 64 * 1024;
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// What a newly handshaken link is.
-pub struct NewLink {
+pub(super) struct NewLink {
     pub stream: TcpStream,
     pub remote: SocketAddr,
     pub listen: Option<SocketAddr>,
@@ -40,7 +40,7 @@ pub struct NewLink {
 
 /// Registers an established link with the core and starts its tasks. None (and the
 /// connection closed) when the servent is shutting down.
-pub fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
+pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
     let now = shared.now();
     let (queue, doorbell) = SendQueue::new(shared.config.send_queue);
     let queue = Arc::new(queue);
@@ -111,7 +111,7 @@ pub fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
 
 /// Reads descriptors until the link fails or is closed. `pending` holds bytes that
 /// followed the handshake.
-pub async fn read_loop(
+pub(super) async fn read_loop(
     shared: Arc<Shared>,
     peer: PeerId,
     mut stream: TcpStream,
@@ -190,7 +190,7 @@ fn deliver_frames(shared: &Shared, peer: PeerId, frames: &mut Vec<u8>) -> Result
 }
 
 /// Writes queued descriptors until the queue is closed or the socket fails.
-pub async fn write_loop(
+pub(super) async fn write_loop(
     shared: Arc<Shared>,
     peer: PeerId,
     queue: Arc<SendQueue>,

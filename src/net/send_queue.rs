@@ -15,7 +15,7 @@ use crate::core::Priority;
 
 /// Bytes a link may have waiting: several round trips of a fast link (~2,900 typical
 /// descriptors), and a hard cap on what a stuck peer costs us.
-pub const SEND_QUEUE_BYTES: usize = 256 * 1024;
+pub(super) const SEND_QUEUE_BYTES: usize = 256 * 1024;
 
 const CLASSES: usize = 3;
 

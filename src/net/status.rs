@@ -23,7 +23,7 @@ fn by_type(c: &TypeCounters) -> Value {
     json!(m)
 }
 
-pub fn render(shared: &Shared) -> Value {
+pub(super) fn render(shared: &Shared) -> Value {
     let now = shared.now();
     let st = shared.lock();
     let stats = st.servent.stats();

@@ -19,7 +19,7 @@ use crate::rt;
 const MIN_SLEEP: Duration = Duration::from_millis(5);
 
 /// Runs until the servent shuts down (or the bell is gone with the state).
-pub async fn run(shared: Arc<Shared>, mut bell: mpsc::Receiver<()>) {
+pub(super) async fn run(shared: Arc<Shared>, mut bell: mpsc::Receiver<()>) {
     loop {
         let sleep_for = {
             let mut st = shared.lock();

@@ -13,7 +13,7 @@ use crate::rt;
 /// How often the host cache is written when it changed.
 const HOST_CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
 
-pub async fn run(shared: Arc<Shared>) {
+pub(super) async fn run(shared: Arc<Shared>) {
     let timing = shared.config.timing.clone();
     let mut last_save = Duration::ZERO;
     while !shared.is_shutting_down() {
@@ -76,7 +76,7 @@ pub async fn run(shared: Arc<Shared>) {
 }
 
 /// Connects in the background, logging the outcome.
-pub fn spawn_connect(shared: &Arc<Shared>, addr: SocketAddr) {
+pub(super) fn spawn_connect(shared: &Arc<Shared>, addr: SocketAddr) {
     let shared = Arc::clone(shared);
     rt::spawn(async move {
         if let Err(e) = super::connect::connect(&shared, addr).await {

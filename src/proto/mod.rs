@@ -6,13 +6,13 @@
 //! Framing is two-phase, as in mini-redis: [`frame::check`] tells whether a buffer holds
 //! a complete descriptor (without allocating), then [`frame::parse`] decodes it.
 
-pub mod descriptor;
+mod descriptor;
 pub mod error;
 pub mod frame;
 pub mod ggep;
-pub mod guid;
+mod guid;
 pub mod handshake;
-pub mod header;
+mod header;
 pub mod limits;
 pub mod payload;
 pub mod walker;

@@ -12,12 +12,12 @@ fn options() -> impl Options {
 }
 
 /// Decodes a fixed layout from the front of `buf`; None when `buf` is too short.
-pub fn decode_fixed<'a, T: serde::Deserialize<'a>>(buf: &'a [u8]) -> Option<T> {
+pub(super) fn decode_fixed<'a, T: serde::Deserialize<'a>>(buf: &'a [u8]) -> Option<T> {
     options().deserialize(buf).ok()
 }
 
 /// Appends a fixed layout to `out`.
-pub fn encode_fixed<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
+pub(super) fn encode_fixed<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
     // Writing fixed-size integers and arrays into a Vec cannot fail.
     options()
         .serialize_into(out, value)
@@ -26,7 +26,7 @@ pub fn encode_fixed<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
 
 /// Reads bytes up to (not including) the first NUL in `buf`. Returns the text and the
 /// number of bytes consumed including the NUL, or None when there is no NUL.
-pub fn take_until_nul(buf: &[u8]) -> Option<(&[u8], usize)> {
+pub(super) fn take_until_nul(buf: &[u8]) -> Option<(&[u8], usize)> {
     let end = buf.iter().position(|&b| b == 0)?;
     Some((&buf[..end], end + 1))
 }

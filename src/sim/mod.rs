@@ -5,7 +5,7 @@
 //! it runs on come from [`crate::topology`].
 
 pub mod experiment;
-pub mod network;
+mod network;
 pub mod report;
 pub mod spec;
 pub mod svg;

@@ -29,7 +29,7 @@ use crate::topology::Graph;
 pub type NodeId = usize;
 
 /// splitmix64: derives well-spread seeds from one experiment seed and an index.
-pub fn mix(mut x: u64) -> u64 {
+pub(super) fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -37,7 +37,7 @@ pub fn mix(mut x: u64) -> u64 {
 }
 
 /// One hop's delay in the default model: results in hop units are exact.
-pub const UNIT_LATENCY: Duration = Duration::from_millis(1);
+pub(super) const UNIT_LATENCY: Duration = Duration::from_millis(1);
 
 /// How long a descriptor takes over one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,11 +3,11 @@
 //! `plrg:n=10000,exponent=2.1` / `file:PATH` descriptions experiments name them by.
 //! Pure graph code: no servent, no socket, no clock (randomness is passed in).
 
-pub mod edge_list;
-pub mod generators;
-pub mod graph;
-pub mod measures;
-pub mod spec;
+mod edge_list;
+mod generators;
+mod graph;
+mod measures;
+pub(crate) mod spec;
 
 pub use edge_list::TopologyError;
 pub use graph::Graph;

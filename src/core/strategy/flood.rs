@@ -9,7 +9,7 @@ use super::param::{Param, StrategyError};
 use crate::proto::limits::HARD_MAX_TTL;
 
 /// TTL of a flood when none is given: the 0.6 soft limit, what servents send.
-pub const DEFAULT_FLOOD_TTL: u8 = 7;
+pub(crate) const DEFAULT_FLOOD_TTL: u8 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flood {
@@ -47,7 +47,7 @@ impl fmt::Display for Flood {
 /// How long a search waits for hits of a flood with `ttl`: a hit from the farthest
 /// servent travels `ttl` hops out and `ttl` back, each hop bounded by `per_hop`
 /// ([`super::latency::HopLatency::per_hop_bound`]); never less than `floor`.
-pub fn flood_timeout(ttl: u8, per_hop: Duration, floor: Duration) -> Duration {
+pub(crate) fn flood_timeout(ttl: u8, per_hop: Duration, floor: Duration) -> Duration {
     (per_hop * 2 * u32::from(ttl.max(1))).max(floor)
 }
 

@@ -12,13 +12,13 @@
 //! strategy before it; any other item starts a new strategy, so
 //! `flood:ttl=7,ring,walk:k=16,walk:k=32` is four strategies ([`Strategy::parse_list`]).
 
-pub mod cost;
-pub mod flood;
-pub mod latency;
-pub mod param;
-pub mod ring;
-pub mod search;
-pub mod walk;
+pub(crate) mod cost;
+pub(crate) mod flood;
+mod latency;
+mod param;
+mod ring;
+mod search;
+pub(crate) mod walk;
 
 use std::fmt;
 use std::str::FromStr;

@@ -19,13 +19,13 @@ use super::param::{fmt_duration, Param, StrategyError};
 use crate::proto::limits::HARD_MAX_TTL;
 
 /// First ring's TTL: one hop, as in the paper.
-pub const DEFAULT_RING_START_TTL: u8 = 1;
+pub(super) const DEFAULT_RING_START_TTL: u8 = 1;
 /// TTL added per ring: the paper's policy 1, 3, 5, 7.
-pub const DEFAULT_RING_STEP: u8 = 2;
+pub(super) const DEFAULT_RING_STEP: u8 = 2;
 /// Last ring's TTL: the 0.6 soft limit, what a flood would use.
-pub const DEFAULT_RING_MAX_TTL: u8 = 7;
+pub(super) const DEFAULT_RING_MAX_TTL: u8 = 7;
 /// Hits wanted: a user looking for one file stops at the first source.
-pub const DEFAULT_WANT_HITS: u32 = 1;
+pub(super) const DEFAULT_WANT_HITS: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpandingRing {

@@ -19,11 +19,11 @@ pub const WALKER_HEADER: &str = "X-Random-Walk";
 /// Value of [`WALKER_HEADER`]: the version of the rules in protocol/README.md section 9.
 pub const WALKER_VERSION: &str = "0.1";
 /// Walkers when none is given: the paper's recommended 16 to 64, lowest end.
-pub const DEFAULT_WALKERS: u8 = 16;
+pub(crate) const DEFAULT_WALKERS: u8 = 16;
 /// Steps per walker when none is given: the paper's TTL for walkers (1024).
-pub const DEFAULT_MAX_STEPS: u16 = 1024;
+pub(crate) const DEFAULT_MAX_STEPS: u16 = 1024;
 /// Steps between checks: "every 4th step", as in the paper.
-pub const DEFAULT_CHECK_EVERY: u8 = 4;
+pub(crate) const DEFAULT_CHECK_EVERY: u8 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RandomWalk {
@@ -84,7 +84,7 @@ impl fmt::Display for RandomWalk {
 }
 
 /// The tag for the next step, sent by a servent whose reverse path is `my_path` long.
-pub fn next_tag(tag: &WalkerTag, my_path: u16) -> WalkerTag {
+pub(crate) fn next_tag(tag: &WalkerTag, my_path: u16) -> WalkerTag {
     WalkerTag {
         steps: tag.steps.saturating_add(1),
         steps_left: tag.steps_left.saturating_sub(1),
@@ -95,7 +95,7 @@ pub fn next_tag(tag: &WalkerTag, my_path: u16) -> WalkerTag {
 
 /// Whether the servent holding the walker (it arrived with `tag`) checks with the
 /// requester before the next step.
-pub fn check_due(tag: &WalkerTag) -> bool {
+pub(crate) fn check_due(tag: &WalkerTag) -> bool {
     tag.check_every > 0 && tag.steps_left > 0 && tag.steps % u16::from(tag.check_every) == 0
 }
 
@@ -104,7 +104,7 @@ pub fn check_due(tag: &WalkerTag) -> bool {
 /// the choice depends only on the RNG). The sender is left out when another candidate
 /// exists; with `remember`, candidates not in `used` (where this servent already sent a
 /// walker of this query) are preferred while any remain. Uniform among what is left.
-pub fn choose_next<R: Rng + ?Sized>(
+pub(crate) fn choose_next<R: Rng + ?Sized>(
     candidates: &[PeerId],
     sender: Option<PeerId>,
     used: &[PeerId],

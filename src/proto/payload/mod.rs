@@ -1,11 +1,11 @@
 //! Payload codecs, one file per descriptor type, plus the extension area shared by Query
 //! and QueryHit results and the GGEP block that may trail a fixed payload.
 
-pub mod bye;
+mod bye;
 pub mod extension;
-pub mod ping;
-pub mod pong;
-pub mod push;
+mod ping;
+mod pong;
+mod push;
 pub mod query;
 pub mod query_hit;
 mod trailing;

@@ -11,7 +11,7 @@ use crate::proto::ggep::GgepBlock;
 use crate::proto::wire;
 
 /// Length of the fixed part of a Pong.
-pub const PONG_FIXED_LEN: usize = 14;
+pub(super) const PONG_FIXED_LEN: usize = 14;
 
 #[derive(Serialize, Deserialize)]
 struct PongFixed {

@@ -12,7 +12,7 @@ use crate::proto::guid::Guid;
 use crate::proto::wire;
 
 /// Length of the fixed part of a Push.
-pub const PUSH_FIXED_LEN: usize = 26;
+pub(super) const PUSH_FIXED_LEN: usize = 26;
 
 #[derive(Serialize, Deserialize)]
 struct PushFixed {
