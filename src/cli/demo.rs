@@ -144,7 +144,7 @@ async fn start_mesh(graph: Graph, libraries: &[Arc<Library>], seed: u64) -> anyh
         |i| NodeConfig {
             min_peers: 0,
             max_peers: 32,
-            seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            seed: Some(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             ..NodeConfig::default()
         },
         |_| libs.next().map_or(NodeShare::Nothing, NodeShare::Library),

@@ -105,7 +105,7 @@ pub fn run(args: MeshArgs) -> anyhow::Result<()> {
                 min_peers,
                 max_peers: max_degree.max(min_peers) + 4,
                 max_ttl,
-                seed: sim.seed,
+                seed: Some(sim.seed),
                 servent_id: Some(sim.servent_id),
                 ..NodeConfig::default()
             }

@@ -35,9 +35,10 @@ pub struct ServeArgs {
     /// Never compress links (deflate is offered and accepted by default).
     #[arg(long)]
     pub no_deflate: bool,
-    /// Seed of the servent's RNG (descriptor IDs).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of the servent's RNG (descriptor IDs), for a reproducible run. Default: a
+    /// fresh seed from the OS at every start (logged), so no two servents send the same IDs.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 impl ServeArgs {

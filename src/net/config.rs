@@ -62,8 +62,11 @@ pub struct NodeConfig {
     pub max_peers: usize,
     /// TTL + hops limit (0.6 soft limit 7).
     pub max_ttl: u8,
-    /// Seed of the core's RNG.
-    pub seed: u64,
+    /// Seed of the core's RNG (descriptor IDs, walker choices). `None`, the default: a
+    /// fresh seed from the OS's random source at every start, so no two servents (or two
+    /// runs of one) send the same descriptor IDs. `Some` only for reproducible runs (the
+    /// simulator's twin meshes, tests).
+    pub seed: Option<u64>,
     /// Our servent ID; None: the one persisted in the data directory, else a new one.
     pub servent_id: Option<crate::proto::Guid>,
     /// Offer and accept deflate-compressed links.
@@ -82,7 +85,7 @@ impl Default for NodeConfig {
             min_peers: 3,
             max_peers: 8,
             max_ttl: crate::core::config::DEFAULT_MAX_TTL,
-            seed: 0,
+            seed: None,
             servent_id: None,
             compress: true,
             send_queue: super::send_queue::SEND_QUEUE_BYTES,

@@ -60,12 +60,13 @@ impl Node {
             IpAddr::V4(ip) => ip,
             IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
         };
+        let seed = config.seed.unwrap_or_else(fresh_seed);
         let mut servent = Servent::new(Config {
             servent_id,
             ip,
             port: listen.port(),
             max_ttl: config.max_ttl,
-            seed: config.seed,
+            seed,
             ..Config::default()
         });
         if let Some(s) = sharing {
@@ -85,7 +86,7 @@ impl Node {
                     .unwrap_or_else(|| "{}".into())
             }))
         });
-        log::info!("servent {servent_id} listening on {listen}");
+        log::info!("servent {servent_id} listening on {listen} (RNG seed {seed})");
         rt::spawn(dispatch::accept_loop(
             Arc::clone(&shared),
             listener,
@@ -270,4 +271,14 @@ fn load_or_make_servent_id(dir: Option<&std::path::Path>) -> Guid {
         let _ = std::fs::rename(&tmp, &path);
     }
     g
+}
+
+/// A seed from the OS's random source (getrandom, through a version 4 UUID): different in
+/// every process, so servents started with default options never share descriptor IDs.
+fn fresh_seed() -> u64 {
+    // A v4 UUID's fixed version and variant bits sit at bits 12-15 of the first half and
+    // 62-63 of the second; rotating the second by 32 keeps them apart, so all 64 bits of
+    // the XOR are random.
+    let (a, b) = uuid::Uuid::new_v4().as_u64_pair();
+    a ^ b.rotate_left(32)
 }

@@ -50,7 +50,7 @@ fn search_finds_every_replica_within_the_ttl_and_get_fetches_one() {
             graph.clone(),
             |i| NodeConfig {
                 min_peers: 0,
-                seed: i as u64,
+                seed: Some(i as u64),
                 ..NodeConfig::default()
             },
             |_| NodeShare::Library(it.next().unwrap()),

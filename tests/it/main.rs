@@ -13,3 +13,4 @@ mod sim;
 mod simtcp;
 mod strategies;
 mod vectors;
+mod wild;

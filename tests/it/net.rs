@@ -36,7 +36,7 @@ fn config(seed: u64) -> NodeConfig {
     NodeConfig {
         min_peers: 0,
         max_peers: 16,
-        seed,
+        seed: Some(seed),
         timing: fast_timing(),
         ..NodeConfig::default()
     }

@@ -70,7 +70,7 @@ fn simulator_and_tcp_mesh_agree_on_floods_and_walks() {
                 min_peers: 0,
                 max_peers: 64,
                 max_ttl: c.max_ttl,
-                seed: c.seed,
+                seed: Some(c.seed),
                 servent_id: Some(c.servent_id),
                 ..NodeConfig::default()
             }
