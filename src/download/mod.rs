@@ -65,27 +65,44 @@ pub const USER_AGENT_VALUE: &str = concat!("servent/", env!("CARGO_PKG_VERSION")
 /// Something that happened during a download (for callers that watch).
 #[derive(Debug, Clone)]
 pub enum DownloadEvent {
+    /// The sources are probed and `FILE.part` is open: the transfer begins.
     Started {
+        /// Size of the file, in bytes.
         total: u64,
+        /// Bytes already on disk from an earlier run (resumed, not fetched again).
         already: u64,
+        /// Sources that passed the probe (same size and SHA-1) and will be fetched from.
         sources: usize,
     },
+    /// A chunk was written and synced to `FILE.part` and recorded in the sidecar.
     ChunkDone {
+        /// Byte offsets of the chunk in the file.
         range: Range<u64>,
+        /// URL of the source that served it.
         source: String,
+        /// Bytes of the file written so far (this chunk included).
         done: u64,
+        /// Size of the file, in bytes.
         total: u64,
     },
+    /// A fetch from a source failed (its chunk goes back to the queue).
     SourceFailed {
+        /// URL of the source.
         source: String,
+        /// What went wrong (connection, status, bad `Content-Range`, stall, length).
         error: String,
+        /// The source is dropped (`max_source_failures` failures in a row); otherwise it
+        /// is retried after a pause.
         dropped: bool,
     },
     /// Bytes held so far (written, plus the fetched part of chunks in flight), with the
     /// sources still in use: for a progress display (at most one per body frame).
     Progress {
+        /// Bytes held so far (never more than `total`).
         done: u64,
+        /// Size of the file, in bytes.
         total: u64,
+        /// Sources not dropped.
         sources: usize,
     },
     /// Every chunk is written; the SHA-1 check of the whole file begins.
@@ -95,15 +112,26 @@ pub enum DownloadEvent {
     Transferred,
 }
 
+/// The caller's hook for [`DownloadEvent`]s; called from the fetch tasks, so it must be
+/// quick (it runs while the download waits).
 pub type EventHook = Arc<dyn Fn(&DownloadEvent) + Send + Sync>;
 
+/// How a download fetches (the defaults are the `DEFAULT_*` constants).
 #[derive(Clone)]
 pub struct DownloadOptions {
+    /// Bytes per chunk, the unit of one ranged `GET` (0 is taken as 1).
     pub chunk_size: u64,
+    /// Longest wait for the TCP connect to a source.
     pub connect_timeout: Duration,
+    /// Longest wait for a response head or the next body bytes before the source is
+    /// stalled and its chunk goes to another.
     pub stall_timeout: Duration,
+    /// Failures in a row after which a source is dropped.
     pub max_source_failures: u32,
+    /// Pause before retrying a source, times its failures in a row (also the wait after a
+    /// `503` without `Retry-After`).
     pub retry_backoff: Duration,
+    /// Called with every [`DownloadEvent`]; `None`: nobody watches.
     pub on_event: Option<EventHook>,
 }
 
@@ -129,22 +157,29 @@ pub struct DownloadRequest {
     pub sha1: Option<Sha1Digest>,
     /// Final path; `FILE.part` and `FILE.part.state` sit beside it.
     pub output: PathBuf,
+    /// How to fetch.
     pub options: DownloadOptions,
 }
 
+/// What one source did in a download.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SourceReport {
+    /// The source's URL.
     pub url: String,
     /// Bytes of this source written into the file.
     pub bytes: u64,
+    /// Failed fetches from it in this run (all of them, not only the last in a row).
     pub failures: u32,
     /// Why the source was dropped, if it was.
     pub dropped: Option<String>,
 }
 
+/// A download that ended with the file in place.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DownloadReport {
+    /// Where the file is (the requested output).
     pub path: PathBuf,
+    /// Size of the file, in bytes.
     pub size: u64,
     /// `urn:sha1:...` of the file when known.
     pub sha1: Option<String>,
@@ -154,39 +189,68 @@ pub struct DownloadReport {
     pub fetched: u64,
     /// Bytes already on disk from an earlier run.
     pub resumed: u64,
+    /// Each usable source, in the order given (empty when the output already was the file
+    /// asked for).
     pub sources: Vec<SourceReport>,
 }
 
+/// Why a download did not put the file in place.
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
+    /// The request named no source.
     #[error("no source given")]
     NoSources,
+    /// A source is not a valid `http://` URL.
     #[error(transparent)]
     Url(#[from] ClientError),
+    /// Every source failed its probe (`HEAD`), serves another file (other size or SHA-1),
+    /// or none told a size: each source's URL with its reason.
     #[error("no source can be used:{}", list(.0))]
     NoUsableSource(Vec<(String, String)>),
+    /// The output exists and is not the file asked for (its SHA-1 differs, or no SHA-1 is
+    /// known to check it by); nothing is overwritten.
     #[error("{} already exists (and is not the file asked for): remove it or choose another output", .0.display())]
     Exists(PathBuf),
+    /// A local file (output, `FILE.part`, the sidecar or their directory) could not be
+    /// read, written, synced or renamed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
     #[error(
         "every source failed with {missing} of {total} bytes missing; the bytes fetched are kept in {} and running the same command again resumes:{}",
         part.display(), list(errors)
     )]
+    /// Every source was dropped (or a local write failed) with bytes still missing; what
+    /// was fetched stays in `FILE.part` for the next run to resume.
     AllSourcesFailed {
+        /// Bytes not written, out of `total`.
         missing: u64,
+        /// Size of the file, in bytes.
         total: u64,
+        /// The `FILE.part` holding what was fetched.
         part: PathBuf,
+        /// Each source's URL with why it was dropped.
         errors: Vec<(String, String)>,
     },
     #[error(
         "SHA-1 mismatch: expected urn:sha1:{expected} but the assembled file is urn:sha1:{actual}. Nothing was put in place; {} and its state are kept (remove both to start over). Bytes written per source:{}",
         part.display(), list(by_source)
     )]
+    /// Every byte was written but the file's SHA-1 is not the one asked for (or
+    /// advertised); `FILE.part` and its sidecar are kept, nothing is renamed.
     HashMismatch {
+        /// The SHA-1 the file must have (base32, without `urn:sha1:`).
         expected: String,
+        /// The SHA-1 of the assembled file (base32, without `urn:sha1:`).
         actual: String,
+        /// The `FILE.part` holding the assembled file.
         part: PathBuf,
+        /// Bytes and chunks each source wrote (and earlier runs' share), to find the
+        /// source to blame.
         by_source: Vec<(String, String)>,
     },
 }

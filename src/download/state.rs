@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub struct RangeSet(Vec<(u64, u64)>);
 
 impl RangeSet {
+    /// Adds `r`, merging it with the ranges it overlaps or touches (an empty `r` is
+    /// ignored).
     pub fn insert(&mut self, r: Range<u64>) {
         if r.is_empty() {
             return;
@@ -48,10 +50,12 @@ impl RangeSet {
         self.0.iter().map(|(a, b)| b - a).sum()
     }
 
+    /// Whether no byte is covered.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Whether all of `r` lies within one range of the set.
     pub fn contains(&self, r: &Range<u64>) -> bool {
         self.0.iter().any(|&(a, b)| a <= r.start && r.end <= b)
     }
@@ -73,6 +77,7 @@ impl RangeSet {
         gaps
     }
 
+    /// The ranges, in order of offset.
     pub fn ranges(&self) -> impl Iterator<Item = Range<u64>> + '_ {
         self.0.iter().map(|&(a, b)| a..b)
     }
@@ -81,15 +86,20 @@ impl RangeSet {
 /// One range written, and the source that served it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Served {
+    /// Offset of the range's first byte.
     pub start: u64,
+    /// Offset just past the range's last byte.
     pub end: u64,
+    /// URL of the source that served it.
     pub source: String,
 }
 
 /// The sidecar.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartState {
+    /// Format of the sidecar ([`STATE_VERSION`]; another version is not resumed).
     pub version: u32,
+    /// Size of the complete file, in bytes.
     pub size: u64,
     /// Base32 SHA-1 the file must have, when known.
     pub sha1: Option<String>,
@@ -101,6 +111,8 @@ pub struct PartState {
     pub hash_mismatch: Option<String>,
 }
 
+/// Sidecar format written by this version; a sidecar of another is ignored (the download
+/// starts over).
 pub const STATE_VERSION: u32 = 1;
 
 /// `FILE.part` and `FILE.part.state` for an output `FILE`.

@@ -25,12 +25,24 @@ pub(super) const RECONNECT_BACKOFF: Duration = Duration::from_secs(10);
 /// Timing of link upkeep; tests shorten it.
 #[derive(Debug, Clone)]
 pub struct Timing {
+    /// Longest wait for a TCP connect to a peer (default 5 s).
     pub connect_timeout: Duration,
+    /// Longest wait for each handshake block, and for the first bytes that say what an
+    /// incoming connection is (default 10 s).
     pub handshake_timeout: Duration,
+    /// A link silent this long gets a keep-alive Ping with TTL 1, at most one per this
+    /// period (default 20 s).
     pub idle_ping_after: Duration,
+    /// A link silent this long is closed as dead (default 70 s).
     pub dead_after: Duration,
+    /// A link whose peer reads nothing this long while we have data to send is closed
+    /// (default 30 s).
     pub write_stall_timeout: Duration,
+    /// Period of the upkeep task: keep-alives, dead links, connects below `min_peers`,
+    /// host cache saves (default 500 ms).
     pub upkeep_tick: Duration,
+    /// After a failed connect, the wait before that host is tried again from the host
+    /// cache (default 10 s).
     pub reconnect_backoff: Duration,
 }
 
@@ -48,6 +60,7 @@ impl Default for Timing {
     }
 }
 
+/// Settings of one networked servent ([`crate::net::Node`]).
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// Where to listen (port 0: the OS picks; read it back from the node).
@@ -73,6 +86,7 @@ pub struct NodeConfig {
     pub compress: bool,
     /// Send queue capacity per link, in bytes.
     pub send_queue: usize,
+    /// Deadlines and periods of link upkeep.
     pub timing: Timing,
 }
 

@@ -15,20 +15,25 @@ use super::shared::Shared;
 use super::state::Direction;
 use crate::rt;
 
+/// Why an outgoing connection did not become a link.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// The TCP connect failed or timed out.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// The 0.6 handshake failed (refused, timed out, malformed...).
     #[error("handshake with {addr} failed: {source}")]
     Handshake {
         addr: SocketAddr,
         source: HandshakeFailure,
     },
+    /// The handshake completed but the servent is shutting down.
     #[error("the servent is shutting down")]
     ShuttingDown,
+    /// The address is ours, already a neighbour's, or being connected to.
     #[error("already connected or connecting to {0}")]
     Duplicate(SocketAddr),
 }

@@ -20,9 +20,14 @@ pub const MAX_HTTP_CONNECTIONS: usize = 256;
 /// What the first bytes of a connection say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
+    /// `GNUTELLA CONNECT/`: an overlay handshake (0.6, or 0.4).
     Gnutella,
+    /// `GET `, `HEAD ` or `POST `: the HTTP server (shared files, `/status`).
     Http,
+    /// `GIV `: a servent answering our Push by connecting back (not handled yet: counted
+    /// and closed).
     Giv,
+    /// None of the above: the connection is closed.
     Unknown,
 }
 

@@ -27,16 +27,31 @@ pub fn user_agent() -> String {
 /// Why a handshake failed (counted by kind in `/status`).
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeFailure {
+    /// A handshake block (or the first bytes of a connection) did not arrive within the
+    /// handshake timeout.
     #[error("handshake timed out")]
     Timeout,
+    /// The peer closed the connection before a complete handshake block.
     #[error("connection closed during handshake")]
     Closed,
+    /// Reading or writing the socket failed.
     #[error("i/o error during handshake: {0}")]
     Io(#[from] std::io::Error),
+    /// A block that is not a valid handshake: malformed, over the size limit
+    /// (`MAX_HANDSHAKE_LEN` bytes) or with too many headers.
     #[error("bad handshake: {0}")]
     Protocol(#[from] HandshakeError),
+    /// A side answered with a status other than 200: the peer refused us, or we refused
+    /// it (409 to ourselves or a duplicate, 503 when full).
     #[error("refused: {code} {reason}")]
-    Refused { code: u16, reason: String },
+    Refused {
+        /// The status code (e.g. 503, 409).
+        code: u16,
+        /// The status line's reason phrase (or the whole start line).
+        reason: String,
+    },
+    /// A well-formed block that is not the one this step expects (e.g. a CONNECT where a
+    /// status was due); holds its start line.
     #[error("unexpected handshake message: {0}")]
     Unexpected(String),
 }
@@ -60,10 +75,15 @@ impl HandshakeFailure {
 /// What we tell peers about ourselves.
 #[derive(Debug, Clone)]
 pub struct Ours {
+    /// Our servent ID (the `GUID` header).
     pub servent_id: Guid,
+    /// Where we accept connections (the `Listen-IP` header).
     pub listen: SocketAddr,
+    /// The TTL + hops limit we enforce (the `X-Max-TTL` header).
     pub max_ttl: u8,
+    /// The most neighbours we keep (the `X-Degree` header).
     pub max_peers: usize,
+    /// Whether we offer deflate-compressed links (`Accept-Encoding: deflate`).
     pub compress: bool,
 }
 

@@ -25,21 +25,36 @@ use crate::rt;
 /// overflow the listeners' accept backlogs.
 const PARALLEL_CONNECTS: usize = 64;
 
+/// Running servents linked as a graph: servent `i` is graph node `i`.
 pub struct Mesh {
+    /// The servents, by graph node index.
     pub nodes: Vec<Node>,
+    /// The links asked for (each edge one Gnutella connection).
     pub graph: Graph,
 }
 
+/// Why a mesh could not be built or a search over it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
+    /// A servent could not bind its port.
     #[error("cannot start servent {node}: {source}")]
-    Start { node: usize, source: std::io::Error },
+    Start {
+        /// Index of the servent.
+        node: usize,
+        /// The bind error.
+        source: std::io::Error,
+    },
+    /// A search did not end within the time given; holds its ID.
     #[error("search {0} did not end in time")]
     SearchTimeout(Guid),
+    /// An edge's connect or handshake failed.
     #[error("link {a}-{b} failed: {source}")]
     Link {
+        /// The servent that connected (the lower index).
         a: usize,
+        /// The servent connected to.
         b: usize,
+        /// Why the connect failed.
         source: super::connect::ConnectError,
     },
 }
@@ -87,6 +102,7 @@ impl Mesh {
         Ok(())
     }
 
+    /// Graph node index of each servent, by its listening address.
     pub fn addr_index(&self) -> HashMap<SocketAddr, usize> {
         self.nodes
             .iter()
@@ -201,6 +217,7 @@ impl Mesh {
         )
     }
 
+    /// Shuts every servent down at once (see [`Node::shutdown`]).
     pub async fn shutdown(&self) {
         join_all(self.nodes.iter().map(|n| n.shutdown())).await;
     }

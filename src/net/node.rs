@@ -30,6 +30,7 @@ const SERVENT_ID_FILE: &str = "servent_id";
 
 /// What a servent shares.
 pub enum NodeShare {
+    /// Nothing: Queries get no hits, HTTP serves only `/status`.
     Nothing,
     /// Answers Queries with this matcher and these totals; no HTTP files.
     Matcher(SharedFiles),
@@ -124,14 +125,17 @@ impl Node {
         }
     }
 
+    /// The state every task of this servent holds (settings, identity, the locked core).
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
+    /// The address the servent's one port is bound to (the port the OS picked for 0).
     pub fn listen_addr(&self) -> SocketAddr {
         self.shared.listen
     }
 
+    /// Our servent ID (sent in the `GUID` handshake header and our QueryHits).
     pub fn servent_id(&self) -> Guid {
         self.shared.servent_id
     }
@@ -141,6 +145,7 @@ impl Node {
         connect::connect(&self.shared, addr).await
     }
 
+    /// Open Gnutella links (handshake complete), either direction.
     pub fn neighbour_count(&self) -> usize {
         self.shared.lock().links.len()
     }
@@ -216,6 +221,7 @@ impl Node {
         status::render(&self.shared)
     }
 
+    /// Hosts known in the host cache (candidates for connects and `X-Try`).
     pub fn host_cache_len(&self) -> usize {
         self.shared.lock().hosts.len()
     }

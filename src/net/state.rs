@@ -25,7 +25,9 @@ use crate::rt::TcpStream;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// The peer connected to us.
     Incoming,
+    /// We connected to the peer.
     Outgoing,
 }
 
@@ -36,6 +38,7 @@ pub enum CloseReason {
     Bye,
     /// The peer closed the connection.
     PeerClosed,
+    /// Reading or writing the socket failed.
     Io,
     /// A payload length over 64 KiB: the stream cannot be framed any more.
     FrameTooLarge,
@@ -45,10 +48,12 @@ pub enum CloseReason {
     Dead,
     /// The peer read nothing for too long while we had data to send.
     WriteStalled,
+    /// Our servent is shutting down.
     Shutdown,
 }
 
 impl CloseReason {
+    /// Short name for counters and logs.
     pub fn name(self) -> &'static str {
         match self {
             CloseReason::Bye => "bye",
@@ -68,14 +73,19 @@ impl CloseReason {
 pub struct SearchHit {
     /// The descriptor ID it answers (one ring's ID for an expanding ring).
     pub query: Guid,
+    /// The QueryHit's payload: the answering servent and its results.
     pub hit: QueryHit,
+    /// Links it travelled to reach us: its header's hops + 1 (1: a neighbour answered).
     pub hops: u8,
 }
 
 /// What a running search reports: hits as they come, then its cost when it ends.
 #[derive(Debug, Clone)]
 pub enum SearchEvent {
+    /// A QueryHit arrived.
     Hit(SearchHit),
+    /// The search ended (satisfied or exhausted), with its cost record; for
+    /// [`crate::net::Node::query`] this never comes.
     Done(Box<QueryCost>),
 }
 
