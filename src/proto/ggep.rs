@@ -36,7 +36,8 @@ pub enum GgepError {
     /// The first byte is not the 0xC3 magic.
     BadMagic,
     #[error("GGEP block is truncated")]
-    /// The bytes end inside the block (an ID or data running past the end, or no extension flagged last), or there are none.
+    /// The bytes end inside the block (an ID or data running past the end, or no extension
+    /// flagged last), or there are none.
     Truncated,
     #[error("GGEP extension ID length is 0")]
     /// An extension's flags give an ID length of 0.
@@ -45,13 +46,15 @@ pub enum GgepError {
     /// An extension's flags have the reserved bit 0x10 set.
     ReservedBit,
     #[error("GGEP data length is badly encoded (flag bits, leading zero or over 3 bytes)")]
-    /// A data length byte has neither or both of 0x80 and 0x40, the length starts with a zero chunk (not minimal), or it runs over 3 bytes.
+    /// A data length byte has neither or both of 0x80 and 0x40, the length starts with a
+    /// zero chunk (not minimal), or it runs over 3 bytes.
     BadLengthEncoding,
     #[error("GGEP extension ID has a byte that is not printable ASCII")]
     /// An ID byte is not printable ASCII (0x21-0x7E).
     BadId,
     #[error("GGEP extension data is not valid COBS")]
-    /// When a value is read: data flagged COBS has a zero code byte or a block running past its end.
+    /// When a value is read: data flagged COBS has a zero code byte or a block running past
+    /// its end.
     Cobs,
     #[error("GGEP extension data does not inflate: {0}")]
     /// When a value is read: data flagged deflate is not a valid zlib stream (the zlib error).

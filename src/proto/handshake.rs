@@ -28,7 +28,8 @@ pub enum StartLine {
     Status {
         /// Protocol version of the answer (we write 0.6).
         version: Version,
-        /// Status code, three digits: 200 accepts, anything else refuses (503 full, 409 a duplicate link).
+        /// Status code, three digits: 200 accepts, anything else refuses (503 full, 409 a
+        /// duplicate link).
         code: u16,
         /// Reason phrase after the code, trimmed; may be empty.
         reason: String,

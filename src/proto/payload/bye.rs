@@ -9,12 +9,14 @@ use crate::proto::wire;
 pub struct Bye {
     /// 200/201 normal shutdown, 400-407 the peer's fault, 500-502 our own trouble.
     pub code: u16,
-    /// Human-readable reason, up to the NUL, lossily decoded; NUL bytes in it are dropped on encoding.
+    /// Human-readable reason, up to the NUL, lossily decoded; NUL bytes in it are dropped
+    /// on encoding.
     pub reason: String,
 }
 
 impl Bye {
-    /// Reads a Bye payload: [`DecodeError::Truncated`] under 2 bytes; a missing NUL is accepted (the reason is then the rest).
+    /// Reads a Bye payload: [`DecodeError::Truncated`] under 2 bytes; a missing NUL is
+    /// accepted (the reason is then the rest).
     pub fn decode(buf: &[u8]) -> Result<Bye, DecodeError> {
         if buf.len() < 2 {
             return Err(DecodeError::Truncated { what: "bye" });

@@ -12,7 +12,8 @@ pub const EXTENSION_SEPARATOR: u8 = 0x1C;
 pub enum Extension {
     /// A URN such as `urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB`, as sent.
     Urn(String),
-    /// A GGEP block (the item starts with 0xC3); raw, with the rest of the area, when it does not parse.
+    /// A GGEP block (the item starts with 0xC3); raw, with the rest of the area, when it
+    /// does not parse.
     Ggep(GgepBlock),
     /// Anything else (plain-text metadata of old servents, empty items).
     Other(Vec<u8>),

@@ -6,7 +6,8 @@ use crate::proto::ggep::GgepBlock;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 /// A Ping payload: empty, or one GGEP block filling it.
 pub struct Ping {
-    /// The GGEP block filling the payload (e.g. `SCP`), `None` when empty; raw unless the bytes parse as exactly one block.
+    /// The GGEP block filling the payload (e.g. `SCP`), `None` when empty; raw unless the
+    /// bytes parse as exactly one block.
     pub ggep: Option<GgepBlock>,
 }
 

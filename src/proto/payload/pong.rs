@@ -32,7 +32,8 @@ pub struct Pong {
     pub files_shared: u32,
     /// Total size of those files, in units of 1,024 bytes.
     pub kbytes_shared: u32,
-    /// Trailing GGEP block (e.g. `DU` uptime, `VC` vendor code, `IPP` packed hosts); `None` when the payload ends after 14 bytes.
+    /// Trailing GGEP block (e.g. `DU` uptime, `VC` vendor code, `IPP` packed hosts); `None`
+    /// when the payload ends after 14 bytes.
     pub ggep: Option<GgepBlock>,
 }
 

@@ -65,7 +65,9 @@ impl Query {
         self.extensions.iter().find_map(Extension::sha1_urn)
     }
 
-    /// Reads a Query payload: [`DecodeError::TooLong`] over 4,096 bytes, [`DecodeError::Truncated`] under 3, [`DecodeError::MissingNul`] without a NUL after the text. One NUL ending the extension area is dropped.
+    /// Reads a Query payload: [`DecodeError::TooLong`] over 4,096 bytes,
+    /// [`DecodeError::Truncated`] under 3, [`DecodeError::MissingNul`] without a NUL after
+    /// the text. One NUL ending the extension area is dropped.
     pub fn decode(buf: &[u8]) -> Result<Query, DecodeError> {
         if buf.len() > MAX_QUERY_LEN {
             return Err(DecodeError::TooLong {
@@ -92,7 +94,8 @@ impl Query {
         })
     }
 
-    /// Appends the flags word (big-endian), the text without NUL bytes, a NUL and the extension area.
+    /// Appends the flags word (big-endian), the text without NUL bytes, a NUL and the
+    /// extension area.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.flags.to_be_bytes());
         out.extend(self.text.iter().copied().filter(|&b| b != 0));

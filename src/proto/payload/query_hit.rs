@@ -48,7 +48,8 @@ pub struct HitResult {
     pub size: u32,
     /// File name as sent (bytes, not necessarily UTF-8); NUL bytes are dropped on encoding.
     pub name: Vec<u8>,
-    /// The result's extension area (URNs, GGEP such as `LF` and `ALT`), ending at a NUL: GGEP data in it must hold no NUL (COBS).
+    /// The result's extension area (URNs, GGEP such as `LF` and `ALT`), ending at a NUL:
+    /// GGEP data in it must hold no NUL (COBS).
     pub extensions: Vec<Extension>,
 }
 
@@ -71,9 +72,11 @@ impl HitResult {
 pub struct Trailer {
     /// Vendor code, 4 ASCII bytes (ours: `SRVT`).
     pub vendor: [u8; 4],
-    /// Open data, normally the 2 flag bytes read by [`Trailer::flag`]; at most 255 bytes are encoded.
+    /// Open data, normally the 2 flag bytes read by [`Trailer::flag`]; at most 255 bytes
+    /// are encoded.
     pub open_data: Vec<u8>,
-    /// The GGEP block starting the private data (found by its 0xC3 magic, whatever [`FLAG_GGEP`] says); raw, holding all the private data, when it does not parse.
+    /// The GGEP block starting the private data (found by its 0xC3 magic, whatever
+    /// [`FLAG_GGEP`] says); raw, holding all the private data, when it does not parse.
     pub ggep: Option<GgepBlock>,
     /// Private data after the GGEP block (or all of it when there is none).
     pub private: Vec<u8>,
@@ -104,7 +107,8 @@ impl Trailer {
         }
     }
 
-    /// Sets `flag` (one `FLAG_*` bit) to `on` and marks it meaningful, padding the open data to 2 bytes first.
+    /// Sets `flag` (one `FLAG_*` bit) to `on` and marks it meaningful, padding the open
+    /// data to 2 bytes first.
     pub fn set_flag(&mut self, flag: u8, on: bool) {
         if self.open_data.len() < 2 {
             self.open_data.resize(2, 0);
@@ -165,7 +169,8 @@ impl Trailer {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-/// A QueryHit payload: the responder's address, its results, an optional trailer and its servent ID.
+/// A QueryHit payload: the responder's address, its results, an optional trailer and its
+/// servent ID.
 pub struct QueryHit {
     /// Port the responder serves files on.
     pub port: u16,
@@ -182,7 +187,9 @@ pub struct QueryHit {
 }
 
 impl QueryHit {
-    /// Reads a QueryHit payload: [`DecodeError::Truncated`] under 27 bytes, when the announced results cannot fit, or when the trailer is short; [`DecodeError::MissingNul`] when a name or extension area has no NUL.
+    /// Reads a QueryHit payload: [`DecodeError::Truncated`] under 27 bytes, when the
+    /// announced results cannot fit, or when the trailer is short;
+    /// [`DecodeError::MissingNul`] when a name or extension area has no NUL.
     pub fn decode(buf: &[u8]) -> Result<QueryHit, DecodeError> {
         if buf.len() < QUERY_HIT_FIXED_LEN + SERVENT_ID_LEN {
             return Err(DecodeError::Truncated { what: "query hit" });
