@@ -9,16 +9,25 @@ use super::limits::{HEADER_LEN, MAX_HITS_PER_QUERY_HIT, MAX_PAYLOAD_LEN};
 use super::payload::{Bye, Ping, Pong, Push, Query, QueryHit};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A descriptor's payload, decoded by type; QRP and vendor messages stay opaque bytes.
 pub enum Payload {
+    /// Ping (0x00): asks for Pongs; broadcast.
     Ping(Ping),
+    /// Pong (0x01): a servent's address and library totals, routed back along the Ping's path.
     Pong(Pong),
+    /// Bye (0x02): the sender is about to close the link; never forwarded.
     Bye(Bye),
+    /// Push (0x40): asks a firewalled servent to connect out and upload; routed by servent ID.
     Push(Push),
+    /// Query (0x80): a search; broadcast (or walked, when it carries an `RW` tag).
     Query(Query),
+    /// QueryHit (0x81): results for a Query, routed back along the Query's path.
     QueryHit(QueryHit),
     /// QRP (0x30) and vendor messages (0x31, 0x32): hop-local, carried through as bytes.
     Opaque {
+        /// Which of the three opaque types: `Qrp`, `Vendor` or `StandardVendor`.
         kind: PayloadType,
+        /// The whole payload as received; encoded back unchanged.
         bytes: Vec<u8>,
     },
 }
@@ -29,9 +38,13 @@ pub enum Payload {
 /// unchanged (byte-exact, whatever form the sender chose) without encoding again.
 #[derive(Debug, Clone)]
 pub struct Descriptor {
+    /// Descriptor ID: replies reuse their request's; the key of duplicate detection and routing.
     pub guid: Guid,
+    /// Hops this descriptor may still travel (header byte 17).
     pub ttl: u8,
+    /// Hops travelled so far (header byte 18).
     pub hops: u8,
+    /// The decoded payload, shared by every copy relayed.
     pub payload: Arc<Payload>,
     /// The payload bytes as received (None for descriptors we built). Must encode to the
     /// same `payload`: only [`Descriptor::decode`] sets it.
@@ -49,6 +62,7 @@ impl PartialEq for Descriptor {
 impl Eq for Descriptor {}
 
 impl Payload {
+    /// The type this payload is sent as (header byte 16).
     pub fn payload_type(&self) -> PayloadType {
         match self {
             Payload::Ping(_) => PayloadType::Ping,
@@ -95,6 +109,7 @@ impl Payload {
 }
 
 impl Descriptor {
+    /// A descriptor we build (originate or answer): encoding runs the payload's encoder.
     pub fn new(guid: Guid, ttl: u8, hops: u8, payload: Payload) -> Descriptor {
         Descriptor {
             guid,
@@ -134,6 +149,7 @@ impl Descriptor {
         }
     }
 
+    /// The payload's type (header byte 16).
     pub fn payload_type(&self) -> PayloadType {
         self.payload.payload_type()
     }

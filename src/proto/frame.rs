@@ -9,6 +9,7 @@ use super::header::Header;
 use super::limits::{HEADER_LEN, MAX_PAYLOAD_LEN};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What [`check`] found at the front of the buffer.
 pub enum Check {
     /// More bytes are needed.
     Incomplete,

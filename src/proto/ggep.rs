@@ -33,23 +33,39 @@ const LEN_CHUNK: u8 = 0x3F;
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum GgepError {
     #[error("GGEP block does not start with the 0xC3 magic")]
+    /// The first byte is not the 0xC3 magic.
     BadMagic,
     #[error("GGEP block is truncated")]
+    /// The bytes end inside the block (an ID or data running past the end, or no extension
+    /// flagged last), or there are none.
     Truncated,
     #[error("GGEP extension ID length is 0")]
+    /// An extension's flags give an ID length of 0.
     BadIdLength,
     #[error("GGEP extension flags have the reserved bit 0x10 set")]
+    /// An extension's flags have the reserved bit 0x10 set.
     ReservedBit,
     #[error("GGEP data length is badly encoded (flag bits, leading zero or over 3 bytes)")]
+    /// A data length byte has neither or both of 0x80 and 0x40, the length starts with a
+    /// zero chunk (not minimal), or it runs over 3 bytes.
     BadLengthEncoding,
     #[error("GGEP extension ID has a byte that is not printable ASCII")]
+    /// An ID byte is not printable ASCII (0x21-0x7E).
     BadId,
     #[error("GGEP extension data is not valid COBS")]
+    /// When a value is read: data flagged COBS has a zero code byte or a block running past
+    /// its end.
     Cobs,
     #[error("GGEP extension data does not inflate: {0}")]
+    /// When a value is read: data flagged deflate is not a valid zlib stream (the zlib error).
     Inflate(String),
+    /// When a value is read: deflated data inflates past
+    /// [`MAX_GGEP_INFLATED_LEN`] (65,536 bytes), a decompression bomb.
     #[error("GGEP extension data inflates to more than {limit} bytes")]
-    InflatedTooLarge { limit: usize },
+    InflatedTooLarge {
+        /// The inflation limit, bytes.
+        limit: usize,
+    },
 }
 
 /// One extension of a GGEP block.
@@ -133,6 +149,7 @@ impl GgepExtension {
 /// A GGEP block as carried in a payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GgepBlock {
+    /// A block that parsed: its extensions in wire order (an empty list encodes to nothing).
     Parsed(Vec<GgepExtension>),
     /// A block we could not decode, kept verbatim (including the 0xC3 magic) so it is
     /// forwarded unchanged and never crashes us.

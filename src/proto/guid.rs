@@ -31,6 +31,7 @@ impl Guid {
         Guid::mark_modern(*uuid.as_bytes())
     }
 
+    /// The 16 bytes, in wire order.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }

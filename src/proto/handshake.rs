@@ -20,11 +20,18 @@ use super::limits::{MAX_HANDSHAKE_HEADERS, MAX_HANDSHAKE_LEN};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartLine {
     /// `GNUTELLA CONNECT/<version>`: a client opens the handshake.
-    Connect { version: Version },
+    Connect {
+        /// The version the client asks for: 0.6, or 0.4 for an old servent.
+        version: Version,
+    },
     /// `GNUTELLA/<version> <code> <reason>`: an answer (steps 2 and 3 of 0.6).
     Status {
+        /// Protocol version of the answer (we write 0.6).
         version: Version,
+        /// Status code, three digits: 200 accepts, anything else refuses (503 full, 409 a
+        /// duplicate link).
         code: u16,
+        /// Reason phrase after the code, trimmed; may be empty.
         reason: String,
     },
     /// 0.4 reply "GNUTELLA OK"
@@ -34,12 +41,16 @@ pub enum StartLine {
 /// A protocol version, `<major>.<minor>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version {
+    /// Number before the dot: the 0 of 0.6.
     pub major: u8,
+    /// Number after the dot: the 6 of 0.6.
     pub minor: u8,
 }
 
 impl Version {
+    /// Gnutella 0.4: `GNUTELLA CONNECT/0.4`, answered `GNUTELLA OK`, no headers.
     pub const V0_4: Version = Version { major: 0, minor: 4 };
+    /// Gnutella 0.6: the three-step handshake with headers.
     pub const V0_6: Version = Version { major: 0, minor: 6 };
 
     /// `<digits>.<digits>`, each part at most 3 digits and fitting a `u8`.
@@ -86,6 +97,7 @@ impl fmt::Display for StartLine {
 pub struct Headers(Vec<(String, String)>);
 
 impl Headers {
+    /// An empty header list.
     pub fn new() -> Self {
         Self::default()
     }
@@ -121,14 +133,17 @@ impl Headers {
             .collect()
     }
 
+    /// Every header as (name, value), in order, names as received.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// Number of header lines kept (a repeated header counts each time).
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there is no header at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -137,7 +152,9 @@ impl Headers {
 /// One handshake block: start line and headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandshakeMessage {
+    /// The start line: a connect, a status answer or the 0.4 `GNUTELLA OK`.
     pub start: StartLine,
+    /// The headers, in order, continuation lines already joined to their header.
     pub headers: Headers,
 }
 
@@ -236,12 +253,23 @@ pub enum HandshakeCheck {
 /// Why a buffer is not an acceptable handshake block. Every one ends the connection.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum HandshakeError {
+    /// No end of block (empty line) within the first [`MAX_HANDSHAKE_LEN`] (8 KiB) bytes.
     #[error("handshake block longer than {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// More than [`MAX_HANDSHAKE_HEADERS`] (64) header lines before the empty line,
+    /// continuation lines included.
     #[error("handshake block has more than {limit} header lines")]
-    TooManyHeaders { limit: usize },
+    TooManyHeaders {
+        /// The limit, lines.
+        limit: usize,
+    },
+    /// [`parse`] was given a block without its empty line.
     #[error("handshake block does not end with an empty line")]
     Unterminated,
+    /// [`parse`] was given bytes after the block's empty line; carries how many.
     #[error("{0} bytes follow the handshake block")]
     TrailingBytes(usize),
     /// The first line (at most 80 characters, lossily decoded) is no Gnutella start line.

@@ -9,8 +9,11 @@ use super::wire;
 /// The payload type byte (header byte 16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PayloadType {
+    /// Ping (0x00): asks for Pongs; broadcast.
     Ping,
+    /// Pong (0x01): answers a Ping along its reverse path.
     Pong,
+    /// Bye (0x02): announces the close of a link; never forwarded.
     Bye,
     /// Query Routing Protocol table update (0x30); hop-local, carried opaque.
     Qrp,
@@ -18,12 +21,16 @@ pub enum PayloadType {
     Vendor,
     /// Standard vendor message (0x32); hop-local, carried opaque.
     StandardVendor,
+    /// Push (0x40): asks a firewalled servent to upload; routed by servent ID.
     Push,
+    /// Query (0x80): a search; broadcast.
     Query,
+    /// QueryHit (0x81): answers a Query along its reverse path.
     QueryHit,
 }
 
 impl PayloadType {
+    /// All 9 payload types, in [`PayloadType::index`] order.
     pub const ALL: [PayloadType; 9] = [
         PayloadType::Ping,
         PayloadType::Pong,
@@ -36,6 +43,7 @@ impl PayloadType {
         PayloadType::QueryHit,
     ];
 
+    /// The type a header's byte 16 names; `None` for a byte that is none of the 9.
     pub fn from_byte(b: u8) -> Option<PayloadType> {
         Some(match b {
             0x00 => PayloadType::Ping,
@@ -51,6 +59,7 @@ impl PayloadType {
         })
     }
 
+    /// The byte written in header byte 16.
     pub fn to_byte(self) -> u8 {
         match self {
             PayloadType::Ping => 0x00,
@@ -89,10 +98,15 @@ impl PayloadType {
 /// The descriptor header as it sits on the wire (all integers little-endian).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
+    /// Descriptor ID (bytes 0-15).
     pub guid: Guid,
+    /// Payload type byte (byte 16) as received, possibly unknown (see [`PayloadType::from_byte`]).
     pub payload_type: u8,
+    /// Hops the descriptor may still travel (byte 17).
     pub ttl: u8,
+    /// Hops travelled so far (byte 18).
     pub hops: u8,
+    /// Payload length in bytes (bytes 19-22, u32 LE); framing refuses more than 65,536.
     pub payload_len: u32,
 }
 
@@ -105,6 +119,7 @@ impl Header {
         wire::decode_fixed(&buf[..HEADER_LEN])
     }
 
+    /// Appends the 23 header bytes to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         wire::encode_fixed(self, out);
     }

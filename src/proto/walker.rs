@@ -48,15 +48,22 @@ const FLAG_REMEMBER: u8 = 0x01;
 /// that decoders strip (LimeWire sends one), which would clip a last data byte of 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalkerTag {
+    /// Walker number within its query, 0..k-1 (k at most 255).
     pub walker: u8,
+    /// Steps between checks with the requester; 0 never checks.
     pub check_every: u8,
+    /// Flag 0x01: each servent prefers neighbours it has not yet sent a walker of this query.
     pub remember_neighbours: bool,
+    /// Steps taken, counting the step that delivered this tag (1 at the first servent).
     pub steps: u16,
+    /// Steps the walker may still take after this one; 0 ends the walk here.
     pub steps_left: u16,
+    /// The sender's reverse path length to the requester, hops (0 when the requester sends).
     pub sender_path: u16,
 }
 
 impl WalkerTag {
+    /// The 9 data bytes of the `RW` extension, with the format bit 0x80 set.
     pub fn encode(&self) -> [u8; WALKER_TAG_LEN] {
         let mut out = [0u8; WALKER_TAG_LEN];
         out[0] = self.walker;
@@ -149,14 +156,29 @@ impl WalkerTag {
 pub enum CheckMessage {
     /// Selector 1, from the holder back along the walker's reverse path to the requester.
     /// Data: walker number (1), steps taken (2), holder's reverse path length (2).
-    Request { walker: u8, steps: u16, path: u16 },
+    Request {
+        /// Number of the walker held.
+        walker: u8,
+        /// Steps the walker has taken.
+        steps: u16,
+        /// The holder's reverse path length to the requester, hops.
+        path: u16,
+    },
     /// Selector 2, from the requester forward to the holder along the path the request
     /// came. Data: walker number (1), verdict (1: 1 go on, 0 stop), distinct results the
     /// requester has (2, saturating).
-    Verdict { walker: u8, go_on: bool, hits: u16 },
+    Verdict {
+        /// Number of the walker the verdict is for.
+        walker: u8,
+        /// `true` (byte 1): walk on; `false` (byte 0): stop, the walker ends.
+        go_on: bool,
+        /// Distinct results the requester has so far, saturating at 65,535.
+        hits: u16,
+    },
 }
 
 impl CheckMessage {
+    /// The number of the walker either message is about.
     pub fn walker(&self) -> u8 {
         match *self {
             CheckMessage::Request { walker, .. } | CheckMessage::Verdict { walker, .. } => walker,

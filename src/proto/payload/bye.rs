@@ -5,13 +5,18 @@ use crate::proto::error::DecodeError;
 use crate::proto::wire;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A Bye payload: why the sender is closing the link.
 pub struct Bye {
     /// 200/201 normal shutdown, 400-407 the peer's fault, 500-502 our own trouble.
     pub code: u16,
+    /// Human-readable reason, up to the NUL, lossily decoded; NUL bytes in it are dropped
+    /// on encoding.
     pub reason: String,
 }
 
 impl Bye {
+    /// Reads a Bye payload: [`DecodeError::Truncated`] under 2 bytes; a missing NUL is
+    /// accepted (the reason is then the rest).
     pub fn decode(buf: &[u8]) -> Result<Bye, DecodeError> {
         if buf.len() < 2 {
             return Err(DecodeError::Truncated { what: "bye" });
@@ -26,6 +31,7 @@ impl Bye {
         })
     }
 
+    /// Appends code (u16 LE), reason and a NUL.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.code.to_le_bytes());
         out.extend(self.reason.bytes().filter(|&b| b != 0));

@@ -8,9 +8,12 @@ use crate::proto::ggep::{GgepBlock, GGEP_MAGIC};
 pub const EXTENSION_SEPARATOR: u8 = 0x1C;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// One item of an extension area.
 pub enum Extension {
     /// A URN such as `urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB`, as sent.
     Urn(String),
+    /// A GGEP block (the item starts with 0xC3); raw, with the rest of the area, when it
+    /// does not parse.
     Ggep(GgepBlock),
     /// Anything else (plain-text metadata of old servents, empty items).
     Other(Vec<u8>),

@@ -22,15 +22,23 @@ struct PongFixed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A Pong payload: a servent's address and what it shares.
 pub struct Pong {
+    /// Port the servent listens on.
     pub port: u16,
+    /// IPv4 address the servent listens on.
     pub ip: Ipv4Addr,
+    /// Number of files it shares.
     pub files_shared: u32,
+    /// Total size of those files, in units of 1,024 bytes.
     pub kbytes_shared: u32,
+    /// Trailing GGEP block (e.g. `DU` uptime, `VC` vendor code, `IPP` packed hosts); `None`
+    /// when the payload ends after 14 bytes.
     pub ggep: Option<GgepBlock>,
 }
 
 impl Pong {
+    /// Reads a Pong payload: [`DecodeError::Truncated`] under 14 bytes.
     pub fn decode(buf: &[u8]) -> Result<Pong, DecodeError> {
         if buf.len() < PONG_FIXED_LEN {
             return Err(DecodeError::Truncated { what: "pong" });
@@ -46,6 +54,7 @@ impl Pong {
         })
     }
 
+    /// Appends the 14-byte fixed part and the GGEP block, if any.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let fixed = PongFixed {
             port: self.port,

@@ -23,15 +23,22 @@ struct PushFixed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A Push payload: asks a firewalled servent to connect to `ip:port` and upload a file.
 pub struct Push {
+    /// Servent ID of the servent asked to push (the one ending its QueryHits).
     pub servent_id: Guid,
+    /// Index of the file wanted, as in that servent's QueryHit result.
     pub file_index: u32,
+    /// IPv4 address the pushing servent is to connect to.
     pub ip: Ipv4Addr,
+    /// Port it is to connect to.
     pub port: u16,
+    /// Trailing GGEP block; `None` when the payload ends after 26 bytes.
     pub ggep: Option<GgepBlock>,
 }
 
 impl Push {
+    /// Reads a Push payload: [`DecodeError::Truncated`] under 26 bytes.
     pub fn decode(buf: &[u8]) -> Result<Push, DecodeError> {
         if buf.len() < PUSH_FIXED_LEN {
             return Err(DecodeError::Truncated { what: "push" });
@@ -47,6 +54,7 @@ impl Push {
         })
     }
 
+    /// Appends the 26-byte fixed part and the GGEP block, if any.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let fixed = PushFixed {
             servent_id: self.servent_id,

@@ -23,12 +23,14 @@ pub const QUERY_FLAG_OOB: u16 = 0x0400;
 pub const QUERY_MAX_HITS_MASK: u16 = 0x01FF;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A Query payload: flags word, search text and extension area.
 pub struct Query {
     /// The flags word as read big-endian from the first two bytes.
     pub flags: u16,
     /// The search text as sent (usually UTF-8, sometimes Latin-1: kept as bytes so that
     /// forwarding never alters it).
     pub text: Vec<u8>,
+    /// The extension area's items (HUGE URNs, GGEP blocks, other bytes), in order.
     pub extensions: Vec<Extension>,
 }
 
@@ -63,6 +65,9 @@ impl Query {
         self.extensions.iter().find_map(Extension::sha1_urn)
     }
 
+    /// Reads a Query payload: [`DecodeError::TooLong`] over 4,096 bytes,
+    /// [`DecodeError::Truncated`] under 3, [`DecodeError::MissingNul`] without a NUL after
+    /// the text. One NUL ending the extension area is dropped.
     pub fn decode(buf: &[u8]) -> Result<Query, DecodeError> {
         if buf.len() > MAX_QUERY_LEN {
             return Err(DecodeError::TooLong {
@@ -89,6 +94,8 @@ impl Query {
         })
     }
 
+    /// Appends the flags word (big-endian), the text without NUL bytes, a NUL and the
+    /// extension area.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.flags.to_be_bytes());
         out.extend(self.text.iter().copied().filter(|&b| b != 0));

@@ -40,19 +40,26 @@ struct QueryHitFixed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// One result of a QueryHit: a file the responder shares.
 pub struct HitResult {
+    /// File index: names the file in `/get/<index>/<name>` and in a Push.
     pub index: u32,
     /// 0xFFFF_FFFF with a GGEP `LF` extension for files of 4 GiB and more.
     pub size: u32,
+    /// File name as sent (bytes, not necessarily UTF-8); NUL bytes are dropped on encoding.
     pub name: Vec<u8>,
+    /// The result's extension area (URNs, GGEP such as `LF` and `ALT`), ending at a NUL:
+    /// GGEP data in it must hold no NUL (COBS).
     pub extensions: Vec<Extension>,
 }
 
 impl HitResult {
+    /// The file name, lossily decoded as UTF-8 for display and matching.
     pub fn name_lossy(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.name)
     }
 
+    /// The first `urn:sha1:` item of the extension area, if any.
     pub fn sha1_urn(&self) -> Option<&str> {
         self.extensions.iter().find_map(Extension::sha1_urn)
     }
@@ -63,8 +70,13 @@ impl HitResult {
 /// other way round (byte 0 says meaningful, byte 1 holds the value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trailer {
+    /// Vendor code, 4 ASCII bytes (ours: `SRVT`).
     pub vendor: [u8; 4],
+    /// Open data, normally the 2 flag bytes read by [`Trailer::flag`]; at most 255 bytes
+    /// are encoded.
     pub open_data: Vec<u8>,
+    /// The GGEP block starting the private data (found by its 0xC3 magic, whatever
+    /// [`FLAG_GGEP`] says); raw, holding all the private data, when it does not parse.
     pub ggep: Option<GgepBlock>,
     /// Private data after the GGEP block (or all of it when there is none).
     pub private: Vec<u8>,
@@ -95,6 +107,8 @@ impl Trailer {
         }
     }
 
+    /// Sets `flag` (one `FLAG_*` bit) to `on` and marks it meaningful, padding the open
+    /// data to 2 bytes first.
     pub fn set_flag(&mut self, flag: u8, on: bool) {
         if self.open_data.len() < 2 {
             self.open_data.resize(2, 0);
@@ -155,17 +169,27 @@ impl Trailer {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A QueryHit payload: the responder's address, its results, an optional trailer and its
+/// servent ID.
 pub struct QueryHit {
+    /// Port the responder serves files on.
     pub port: u16,
+    /// IPv4 address the responder serves files on.
     pub ip: Ipv4Addr,
     /// Speed in kbit/s.
     pub speed: u32,
+    /// Results, at most 255 (the count is one byte); we send at most 32.
     pub results: Vec<HitResult>,
+    /// The trailer between the results and the servent ID; `None` in a Gnutella 0.4 hit.
     pub trailer: Option<Trailer>,
+    /// Servent ID of the responder (the last 16 bytes): Pushes for its files are routed by it.
     pub servent_id: Guid,
 }
 
 impl QueryHit {
+    /// Reads a QueryHit payload: [`DecodeError::Truncated`] under 27 bytes, when the
+    /// announced results cannot fit, or when the trailer is short;
+    /// [`DecodeError::MissingNul`] when a name or extension area has no NUL.
     pub fn decode(buf: &[u8]) -> Result<QueryHit, DecodeError> {
         if buf.len() < QUERY_HIT_FIXED_LEN + SERVENT_ID_LEN {
             return Err(DecodeError::Truncated { what: "query hit" });
