@@ -3,7 +3,7 @@
 //! `FILE.part` with a sidecar state file ([`state`]), resumable after any interruption,
 //! verified against its SHA-1 when known, and renamed into place only then.
 //!
-//! Layout: [`sched`] decides (the sans-IO chunk scheduler: which chunk to which source,
+//! Layout: `sched` decides (the sans-IO chunk scheduler: which chunk to which source,
 //! failures, stalls, commits, the end); `probe` picks the sources, `part` opens
 //! `FILE.part`, `source` says where a source is and how a fetch from it fails, `fetch`
 //! runs one task per source, `shared` holds the state the tasks drive the scheduler

@@ -1,6 +1,6 @@
 //! The one port: accepts connections, reads the first bytes and hands each to the overlay
 //! (`GNUTELLA CONNECT/`), the HTTP side (`GET `, `HEAD `, `POST `) or push callbacks
-//! (`GIV `); the overlay's side of the handshake is [`super::accept`]'s.
+//! (`GIV `); the overlay's side of the handshake is `accept.rs`'s.
 
 use std::sync::Arc;
 use std::time::Duration;

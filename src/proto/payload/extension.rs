@@ -23,7 +23,13 @@ impl Extension {
     /// The SHA-1 URN, if this item is one (`urn:sha1:` matched case-insensitively).
     pub fn sha1_urn(&self) -> Option<&str> {
         match self {
-            Extension::Urn(u) if u.len() > 9 && u[..9].eq_ignore_ascii_case("urn:sha1:") => Some(u),
+            // Compared as bytes: a peer's URN may put a multi-byte character across byte 9,
+            // where slicing the string would panic.
+            Extension::Urn(u)
+                if u.len() > 9 && u.as_bytes()[..9].eq_ignore_ascii_case(b"urn:sha1:") =>
+            {
+                Some(u)
+            }
             _ => None,
         }
     }
@@ -78,5 +84,23 @@ pub fn encode_area(items: &[Extension], out: &mut Vec<u8>) {
             Extension::Ggep(g) => g.encode(out),
             Extension::Other(b) => out.extend_from_slice(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_urn_with_a_multibyte_character_at_byte_9_is_not_sha1_and_does_not_panic() {
+        // Found by review: `u[..9]` on "urn:shaXé..." split the 'é' and panicked, and any
+        // Query or QueryHit could carry it.
+        assert_eq!(Extension::Urn("urn:shaXé12345".into()).sha1_urn(), None);
+        assert_eq!(Extension::Urn("urn:sha1é".into()).sha1_urn(), None);
+        let area = "urn:shaXé12345".as_bytes();
+        let items = decode_area(area);
+        assert!(items.iter().all(|i| i.sha1_urn().is_none()));
+        let u = "URN:SHA1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB";
+        assert_eq!(Extension::Urn(u.into()).sha1_urn(), Some(u));
     }
 }
