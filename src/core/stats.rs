@@ -35,7 +35,7 @@ impl DropReason {
         DropReason::RateLimited,
     ];
 
-    /// Its slot in [`Stats::dropped`] and in `ALL`.
+    /// Its slot in the `Stats::dropped` counters and in `ALL`.
     pub fn index(self) -> usize {
         self as usize
     }
