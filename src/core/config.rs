@@ -44,22 +44,34 @@ pub const MAX_HELD_WALKERS: usize = 4096;
 /// Searches (running or finished) whose cost the originator keeps for `search_cost`.
 pub const MAX_SEARCHES_KEPT: usize = 256;
 
+/// Settings of one servent core: its identity, what it advertises, the TTL and routing
+/// limits and the search timeouts. [`Config::default`] takes the constants above.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Our servent ID: in the `GUID:` handshake header and in every QueryHit we send.
     pub servent_id: Guid,
     /// Address and port advertised in our Pongs and QueryHits (the one listening port).
     pub ip: Ipv4Addr,
+    /// TCP port advertised in our Pongs and QueryHits (default 6346).
     pub port: u16,
     /// Advertised speed in kbit/s (QueryHit speed field).
     pub speed_kbps: u32,
     /// TTL + hops is clamped to this (0.6 soft limit).
     pub max_ttl: u8,
+    /// Lifetime of a Ping's reverse route and duplicate entry ([`PING_ROUTE_TTL`]).
     pub ping_route_ttl: Duration,
+    /// Lifetime of a Query's reverse route, duplicate entry and traffic counters
+    /// ([`QUERY_ROUTE_TTL`]); walker routes and check routes live as long.
     pub query_route_ttl: Duration,
+    /// Lifetime of a Push duplicate entry and of a push route, servent ID -> neighbour
+    /// ([`PUSH_ROUTE_TTL`]).
     pub push_route_ttl: Duration,
+    /// Most entries in each route table; when full, the oldest entry is evicted
+    /// ([`ROUTE_TABLE_CAPACITY`]).
     pub route_table_capacity: usize,
+    /// Pings a link may send in a burst before its rate limit applies ([`PING_BURST`]).
     pub ping_burst: u32,
+    /// Pings per second a link may send once its burst is spent ([`PING_RATE_PER_SEC`]).
     pub ping_rate_per_sec: u32,
     /// Vendor code in our QueryHit trailers.
     pub vendor_code: [u8; 4],
@@ -72,7 +84,12 @@ pub struct Config {
     pub hop_latency_hint: Duration,
     /// Floor of ring and check timeouts.
     pub min_search_timeout: Duration,
+    /// Most walkers held at once waiting for a check verdict; a walker due for a check
+    /// beyond it is ended ([`MAX_HELD_WALKERS`]).
     pub max_held_walkers: usize,
+    /// Most searches (running or finished) whose cost is kept for
+    /// [`Servent::search_cost`](crate::core::Servent::search_cost); the oldest finished
+    /// one goes first ([`MAX_SEARCHES_KEPT`]).
     pub max_searches_kept: usize,
 }
 

@@ -23,11 +23,16 @@ pub enum Priority {
 /// payload `Arc` to every neighbour.
 #[derive(Debug, Clone)]
 pub struct Transmit {
+    /// The link to send it on.
     pub peer: PeerId,
+    /// The descriptor, header (TTL, hops) already set for this hop.
     pub descriptor: Descriptor,
+    /// What the driver drops first when the link's send queue is full.
     pub priority: Priority,
 }
 
+/// Something the driver must act on or may report, drained with
+/// [`Servent::poll_event`](crate::core::Servent::poll_event).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A Pong arrived. `ours` when it answers a Ping we sent; a Pong routed through us
@@ -35,9 +40,13 @@ pub enum Event {
     Pong {
         /// The GUID of the Ping it answers.
         ping: Guid,
+        /// The neighbour it arrived from.
         from: PeerId,
+        /// The answering servent's address, port and shared totals.
         pong: Pong,
+        /// Hops it travelled to reach us, counting the last one (1 = a neighbour's Pong).
         hops: u8,
+        /// It answers a Ping we sent (else one we routed for another servent).
         ours: bool,
     },
     /// A QueryHit for one of our queries.
@@ -47,15 +56,34 @@ pub enum Event {
         /// The search it belongs to (for a plain [`crate::core::Servent::query`], the
         /// query's own ID).
         search: SearchId,
+        /// The neighbour it arrived from.
         from: PeerId,
+        /// The responding servent's address, results and servent ID, as received (not
+        /// yet checked against the query's terms).
         hit: QueryHit,
+        /// Hops it travelled to reach us, counting the last one (1 = a neighbour's hit).
         hops: u8,
     },
     /// A Push for us: the requester wants us to connect back and send `GIV`.
-    PushRequest { from: PeerId, push: Push },
+    PushRequest {
+        /// The neighbour the Push arrived from.
+        from: PeerId,
+        /// The file index wanted and the requester's address and port to connect back to.
+        push: Push,
+    },
     /// A search started with `Servent::search` ended (satisfied or exhausted). Hits that
     /// arrive later still come as `QueryHit` and still update `Servent::search_cost`.
-    SearchDone { id: SearchId, cost: QueryCost },
+    SearchDone {
+        /// The search, as [`Servent::search`](crate::core::Servent::search) returned it.
+        id: SearchId,
+        /// What the search cost and found, as the originator saw it.
+        cost: QueryCost,
+    },
     /// The peer said Bye: the driver closes the link.
-    Bye { peer: PeerId, bye: Bye },
+    Bye {
+        /// The link that said Bye.
+        peer: PeerId,
+        /// Its code and reason.
+        bye: Bye,
+    },
 }

@@ -6,13 +6,17 @@ use crate::proto::payload::Query;
 /// One shared file that answers a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalFile {
+    /// The file index a QueryHit result carries and a download names (`/get/<index>/`).
     pub index: u32,
+    /// Size in bytes (4 GiB and more go out as `0xFFFFFFFF` plus a GGEP `LF`).
     pub size: u64,
+    /// The file name as shared (no directory).
     pub name: String,
     /// `urn:sha1:<base32>` once hashed.
     pub sha1_urn: Option<String>,
 }
 
+/// Answers Queries from what a servent shares; the core calls it for every accepted Query.
 pub trait QueryMatcher: Send {
     /// Files matching `query`, at most `limit` of them.
     fn matches(&self, query: &Query, limit: usize) -> Vec<LocalFile>;
@@ -21,6 +25,7 @@ pub trait QueryMatcher: Send {
 /// What a servent shares: the matcher that answers Queries, and the totals its Pongs
 /// advertise.
 pub struct SharedFiles {
+    /// Picks the files that answer a Query.
     pub matcher: Box<dyn QueryMatcher>,
     /// Files shared (a Pong's file count).
     pub files: u32,

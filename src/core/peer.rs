@@ -13,10 +13,13 @@ pub struct PeerId(pub u32);
 /// What the driver learnt about the peer during the handshake.
 #[derive(Debug, Clone, Default)]
 pub struct PeerInfo {
+    /// The peer's socket address, when the link has one (the simulator's have none).
     pub addr: Option<SocketAddr>,
+    /// Its `User-Agent:` header (at most 120 characters), empty when not sent.
     pub user_agent: String,
     /// The peer sent `Bye-Packet: 0.1`: we may send it a Bye before closing.
     pub bye_supported: bool,
+    /// The peer sent `X-Ultrapeer: True`: it is an ultrapeer, not a leaf.
     pub ultrapeer: bool,
     /// The peer's side of the link is 0.4 (no headers).
     pub legacy_04: bool,

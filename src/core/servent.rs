@@ -36,6 +36,8 @@ use state::{Deadline, HeldWalker, QueryRoute, SearchState, WalkNode, WalkerKey};
 /// Own pings remembered to measure hop latency from their Pongs.
 const OWN_PINGS_CAPACITY: usize = 1024;
 
+/// One servent's sans-IO core: its links, route tables, duplicate caches, searches and
+/// counters. Deterministic for a given [`Config::seed`] and sequence of inputs.
 pub struct Servent {
     config: Config,
     rng: ChaCha8Rng,
@@ -75,6 +77,8 @@ pub struct Servent {
 }
 
 impl Servent {
+    /// A servent with no links, empty route tables, nothing shared and its RNG seeded from
+    /// `config.seed`.
     pub fn new(config: Config) -> Servent {
         let cap = config.route_table_capacity;
         Servent {
@@ -101,26 +105,32 @@ impl Servent {
         }
     }
 
+    /// The settings it runs with (the advertised address as last set).
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// Our servent ID, as sent in QueryHit trailers and the `GUID:` header.
     pub fn servent_id(&self) -> Guid {
         self.config.servent_id
     }
 
+    /// Counters over all links since start: descriptors by type, routed, dropped by reason.
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
 
+    /// The open link `id` with its handshake info and counters; `None` once closed.
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
         self.peers.get(&id)
     }
 
+    /// Every open link, in `PeerId` order.
     pub fn peers(&self) -> impl Iterator<Item = (PeerId, &Peer)> {
         self.peers.iter().map(|(id, p)| (*id, p))
     }
 
+    /// How many links are open.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
@@ -141,12 +151,15 @@ impl Servent {
         Guid::from_rng(&mut self.rng)
     }
 
+    /// The core's seeded RNG, for a driver's choices that must stay reproducible.
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
         &mut self.rng
     }
 
     // ---- inputs ------------------------------------------------------------------------
 
+    /// A link finished its handshake: descriptors may now come from and go to `peer`, with a
+    /// full Ping burst. A `peer` already open is replaced (its counters start over).
     pub fn handle_connected(&mut self, now: Duration, peer: PeerId, info: PeerInfo) {
         self.peers
             .insert(peer, Peer::new(now, info, self.config.ping_burst));
@@ -167,6 +180,8 @@ impl Servent {
         self.drop_from(peer, reason);
     }
 
+    /// A descriptor from `from`: applies the TTL, duplicate and rate rules, answers, relays
+    /// or routes it, or drops it (counted by reason). Ignored from a link not open.
     pub fn handle_descriptor(&mut self, now: Duration, from: PeerId, d: Descriptor) {
         let kind = d.payload_type();
         self.stats.received[kind.index()] += 1;
@@ -352,10 +367,12 @@ impl Servent {
 
     // ---- outputs -----------------------------------------------------------------------
 
+    /// The next descriptor to send, oldest first; `None` when nothing is queued.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    /// The next event for the driver, oldest first; `None` when nothing is queued.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

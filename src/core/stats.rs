@@ -24,6 +24,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason, in counter order (`index` 0..7).
     pub const ALL: [DropReason; 7] = [
         DropReason::Duplicate,
         DropReason::NoRoute,
@@ -34,10 +35,13 @@ impl DropReason {
         DropReason::RateLimited,
     ];
 
+    /// Its slot in the `Stats::dropped` counters and in `ALL`.
     pub fn index(self) -> usize {
         self as usize
     }
 
+    /// The counter's name in logs and `/status` (`duplicate`, `no-route`, `ttl-expired`,
+    /// ...).
     pub fn name(self) -> &'static str {
         match self {
             DropReason::Duplicate => "duplicate",
@@ -51,12 +55,18 @@ impl DropReason {
     }
 }
 
+/// What one servent core received, sent, relayed and dropped since it started, over all
+/// links.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
+    /// Descriptors received, by payload type (indexed by `PayloadType::index`), dropped
+    /// ones included.
     pub received: TypeCounters,
+    /// Descriptors sent, by payload type: one per link a descriptor went to.
     pub sent: TypeCounters,
     /// Descriptors relayed for others (each counted once, however many links it went to).
     pub routed: u64,
+    /// Queries (walkers included) we answered with at least one QueryHit.
     pub queries_answered: u64,
     /// Walker steps we took (walkers we forwarded, ours included).
     pub walker_steps: u64,
@@ -65,19 +75,25 @@ pub struct Stats {
     /// Walkers we ended: at max steps, nowhere to go, stopped by the requester, check
     /// unanswered (requester unreachable), or too many held.
     pub walkers_ended: u64,
+    /// Walkers we held for a check whose verdict never came in time (also counted in
+    /// `walkers_ended`).
     pub walker_check_timeouts: u64,
+    /// Descriptors dropped, by [`DropReason::index`].
     pub dropped: [u64; DropReason::ALL.len()],
 }
 
 impl Stats {
+    /// Descriptors dropped for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped[reason.index()]
     }
 
+    /// Descriptors of type `t` received.
     pub fn received(&self, t: PayloadType) -> u64 {
         self.received[t.index()]
     }
 
+    /// Descriptors of type `t` sent (one per link).
     pub fn sent(&self, t: PayloadType) -> u64 {
         self.sent[t.index()]
     }

@@ -21,8 +21,11 @@ use super::SharedFile;
 pub enum HashProgress<'a> {
     /// Hashing `file`: `done` of `total` bytes queued since the hasher was last idle.
     Hashing {
+        /// The file's shared name.
         file: &'a str,
+        /// Bytes hashed so far (at most `total`).
         done: u64,
+        /// Bytes of every file queued since the hasher was last idle.
         total: u64,
     },
     /// Nothing left to hash.
@@ -138,6 +141,8 @@ impl HashCache {
         cache
     }
 
+    /// The cached SHA-1 of the file at `path`, if it was hashed at this size and
+    /// modification time (to the nanosecond).
     pub fn get(&self, path: &Path, size: u64, mtime: SystemTime) -> Option<Sha1Digest> {
         match self.entries.get(path) {
             Some(&(s, m, d)) if s == size && m == mtime_ns(mtime) => Some(d),
@@ -145,6 +150,8 @@ impl HashCache {
         }
     }
 
+    /// Records the SHA-1 of the file at `path` with its size and modification time,
+    /// replacing any older entry; written to disk at the next save.
     pub fn put(&mut self, path: &Path, size: u64, mtime: SystemTime, digest: Sha1Digest) {
         self.entries
             .insert(path.to_owned(), (size, mtime_ns(mtime), digest));

@@ -75,12 +75,17 @@ pub fn result_size(r: &HitResult) -> u64 {
 pub struct SearchHit {
     /// Where to download from (the QueryHit's address and port).
     pub addr: SocketAddrV4,
+    /// The responding servent's ID (QueryHit trailer): where a Push would go.
     pub servent_id: Guid,
     /// Advertised speed, kbit/s.
     pub speed: u32,
+    /// The file index on that servent, for `/get/<index>/<name>`.
     pub index: u32,
+    /// Size in bytes (from GGEP `LF` for files of 4 GiB and more).
     pub size: u64,
+    /// The file name as sent (invalid UTF-8 replaced).
     pub name: String,
+    /// `urn:sha1:<BASE32>` (prefix lower-case, hash upper-case) when the result had one.
     pub sha1_urn: Option<String>,
 }
 
@@ -131,9 +136,11 @@ pub fn filter_hits(pattern: &Pattern, hits: Vec<SearchHit>) -> Vec<SearchHit> {
 /// One file (by SHA-1, or by name and size when a servent sent no hash) and its sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HitGroup {
+    /// The SHA-1 URN the sources share; `None` for a group by name and size.
     pub sha1_urn: Option<String>,
     /// The name most sources use.
     pub name: String,
+    /// Size in bytes: the one most sources give (the smaller on a tie).
     pub size: u64,
     /// One per distinct (address, file index).
     pub sources: Vec<SearchHit>,

@@ -51,14 +51,17 @@ impl Index {
         }
     }
 
+    /// Every shared file of the snapshot, in file-index order.
     pub fn files(&self) -> &[Arc<SharedFile>] {
         &self.files
     }
 
+    /// Files shared in the snapshot.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// The snapshot shares no file.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

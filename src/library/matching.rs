@@ -24,16 +24,27 @@ pub const MIN_WORD_LEN: usize = 2;
 /// Why a query text is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
+    /// No letters, digits or wildcards at all (empty or only separators).
     #[error("the query is empty: give at least one word")]
     Empty,
+    /// Wildcards (`*`, `?`) but no letter or digit.
     #[error("the query has no letters or digits, only wildcards: add a word (e.g. '*.iso' rather than '*')")]
     OnlyWildcards,
+    /// No run of letters or digits is at least [`MIN_WORD_LEN`] (2) characters long.
     #[error("the query is too short: at least one term needs {MIN_WORD_LEN} letters or digits")]
     TooShort,
+    /// Longer than [`MAX_QUERY_TEXT_LEN`] (256) bytes.
     #[error("the query is {len} bytes long; at most {MAX_QUERY_TEXT_LEN} are allowed")]
-    TooLong { len: usize },
+    TooLong {
+        /// The text's length in bytes.
+        len: usize,
+    },
+    /// More than [`MAX_TERMS`] (16) distinct terms (words and globs).
     #[error("the query has {count} terms; at most {MAX_TERMS} are allowed")]
-    TooManyTerms { count: usize },
+    TooManyTerms {
+        /// Distinct terms after splitting plain terms into words.
+        count: usize,
+    },
 }
 
 /// Folds text for matching: compatibility decomposition, combining marks (accents)
@@ -89,7 +100,9 @@ pub enum RunAnchor {
 /// used by the index to find candidates without scanning every name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiteralRun {
+    /// The run, folded: letters and digits only.
     pub text: String,
+    /// Where it must sit in a word of a matching name.
     pub anchor: RunAnchor,
 }
 
@@ -227,6 +240,7 @@ impl Pattern {
         &self.text
     }
 
+    /// Its distinct terms (folded words and globs), in query order; every one must match.
     pub fn terms(&self) -> &[Term] {
         &self.terms
     }

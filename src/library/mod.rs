@@ -35,8 +35,10 @@ use matching::Pattern;
 /// Why a library could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
+    /// A share root could not be resolved (missing, unreadable); the message names it.
     #[error("{0}")]
     Root(io::Error),
+    /// The background hasher thread could not be spawned.
     #[error("cannot start the hasher thread: {0}")]
     Thread(io::Error),
 }
@@ -63,9 +65,13 @@ pub struct SharedFile {
     pub path: PathBuf,
     /// File name as advertised in QueryHits and expected in `/get/<index>/<name>`.
     pub name: String,
+    /// Size in bytes when scanned.
     pub size: u64,
+    /// Modification time when scanned (the epoch if the file system has none).
     pub mtime: SystemTime,
+    /// Device of the file when scanned: with `ino`, tells a replaced file from this one.
     pub dev: u64,
+    /// Inode of the file when scanned.
     pub ino: u64,
     sha1: OnceLock<Sha1Digest>,
     /// The name folded for matching, and its words.
@@ -109,6 +115,7 @@ impl SharedFile {
         )
     }
 
+    /// The file's SHA-1, once the hasher (or the hash cache) has it.
     pub fn sha1(&self) -> Option<Sha1Digest> {
         self.sha1.get().copied()
     }
@@ -162,9 +169,14 @@ impl SharedFile {
 /// What a scan or rescan changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RescanReport {
+    /// Files shared after the scan.
     pub files: usize,
+    /// Files at a path not shared before (new indexes).
     pub added: usize,
+    /// Files shared before that the scan no longer found.
     pub removed: usize,
+    /// Files at the same path whose size, modification time, device or inode changed
+    /// (same index, hashed again unless cached).
     pub changed: usize,
     /// Files queued for hashing (not in the cache).
     pub to_hash: usize,

@@ -40,8 +40,14 @@ pub const SIM_ROUTE_TABLE_CAPACITY: usize = 16;
 /// Errors running an experiment.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ExperimentError {
+    /// A search's origin is not a node of the network (at or above its node count).
     #[error("origin {origin} is not a servent of this {nodes}-servent network")]
-    NoSuchOrigin { origin: NodeId, nodes: usize },
+    NoSuchOrigin {
+        /// The origin asked for.
+        origin: NodeId,
+        /// Servents in the network.
+        nodes: usize,
+    },
 }
 
 /// The seed the workload (placement and queries) is drawn with in an experiment seeded
@@ -103,7 +109,9 @@ pub fn build_network(
 /// What one query cost the whole network, counted by the simulator on the links.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SimCost {
+    /// The servent that searched.
     pub origin: u32,
+    /// The object searched for (its Query text is `obj<N>`).
     pub object: u32,
     /// Descriptors put on links while the query ran, by payload type
     /// (indexed by [`PayloadType::index`]).
@@ -135,6 +143,7 @@ pub struct SimCost {
 }
 
 impl SimCost {
+    /// At least one QueryHit reached the origin.
     pub fn success(&self) -> bool {
         self.hits > 0
     }
@@ -148,6 +157,7 @@ impl SimCost {
 /// One search's outcome: the simulator's link counts and the origin's own record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchOutcome {
+    /// What the simulator counted on the links while the search ran.
     pub sim: SimCost,
     /// The origin's cost record from `SearchDone` (`None` if the search never ended),
     /// made network-wide with every servent's per-query counters when asked.
@@ -281,18 +291,28 @@ pub struct Summary {
     pub strategy: String,
     /// Every parameter spelt out (`walk:k=16,steps=1024,check=4,want=1,remember=true`).
     pub parameters: String,
+    /// The strategy's name: `flood`, `ring` or `walk`.
     pub family: &'static str,
+    /// Queries run.
     pub queries: usize,
+    /// Queries for which at least one QueryHit reached the origin.
     pub successes: usize,
+    /// `successes / queries`, 0 to 1.
     pub success_rate: f64,
     /// Mean and 95th percentile of hops to the first hit, over successful queries.
     pub mean_hops: Option<f64>,
+    /// 95th percentile (nearest rank) of hops to the first hit, over successful queries.
     pub p95_hops: Option<u8>,
     /// Search messages (Queries + checks) per query.
     pub messages_per_query: f64,
+    /// Search messages (Queries + checks) per query, divided by the servents in the
+    /// network.
     pub messages_per_servent_per_query: f64,
+    /// Query descriptors sent per query (flood copies, every ring, walker steps).
     pub query_messages_per_query: f64,
+    /// QueryHit descriptors sent per query, every hop counted.
     pub hit_messages_per_query: f64,
+    /// Check requests and verdicts sent per query, every hop counted.
     pub check_messages_per_query: f64,
     /// Distinct servents reached per query.
     pub visited_per_query: f64,
@@ -304,6 +324,7 @@ pub struct Summary {
     pub mean_first_hit_delay: Option<f64>,
     /// Mean rings per query (ring) and share of searches satisfied (ring, walk).
     pub mean_rings: f64,
+    /// Share of queries whose search got the hits it wanted, 0 to 1 (0 for a flood).
     pub satisfied_rate: f64,
     /// Most Query messages one search sent.
     pub max_query_messages: u64,
@@ -377,9 +398,13 @@ pub fn query_key(seed: u64, strategy: usize, index: usize) -> u64 {
 
 /// An experiment: a topology, a workload, and how to simulate it.
 pub struct Experiment<'a> {
+    /// The overlay: one servent per node, one link per edge.
     pub graph: &'a Graph,
+    /// Which servents share which objects, and the queries to run (origin, object).
     pub workload: &'a Workload,
+    /// Seed of the servents' IDs, RNGs and per-query keys.
     pub seed: u64,
+    /// The delay of every link.
     pub latency: Latency,
     /// Networks run side by side, each on its share of the queries (1: no threads).
     pub threads: usize,
@@ -387,7 +412,9 @@ pub struct Experiment<'a> {
 
 /// One strategy's results: the summary and every query's cost, in query order.
 pub struct StrategyResult {
+    /// Totals and means over the query set.
     pub summary: Summary,
+    /// Every query's cost, in the workload's query order.
     pub costs: Vec<SimCost>,
 }
 

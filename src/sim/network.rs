@@ -26,6 +26,8 @@ use crate::proto::{Descriptor, PayloadType};
 
 use crate::topology::Graph;
 
+/// A servent's index in the network, `0..n`: its graph node (neighbours know it as
+/// `PeerId(node)`).
 pub type NodeId = usize;
 
 /// splitmix64: derives well-spread seeds from one experiment seed and an index.
@@ -42,6 +44,7 @@ pub(super) const UNIT_LATENCY: Duration = Duration::from_millis(1);
 /// How long a descriptor takes over one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Latency {
+    /// Every descriptor takes this long on every link (default 1 ms, one hop unit).
     Fixed(Duration),
     /// Uniform in `[min, max]`, drawn per message from the network's seeded RNG.
     Uniform(Duration, Duration),
@@ -221,9 +224,13 @@ impl Deliveries {
 /// A record of one transmitted descriptor (kept only when tracing is on).
 #[derive(Debug, Clone)]
 pub struct TraceEntry {
+    /// Virtual time it was put on the link.
     pub at: Duration,
+    /// The sending servent.
     pub from: NodeId,
+    /// The receiving servent.
     pub to: NodeId,
+    /// The descriptor as sent (TTL and hops for this hop).
     pub descriptor: Descriptor,
 }
 
@@ -235,6 +242,8 @@ enum EventFilter {
     None,
 }
 
+/// A whole simulated Gnutella network: its servents, the links of its graph and the
+/// events in flight over virtual time.
 pub struct Network {
     nodes: Vec<Servent>,
     graph: Graph,
@@ -327,6 +336,7 @@ impl Network {
         }
     }
 
+    /// The link latency model in use.
     pub fn latency(&self) -> Latency {
         self.latency
     }
@@ -336,6 +346,8 @@ impl Network {
         self.trace = Some(Vec::new());
     }
 
+    /// Every descriptor transmitted since [`Network::enable_trace`], in send order (empty
+    /// when tracing is off).
     pub fn trace(&self) -> &[TraceEntry] {
         self.trace.as_deref().unwrap_or(&[])
     }
@@ -354,26 +366,32 @@ impl Network {
         self.keep = node.map_or(EventFilter::None, EventFilter::Only);
     }
 
+    /// The overlay the servents are linked by.
     pub fn graph(&self) -> &Graph {
         &self.graph
     }
 
+    /// Current virtual time, from 0 at creation.
     pub fn now(&self) -> Duration {
         self.now
     }
 
+    /// Servent `i`'s core. Panics if `i` is not below [`Network::len`].
     pub fn node(&self, i: NodeId) -> &Servent {
         &self.nodes[i]
     }
 
+    /// Servents in the network.
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// The network has no servent.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
 
+    /// Descriptors put on links since creation, all types.
     pub fn total_sent(&self) -> u64 {
         self.sent.iter().sum()
     }
@@ -388,6 +406,7 @@ impl Network {
         &self.load
     }
 
+    /// Sets every servent's delivery count ([`Network::load`]) back to 0.
     pub fn reset_load(&mut self) {
         self.load.iter_mut().for_each(|l| *l = 0);
     }

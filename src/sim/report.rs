@@ -9,11 +9,17 @@ use crate::topology::Graph;
 /// A topology's size and shape, as `servent compare` prints it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TopologyInfo {
+    /// The topology description as given (`plrg:n=10000,exponent=2.1`).
     pub spec: String,
+    /// Nodes of the graph.
     pub servents: usize,
+    /// Undirected links.
     pub links: usize,
+    /// Mean links per servent.
     pub mean_degree: f64,
+    /// Most links of one servent.
     pub max_degree: usize,
+    /// Connected components (an isolated servent is one).
     pub components: usize,
     /// The largest component sizes, largest first (at most 10).
     pub largest_components: Vec<usize>,
@@ -22,6 +28,7 @@ pub struct TopologyInfo {
 }
 
 impl TopologyInfo {
+    /// Measures `g`, labelled with the description `spec` it was built from.
     pub fn of(spec: &str, g: &Graph) -> TopologyInfo {
         let sizes = g.component_sizes();
         TopologyInfo {

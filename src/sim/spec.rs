@@ -10,21 +10,32 @@ use crate::core::Strategy;
 /// Errors in a strategy list or sweep.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SpecError {
+    /// A sweep that is not one strategy with exactly one `key=a..b`, `key=a..b*f` (f >= 2,
+    /// a >= 1) or `key=a/b/c` parameter of integers; holds the sweep as given.
     #[error(
         "{0}: a sweep needs exactly one parameter given as a range (a..b, a..b*f) or list (a/b/c)"
     )]
     BadSweep(String),
+    /// No strategy in the list.
     #[error("empty strategy list")]
     Empty,
+    /// One item did not parse as a strategy.
     #[error("strategy {text:?}: {reason}")]
-    Strategy { text: String, reason: String },
+    Strategy {
+        /// The item as given.
+        text: String,
+        /// The strategy parser's message.
+        reason: String,
+    },
 }
 
 /// One strategy of an experiment: the core's [`Strategy`] and the text it was given as,
 /// which labels it in tables and charts (`walk:k=16` rather than every parameter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StrategyItem {
+    /// The text as given (one item of the list, or one value of a sweep).
     pub label: String,
+    /// The parsed strategy, defaults filled in.
     pub strategy: Strategy,
 }
 

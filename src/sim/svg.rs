@@ -116,8 +116,11 @@ impl Placer {
 
 /// What to draw.
 pub struct Chart<'a> {
+    /// Heading above both panels (escaped for SVG when drawn).
     pub title: String,
+    /// Smaller line under the title: the topology and workload, say.
     pub subtitle: String,
+    /// One mark per strategy: messages per query against success rate and hops.
     pub rows: &'a [Summary],
     /// Join marks of the same family into a curve (a parameter sweep).
     pub curves: bool,

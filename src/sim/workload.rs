@@ -54,12 +54,15 @@ impl std::fmt::Display for Allocation {
 /// What to place and ask for.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WorkloadSpec {
+    /// Distinct objects (files `obj0`..), default 100.
     pub objects: usize,
     /// Mean fraction of servents holding each object (0.01 = 1%).
     pub replication: f64,
+    /// How the replicas are split among objects.
     pub allocation: Allocation,
     /// Zipf exponent of query popularity; 0 = every object equally popular.
     pub zipf_alpha: f64,
+    /// Queries to run, default 1000.
     pub queries: usize,
     /// Hits wanted per query (the Query's max-hits field); ring and walkers stop once
     /// they have this many, floods cannot.
@@ -128,6 +131,7 @@ impl Placement {
         }
     }
 
+    /// Objects placed (holder lists given).
     pub fn objects(&self) -> usize {
         self.object_start.len().saturating_sub(1)
     }
@@ -146,10 +150,12 @@ impl Placement {
         &self.node_objects[self.node_start[node] as usize..self.node_start[node + 1] as usize]
     }
 
+    /// Servent `node` holds a replica of `object`.
     pub fn holds(&self, node: NodeId, object: u32) -> bool {
         self.objects_of(node).binary_search(&object).is_ok()
     }
 
+    /// Replicas over all objects (distinct (servent, object) pairs).
     pub fn total_replicas(&self) -> usize {
         self.holders.len()
     }
@@ -175,7 +181,9 @@ fn parse_object(text: &[u8]) -> Option<u32> {
 /// a Query whose text is exactly `obj<k>`; no allocation unless it matches.
 #[derive(Debug, Clone)]
 pub struct ObjectMatcher {
+    /// Who holds what, shared by every servent of the network.
     pub placement: Arc<Placement>,
+    /// The servent this matcher answers for.
     pub node: NodeId,
 }
 
@@ -220,8 +228,11 @@ pub fn replica_counts(spec: &WorkloadSpec, nodes: usize) -> Vec<usize> {
 /// A placement and the query list (origin, object), drawn from `rng`.
 #[derive(Debug, Clone)]
 pub struct Workload {
+    /// What it was drawn from.
     pub spec: WorkloadSpec,
+    /// Which servents hold which objects.
     pub placement: Arc<Placement>,
+    /// The queries in run order: (origin servent, object searched for).
     pub queries: Vec<(NodeId, u32)>,
 }
 

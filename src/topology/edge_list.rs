@@ -9,13 +9,20 @@ use super::graph::Graph;
 /// Errors reading an edge-list file.
 #[derive(Debug)]
 pub enum TopologyError {
+    /// The file could not be read (missing, unreadable, not UTF-8).
     Io {
+        /// The file, as displayed.
         path: String,
+        /// The read error.
         source: std::io::Error,
     },
+    /// A line that is not two node IDs, or names a node ID above 10,000,000.
     BadLine {
+        /// The file, as displayed.
         path: String,
+        /// Line number, from 1.
         line: usize,
+        /// The line's first 80 characters.
         text: String,
     },
 }
@@ -80,6 +87,7 @@ impl Graph {
         Ok(Graph::from_edges(ids.len(), edges))
     }
 
+    /// Reads and parses the SNAP edge list at `path` (see [`Graph::parse_edge_list`]).
     pub fn load_edge_list(path: &Path) -> Result<Graph, TopologyError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Io {

@@ -9,6 +9,7 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// `n` nodes and no links.
     pub fn with_nodes(n: usize) -> Graph {
         Graph {
             adj: vec![Vec::new(); n],
@@ -51,18 +52,22 @@ impl Graph {
         }
     }
 
+    /// Nodes (servents), `n`.
     pub fn node_count(&self) -> usize {
         self.adj.len()
     }
 
+    /// Undirected links, each counted once.
     pub fn edge_count(&self) -> usize {
         self.edges
     }
 
+    /// The nodes linked to `node`. Panics if `node` is not below `node_count`.
     pub fn neighbours(&self, node: usize) -> &[u32] {
         &self.adj[node]
     }
 
+    /// Links of `node`. Panics if `node` is not below `node_count`.
     pub fn degree(&self, node: usize) -> usize {
         self.adj[node].len()
     }
@@ -78,6 +83,7 @@ impl Graph {
         true
     }
 
+    /// Every link once, as `(a, b)` with `a < b`, by `a`.
     pub fn edges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.adj.iter().enumerate().flat_map(|(a, ns)| {
             ns.iter()
@@ -86,10 +92,12 @@ impl Graph {
         })
     }
 
+    /// The largest degree (0 for an empty graph).
     pub fn max_degree(&self) -> usize {
         self.adj.iter().map(Vec::len).max().unwrap_or(0)
     }
 
+    /// Mean links per node, 2 x edges / nodes (0 for an empty graph).
     pub fn mean_degree(&self) -> f64 {
         if self.adj.is_empty() {
             return 0.0;

@@ -15,20 +15,33 @@ use super::graph::Graph;
 /// Errors in a topology description.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TopologySpecError {
+    /// The name before `:` is not a known topology.
     UnknownName {
+        /// What was being named (`topology`).
         what: &'static str,
+        /// The name as given.
         name: String,
+        /// The names accepted, comma-separated.
         expected: &'static str,
     },
+    /// A parameter the topology does not take.
     UnknownParam {
+        /// The whole description as given.
         spec: String,
+        /// The unknown key.
         key: String,
+        /// The keys this topology takes, comma-separated.
         expected: &'static str,
     },
+    /// A parameter without a value, or whose value does not parse as its type.
     BadValue {
+        /// The whole description as given.
         spec: String,
+        /// The parameter's key.
         key: String,
+        /// The value as given (empty when missing).
         value: String,
+        /// Why it was refused (the parser's message).
         reason: String,
     },
 }
@@ -132,26 +145,41 @@ impl<'a> Parts<'a> {
 pub enum TopologyKind {
     /// G(n, m) with m = n * degree / 2.
     Random {
+        /// Nodes (default 10,000).
         n: usize,
+        /// Mean degree, links per node (default 4).
         degree: f64,
     },
+    /// G(n, m): `m` distinct links chosen uniformly at random.
     Gnm {
+        /// Nodes (default 10,000).
         n: usize,
+        /// Links (default 2n; at most n(n-1)/2 are made).
         m: usize,
     },
     /// Power-law random graph by the configuration model.
     Plrg {
+        /// Nodes (default 10,000).
         n: usize,
+        /// Exponent of the degree law: P(k) proportional to k^-exponent (default 2.1).
         exponent: f64,
+        /// Smallest degree drawn (`min`, default 1).
         min_degree: usize,
+        /// Largest degree drawn (`max`, default unbounded; capped at n - 1).
         max_degree: usize,
     },
+    /// A 2D lattice, each node linked to its 4 neighbours (fewer on the border).
     Grid {
+        /// Nodes per row (`w`, default the square root of `n`, itself default 10,000).
         width: usize,
+        /// Rows (`h`, default as `w`).
         height: usize,
     },
+    /// Barabasi-Albert preferential attachment (`ba`).
     BarabasiAlbert {
+        /// Nodes (default 10,000).
         n: usize,
+        /// Links each new node makes to existing ones (default 2).
         m: usize,
     },
     /// A SNAP edge list.
@@ -161,7 +189,9 @@ pub enum TopologyKind {
 /// A topology description: how to make it, and whether to keep only the giant component.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopologySpec {
+    /// The generator and its parameters, or the edge-list file.
     pub kind: TopologyKind,
+    /// `lcc`: keep only the largest connected component (nodes renumbered).
     pub largest_component: bool,
 }
 

@@ -16,6 +16,7 @@ use crate::proto::Guid;
 pub enum Origin {
     /// We sent it: replies are ours.
     Local,
+    /// It came from this neighbour: replies go back to it.
     Peer(PeerId),
 }
 

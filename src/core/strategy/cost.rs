@@ -30,13 +30,18 @@ pub struct QueryTraffic {
 /// Descriptors sent, by type, plus duplicates received: a sum of [`QueryTraffic`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Traffic {
+    /// Query descriptors sent (flood copies and walker steps).
     pub queries: u64,
+    /// QueryHit descriptors sent, ours and relayed.
     pub hits: u64,
+    /// Check vendor messages sent (requests and verdicts, every hop).
     pub checks: u64,
+    /// Copies of a Query received after the first (not sent, so not in `total`).
     pub duplicates: u64,
 }
 
 impl Traffic {
+    /// Adds one servent's counters for one descriptor ID.
     pub fn add(&mut self, t: &QueryTraffic) {
         self.queries += u64::from(t.queries);
         self.hits += u64::from(t.hits);
@@ -53,6 +58,7 @@ impl Traffic {
 /// A search's cost summed over many servents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NetworkTraffic {
+    /// Descriptors sent and duplicates received, summed over the servents.
     pub traffic: Traffic,
     /// Distinct servents, other than the originator, that received the query (any of
     /// the search's descriptor IDs).
@@ -93,6 +99,7 @@ impl NetworkTraffic {
 /// [`QueryCost::set_network`], network-wide.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct QueryCost {
+    /// The search (its first descriptor ID).
     pub id: SearchId,
     /// The strategy in its text form.
     pub strategy: String,

@@ -11,6 +11,7 @@ use crate::proto::limits::HARD_MAX_TTL;
 /// TTL of a flood when none is given: the 0.6 soft limit, what servents send.
 pub(crate) const DEFAULT_FLOOD_TTL: u8 = 7;
 
+/// A flood's parameters (`flood:ttl=N`, TTL 1-15, default 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flood {
     /// TTL of the Query (clamped to the servent's `max_ttl` when sent).

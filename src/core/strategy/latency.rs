@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+/// The smoothed one-hop delay between servents and its deviation, from which every
+/// search timeout is derived.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HopLatency {
     /// Smoothed one-hop delay.
@@ -51,6 +53,7 @@ impl HopLatency {
         self.srtt
     }
 
+    /// One-hop delays measured so far (0: still the hint).
     pub fn samples(&self) -> u64 {
         self.samples
     }

@@ -36,8 +36,13 @@ use param::Param;
 /// A search strategy with its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
+    /// One Query flooded with a TTL (`flood`).
     Flood(Flood),
+    /// Floods of growing TTL, each with a fresh descriptor ID, until enough results
+    /// (`ring`).
     ExpandingRing(ExpandingRing),
+    /// k walkers, each handed to one random neighbour per step, checking back with the
+    /// requester (`walk`).
     RandomWalk(RandomWalk),
 }
 

@@ -6,20 +6,35 @@ use std::time::Duration;
 /// Why a strategy's text form was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StrategyError {
+    /// No strategy name (an empty text or an empty item in a list).
     #[error("empty strategy")]
     Empty,
     #[error("unknown strategy {0:?} (expected flood, ring or walk)")]
+    /// A name other than `flood`, `ring` or `walk`.
     UnknownName(String),
     #[error("{strategy}: unknown parameter {key:?}")]
-    UnknownKey { strategy: &'static str, key: String },
-    #[error("{strategy}: parameter {key}: bad value {value:?} ({why})")]
-    BadValue {
+    /// A key the strategy does not take.
+    UnknownKey {
+        /// The strategy's name.
         strategy: &'static str,
+        /// The key as given.
         key: String,
+    },
+    #[error("{strategy}: parameter {key}: bad value {value:?} ({why})")]
+    /// A value that does not parse or is out of range (e.g. a TTL above 15, a ring start
+    /// above its max).
+    BadValue {
+        /// The strategy's name.
+        strategy: &'static str,
+        /// The parameter's key.
+        key: String,
+        /// The value as given.
         value: String,
+        /// What is wrong with it.
         why: &'static str,
     },
     #[error("{strategy}: parameter {0:?} has no '=value'", strategy = .1)]
+    /// A parameter without `=value`: the text given and the strategy's name.
     MissingValue(String, &'static str),
 }
 

@@ -27,10 +27,14 @@ pub(super) const DEFAULT_RING_MAX_TTL: u8 = 7;
 /// Hits wanted: a user looking for one file stops at the first source.
 pub(super) const DEFAULT_WANT_HITS: u32 = 1;
 
+/// An expanding ring's parameters (`ring:start=1,step=2,max=7,want=1,timeout=auto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpandingRing {
+    /// TTL of the first ring, 1-15.
     pub start_ttl: u8,
+    /// TTL added per ring, 1-15.
     pub step: u8,
+    /// TTL of the last ring, 1-15 (also capped by the servent's `max_ttl`).
     pub max_ttl: u8,
     /// Distinct results (servent ID, file index) that end the search.
     pub want_hits: u32,

@@ -25,6 +25,7 @@ pub(crate) const DEFAULT_MAX_STEPS: u16 = 1024;
 /// Steps between checks: "every 4th step", as in the paper.
 pub(crate) const DEFAULT_CHECK_EVERY: u8 = 4;
 
+/// A random walk's parameters (`walk:k=16,steps=1024,check=4,want=1,remember=true`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RandomWalk {
     /// Number of walkers, 1-255 (the walker number is one byte).
