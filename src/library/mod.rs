@@ -4,7 +4,7 @@
 //! core ([`crate::core::QueryMatcher`]) and resolves HTTP requests to files: only files
 //! in the index are ever served, so no path from a request reaches the file system.
 //!
-//! - [`scan`]: walking the roots safely.
+//! - `scan`: walking the roots safely.
 //! - [`hash`]: SHA-1 URNs, the hash cache, the background hasher.
 //! - [`matching`]: query text to a [`matching::Pattern`]; folding and the refusal rules.
 //! - [`index`]: the keyword index a query runs against.

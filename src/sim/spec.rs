@@ -2,7 +2,7 @@
 //! core's search strategies (`flood:ttl=7`, `ring`, `walk:k=16,check=4`; grammar in
 //! `core::strategy`), including sweeps over one parameter (`walk:k=1..64*2`,
 //! `flood:ttl=1..8`, `walk:k=4/16/32`). Topologies are described in
-//! [`crate::topology::spec`].
+//! `crate::topology::spec`.
 
 use crate::core::strategy::StrategyError;
 use crate::core::Strategy;

@@ -1,7 +1,7 @@
 //! Search strategies: how one search of ours spends descriptors. One file per strategy
-//! ([`flood`], [`ring`], [`walk`]) holding its parameters and its pure rules; the shared cost
-//! record in [`cost`]; what names a search and how it ended in [`search`]; the text form's
-//! parameters in [`param`]; the hop-latency estimate the timeouts follow in [`latency`]. The
+//! (`flood`, `ring`, `walk`) holding its parameters and its pure rules; the shared cost
+//! record in `cost`; what names a search and how it ended in `search`; the text form's
+//! parameters in `param`; the hop-latency estimate the timeouts follow in `latency`. The
 //! servent drives them (`Servent::search`, in `servent/search.rs` and `servent/walker.rs`)
 //! with time and randomness passed in, so the TCP driver and the simulator run the same
 //! code and every strategy is measured by the same counters.
