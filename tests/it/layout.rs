@@ -738,10 +738,23 @@ fn only_the_binary_prints_for_a_person() {
 #[test]
 fn the_docs_name_only_paths_that_exist() {
     let mut bad = Vec::new();
-    for doc in ["README.md", "CONTRIBUTING.md", "protocol/README.md", "data/README.md"] {
+    for doc in [
+        "README.md",
+        "CONTRIBUTING.md",
+        "protocol/README.md",
+        "data/README.md",
+    ] {
         let text = fs::read_to_string(root().join(doc)).unwrap();
         for word in text.split(|c: char| c.is_whitespace() || "`|()[],;:'\"<>".contains(c)) {
-            let top = ["src/", "tests/", "benches/", "scripts/", "fuzz/", "data/", "protocol/"];
+            let top = [
+                "src/",
+                "tests/",
+                "benches/",
+                "scripts/",
+                "fuzz/",
+                "data/",
+                "protocol/",
+            ];
             if !top.iter().any(|t| word.starts_with(t)) || word.contains('*') {
                 continue;
             }
@@ -753,5 +766,9 @@ fn the_docs_name_only_paths_that_exist() {
     }
     bad.sort();
     bad.dedup();
-    assert!(bad.is_empty(), "docs name missing paths:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "docs name missing paths:\n{}",
+        bad.join("\n")
+    );
 }
