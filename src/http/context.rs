@@ -24,13 +24,17 @@ pub struct HttpContext {
     pub server_name: String,
     /// The shared files; `None` shares nothing.
     pub library: Option<Arc<Library>>,
+    /// Upload slots: how many file bodies may be sent at once (503 beyond).
     pub uploads: UploadSlots,
+    /// Request, byte and refusal counters for `/status`.
     pub stats: HttpStats,
     pub(crate) open_files: OpenFiles,
     server_header: OnceLock<Option<HeaderValue>>,
 }
 
 impl HttpContext {
+    /// A server named `server_name` (sent as `Server`) whose `/status` is rendered by
+    /// `status`; it shares nothing until [`HttpContext::with_library`].
     pub fn new(
         server_name: impl Into<String>,
         status: impl Fn() -> String + Send + Sync + 'static,
@@ -69,8 +73,10 @@ impl HttpContext {
 /// Counters of the HTTP side (shown in `/status`, read by tests).
 #[derive(Default)]
 pub struct HttpStats {
+    /// HTTP requests answered (any status).
     pub requests: AtomicU64,
     /// Body bytes of shared files handed to the connection.
     pub bytes_served: Arc<AtomicU64>,
+    /// File requests refused with 503 because every upload slot was taken.
     pub busy_refusals: AtomicU64,
 }

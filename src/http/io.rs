@@ -15,6 +15,8 @@ pub struct HyperIo<S> {
 }
 
 impl<S> HyperIo<S> {
+    /// Serves `prefix` (bytes already read from `inner`, e.g. while classifying the
+    /// connection) before reading `inner` itself.
     pub fn new(inner: S, prefix: Vec<u8>) -> Self {
         HyperIo {
             prefix,

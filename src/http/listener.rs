@@ -25,6 +25,7 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
+    /// The address the server listens on (the port the OS chose for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
