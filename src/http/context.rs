@@ -1,12 +1,14 @@
 //! What the HTTP side needs from the rest of the servent ([`HttpContext`]: `/status`, the
-//! server name, the shared library) and what it keeps across connections (upload slots,
-//! kept-open files, counters).
+//! server name, the shared library) and what it keeps across connections (the admission
+//! gate, upload slots, kept-open files, counters).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
 use hyper::header::HeaderValue;
 
+use super::admission::{Gate, HttpLimits};
+use super::ended::EndCounters;
 use super::open_files::OpenFiles;
 use super::uploads::UploadSlots;
 use crate::library::Library;
@@ -25,6 +27,8 @@ pub struct HttpContext {
     /// The shared files; `None` shares nothing.
     pub library: Option<Arc<Library>>,
     pub uploads: UploadSlots,
+    /// Connection caps and timeouts, and who holds a slot.
+    pub gate: Gate,
     pub stats: HttpStats,
     pub(crate) open_files: OpenFiles,
     server_header: OnceLock<Option<HeaderValue>>,
@@ -40,6 +44,7 @@ impl HttpContext {
             server_name: server_name.into(),
             library: None,
             uploads: UploadSlots::new(DEFAULT_MAX_UPLOADS),
+            gate: Gate::new(HttpLimits::default()),
             stats: HttpStats::default(),
             open_files: OpenFiles::default(),
             server_header: OnceLock::new(),
@@ -64,6 +69,12 @@ impl HttpContext {
         self.uploads = UploadSlots::new(n);
         self
     }
+
+    /// Other connection caps and timeouts than the defaults (tests use short ones).
+    pub fn with_limits(mut self, limits: HttpLimits) -> HttpContext {
+        self.gate = Gate::new(limits);
+        self
+    }
 }
 
 /// Counters of the HTTP side (shown in `/status`, read by tests).
@@ -73,4 +84,6 @@ pub struct HttpStats {
     /// Body bytes of shared files handed to the connection.
     pub bytes_served: Arc<AtomicU64>,
     pub busy_refusals: AtomicU64,
+    /// How connections ended, one count per connection.
+    pub ended: EndCounters,
 }

@@ -1,10 +1,14 @@
 //! HTTP on the servent's one port (hyper 1.x): `/status`, shared files with ranges
-//! ([`files`], [`range`]), and the client side used by the downloader ([`client`]).
+//! ([`files`], [`range`]), connection caps and deadlines ([`admission`], [`deadline`]),
+//! and the client side used by the downloader ([`client`]).
 
+pub mod admission;
 pub mod body;
 pub mod client;
 pub mod context;
+pub mod deadline;
 pub mod disk;
+pub mod ended;
 pub mod files;
 pub mod io;
 pub mod listener;
@@ -14,5 +18,7 @@ pub mod response;
 pub mod server;
 pub mod uploads;
 
+pub use admission::HttpLimits;
 pub use context::{HttpContext, HttpStats};
+pub use ended::HttpEnd;
 pub use listener::{serve_listener, ServerHandle};
