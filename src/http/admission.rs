@@ -12,20 +12,9 @@ use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::deadline::Watch;
 use super::ended::HttpEnd;
+use super::limits::HttpLimits;
 use crate::rt;
 
-/// HTTP connections open at once. Far above the upload slots (8 by default), so keep-alive
-/// clients and status polls fit; each holds a task and buffers, so a flood cannot grow it.
-pub const MAX_HTTP_CONNECTIONS: usize = 256;
-/// HTTP connections open at once from one client address (an IPv6 client: its /64). A
-/// browser or a downloader uses a handful; one address cannot take every slot.
-pub const MAX_HTTP_PER_ADDRESS: usize = 8;
-/// A request head (request line and headers) must arrive whole within this of its first
-/// byte: one deadline for the head, so a byte every few seconds cannot hold a slot.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// A keep-alive connection waits this long for the next request, then is closed: an idle
-/// connection costs a slot and gives nothing.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// `Retry-After` of a refusal (seconds): by then idle connections have timed out.
 pub const REFUSAL_RETRY_AFTER_S: u64 = 10;
 /// After a refusal, the client's request is read and dropped for at most this long before
@@ -33,26 +22,6 @@ pub const REFUSAL_RETRY_AFTER_S: u64 = 10;
 const REFUSAL_LINGER: Duration = Duration::from_millis(500);
 /// ... and at most this many bytes of it.
 const REFUSAL_DRAIN_BYTES: usize = 8 * 1024;
-
-/// The caps and timeouts of the HTTP side (defaults: the constants above).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpLimits {
-    pub max_connections: usize,
-    pub max_per_address: usize,
-    pub head_timeout: Duration,
-    pub idle_timeout: Duration,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            max_connections: MAX_HTTP_CONNECTIONS,
-            max_per_address: MAX_HTTP_PER_ADDRESS,
-            head_timeout: HEAD_TIMEOUT,
-            idle_timeout: IDLE_TIMEOUT,
-        }
-    }
-}
 
 /// Whether `ip` is loopback, an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, what a
 /// `[::]` listener sees of an IPv4 client) judged as the IPv4 address it carries.

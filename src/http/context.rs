@@ -7,8 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use hyper::header::HeaderValue;
 
-use super::admission::{Gate, HttpLimits};
+use super::admission::Gate;
 use super::ended::EndCounters;
+use super::limits::HttpLimits;
 use super::open_files::OpenFiles;
 use super::uploads::UploadSlots;
 use crate::library::Library;

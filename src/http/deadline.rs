@@ -16,8 +16,8 @@ use futures::io::{AsyncRead, AsyncWrite};
 use futures::task::AtomicWaker;
 use hyper::body::{Frame, SizeHint};
 
-use super::admission::HttpLimits;
 use super::ended::HttpEnd;
+use super::limits::HttpLimits;
 use super::response::Body;
 use crate::rt;
 

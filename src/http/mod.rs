@@ -11,6 +11,7 @@ pub mod disk;
 pub mod ended;
 pub mod files;
 pub mod io;
+pub mod limits;
 pub mod listener;
 pub mod open_files;
 pub mod range;
@@ -18,7 +19,7 @@ pub mod response;
 pub mod server;
 pub mod uploads;
 
-pub use admission::HttpLimits;
 pub use context::{HttpContext, HttpStats};
 pub use ended::HttpEnd;
+pub use limits::HttpLimits;
 pub use listener::{serve_listener, ServerHandle};

@@ -14,8 +14,8 @@ use super::accept::accept_gnutella;
 use super::handshake::count_failure;
 use super::shared::Shared;
 use crate::http::admission::refuse;
-/// HTTP connections open at once (the HTTP side's default cap, see `http::admission`).
-pub use crate::http::admission::MAX_HTTP_CONNECTIONS;
+/// HTTP connections open at once (the HTTP side's default cap, `http::limits`).
+pub use crate::http::limits::MAX_HTTP_CONNECTIONS;
 use crate::http::server::serve_admitted;
 use crate::rt::{self, TcpListener, TcpStream};
 

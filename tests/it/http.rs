@@ -676,7 +676,7 @@ const HONEST_WITHIN: Duration = Duration::from_secs(1);
 
 #[test]
 fn idle_keep_alive_connections_cannot_lock_out_an_honest_client() {
-    use servent::http::admission::{MAX_HTTP_CONNECTIONS, MAX_HTTP_PER_ADDRESS};
+    use servent::http::limits::{MAX_HTTP_CONNECTIONS, MAX_HTTP_PER_ADDRESS};
     use servent::http::{HttpEnd, HttpLimits};
     // Default limits: the attackers' connections stay open for the whole test (15 s idle).
     let (ctx, handle) = serve_limited(HttpLimits::default());
@@ -716,7 +716,7 @@ fn idle_keep_alive_connections_cannot_lock_out_an_honest_client() {
 
 #[test]
 fn one_address_holds_at_most_its_share_of_connections() {
-    use servent::http::admission::MAX_HTTP_PER_ADDRESS;
+    use servent::http::limits::MAX_HTTP_PER_ADDRESS;
     use servent::http::{HttpEnd, HttpLimits};
     let (ctx, handle) = serve_limited(HttpLimits::default());
     let from = std::net::Ipv4Addr::new(127, 0, 0, 2);
