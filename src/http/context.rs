@@ -1,12 +1,15 @@
 //! What the HTTP side needs from the rest of the servent ([`HttpContext`]: `/status`, the
-//! server name, the shared library) and what it keeps across connections (upload slots,
-//! kept-open files, counters).
+//! server name, the shared library) and what it keeps across connections (the admission
+//! gate, upload slots, kept-open files, counters).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
 use hyper::header::HeaderValue;
 
+use super::admission::Gate;
+use super::ended::EndCounters;
+use super::limits::HttpLimits;
 use super::open_files::OpenFiles;
 use super::uploads::UploadSlots;
 use crate::library::Library;
@@ -26,6 +29,8 @@ pub struct HttpContext {
     pub library: Option<Arc<Library>>,
     /// Upload slots: how many file bodies may be sent at once (503 beyond).
     pub uploads: UploadSlots,
+    /// Connection caps and timeouts, and who holds a slot.
+    pub gate: Gate,
     /// Request, byte and refusal counters for `/status`.
     pub stats: HttpStats,
     pub(crate) open_files: OpenFiles,
@@ -44,6 +49,7 @@ impl HttpContext {
             server_name: server_name.into(),
             library: None,
             uploads: UploadSlots::new(DEFAULT_MAX_UPLOADS),
+            gate: Gate::new(HttpLimits::default()),
             stats: HttpStats::default(),
             open_files: OpenFiles::default(),
             server_header: OnceLock::new(),
@@ -68,6 +74,12 @@ impl HttpContext {
         self.uploads = UploadSlots::new(n);
         self
     }
+
+    /// Other connection caps and timeouts than the defaults (tests use short ones).
+    pub fn with_limits(mut self, limits: HttpLimits) -> HttpContext {
+        self.gate = Gate::new(limits);
+        self
+    }
 }
 
 /// Counters of the HTTP side (shown in `/status`, read by tests).
@@ -79,4 +91,6 @@ pub struct HttpStats {
     pub bytes_served: Arc<AtomicU64>,
     /// File requests refused with 503 because every upload slot was taken.
     pub busy_refusals: AtomicU64,
+    /// How connections ended, one count per connection.
+    pub ended: EndCounters,
 }

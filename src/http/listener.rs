@@ -1,18 +1,19 @@
 //! A stand-alone HTTP listener: an accept loop that hands every connection to
-//! [`serve_connection`]. The servent's one port dispatches through its own loop; this one
-//! serves tests, benchmarks and HTTP-only servers, and can be stopped with every open
-//! connection (as if the process had died).
+//! [`serve_accepted`] (caps, deadlines and counters as on the one port). The servent's one
+//! port dispatches through its own loop; this one serves tests, benchmarks and HTTP-only
+//! servers, and can be stopped with every open connection (as if the process had died).
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures::future::{AbortHandle, Abortable};
 
 use super::context::HttpContext;
-use super::server::serve_connection;
+use super::server::serve_accepted;
 use crate::rt::{self, TcpListener};
 
 /// A running listener. Dropping it leaves it running; [`ServerHandle::stop`] ends it.
@@ -80,9 +81,7 @@ pub fn serve_listener(listener: TcpListener, ctx: Arc<HttpContext>) -> io::Resul
             let conns = Arc::clone(&conns);
             rt::spawn(Abortable::new(
                 async move {
-                    if let Err(e) = serve_connection(stream, Vec::new(), peer, ctx).await {
-                        log::debug!("http connection from {peer}: {e}");
-                    }
+                    serve_accepted(stream, Vec::new(), Instant::now(), peer, ctx).await;
                     conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                 },
                 reg,

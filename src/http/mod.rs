@@ -1,12 +1,17 @@
 //! HTTP on the servent's one port (hyper 1.x): `/status`, shared files with ranges
-//! ([`files`], [`range`]), and the client side used by the downloader ([`client`]).
+//! ([`files`], [`range`]), connection caps and deadlines ([`admission`], [`deadline`]),
+//! and the client side used by the downloader ([`client`]).
 
+pub mod admission;
 mod body;
 pub(crate) mod client;
 mod context;
+mod deadline;
 mod disk;
+mod ended;
 mod files;
 pub mod io;
+pub mod limits;
 mod listener;
 mod open_files;
 pub mod range;
@@ -15,4 +20,6 @@ pub mod server;
 mod uploads;
 
 pub use context::{HttpContext, HttpStats};
+pub use ended::HttpEnd;
+pub use limits::HttpLimits;
 pub use listener::{serve_listener, ServerHandle};

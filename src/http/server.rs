@@ -1,42 +1,96 @@
 //! The HTTP side of the one port: routes requests to `/status` (loopback clients only),
 //! shared files (`/get/<index>/<name>`, `/uri-res/N2R?urn:sha1:...`, see [`super::files`])
-//! and `POST /library/rescan` (loopback only); everything else is 404.
+//! and `POST /library/rescan` (loopback only); another path is 404 and another method 405
+//! (with `Allow`). Each connection is admitted by the gate ([`super::admission`]) and
+//! held to its deadlines ([`super::deadline`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::io::{AsyncRead, AsyncWrite};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::admission::{is_loopback, refuse, Permit};
 pub use super::context::{HttpContext, DEFAULT_MAX_UPLOADS};
+use super::deadline::{DeadlineIo, Tracked};
+use super::ended::HttpEnd;
 use super::files;
 use super::io::HyperIo;
 use super::response::{text, Body};
 use crate::rt;
 
-/// Serves HTTP/1.1 (keep-alive) on one accepted connection whose first bytes, already
-/// read to dispatch it, are `prefix`.
-pub async fn serve_connection<S>(
+/// Serves one accepted connection: admission through the gate (refused: 503 and closed),
+/// then HTTP/1.1 with keep-alive under the connection's deadlines. `prefix` holds its
+/// first bytes, already read to dispatch it, the first of them at `head_started`. Returns
+/// how it ended, already counted in `ctx.stats.ended`.
+pub async fn serve_accepted<S>(
+    io: S,
+    prefix: Vec<u8>,
+    head_started: Instant,
+    peer: SocketAddr,
+    ctx: Arc<HttpContext>,
+) -> HttpEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match ctx.gate.admit(peer.ip(), head_started) {
+        Err(end) => {
+            ctx.stats.ended.count(end);
+            refuse(io).await;
+            end
+        }
+        Ok(permit) => {
+            let end = serve_admitted(io, prefix, peer, Arc::clone(&ctx), &permit).await;
+            drop(permit);
+            ctx.stats.ended.count(end);
+            end
+        }
+    }
+}
+
+/// Serves requests on a connection holding `permit` until the client leaves, a request
+/// is malformed or a deadline passes; returns how it ended (not counted here).
+pub async fn serve_admitted<S>(
     io: S,
     prefix: Vec<u8>,
     peer: SocketAddr,
     ctx: Arc<HttpContext>,
-) -> Result<(), hyper::Error>
+    permit: &Permit,
+) -> HttpEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let watch = Arc::clone(&permit.watch);
+    let io = HyperIo::new(
+        DeadlineIo::new(io, Arc::clone(&watch), *ctx.gate.limits()),
+        prefix,
+    );
     let service = hyper::service::service_fn(move |req| {
+        watch.request_started();
         let ctx = Arc::clone(&ctx);
-        async move { Ok::<_, Infallible>(route(ctx, peer, req).await) }
+        let watch = Arc::clone(&watch);
+        async move {
+            let response = route(ctx, peer, req).await;
+            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, watch)))
+        }
     });
-    hyper::server::conn::http1::Builder::new()
+    let result = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(HyperIo::new(io, prefix), service)
-        .await
+        .serve_connection(io, service)
+        .await;
+    if let Err(e) = &result {
+        log::debug!("http connection from {peer}: {e}");
+    }
+    permit.watch.cut().unwrap_or(match result {
+        Ok(()) => HttpEnd::Completed,
+        Err(e) if e.is_parse() || e.is_parse_too_large() => HttpEnd::BadRequest,
+        Err(_) => HttpEnd::Reset,
+    })
 }
 
 async fn route(ctx: Arc<HttpContext>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
@@ -56,9 +110,9 @@ async fn dispatch(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let path = req.uri().path();
-    let file_path = path.starts_with("/get/") || path == "/uri-res/N2R";
-    match (req.method(), path) {
-        (&Method::GET, "/status") if peer.ip().is_loopback() => {
+    let method = req.method();
+    match (method, path) {
+        (&Method::GET, "/status") if is_loopback(peer.ip()) => {
             let mut r = text(StatusCode::OK, (ctx.status)());
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -72,20 +126,24 @@ async fn dispatch(
             files::get_by_index(ctx, &req).await
         }
         (&Method::GET | &Method::HEAD, "/uri-res/N2R") => files::get_by_urn(ctx, &req).await,
-        (_, _) if file_path => {
-            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "use GET or HEAD\n".into());
-            r.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-            r
-        }
         (&Method::POST, "/library/rescan") => rescan(ctx, peer).await,
-        _ => text(StatusCode::NOT_FOUND, "not found\n".into()),
+        (_, "/library/rescan") => not_allowed("POST"),
+        (&Method::GET | &Method::HEAD, _) => text(StatusCode::NOT_FOUND, "not found\n".into()),
+        _ => not_allowed("GET, HEAD"),
     }
+}
+
+/// 405 naming the methods the path answers.
+fn not_allowed(allow: &'static str) -> Response<Body> {
+    let mut r = text(StatusCode::METHOD_NOT_ALLOWED, format!("use {allow}\n"));
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    r
 }
 
 /// `POST /library/rescan`: loopback clients only; answers the rescan report as JSON.
 async fn rescan(ctx: &Arc<HttpContext>, peer: SocketAddr) -> Response<Body> {
-    if !peer.ip().is_loopback() {
+    if !is_loopback(peer.ip()) {
         return text(
             StatusCode::FORBIDDEN,
             "rescan is for loopback clients\n".into(),

@@ -1,21 +1,23 @@
-//! The one port: accepts connections, reads the first bytes and hands each to the overlay
-//! (`GNUTELLA CONNECT/`), the HTTP side (`GET `, `HEAD `, `POST `) or push callbacks
-//! (`GIV `); the overlay's side of the handshake is `accept.rs`'s.
+//! The one port: accepts connections, reads the first bytes (one deadline for the whole
+//! first block) and hands each to the overlay (`GNUTELLA CONNECT/`), the HTTP side (a
+//! request method: `GET `, `HEAD `, `POST `, `OPTIONS `, ...) or push callbacks (`GIV `);
+//! the overlay's side of the handshake is `accept.rs`'s. Every accepted connection is
+//! counted once by how classification ended (`connections` in `/status`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures::io::{AsyncReadExt, AsyncWriteExt};
-use futures::StreamExt;
+use futures::io::AsyncReadExt;
 
 use super::accept::accept_gnutella;
-use super::handshake::{count_failure, HandshakeFailure};
+use super::handshake::count_failure;
 use super::shared::Shared;
+use crate::http::admission::refuse;
+/// HTTP connections open at once (the HTTP side's default cap, `http::limits`).
+pub use crate::http::limits::MAX_HTTP_CONNECTIONS;
+use crate::http::server::serve_admitted;
 use crate::rt::{self, TcpListener, TcpStream};
-
-/// HTTP connections open at once; beyond it a new one gets 503 and is closed. Far above
-/// the upload slots (8 by default), so keep-alive clients and status polls fit.
-pub const MAX_HTTP_CONNECTIONS: usize = 256;
 
 /// What the first bytes of a connection say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +33,19 @@ pub enum Protocol {
     Unknown,
 }
 
-const PREFIXES: [(&[u8], Protocol); 5] = [
+/// First bytes and what they say. Every request method goes to HTTP, so a method we do
+/// not serve gets its 405 with `Allow` there rather than a silent close.
+const PREFIXES: [(&[u8], Protocol); 11] = [
     (b"GNUTELLA CONNECT/", Protocol::Gnutella),
     (b"GET ", Protocol::Http),
     (b"HEAD ", Protocol::Http),
     (b"POST ", Protocol::Http),
+    (b"OPTIONS ", Protocol::Http),
+    (b"PUT ", Protocol::Http),
+    (b"DELETE ", Protocol::Http),
+    (b"TRACE ", Protocol::Http),
+    (b"PATCH ", Protocol::Http),
+    (b"CONNECT ", Protocol::Http),
     (b"GIV ", Protocol::Giv),
 ];
 
@@ -60,19 +70,21 @@ pub async fn accept_loop(
     listener: TcpListener,
     mut stop: futures::channel::oneshot::Receiver<()>,
 ) {
-    let mut incoming = listener.incoming();
     loop {
-        let stream = match futures::future::select(incoming.next(), &mut stop).await {
-            futures::future::Either::Left((Some(stream), _)) => stream,
-            _ => break,
+        // `accept` gives the peer's address with the socket: asking the socket later
+        // fails once the peer has reset it, and that connection would go uncounted.
+        let accepted = match futures::future::select(Box::pin(listener.accept()), &mut stop).await {
+            futures::future::Either::Left((accepted, _)) => accepted,
+            futures::future::Either::Right(_) => break,
         };
         if shared.is_shutting_down() {
             break;
         }
-        match stream {
-            Ok(stream) => {
+        match accepted {
+            Ok((stream, remote)) => {
+                shared.lock().counters.accepted += 1;
                 let shared = Arc::clone(&shared);
-                rt::spawn(async move { serve(shared, stream).await });
+                rt::spawn(async move { serve(shared, stream, remote).await });
             }
             Err(e) => {
                 log::warn!("accept failed: {e}");
@@ -83,59 +95,68 @@ pub async fn accept_loop(
     }
 }
 
-async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
-    let Ok(remote) = stream.peer_addr() else {
-        return;
-    };
-    let within = shared.config.timing.handshake_timeout;
+/// Why a connection was closed before its first bytes said what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unclassified {
+    /// The first block did not arrive within the handshake timeout.
+    Timeout,
+    /// Closed or reset by the peer first.
+    Closed,
+}
+
+/// Reads until the first bytes classify the connection, all within `within` (one
+/// deadline for the block, not one per read): the protocol, the bytes read and when the
+/// first of them arrived.
+async fn read_first_block(
+    stream: &mut TcpStream,
+    within: Duration,
+) -> Result<(Protocol, Vec<u8>, Instant), Unclassified> {
     let mut prefix = Vec::with_capacity(64);
-    let mut chunk = [0u8; 64];
-    let proto = loop {
-        if let Some(p) = classify(&prefix) {
-            break p;
-        }
-        match rt::timeout(within, stream.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => prefix.extend_from_slice(&chunk[..n]),
-            _ => {
-                count_failure(&shared, &HandshakeFailure::Timeout);
-                return;
+    let mut first_byte = None;
+    let read = async {
+        let mut chunk = [0u8; 64];
+        loop {
+            if let Some(p) = classify(&prefix) {
+                return Ok(p);
             }
+            match stream.read(&mut chunk).await {
+                Ok(n) if n > 0 => {
+                    first_byte.get_or_insert_with(Instant::now);
+                    prefix.extend_from_slice(&chunk[..n]);
+                }
+                _ => return Err(Unclassified::Closed),
+            }
+        }
+    };
+    match rt::timeout(within, read).await {
+        Ok(Ok(p)) => Ok((p, prefix, first_byte.unwrap_or_else(Instant::now))),
+        Ok(Err(e)) => Err(e),
+        Err(rt::TimedOut) => Err(Unclassified::Timeout),
+    }
+}
+
+async fn serve(shared: Arc<Shared>, mut stream: TcpStream, remote: SocketAddr) {
+    let within = shared.config.timing.handshake_timeout;
+    let (proto, prefix, first_byte) = match read_first_block(&mut stream, within).await {
+        Ok(classified) => classified,
+        Err(why) => {
+            let kind = match why {
+                Unclassified::Timeout => "timeout",
+                Unclassified::Closed => "closed",
+            };
+            *shared.lock().counters.unclassified.entry(kind).or_default() += 1;
+            return;
         }
     };
     match proto {
         Protocol::Gnutella => {
+            shared.lock().counters.gnutella_connections += 1;
             if let Err(e) = accept_gnutella(&shared, stream, remote, prefix).await {
                 log::debug!("handshake with {remote} failed: {e}");
                 count_failure(&shared, &e);
             }
         }
-        Protocol::Http => {
-            // Each open HTTP connection holds a task and buffers: bound how many a flood
-            // of connections (or idle keep-alives) can hold at once.
-            let admitted = {
-                let mut st = shared.lock();
-                st.counters.http_connections += 1;
-                let ok = st.http_open < MAX_HTTP_CONNECTIONS;
-                if ok {
-                    st.http_open += 1;
-                } else {
-                    st.counters.http_refused += 1;
-                }
-                ok
-            };
-            if !admitted {
-                let _ = stream
-                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-                return;
-            }
-            let ctx = Arc::clone(&shared.http);
-            if let Err(e) = crate::http::server::serve_connection(stream, prefix, remote, ctx).await
-            {
-                log::debug!("http connection from {remote}: {e}");
-            }
-            shared.lock().http_open -= 1;
-        }
+        Protocol::Http => serve_http(&shared, stream, remote, prefix, first_byte).await,
         Protocol::Giv => {
             shared.lock().counters.giv_connections += 1;
             log::info!("GIV from {remote}: push downloads are not supported yet");
@@ -143,6 +164,33 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
         Protocol::Unknown => {
             shared.lock().counters.unknown_connections += 1;
             log::debug!("unknown protocol from {remote}");
+        }
+    }
+}
+
+/// Hands a connection to the HTTP side: admitted by its gate (caps per address and in
+/// all), else 503 and closed; how it ended is counted in `connections.http_ended`.
+async fn serve_http(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    prefix: Vec<u8>,
+    first_byte: Instant,
+) {
+    let ctx = Arc::clone(&shared.http);
+    shared.lock().counters.http_connections += 1;
+    match ctx.gate.admit(remote.ip(), first_byte) {
+        Err(end) => {
+            shared.lock().counters.http_refused += 1;
+            ctx.stats.ended.count(end);
+            refuse(stream).await;
+        }
+        Ok(permit) => {
+            shared.lock().http_open += 1;
+            let end = serve_admitted(stream, prefix, remote, Arc::clone(&ctx), &permit).await;
+            drop(permit);
+            ctx.stats.ended.count(end);
+            shared.lock().http_open -= 1;
         }
     }
 }
@@ -164,5 +212,8 @@ mod tests {
         assert_eq!(classify(b"G"), None);
         assert_eq!(classify(b"\x00\x01"), Some(Protocol::Unknown));
         assert_eq!(classify(b"GNUTELLA/0.6 200"), Some(Protocol::Unknown));
+        assert_eq!(classify(b"OPTIONS * HTTP/1.1"), Some(Protocol::Http));
+        assert_eq!(classify(b"TRACE / "), Some(Protocol::Http));
+        assert_eq!(classify(b"CONNECT h:1 "), Some(Protocol::Http));
     }
 }

@@ -113,8 +113,15 @@ pub struct NetCounters {
     pub refused_full: u64,
     pub refused_duplicate: u64,
     pub encode_errors: u64,
+    /// Connections the port accepted; each is counted once more by how classification
+    /// ended: `unclassified`, `gnutella_connections`, `http_connections`, `giv_connections`
+    /// or `unknown_connections`.
+    pub accepted: u64,
+    /// Closed before the first bytes said what they are, by why ("timeout", "closed").
+    pub unclassified: HashMap<&'static str, u64>,
+    pub gnutella_connections: u64,
     pub http_connections: u64,
-    /// HTTP connections refused because `dispatch::MAX_HTTP_CONNECTIONS` were open.
+    /// HTTP connections refused with 503 (over the per-address or the global cap).
     pub http_refused: u64,
     pub giv_connections: u64,
     pub unknown_connections: u64,

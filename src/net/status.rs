@@ -89,7 +89,11 @@ pub(super) fn render(shared: &Shared) -> Value {
             "refused_duplicate": c.refused_duplicate,
         },
         "connections": {
+            "accepted": c.accepted,
+            "unclassified": c.unclassified,
+            "gnutella": c.gnutella_connections,
             "http": c.http_connections,
+            "http_ended": shared.http.stats.ended.snapshot(),
             "http_open": st.http_open,
             "http_refused": c.http_refused,
             "giv": c.giv_connections,

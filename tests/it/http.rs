@@ -548,3 +548,396 @@ fn files_not_in_the_page_cache_are_served_too() {
     let r = curl(&["-H", "Range: bytes=1000-2999", &url]);
     assert_eq!((r.status, r.body.as_slice()), (206, &data[1000..3000]));
 }
+
+// ---- Lock-out resistance (issue 10): caps per address, deadlines, eviction, counters ----
+
+/// A TCP connection to `to` from the loopback address `from` (any of 127.0.0.0/8): lets
+/// one test play many client addresses.
+pub fn connect_from(from: std::net::Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = to else {
+        panic!("connect_from takes an IPv4 target");
+    };
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor we own; it is wrapped (and so closed)
+    // before any early return after its creation.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        let local = sockaddr(from, 0);
+        if libc::bind(fd, &local as *const _ as *const libc::sockaddr, len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let remote = sockaddr(*to.ip(), to.port());
+        if libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
+}
+
+/// Closes `s` with a reset (SO_LINGER 0) instead of a FIN.
+fn reset(s: TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a live descriptor with a correctly sized option.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
+    drop(s);
+}
+
+/// The `i`-th attacker address: 127.0.0.2 upwards, `per` connections each.
+fn attacker(i: usize, per: usize) -> std::net::Ipv4Addr {
+    let n = 2 + (i / per) as u32;
+    std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(127, 0, 0, 0)) + n)
+}
+
+/// Reads one response (head and `Content-Length` body) from a keep-alive connection.
+fn read_response(s: &mut TcpStream) -> Resp {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = find(&raw, b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf).expect("response head");
+        assert!(n > 0, "closed before a response: {raw:?}");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let len: usize = parse_responses(&raw[..head_end], true)[0]
+        .header("content-length")
+        .map_or(0, |v| v.parse().unwrap());
+    while raw.len() < head_end + len {
+        let n = s.read(&mut buf).expect("response body");
+        assert!(n > 0, "closed mid-body");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    parse_responses(&raw[..head_end + len], false).remove(0)
+}
+
+/// Sends `GET path` (keep-alive) on `s` and reads the answer.
+fn get_on(s: &mut TcpStream, path: &str) -> Resp {
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    read_response(s)
+}
+
+/// Waits (bounded) for the peer to close `s`; returns when it did, after `since`.
+fn closed_after(s: &mut TcpStream, since: Instant, within: Duration) -> Duration {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return since.elapsed(),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return since.elapsed(),
+            Err(e) => panic!("not closed within {within:?}: {e}"),
+        }
+    }
+}
+
+fn ended(ctx: &HttpContext, end: servent::http::HttpEnd) -> u64 {
+    ctx.stats.ended.get(end)
+}
+
+/// A server sharing nothing, with these limits.
+fn serve_limited(limits: servent::http::HttpLimits) -> (Arc<HttpContext>, ServerHandle) {
+    let ctx = Arc::new(HttpContext::new("servent-test", || "{}".to_owned()).with_limits(limits));
+    let handle = start(Arc::clone(&ctx), "127.0.0.1:0".parse().unwrap());
+    (ctx, handle)
+}
+
+/// Attacker connections open at once in the lock-out test: more than every HTTP slot.
+const IDLE_ATTACKERS: usize = 300;
+/// An honest request must be answered within this while the attackers sit idle.
+const HONEST_WITHIN: Duration = Duration::from_secs(1);
+
+#[test]
+fn idle_keep_alive_connections_cannot_lock_out_an_honest_client() {
+    use servent::http::limits::{MAX_HTTP_CONNECTIONS, MAX_HTTP_PER_ADDRESS};
+    use servent::http::{HttpEnd, HttpLimits};
+    // Default limits: the attackers' connections stay open for the whole test (15 s idle).
+    let (ctx, handle) = serve_limited(HttpLimits::default());
+    let started = Instant::now();
+    let mut idle = Vec::with_capacity(IDLE_ATTACKERS);
+    for i in 0..IDLE_ATTACKERS {
+        let mut s = connect_from(attacker(i, MAX_HTTP_PER_ADDRESS), handle.local_addr()).unwrap();
+        assert_eq!(get_on(&mut s, "/nothing").status, 404);
+        idle.push(s);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "attack too slow"
+        );
+    }
+    assert_eq!(ctx.gate.open(), MAX_HTTP_CONNECTIONS);
+    // The oldest idle ones made room for the last attackers (counted as their tasks end).
+    let evicted = (IDLE_ATTACKERS - MAX_HTTP_CONNECTIONS) as u64;
+    wait_until("evictions counted", Duration::from_secs(10), || {
+        ended(&ctx, HttpEnd::EvictedIdle) == evicted
+    });
+    // Every slot is held by an idle keep-alive connection: the honest client still gets in.
+    let t = Instant::now();
+    let mut honest = connect_from(std::net::Ipv4Addr::LOCALHOST, handle.local_addr()).unwrap();
+    let r = get_on(&mut honest, "/status");
+    let took = t.elapsed();
+    assert_eq!(r.status, 200);
+    assert!(took < HONEST_WITHIN, "honest GET took {took:?}");
+    eprintln!("honest GET under {IDLE_ATTACKERS} idle connections: {took:?}");
+    wait_until("honest eviction counted", Duration::from_secs(10), || {
+        ended(&ctx, HttpEnd::EvictedIdle) == evicted + 1
+    });
+    assert_eq!(ended(&ctx, HttpEnd::OverGlobalCap), 0);
+    // The evicted attackers were closed: the first one reads EOF.
+    closed_after(&mut idle[0], Instant::now(), Duration::from_secs(5));
+    handle.stop();
+}
+
+#[test]
+fn one_address_holds_at_most_its_share_of_connections() {
+    use servent::http::limits::MAX_HTTP_PER_ADDRESS;
+    use servent::http::{HttpEnd, HttpLimits};
+    let (ctx, handle) = serve_limited(HttpLimits::default());
+    let from = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let mut held = Vec::new();
+    for _ in 0..MAX_HTTP_PER_ADDRESS {
+        // Half a head: held open, not idle (so never evicted).
+        let mut s = connect_from(from, handle.local_addr()).unwrap();
+        s.write_all(b"GET /status HTTP/1.1\r\n").unwrap();
+        held.push(s);
+    }
+    wait_until("slots held", Duration::from_secs(10), || {
+        ctx.gate.open() == MAX_HTTP_PER_ADDRESS
+    });
+    let mut over = connect_from(from, handle.local_addr()).unwrap();
+    let r = get_on(&mut over, "/status");
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        r.header("retry-after"),
+        Some(
+            servent::http::admission::REFUSAL_RETRY_AFTER_S
+                .to_string()
+                .as_str()
+        )
+    );
+    closed_after(&mut over, Instant::now(), Duration::from_secs(5));
+    assert_eq!(ended(&ctx, HttpEnd::OverAddressCap), 1);
+    // Another address (the honest client on 127.0.0.1) is served.
+    let mut honest = TcpStream::connect(handle.local_addr()).unwrap();
+    assert_eq!(get_on(&mut honest, "/status").status, 200);
+    handle.stop();
+}
+
+/// Short deadlines for the slow-client tests.
+const SHORT_HEAD: Duration = Duration::from_millis(400);
+const SHORT_IDLE: Duration = Duration::from_millis(400);
+/// The slow-loris pace: far under the head deadline, so a per-byte timeout never fires.
+const LORIS_BYTE_EVERY: Duration = Duration::from_millis(40);
+/// How late a deadline may fire on a loaded machine.
+const DEADLINE_SLACK: Duration = Duration::from_secs(2);
+
+#[test]
+fn a_slow_loris_head_is_cut_at_one_deadline_and_frees_its_slot() {
+    use servent::http::{HttpEnd, HttpLimits};
+    let (ctx, handle) = serve_limited(HttpLimits {
+        max_connections: 1,
+        head_timeout: SHORT_HEAD,
+        idle_timeout: SHORT_IDLE,
+        ..HttpLimits::default()
+    });
+    let mut loris =
+        connect_from(std::net::Ipv4Addr::new(127, 0, 0, 2), handle.local_addr()).unwrap();
+    let began = Instant::now();
+    let reader = {
+        let mut r = loris.try_clone().unwrap();
+        std::thread::spawn(move || closed_after(&mut r, began, SHORT_HEAD + DEADLINE_SLACK * 2))
+    };
+    // One byte at a time, a head that never ends: bounded by count and by the close.
+    let head = b"GET /status HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    for (i, b) in head.iter().enumerate() {
+        if i == 2 {
+            // The loris holds the only slot: an honest client is refused meanwhile.
+            let mut honest = TcpStream::connect(handle.local_addr()).unwrap();
+            assert_eq!(get_on(&mut honest, "/status").status, 503);
+        }
+        if reader.is_finished() || loris.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(LORIS_BYTE_EVERY); // the attacker's pace, not synchronisation
+    }
+    let cut = reader.join().unwrap();
+    assert!(
+        cut >= SHORT_HEAD && cut < SHORT_HEAD + DEADLINE_SLACK,
+        "head deadline {SHORT_HEAD:?}, cut after {cut:?}"
+    );
+    wait_until("slot freed", Duration::from_secs(5), || {
+        ctx.gate.open() == 0
+    });
+    assert_eq!(ended(&ctx, HttpEnd::HeadTimeout), 1);
+    let mut honest = TcpStream::connect(handle.local_addr()).unwrap();
+    assert_eq!(get_on(&mut honest, "/status").status, 200);
+    handle.stop();
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    use servent::http::{HttpEnd, HttpLimits};
+    let (ctx, handle) = serve_limited(HttpLimits {
+        head_timeout: SHORT_HEAD,
+        idle_timeout: SHORT_IDLE,
+        ..HttpLimits::default()
+    });
+    let mut s = TcpStream::connect(handle.local_addr()).unwrap();
+    // Requests closer together than the idle timeout keep the connection.
+    for _ in 0..3 {
+        assert_eq!(get_on(&mut s, "/status").status, 200);
+    }
+    let answered = Instant::now();
+    let idle = closed_after(&mut s, answered, SHORT_IDLE + DEADLINE_SLACK * 2);
+    assert!(
+        idle >= SHORT_IDLE && idle < SHORT_IDLE + DEADLINE_SLACK,
+        "idle timeout {SHORT_IDLE:?}, closed after {idle:?}"
+    );
+    wait_until("counted", Duration::from_secs(5), || {
+        ended(&ctx, HttpEnd::IdleTimeout) == 1
+    });
+    assert_eq!(ctx.gate.open(), 0);
+    handle.stop();
+}
+
+/// A servent (one port: Gnutella, HTTP, GIV) with a short classification deadline.
+fn node(handshake_timeout: Duration) -> servent::net::Node {
+    rt::block_on(servent::net::Node::start_plain(servent::net::NodeConfig {
+        min_peers: 0,
+        timing: servent::net::Timing {
+            handshake_timeout,
+            ..servent::net::Timing::default()
+        },
+        ..servent::net::NodeConfig::default()
+    }))
+    .unwrap()
+}
+
+/// The pace of the slow first block: 17 bytes of it take four times the deadline.
+const CLASSIFY_BYTE_EVERY: Duration = Duration::from_millis(100);
+
+#[test]
+fn classification_has_one_deadline_for_the_whole_first_block() {
+    let n = node(SHORT_HEAD);
+    let mut s = TcpStream::connect(n.listen_addr()).unwrap();
+    let began = Instant::now();
+    let reader = {
+        let mut r = s.try_clone().unwrap();
+        std::thread::spawn(move || closed_after(&mut r, began, SHORT_HEAD + DEADLINE_SLACK * 2))
+    };
+    // "GNUTELLA CONNECT/" stays undecided until its last byte: each byte far sooner than
+    // the deadline, the whole block far later (17 x 100 ms against 400 ms).
+    let block = b"GNUTELLA CONNECT/";
+    let mut sent = 0;
+    for b in block {
+        if reader.is_finished() || s.write_all(&[*b]).is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(CLASSIFY_BYTE_EVERY); // the attacker's pace, not synchronisation
+    }
+    let cut = reader.join().unwrap();
+    assert!(
+        sent < block.len(),
+        "the whole block was sent before the cut"
+    );
+    assert!(
+        cut >= SHORT_HEAD && cut < SHORT_HEAD + DEADLINE_SLACK,
+        "classification deadline {SHORT_HEAD:?}, cut after {cut:?}"
+    );
+    wait_until("counted", Duration::from_secs(5), || {
+        n.status()["connections"]["unclassified"]["timeout"] == 1
+    });
+    rt::block_on(n.shutdown());
+}
+
+#[test]
+fn methods_we_do_not_serve_get_405_with_allow() {
+    let n = node(Duration::from_secs(10));
+    for method in ["OPTIONS", "PUT", "DELETE", "TRACE", "PATCH", "POST"] {
+        let mut s = TcpStream::connect(n.listen_addr()).unwrap();
+        write!(
+            s,
+            "{method} /status HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        )
+        .unwrap();
+        let r = read_response(&mut s);
+        assert_eq!(r.status, 405, "{method}");
+        assert_eq!(r.header("allow"), Some("GET, HEAD"), "{method}");
+    }
+    // The rescan endpoint is POST's.
+    let mut s = TcpStream::connect(n.listen_addr()).unwrap();
+    let r = get_on(&mut s, "/library/rescan");
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    rt::block_on(n.shutdown());
+}
+
+#[test]
+fn status_answers_an_ipv4_mapped_loopback_client() {
+    let ctx = Arc::new(HttpContext::new("servent-test", || "{\"ok\":1}".to_owned()));
+    let Ok(listener) = rt::block_on(rt::bind("[::]:0".parse().unwrap())) else {
+        eprintln!("skipped: no IPv6 listener here");
+        return;
+    };
+    let handle = serve_listener(listener, ctx).unwrap();
+    let port = handle.local_addr().port();
+    // An IPv4 client of a dual-stack `[::]` listener is seen as ::ffff:127.0.0.1.
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        eprintln!("skipped: the [::] listener is IPv6-only here");
+        handle.stop();
+        return;
+    };
+    let r = get_on(&mut s, "/status");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"{\"ok\":1}");
+    handle.stop();
+}
+
+/// Connections reset right after connecting in the counting test.
+const RESETS: u64 = 1_000;
+
+#[test]
+fn every_connection_reset_before_classification_is_counted() {
+    let n = node(Duration::from_secs(10));
+    let began = Instant::now();
+    for _ in 0..RESETS {
+        reset(TcpStream::connect(n.listen_addr()).unwrap());
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "connects too slow"
+        );
+    }
+    let c = |k: &str| n.status()["connections"][k].clone();
+    wait_until("every reset counted", Duration::from_secs(20), || {
+        c("accepted") == RESETS && c("unclassified")["closed"] == RESETS
+    });
+    assert_eq!(c("http"), 0);
+    assert_eq!(c("unknown"), 0);
+    rt::block_on(n.shutdown());
+}

@@ -835,10 +835,13 @@ fn open_http_connections_are_bounded_and_freed() {
     use servent::net::dispatch::MAX_HTTP_CONNECTIONS;
     rt::block_on(async {
         let node = Node::start_plain(config(40)).await.unwrap();
-        // Connections that send half a request and wait: each holds a slot.
+        // Connections that send half a request and wait: each holds a slot. They come from
+        // 127.0.0.2 upwards, a few per address (one address may hold only a few slots).
         let mut idle = Vec::new();
-        for _ in 0..MAX_HTTP_CONNECTIONS {
-            let mut s = TcpStream::connect(node.listen_addr()).await.unwrap();
+        for i in 0..MAX_HTTP_CONNECTIONS {
+            let from = std::net::Ipv4Addr::from(0x7f00_0002 + (i / 4) as u32);
+            let s = crate::http::connect_from(from, node.listen_addr()).unwrap();
+            let mut s = TcpStream::from(s);
             s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n")
                 .await
                 .unwrap();
