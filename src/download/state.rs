@@ -127,8 +127,13 @@ pub fn part_paths(output: &Path) -> (PathBuf, PathBuf) {
 impl PartState {
     /// Reads a sidecar; `None` when absent or unreadable (the download starts over).
     pub fn load(path: &Path) -> Option<PartState> {
-        let text = fs::read_to_string(path).ok()?;
-        let s: PartState = serde_json::from_str(&text).ok()?;
+        Self::from_json(&fs::read_to_string(path).ok()?)
+    }
+
+    /// Decodes a sidecar's text (what [`PartState::load`] reads); `None` when it is not a
+    /// sidecar of this version. Public so the fuzz target reaches it without a file.
+    pub fn from_json(text: &str) -> Option<PartState> {
+        let s: PartState = serde_json::from_str(text).ok()?;
         (s.version == STATE_VERSION).then_some(s)
     }
 
