@@ -77,6 +77,14 @@ impl RangeSet {
         gaps
     }
 
+    /// Whether the ranges are what [`RangeSet::insert`] builds (each non-empty, sorted,
+    /// neither overlapping nor touching) and end by `size`: a sidecar edited or corrupted
+    /// otherwise (found by fuzzing: `[[60,30]]`) would make `len` underflow.
+    fn is_canonical_within(&self, size: u64) -> bool {
+        self.0.iter().all(|&(a, b)| a < b && b <= size)
+            && self.0.windows(2).all(|w| w[0].1 < w[1].0)
+    }
+
     /// The ranges, in order of offset.
     pub fn ranges(&self) -> impl Iterator<Item = Range<u64>> + '_ {
         self.0.iter().map(|&(a, b)| a..b)
@@ -127,9 +135,14 @@ pub fn part_paths(output: &Path) -> (PathBuf, PathBuf) {
 impl PartState {
     /// Reads a sidecar; `None` when absent or unreadable (the download starts over).
     pub fn load(path: &Path) -> Option<PartState> {
-        let text = fs::read_to_string(path).ok()?;
-        let s: PartState = serde_json::from_str(&text).ok()?;
-        (s.version == STATE_VERSION).then_some(s)
+        Self::from_json(&fs::read_to_string(path).ok()?)
+    }
+
+    /// Decodes a sidecar's text (what [`PartState::load`] reads); `None` when it is not a
+    /// sidecar of this version. Public so the fuzz target reaches it without a file.
+    pub fn from_json(text: &str) -> Option<PartState> {
+        let s: PartState = serde_json::from_str(text).ok()?;
+        (s.version == STATE_VERSION && s.done.is_canonical_within(s.size)).then_some(s)
     }
 
     /// Writes the sidecar atomically (temporary name, sync, rename).

@@ -120,7 +120,8 @@ impl WalkerTag {
     }
 
     /// `query` marked with this tag: an existing `RW` extension is replaced in place;
-    /// otherwise a GGEP block holding only `RW` is appended to the extension area.
+    /// otherwise a GGEP block holding only `RW` is appended to the extension area (before
+    /// an unparsed GGEP block, which would swallow it on the wire).
     pub fn apply(&self, query: &Query) -> Query {
         let mut q = query.clone();
         let data = self.encode().to_vec();
@@ -132,9 +133,20 @@ impl WalkerTag {
                 }
             }
         }
-        q.extensions.push(Extension::Ggep(GgepBlock::Parsed(vec![
-            GgepExtension::new(WALKER_GGEP_ID, data),
-        ])));
+        // Before any unparsed GGEP block: one swallows the rest of the area when decoded,
+        // so a tag after it would be lost on the wire (found by fuzzing).
+        let at = q
+            .extensions
+            .iter()
+            .position(|e| matches!(e, Extension::Ggep(GgepBlock::Raw(_))))
+            .unwrap_or(q.extensions.len());
+        q.extensions.insert(
+            at,
+            Extension::Ggep(GgepBlock::Parsed(vec![GgepExtension::new(
+                WALKER_GGEP_ID,
+                data,
+            )])),
+        );
         q
     }
 }
