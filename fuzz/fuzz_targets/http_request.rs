@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::io::{AsyncRead, AsyncWrite};
 use libfuzzer_sys::fuzz_target;
-use servent::http::server::{serve_connection, HttpContext};
+use servent::http::server::{serve_accepted, HttpContext};
 use servent::library::{Library, LibraryConfig};
 use servent::net::dispatch::{classify, Protocol};
 
@@ -116,7 +116,8 @@ fuzz_target!(|data: &[u8]| {
         output: Arc::clone(&output),
     };
     let peer: SocketAddr = ([127, 0, 0, 1], 6346).into();
-    let _ = servent::rt::block_on(serve_connection(conn, data[..read].to_vec(), peer, ctx));
+    let started = std::time::Instant::now();
+    let _ = servent::rt::block_on(serve_accepted(conn, data[..read].to_vec(), started, peer, ctx));
     let out = output.lock().unwrap();
     assert!(
         out.is_empty() || out.starts_with(b"HTTP/1."),
