@@ -95,6 +95,12 @@ pub async fn connect(addr: SocketAddr, within: Duration) -> io::Result<TcpStream
     }
 }
 
+/// Turns Nagle's algorithm off (`TCP_NODELAY`) on a connected stream, so a small write
+/// (a descriptor) goes out at once instead of waiting for the ACK of the previous one.
+pub fn set_nodelay(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)
+}
+
 /// Binds a listener (port 0 lets the OS choose; read it back with `local_addr`).
 pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr).await
@@ -118,4 +124,24 @@ pub fn worker_threads() -> usize {
                 .map(|n| n.get())
                 .unwrap_or(1)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_nodelay_turns_nagle_off_on_both_ends() {
+        block_on(async {
+            let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (client, accepted) =
+                futures::join!(connect(addr, Duration::from_secs(5)), listener.accept());
+            let (client, (server, _)) = (client.unwrap(), accepted.unwrap());
+            assert!(!client.nodelay().unwrap() && !server.nodelay().unwrap());
+            set_nodelay(&client).unwrap();
+            set_nodelay(&server).unwrap();
+            assert!(client.nodelay().unwrap() && server.nodelay().unwrap());
+        });
+    }
 }

@@ -18,7 +18,7 @@ pub use config::Config;
 pub use event::{Event, Priority, Transmit};
 pub use matcher::{LocalFile, NoMatcher, QueryMatcher, SharedFiles};
 pub use peer::{PeerId, PeerInfo};
-pub use servent::{Origin, Servent};
+pub use servent::{Origin, Servent, MAX_BETTER_TTL_RELAYS};
 pub use stats::{DropReason, Stats};
 pub use strategy::{
     QueryCost, QueryTraffic, SearchEnd, SearchId, Strategy, WALKER_HEADER, WALKER_VERSION,

@@ -1,9 +1,11 @@
 //! The servent state machine: routing, duplicate suppression, TTL/hops rules, answering
 //! Pings and Queries. Inputs are `handle_*` calls and local requests; outputs are drained
-//! with `poll_transmit`, `poll_event` and `poll_timeout`. Searches with a strategy
+//! with `poll_transmit`, `poll_event` and `poll_timeout`. Flooded Queries (first copies,
+//! better-TTL copies) and our QueryHits are in `servent/flood.rs`; searches with a strategy
 //! (`search`, timers, costs) live in `servent/search.rs`; walkers and checks in
-//! `servent/walker.rs`; the records all three keep in `servent/state.rs`.
+//! `servent/walker.rs`; the records they all keep in `servent/state.rs`.
 
+mod flood;
 mod search;
 mod state;
 mod walker;
@@ -14,22 +16,20 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::proto::ggep::{cobs_encode, GgepBlock, GgepExtension};
 use crate::proto::limits::HARD_MAX_TTL;
-use crate::proto::payload::{
-    Bye, Extension, HitResult, Ping, Pong, Push, Query, QueryHit, Trailer,
-};
+use crate::proto::payload::{Bye, Ping, Pong, Push, Query};
 use crate::proto::{DecodeError, Descriptor, Guid, Payload, PayloadType};
 
-use super::config::{Config, DEFAULT_MAX_RESULTS, MAX_RESULTS_PER_QUERY_HIT};
+use super::config::Config;
 use super::event::{Event, Priority, Transmit};
 use super::expiring::ExpiringMap;
-use super::matcher::{LocalFile, SharedFiles};
+use super::matcher::SharedFiles;
 use super::peer::{Peer, PeerId, PeerInfo};
 use super::stats::{DropReason, Stats};
 use super::strategy::{HopLatency, QueryTraffic, SearchId};
 use crate::proto::walker::{CheckMessage, WalkerTag};
 
+pub use flood::MAX_BETTER_TTL_RELAYS;
 pub use state::Origin;
 use state::{Deadline, HeldWalker, QueryRoute, SearchState, WalkNode, WalkerKey};
 
@@ -302,6 +302,8 @@ impl Servent {
                 local: true,
                 ..QueryTraffic::default()
             },
+            flood_ttl: None,
+            better_relays: 0,
         };
         self.query_routes.put(guid, route, now);
         let d = Descriptor::new(guid, ttl, 0, Payload::Query(query));
@@ -436,43 +438,6 @@ impl Servent {
         };
         let reply = Descriptor::new(d.guid, self.reply_ttl(d.hops), 0, Payload::Pong(pong));
         self.send(from, reply, Priority::Reply);
-        self.relay_broadcast(from, d, ttl);
-    }
-
-    fn on_query(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
-        // What relay_broadcast will send, counted up front: one table operation per Query.
-        let relayed = if ttl > 1 {
-            self.peers.len().saturating_sub(1) as u32
-        } else {
-            0
-        };
-        let route = QueryRoute {
-            origin: Origin::Peer(from),
-            traffic: QueryTraffic {
-                queries: relayed,
-                ..QueryTraffic::default()
-            },
-        };
-        if let Some(seen) = self.query_routes.insert_new_or_get(d.guid, route, now) {
-            seen.traffic.duplicates += 1;
-            self.drop_duplicate(from);
-            return;
-        }
-        let Payload::Query(query) = &*d.payload else {
-            return;
-        };
-        let limit = query.max_hits().map_or(DEFAULT_MAX_RESULTS, |n| n as usize);
-        let files = self.shared.matcher.matches(query, limit);
-        if !files.is_empty() {
-            self.stats.queries_answered += 1;
-            let reply_ttl = self.reply_ttl(d.hops);
-            let hits = self.build_query_hits(&files);
-            self.count_traffic(d.guid, now, |t| t.hits += hits.len() as u32);
-            for hit in hits {
-                let reply = Descriptor::new(d.guid, reply_ttl, 0, Payload::QueryHit(hit));
-                self.send(from, reply, Priority::Reply);
-            }
-        }
         self.relay_broadcast(from, d, ttl);
     }
 
@@ -627,58 +592,5 @@ impl Servent {
         if let Some(p) = self.peers.get_mut(&from) {
             p.dropped += 1;
         }
-    }
-
-    /// Builds our QueryHits for `files`, split so no hit carries more than
-    /// [`MAX_RESULTS_PER_QUERY_HIT`] results.
-    fn build_query_hits(&self, files: &[LocalFile]) -> Vec<QueryHit> {
-        files
-            .chunks(MAX_RESULTS_PER_QUERY_HIT)
-            .map(|chunk| QueryHit {
-                port: self.config.port,
-                ip: self.config.ip,
-                speed: self.config.speed_kbps,
-                results: chunk.iter().map(hit_result).collect(),
-                trailer: Some(Trailer::new(
-                    self.config.vendor_code,
-                    false,
-                    false,
-                    false,
-                    false,
-                )),
-                servent_id: self.config.servent_id,
-            })
-            .collect()
-    }
-}
-
-fn hit_result(f: &LocalFile) -> HitResult {
-    let mut extensions: Vec<Extension> = f
-        .sha1_urn
-        .iter()
-        .map(|u| Extension::Urn(u.clone()))
-        .collect();
-    // Files of 4 GiB and more: size 0xFFFFFFFF plus GGEP "LF" with the 64-bit size,
-    // little-endian without trailing zero bytes (as LimeWire writes it), COBS-encoded
-    // when it holds a zero byte: a result's extension area ends at the first NUL.
-    let size = match u32::try_from(f.size) {
-        Ok(s) if s != u32::MAX => s,
-        _ => {
-            let le = f.size.to_le_bytes();
-            let raw = &le[..8 - (f.size.leading_zeros() / 8) as usize];
-            let mut lf = GgepExtension::new("LF", raw.to_vec());
-            if raw.contains(&0) {
-                lf.cobs = true;
-                lf.data = cobs_encode(raw);
-            }
-            extensions.push(Extension::Ggep(GgepBlock::Parsed(vec![lf])));
-            u32::MAX
-        }
-    };
-    HitResult {
-        index: f.index,
-        size,
-        name: f.name.as_bytes().to_vec(),
-        extensions,
     }
 }

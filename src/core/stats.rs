@@ -64,8 +64,13 @@ pub struct Stats {
     pub received: TypeCounters,
     /// Descriptors sent, by payload type: one per link a descriptor went to.
     pub sent: TypeCounters,
-    /// Descriptors relayed for others (each counted once, however many links it went to).
+    /// Descriptors relayed for others (each relay counted once, however many links it went
+    /// to).
     pub routed: u64,
+    /// Flooded Queries relayed again because a later copy carried more TTL than every
+    /// earlier one (its sender became the reverse route). Also counted in `routed`; such
+    /// a copy is neither a `duplicate` drop nor answered again.
+    pub relayed_better_ttl: u64,
     /// Queries (walkers included) we answered with at least one QueryHit.
     pub queries_answered: u64,
     /// Walker steps we took (walkers we forwarded, ours included).

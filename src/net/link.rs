@@ -41,6 +41,11 @@ pub(super) struct NewLink {
 /// Registers an established link with the core and starts its tasks. None (and the
 /// connection closed) when the servent is shutting down.
 pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
+    // Both directions (accepted and connected) pass here: descriptors are small, and
+    // Nagle would hold each behind the ACK of the one before (up to a delayed-ACK wait).
+    if let Err(e) = rt::set_nodelay(&link.stream) {
+        log::debug!("{}: TCP_NODELAY not set: {e}", link.remote);
+    }
     let now = shared.now();
     let (queue, doorbell) = SendQueue::new(shared.config.send_queue);
     let queue = Arc::new(queue);

@@ -78,6 +78,7 @@ pub(super) fn render(shared: &Shared) -> Value {
             "received": by_type(&stats.received),
             "sent": by_type(&stats.sent),
             "routed": stats.routed,
+            "relayed_better_ttl": stats.relayed_better_ttl,
             "queries_answered": stats.queries_answered,
             "dropped": dropped,
         },

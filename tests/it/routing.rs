@@ -12,8 +12,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use servent::core::matcher::ListMatcher;
-use servent::core::{Config, DropReason, Event, LocalFile, SharedFiles};
+use servent::core::{
+    Config, DropReason, Event, LocalFile, PeerId, Servent, SharedFiles, MAX_BETTER_TTL_RELAYS,
+};
 use servent::proto::payload::{Bye, Ping, Push, Query, QueryHit};
+use servent::proto::walker::WalkerTag;
 use servent::proto::{Descriptor, Guid, Payload, PayloadType};
 use servent::sim::{Graph, Network};
 
@@ -464,4 +467,128 @@ fn an_unsolicited_pong_is_dropped_and_names_no_host() {
         "no Pong event: the host cache is not fed"
     );
     assert_eq!(net.total_sent(), 0);
+}
+
+/// The copies a core queued since the last drain: (peer, type, TTL, hops).
+fn drain(core: &mut Servent) -> Vec<(PeerId, PayloadType, u8, u8)> {
+    std::iter::from_fn(|| core.poll_transmit())
+        .map(|t| {
+            let d = &t.descriptor;
+            (t.peer, d.payload_type(), d.ttl, d.hops)
+        })
+        .collect()
+}
+
+#[test]
+fn a_later_query_copy_with_more_ttl_is_relayed_again_and_takes_the_reverse_route() {
+    let (a, b, c) = (PeerId(1), PeerId(2), PeerId(3));
+    let mut core = Servent::new(config(0, 7));
+    core.set_matcher(SharedFiles {
+        matcher: Box::new(ListMatcher(vec![LocalFile {
+            index: 1,
+            size: 10,
+            name: "abc.txt".into(),
+            sha1_urn: None,
+        }])),
+        files: 1,
+        kbytes: 1,
+    });
+    let now = Duration::ZERO;
+    for p in [a, b, c] {
+        core.handle_connected(now, p, Default::default());
+    }
+    let guid = Guid([0x47; 16]);
+    let copy = |ttl: u8| Descriptor::new(guid, ttl, 7 - ttl, Payload::Query(Query::new("abc")));
+
+    // The first copy, the long way round: TTL 1. Answered (to A), not relayed.
+    core.handle_descriptor(now, a, copy(1));
+    assert_eq!(drain(&mut core), vec![(a, PayloadType::QueryHit, 7, 0)]);
+
+    // A later copy with TTL 3 came the short way: relayed with TTL 2, hops 5 to everyone
+    // but its sender, not answered again, not a duplicate.
+    core.handle_descriptor(now, b, copy(3));
+    let sent = drain(&mut core);
+    assert_eq!(
+        sent,
+        vec![(a, PayloadType::Query, 2, 5), (c, PayloadType::Query, 2, 5)]
+    );
+    assert_eq!(core.stats().relayed_better_ttl, 1);
+    assert_eq!(core.stats().dropped(DropReason::Duplicate), 0);
+    assert_eq!(core.stats().queries_answered, 1);
+
+    // Its sender is now the reverse route: a QueryHit from C goes to B, not A.
+    core.handle_descriptor(now, c, some_hit(guid));
+    assert_eq!(drain(&mut core), vec![(b, PayloadType::QueryHit, 4, 2)]);
+
+    // A copy with less TTL than the best, or as much: a duplicate, nothing sent.
+    core.handle_descriptor(now, c, copy(2));
+    core.handle_descriptor(now, a, copy(3));
+    assert!(drain(&mut core).is_empty());
+    assert_eq!(core.stats().dropped(DropReason::Duplicate), 2);
+
+    // Bounded: at most MAX_BETTER_TTL_RELAYS copies are relayed again, each with more TTL
+    // than the last; a further better copy is a duplicate and the route stays put.
+    assert!((1..=4).contains(&MAX_BETTER_TTL_RELAYS));
+    let mut ttl = 3;
+    for _ in 1..MAX_BETTER_TTL_RELAYS {
+        ttl += 1;
+        core.handle_descriptor(now, a, copy(ttl));
+        let sent = drain(&mut core);
+        assert_eq!(sent.len(), 2, "ttl {ttl}: {sent:?}");
+        assert!(sent.iter().all(|&(p, _, t, _)| p != a && t == ttl - 1));
+    }
+    let last = if MAX_BETTER_TTL_RELAYS > 1 { a } else { b };
+    core.handle_descriptor(now, c, copy(ttl + 1));
+    assert!(drain(&mut core).is_empty());
+    assert_eq!(
+        core.stats().relayed_better_ttl,
+        u64::from(MAX_BETTER_TTL_RELAYS)
+    );
+    assert_eq!(core.stats().dropped(DropReason::Duplicate), 3);
+    core.handle_descriptor(now, b, some_hit(guid));
+    let back = drain(&mut core);
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].0, last);
+    assert_eq!(core.stats().queries_answered, 1);
+}
+
+#[test]
+fn our_own_query_and_walkers_are_never_relayed_again_for_their_ttl() {
+    let (a, b) = (PeerId(1), PeerId(2));
+    let mut core = Servent::new(config(0, 7));
+    let now = Duration::ZERO;
+    for p in [a, b] {
+        core.handle_connected(now, p, Default::default());
+    }
+    // Ours: a copy coming back, whatever its TTL, is a duplicate.
+    let ours = core.query(now, Query::new("abc"), 3);
+    drain(&mut core);
+    core.handle_descriptor(
+        now,
+        a,
+        Descriptor::new(ours, 6, 1, Payload::Query(Query::new("abc"))),
+    );
+    assert!(drain(&mut core).is_empty());
+
+    // A walker-marked Query from a peer without walker support takes the flood path, but
+    // a walk is not a flood: a later copy with more TTL is a duplicate too.
+    let tag = WalkerTag {
+        walker: 0,
+        check_every: 0,
+        remember_neighbours: false,
+        steps: 1,
+        steps_left: 5,
+        sender_path: 0,
+    };
+    let walker = tag.apply(&Query::new("abc"));
+    let guid = Guid([0x57; 16]);
+    core.handle_descriptor(
+        now,
+        a,
+        Descriptor::new(guid, 1, 5, Payload::Query(walker.clone())),
+    );
+    core.handle_descriptor(now, b, Descriptor::new(guid, 3, 3, Payload::Query(walker)));
+    assert!(drain(&mut core).is_empty());
+    assert_eq!(core.stats().relayed_better_ttl, 0);
+    assert_eq!(core.stats().dropped(DropReason::Duplicate), 2);
 }

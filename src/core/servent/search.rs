@@ -130,6 +130,8 @@ impl Servent {
                 local: true,
                 ..QueryTraffic::default()
             },
+            flood_ttl: None,
+            better_relays: 0,
         };
         self.query_routes.put(guid, route, now);
         self.walks.put(guid, WalkNode::new(0), now);

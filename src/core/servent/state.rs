@@ -25,6 +25,12 @@ pub enum Origin {
 pub(crate) struct QueryRoute {
     pub(super) origin: Origin,
     pub(super) traffic: QueryTraffic,
+    /// The most TTL (after the arrival rules) any copy of this flooded Query arrived
+    /// with. `None` for our own Queries and for walkers: those are never relayed again.
+    pub(super) flood_ttl: Option<u8>,
+    /// Later copies relayed again for carrying more TTL than every earlier one (bounded
+    /// by `MAX_BETTER_TTL_RELAYS` in `flood.rs`).
+    pub(super) better_relays: u8,
 }
 
 /// One walker of one walker query: the key of held walkers and of check routes.

@@ -28,6 +28,8 @@ impl Servent {
         let route = QueryRoute {
             origin: Origin::Peer(from),
             traffic: QueryTraffic::default(),
+            flood_ttl: None,
+            better_relays: 0,
         };
         // A walker is never dropped as a duplicate: a walk may cross a servent again. It
         // is answered once, and its reverse route stays the first arrival's.

@@ -21,7 +21,8 @@ pub struct QueryTraffic {
     pub hits: u32,
     /// Check vendor messages sent (requests and verdicts, ours and relayed).
     pub checks: u32,
-    /// Copies of the Query received after the first (dropped, or a walker revisiting).
+    /// Copies of the Query received after the first (dropped, relayed again for more TTL,
+    /// or a walker revisiting).
     pub duplicates: u32,
     /// The query is ours (we originated it): we do not count as reached.
     pub local: bool,
