@@ -88,6 +88,24 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds every counter of `other` to these (totals over many servents).
+    pub fn add(&mut self, other: &Stats) {
+        for i in 0..self.received.len() {
+            self.received[i] += other.received[i];
+            self.sent[i] += other.sent[i];
+        }
+        self.routed += other.routed;
+        self.relayed_better_ttl += other.relayed_better_ttl;
+        self.queries_answered += other.queries_answered;
+        self.walker_steps += other.walker_steps;
+        self.walker_revisits += other.walker_revisits;
+        self.walkers_ended += other.walkers_ended;
+        self.walker_check_timeouts += other.walker_check_timeouts;
+        for (d, o) in self.dropped.iter_mut().zip(other.dropped.iter()) {
+            *d += o;
+        }
+    }
+
     /// Descriptors dropped for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped[reason.index()]

@@ -13,7 +13,6 @@ use crate::core::strategy::{NetworkTraffic, QueryCost, Strategy};
 use crate::core::Stats;
 use crate::proto::payload::Query;
 use crate::proto::Guid;
-use crate::proto::PayloadType;
 use crate::topology::Graph;
 
 use super::config::NodeConfig;
@@ -141,18 +140,7 @@ impl Mesh {
     pub fn total_stats(&self) -> Stats {
         let mut total = Stats::default();
         for n in &self.nodes {
-            n.with_servent(|s| {
-                let st = s.stats();
-                for t in PayloadType::ALL {
-                    total.received[t.index()] += st.received[t.index()];
-                    total.sent[t.index()] += st.sent[t.index()];
-                }
-                for (i, d) in st.dropped.iter().enumerate() {
-                    total.dropped[i] += d;
-                }
-                total.routed += st.routed;
-                total.queries_answered += st.queries_answered;
-            });
+            n.with_servent(|s| total.add(s.stats()));
         }
         total
     }
