@@ -84,10 +84,7 @@ pub(super) async fn accept_gnutella(
         let msg = HandshakeMessage::status(code, reason, hs::try_header(shared));
         stream.write_all(&msg.encode()).await?;
         let _ = stream.flush().await;
-        return Err(HandshakeFailure::Refused {
-            code,
-            reason: reason.into(),
-        });
+        return Err(HandshakeFailure::WeRefused { code, reason });
     }
     let deflate_out = shared.config.compress && hs::says_deflate(theirs, "Accept-Encoding");
     let mut headers = hs::our_headers(&hs::ours(shared), remote);

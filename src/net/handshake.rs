@@ -41,8 +41,16 @@ pub enum HandshakeFailure {
     /// (`MAX_HANDSHAKE_LEN` bytes) or with too many headers.
     #[error("bad handshake: {0}")]
     Protocol(#[from] HandshakeError),
-    /// A side answered with a status other than 200: the peer refused us, or we refused
-    /// it (409 to ourselves or a duplicate, 503 when full).
+    /// We refused the peer (409 to ourselves or a duplicate, 503 when full). Counted as
+    /// `refused_duplicate` / `refused_full` in `/status`, not as a handshake failure.
+    #[error("we refused: {code} {reason}")]
+    WeRefused {
+        /// The status code we sent (409 or 503).
+        code: u16,
+        /// The reason phrase we sent.
+        reason: &'static str,
+    },
+    /// The peer answered with a status other than 200: it refused us.
     #[error("refused: {code} {reason}")]
     Refused {
         /// The status code (e.g. 503, 409).
@@ -66,6 +74,7 @@ impl HandshakeFailure {
             HandshakeFailure::Protocol(HandshakeError::TooLarge { .. }) => "too-large",
             HandshakeFailure::Protocol(HandshakeError::TooManyHeaders { .. }) => "too-many-headers",
             HandshakeFailure::Protocol(_) => "malformed",
+            HandshakeFailure::WeRefused { .. } => "we-refused",
             HandshakeFailure::Refused { .. } => "refused",
             HandshakeFailure::Unexpected(_) => "unexpected",
         }
@@ -117,6 +126,10 @@ pub fn try_header(shared: &Shared) -> Headers {
 
 /// Counts a failed handshake by kind (`/status`).
 pub fn count_failure(shared: &Shared, e: &HandshakeFailure) {
+    if matches!(e, HandshakeFailure::WeRefused { .. }) {
+        // Counted once where we refused (refused_full / refused_duplicate).
+        return;
+    }
     *shared
         .lock()
         .counters

@@ -552,6 +552,28 @@ fn handshake_headers_and_503_with_x_try_when_full() {
         let q = RawPeer::connect(node.listen_addr(), h).await;
         assert_eq!(q.reply.code(), Some(503));
         assert!(q.reply.headers.get("X-Try").is_some(), "503 carries X-Try");
+        // Our refusal is counted once, as a refusal, not also as a failed handshake. A
+        // real failure after it (a block over 8 KiB) marks when the counting is done.
+        let mut bad = TcpStream::connect(node.listen_addr()).await.unwrap();
+        let mut block = b"GNUTELLA CONNECT/0.6\r\nX-Pad: ".to_vec();
+        block.resize(9 * 1024, b'x');
+        let _ = bad.write_all(&block).await;
+        let mut counted = Value::Null;
+        for _ in 0..250 {
+            counted = status(&node).await;
+            if counted["links"]["handshake_failures"]["too-large"] == 1 {
+                break;
+            }
+            rt::sleep(Duration::from_millis(20)).await;
+        }
+        let links = &counted["links"];
+        assert_eq!(links["handshake_failures"]["too-large"], 1, "{counted}");
+        assert_eq!(links["refused_full"], 1, "{counted}");
+        assert_eq!(
+            links["handshake_failures"].as_object().map(|f| f.len()),
+            Some(1),
+            "our 503 counted twice: {counted}"
+        );
     });
 }
 
