@@ -558,14 +558,13 @@ fn handshake_headers_and_503_with_x_try_when_full() {
         let mut block = b"GNUTELLA CONNECT/0.6\r\nX-Pad: ".to_vec();
         block.resize(9 * 1024, b'x');
         let _ = bad.write_all(&block).await;
-        let mut counted = Value::Null;
-        for _ in 0..250 {
-            counted = status(&node).await;
-            if counted["links"]["handshake_failures"]["too-large"] == 1 {
-                break;
-            }
-            rt::sleep(Duration::from_millis(20)).await;
-        }
+        assert!(
+            wait_until(WAIT, || {
+                node.status()["links"]["handshake_failures"]["too-large"] == 1
+            })
+            .await
+        );
+        let counted = status(&node).await;
         let links = &counted["links"];
         assert_eq!(links["handshake_failures"]["too-large"], 1, "{counted}");
         assert_eq!(links["refused_full"], 1, "{counted}");
