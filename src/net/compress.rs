@@ -6,13 +6,15 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 
 /// Largest amount of inflated data produced per call: the frame buffer never holds more
 /// than one partial descriptor plus this.
-pub(super) const INFLATE_CHUNK: usize = 64 * 1024;
+pub const INFLATE_CHUNK: usize = 64 * 1024;
 
+/// A deflate stream that cannot be decoded (or encoded): the link is closed.
 #[derive(Debug, thiserror::Error)]
 #[error("deflate stream error: {0}")]
-pub(super) struct CompressError(String);
+pub struct CompressError(String);
 
-pub(super) struct Deflater(Compress);
+/// Our side of a compressed link: one zlib stream, sync-flushed per batch.
+pub struct Deflater(Compress);
 
 impl Default for Deflater {
     fn default() -> Self {
@@ -22,11 +24,7 @@ impl Default for Deflater {
 
 impl Deflater {
     /// Compresses `input` and sync-flushes, appending to `out`.
-    pub(super) fn compress(
-        &mut self,
-        mut input: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), CompressError> {
+    pub fn compress(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressError> {
         loop {
             out.reserve(input.len() / 2 + 64);
             let before_in = self.0.total_in();
@@ -43,7 +41,8 @@ impl Deflater {
     }
 }
 
-pub(super) struct Inflater(Decompress);
+/// The peer's side of a compressed link: inflates in chunks of at most [`INFLATE_CHUNK`].
+pub struct Inflater(Decompress);
 
 impl Default for Inflater {
     fn default() -> Self {
@@ -54,11 +53,7 @@ impl Default for Inflater {
 impl Inflater {
     /// Inflates from `input` into `out`, producing at most [`INFLATE_CHUNK`] bytes.
     /// Returns how many input bytes were consumed; call again with the rest.
-    pub(super) fn inflate(
-        &mut self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<usize, CompressError> {
+    pub fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, CompressError> {
         let start = out.len();
         out.resize(start + INFLATE_CHUNK, 0);
         let (before_in, before_out) = (self.0.total_in(), self.0.total_out());

@@ -2,7 +2,7 @@
 //! HTTP and push callbacks. Tasks, timers and sockets come from [`crate::rt`].
 
 mod accept;
-mod compress;
+pub mod compress;
 mod config;
 mod connect;
 mod deadline;
