@@ -23,6 +23,19 @@ pub const DEFAULT_MAX_TTL: u8 = 7;
 pub const PING_BURST: u32 = 64;
 /// Pings per second a link may send once its burst is spent (token refill rate).
 pub const PING_RATE_PER_SEC: u32 = 4;
+/// Answer Pings from the pong cache and never relay them (the 0.6 ping/pong scheme, as
+/// gtk-gnutella does); off, Pings are flooded as in Gnutella 0.4.
+pub const PONG_CACHING: bool = true;
+/// How long a cached Pong is offered: gtk-gnutella's ultrapeer lifespan is 20 s; servents
+/// ping their neighbours about that often, so 30 s keeps one refresh of slack.
+pub const PONG_CACHE_LIFESPAN: Duration = Duration::from_secs(30);
+/// Pongs remembered at most (one per address): ten answers to each of ten Pings.
+pub const PONG_CACHE_CAPACITY: usize = 100;
+/// Cached Pongs sent per Ping besides our own: gtk-gnutella's and LimeWire's ten.
+pub const CACHED_PONGS_PER_PING: usize = 10;
+/// Shortest period between two host-discovery Pings to all neighbours: LimeWire pings
+/// every 3 s at most; a Ping per neighbour and ~11 Pongs back each time.
+pub const DISCOVERY_PING_INTERVAL: Duration = Duration::from_secs(3);
 /// Results per QueryHit we send: keeps each hit around 4-8 KiB, as real servents do.
 pub const MAX_RESULTS_PER_QUERY_HIT: usize = 32;
 /// Most results a servent returns for one Query when the query sets no max-hits: what one
@@ -73,6 +86,17 @@ pub struct Config {
     pub ping_burst: u32,
     /// Pings per second a link may send once its burst is spent ([`PING_RATE_PER_SEC`]).
     pub ping_rate_per_sec: u32,
+    /// Answer Pings from the pong cache, never relaying them ([`PONG_CACHING`]); off:
+    /// flood them (Gnutella 0.4).
+    pub pong_caching: bool,
+    /// How long a cached Pong is offered ([`PONG_CACHE_LIFESPAN`]).
+    pub pong_cache_lifespan: Duration,
+    /// Pongs remembered at most ([`PONG_CACHE_CAPACITY`]).
+    pub pong_cache_capacity: usize,
+    /// Cached Pongs sent per Ping besides ours ([`CACHED_PONGS_PER_PING`]).
+    pub cached_pongs_per_ping: usize,
+    /// Shortest period between two discovery Pings ([`DISCOVERY_PING_INTERVAL`]).
+    pub discovery_ping_interval: Duration,
     /// Vendor code in our QueryHit trailers.
     pub vendor_code: [u8; 4],
     /// Seed of the core's RNG (descriptor IDs, random choices).
@@ -107,6 +131,11 @@ impl Default for Config {
             route_table_capacity: ROUTE_TABLE_CAPACITY,
             ping_burst: PING_BURST,
             ping_rate_per_sec: PING_RATE_PER_SEC,
+            pong_caching: PONG_CACHING,
+            pong_cache_lifespan: PONG_CACHE_LIFESPAN,
+            pong_cache_capacity: PONG_CACHE_CAPACITY,
+            cached_pongs_per_ping: CACHED_PONGS_PER_PING,
+            discovery_ping_interval: DISCOVERY_PING_INTERVAL,
             vendor_code: *b"SRVT",
             seed: 0,
             walker_support: true,

@@ -10,6 +10,7 @@ mod event;
 mod expiring;
 pub mod matcher;
 pub(crate) mod peer;
+mod pong_cache;
 mod servent;
 mod stats;
 pub mod strategy;

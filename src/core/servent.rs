@@ -6,6 +6,7 @@
 //! `servent/walker.rs`; the records they all keep in `servent/state.rs`.
 
 mod flood;
+mod pings;
 mod search;
 mod state;
 mod walker;
@@ -17,7 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::proto::limits::HARD_MAX_TTL;
-use crate::proto::payload::{Bye, Ping, Pong, Push, Query};
+use crate::proto::payload::{Bye, Ping, Push, Query};
 use crate::proto::{DecodeError, Descriptor, Guid, Payload, PayloadType};
 
 use super::config::Config;
@@ -25,6 +26,7 @@ use super::event::{Event, Priority, Transmit};
 use super::expiring::ExpiringMap;
 use super::matcher::SharedFiles;
 use super::peer::{Peer, PeerId, PeerInfo};
+use super::pong_cache::PongCache;
 use super::stats::{DropReason, Stats};
 use super::strategy::{HopLatency, QueryTraffic, SearchId};
 use crate::proto::walker::{CheckMessage, WalkerTag};
@@ -41,6 +43,10 @@ const OWN_PINGS_CAPACITY: usize = 1024;
 pub struct Servent {
     config: Config,
     rng: ChaCha8Rng,
+    /// A second stream of the same seed, for the IDs of upkeep Pings (keep-alives,
+    /// discovery): how many of those a link's timing caused never shifts a search's
+    /// random choices, so a seeded search is the same over TCP and in the simulator.
+    upkeep_rng: ChaCha8Rng,
     peers: BTreeMap<PeerId, Peer>,
     /// Ping GUID -> origin. Doubles as the Ping duplicate cache: a GUID is a duplicate
     /// exactly when it has a live entry.
@@ -74,6 +80,10 @@ pub struct Servent {
     hop_latency: HopLatency,
     /// Our Pings' send times (hop latency samples from their Pongs).
     own_pings: ExpiringMap<Guid, Duration>,
+    /// Recent Pongs, answering Pings without flooding them (`servent/pings.rs`).
+    pong_cache: PongCache,
+    /// When we last pinged every neighbour for hosts (`discover_hosts`).
+    last_discovery: Option<Duration>,
 }
 
 impl Servent {
@@ -83,6 +93,11 @@ impl Servent {
         let cap = config.route_table_capacity;
         Servent {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
+            upkeep_rng: {
+                let mut r = ChaCha8Rng::seed_from_u64(config.seed);
+                r.set_stream(1);
+                r
+            },
             peers: BTreeMap::new(),
             ping_routes: ExpiringMap::new(config.ping_route_ttl, cap),
             query_routes: ExpiringMap::new(config.query_route_ttl, cap),
@@ -101,6 +116,8 @@ impl Servent {
             check_routes: ExpiringMap::new(config.query_route_ttl, cap),
             hop_latency: HopLatency::new(config.hop_latency_hint),
             own_pings: ExpiringMap::new(config.ping_route_ttl, OWN_PINGS_CAPACITY),
+            pong_cache: PongCache::new(config.pong_cache_capacity, config.pong_cache_lifespan),
+            last_discovery: None,
             config,
         }
     }
@@ -149,6 +166,11 @@ impl Servent {
     /// A random GUID from the core's seeded RNG.
     pub fn new_guid(&mut self) -> Guid {
         Guid::from_rng(&mut self.rng)
+    }
+
+    /// A random GUID for an upkeep Ping, from the upkeep stream.
+    pub(crate) fn new_upkeep_guid(&mut self) -> Guid {
+        Guid::from_rng(&mut self.upkeep_rng)
     }
 
     /// The core's seeded RNG, for a driver's choices that must stay reproducible.
@@ -252,12 +274,15 @@ impl Servent {
         self.walks.expire(now);
         self.check_routes.expire(now);
         self.own_pings.expire(now);
+        self.pong_cache.expire(now);
         self.fire_timers(now);
     }
 
     // ---- local requests ----------------------------------------------------------------
 
-    /// Floods a Ping from us with `ttl` (clamped to the configured maximum). Returns its GUID.
+    /// Sends a Ping from us with `ttl` (clamped to the configured maximum) to every
+    /// neighbour: with pong caching they answer from their caches and do not relay it;
+    /// without, it floods. Returns its GUID.
     pub fn ping(&mut self, now: Duration, ttl: u8) -> Guid {
         let guid = self.new_guid();
         self.ping_routes.put(guid, Origin::Local, now);
@@ -274,7 +299,7 @@ impl Servent {
 
     /// Sends a keep-alive Ping with TTL 1 to one peer.
     pub fn ping_peer(&mut self, now: Duration, peer: PeerId) -> Guid {
-        let guid = self.new_guid();
+        let guid = self.new_upkeep_guid();
         self.ping_routes.put(guid, Origin::Local, now);
         self.own_pings.put(guid, now, now);
         let d = Descriptor::new(guid, 1, 0, Payload::Ping(Ping::default()));
@@ -413,59 +438,6 @@ impl Servent {
             return None;
         }
         Some(ttl)
-    }
-
-    fn on_ping(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
-        let (burst, rate) = (self.config.ping_burst, self.config.ping_rate_per_sec);
-        let allowed = self
-            .peers
-            .get_mut(&from)
-            .is_some_and(|p| p.take_ping_token(now, burst, rate));
-        if !allowed {
-            self.drop_from(from, DropReason::RateLimited);
-            return;
-        }
-        if !self.ping_routes.insert_new(d.guid, Origin::Peer(from), now) {
-            self.drop_duplicate(from);
-            return;
-        }
-        let pong = Pong {
-            port: self.config.port,
-            ip: self.config.ip,
-            files_shared: self.shared.files,
-            kbytes_shared: self.shared.kbytes,
-            ggep: None,
-        };
-        let reply = Descriptor::new(d.guid, self.reply_ttl(d.hops), 0, Payload::Pong(pong));
-        self.send(from, reply, Priority::Reply);
-        self.relay_broadcast(from, d, ttl);
-    }
-
-    fn on_pong(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
-        let origin = self.ping_routes.get(&d.guid, now).copied();
-        let Payload::Pong(pong) = &*d.payload else {
-            return;
-        };
-        if origin == Some(Origin::Local) {
-            if let Some(&sent) = self.own_pings.get(&d.guid, now) {
-                let hops = u32::from(d.hops) + 1;
-                self.hop_latency
-                    .sample_path(now.saturating_sub(sent), 2 * hops);
-            }
-        }
-        // A Pong answering a Ping we routed names a live servent: tell the driver's host
-        // cache. An unsolicited Pong (no route) is dropped without feeding the cache, so a
-        // peer cannot fill it with made-up hosts.
-        if origin.is_some() {
-            self.events.push_back(Event::Pong {
-                ping: d.guid,
-                from,
-                pong: pong.clone(),
-                hops: d.hops.saturating_add(1),
-                ours: origin == Some(Origin::Local),
-            });
-        }
-        self.route_reply(from, d, ttl, origin);
     }
 
     fn on_query_hit(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {

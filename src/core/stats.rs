@@ -71,6 +71,9 @@ pub struct Stats {
     /// earlier one (its sender became the reverse route). Also counted in `routed`; such
     /// a copy is neither a `duplicate` drop nor answered again.
     pub relayed_better_ttl: u64,
+    /// Cached Pongs we sent in answer to Pings (besides our own Pong), from the pong
+    /// cache (0.6 ping/pong scheme).
+    pub pongs_from_cache: u64,
     /// Queries (walkers included) we answered with at least one QueryHit.
     pub queries_answered: u64,
     /// Walker steps we took (walkers we forwarded, ours included).
@@ -96,6 +99,7 @@ impl Stats {
         }
         self.routed += other.routed;
         self.relayed_better_ttl += other.relayed_better_ttl;
+        self.pongs_from_cache += other.pongs_from_cache;
         self.queries_answered += other.queries_answered;
         self.walker_steps += other.walker_steps;
         self.walker_revisits += other.walker_revisits;

@@ -55,6 +55,7 @@ pub(super) async fn accept_gnutella(
         return Ok(());
     }
     let theirs = &connect.headers;
+    hs::learn_try_hosts(shared, theirs);
     let guid = hs::peer_guid(theirs);
     let listen = hs::peer_listen(theirs, remote);
     let refusal = {
@@ -81,7 +82,7 @@ pub(super) async fn accept_gnutella(
                 st.hosts.add(l, shared.now());
             }
         }
-        let msg = HandshakeMessage::status(code, reason, hs::try_header(shared));
+        let msg = HandshakeMessage::status(code, reason, hs::try_header(shared, listen));
         stream.write_all(&msg.encode()).await?;
         let _ = stream.flush().await;
         return Err(HandshakeFailure::WeRefused { code, reason });
@@ -91,6 +92,7 @@ pub(super) async fn accept_gnutella(
     if deflate_out {
         headers.push("Content-Encoding", "deflate");
     }
+    hs::push_try_hosts(shared, &mut headers, listen);
     stream
         .write_all(&HandshakeMessage::ok(headers).encode())
         .await?;
@@ -105,6 +107,7 @@ pub(super) async fn accept_gnutella(
         }
         None => return Err(HandshakeFailure::Unexpected(fin.start.to_string())),
     }
+    hs::learn_try_hosts(shared, &fin.headers);
     let deflate_in = shared.config.compress && hs::says_deflate(&fin.headers, "Content-Encoding");
     link::establish(
         shared,

@@ -22,6 +22,11 @@ pub(super) const UPKEEP_TICK: Duration = Duration::from_millis(500);
 /// After a failed connect, wait this long before trying that host again.
 pub(super) const RECONNECT_BACKOFF: Duration = Duration::from_secs(10);
 
+/// How often we ping our neighbours to refresh the pong cache when nothing else did:
+/// gtk-gnutella's ultrapeer cache lifespan. Below `--min-peers` discovery Pings go out
+/// every `DISCOVERY_PING_INTERVAL` (3 s) instead.
+pub(super) const PONG_REFRESH_EVERY: Duration = Duration::from_secs(20);
+
 /// Timing of link upkeep; tests shorten it.
 #[derive(Debug, Clone)]
 pub struct Timing {
@@ -42,8 +47,11 @@ pub struct Timing {
     /// host cache saves (default 500 ms).
     pub upkeep_tick: Duration,
     /// After a failed connect, the wait before that host is tried again from the host
-    /// cache (default 10 s).
+    /// cache (default 10 s), doubled for each failure in a row (at most 10 minutes); a
+    /// host that refused us (full) waits this once.
     pub reconnect_backoff: Duration,
+    /// Period of the Pings that keep the pong cache fresh (default 20 s).
+    pub pong_refresh_every: Duration,
 }
 
 impl Default for Timing {
@@ -56,6 +64,7 @@ impl Default for Timing {
             write_stall_timeout: WRITE_STALL_TIMEOUT,
             upkeep_tick: UPKEEP_TICK,
             reconnect_backoff: RECONNECT_BACKOFF,
+            pong_refresh_every: PONG_REFRESH_EVERY,
         }
     }
 }

@@ -55,6 +55,7 @@ pub(super) async fn connect(
     let now = shared.now();
     let mut st = shared.lock();
     st.connecting.remove(&addr);
+    let backoff = shared.config.timing.reconnect_backoff;
     match &result {
         Ok(_) => st.hosts.mark_ok(addr, now),
         Err(ConnectError::Handshake { source, .. }) => {
@@ -62,9 +63,15 @@ pub(super) async fn connect(
                 .handshake_failures
                 .entry(source.kind())
                 .or_default() += 1;
-            st.hosts.mark_failed(addr, now);
+            if matches!(source, HandshakeFailure::Refused { .. }) {
+                // Alive but full (or a duplicate): try it again later, others first.
+                st.hosts.mark_busy(addr, now, backoff);
+            } else {
+                st.hosts.mark_failed(addr, now, backoff);
+            }
         }
-        Err(_) => st.hosts.mark_failed(addr, now),
+        Err(ConnectError::Duplicate(_)) => {}
+        Err(_) => st.hosts.mark_failed(addr, now, backoff),
     }
     result
 }
@@ -87,15 +94,7 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
         .map_err(fail)?;
     let theirs = reply.headers.clone();
     // Hosts to try come with refusals and acceptances alike.
-    {
-        let now = shared.now();
-        let mut st = shared.lock();
-        for h in hs::x_try(&theirs) {
-            if h != shared.listen {
-                st.hosts.add(h, now);
-            }
-        }
-    }
+    hs::learn_try_hosts(shared, &theirs);
     match reply.code() {
         Some(200) => {}
         Some(code) => {
@@ -120,6 +119,7 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
     if deflate_out {
         fin.push("Content-Encoding", "deflate");
     }
+    hs::push_try_hosts(shared, &mut fin, Some(addr));
     stream
         .write_all(&HandshakeMessage::ok(fin).encode())
         .await

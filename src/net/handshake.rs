@@ -108,20 +108,50 @@ pub fn ours(shared: &Shared) -> Ours {
 }
 
 /// Headers of a refusal (503 full, 409 duplicate): our name and hosts to try instead.
-pub fn try_header(shared: &Shared) -> Headers {
+pub fn try_header(shared: &Shared, remote: Option<SocketAddr>) -> Headers {
     let mut h = Headers::new();
     h.push("User-Agent", user_agent());
-    let hosts: Vec<String> = shared
-        .lock()
-        .hosts
-        .sample(X_TRY_HOSTS)
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
-    if !hosts.is_empty() {
-        h.push("X-Try", hosts.join(","));
-    }
+    push_try_hosts(shared, &mut h, remote);
     h
+}
+
+/// Adds `X-Try` and `X-Try-Ultrapeers` (the header 0.6 ultrapeers read; every servent is
+/// an ultrapeer until roles exist) with up to [`X_TRY_HOSTS`] hosts: our neighbours first
+/// (known alive), then the host cache's most recently seen; never `remote` (the peer we
+/// tell) nor ourselves. Sent with every handshake reply, refusals and `200 OK` alike.
+pub fn push_try_hosts(shared: &Shared, headers: &mut Headers, remote: Option<SocketAddr>) {
+    let hosts: Vec<String> = {
+        let st = shared.lock();
+        let mut hosts: Vec<SocketAddr> = st.links.values().filter_map(|l| l.listen).collect();
+        hosts.sort();
+        for a in st.hosts.sample(X_TRY_HOSTS + hosts.len() + 1) {
+            if !hosts.contains(&a) {
+                hosts.push(a);
+            }
+        }
+        hosts
+            .into_iter()
+            .filter(|a| Some(*a) != remote && *a != shared.listen)
+            .take(X_TRY_HOSTS)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    if !hosts.is_empty() {
+        let list = hosts.join(",");
+        headers.push("X-Try", list.clone());
+        headers.push("X-Try-Ultrapeers", list);
+    }
+}
+
+/// Puts the hosts a peer offered (`X-Try`, `X-Try-Ultrapeers`) in the host cache.
+pub fn learn_try_hosts(shared: &Shared, headers: &Headers) {
+    let now = shared.now();
+    let mut st = shared.lock();
+    for h in x_try(headers) {
+        if h != shared.listen {
+            st.hosts.add(h, now);
+        }
+    }
 }
 
 /// Counts a failed handshake by kind (`/status`).

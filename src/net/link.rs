@@ -80,6 +80,8 @@ pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
             },
         );
         st.servent.handle_connected(now, peer, link.info.clone());
+        // Ask the new neighbour for the hosts it knows (its Pong and its cached ones).
+        st.servent.discover_from(now, peer);
         st.pump(now);
         peer
     };

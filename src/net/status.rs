@@ -74,11 +74,13 @@ pub(super) fn render(shared: &Shared) -> Value {
         "uptime_s": now.as_secs_f64(),
         "neighbours": neighbours,
         "host_cache": st.hosts.len(),
+        "pong_cache": st.servent.cached_pongs(),
         "descriptors": {
             "received": by_type(&stats.received),
             "sent": by_type(&stats.sent),
             "routed": stats.routed,
             "relayed_better_ttl": stats.relayed_better_ttl,
+            "pongs_from_cache": stats.pongs_from_cache,
             "queries_answered": stats.queries_answered,
             "dropped": dropped,
         },

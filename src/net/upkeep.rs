@@ -1,5 +1,6 @@
 //! Link upkeep, once per tick: keep-alive Pings on idle links, closing dead links,
-//! connecting to hosts from the cache while below the minimum degree, and saving the host
+//! connecting to hosts from the cache while below the minimum degree, discovery Pings
+//! (when below it and short of hosts, and every pong refresh period), and saving the host
 //! cache. The core's own deadlines are the timer task's (`timer.rs`), not the tick's.
 
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ const HOST_CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
 pub(super) async fn run(shared: Arc<Shared>) {
     let timing = shared.config.timing.clone();
     let mut last_save = Duration::ZERO;
+    let mut last_refresh = Duration::ZERO;
     while !shared.is_shutting_down() {
         rt::sleep(timing.upkeep_tick).await;
         if shared.is_shutting_down() {
@@ -54,20 +56,30 @@ pub(super) async fn run(shared: Arc<Shared>) {
             }
             let have = st.links.len() + st.connecting.len();
             let want = shared.config.min_peers.saturating_sub(have);
-            if want == 0 {
+            let to_connect: Vec<SocketAddr> = if want == 0 {
                 Vec::new()
             } else {
                 let connected: Vec<SocketAddr> =
                     st.links.values().filter_map(|l| l.listen).collect();
                 st.hosts
-                    .candidates(now, timing.reconnect_backoff)
+                    .candidates(now)
                     .into_iter()
                     .filter(|a| {
                         *a != shared.listen && !connected.contains(a) && !st.connecting.contains(a)
                     })
                     .take(want)
                     .collect()
+            };
+            // Short of neighbours and of hosts to try: ask the neighbours we have for
+            // more (the core spaces these 3 s apart). Otherwise refresh the pong cache
+            // now and then, so what we answer Pings with stays current.
+            let short = want > 0 && to_connect.len() < want;
+            let stale = now.saturating_sub(last_refresh) >= timing.pong_refresh_every;
+            if (short || stale) && st.servent.discover_hosts(now).is_some() {
+                last_refresh = now;
+                st.pump(now);
             }
+            to_connect
         };
         for addr in to_connect {
             spawn_connect(&shared, addr);

@@ -108,13 +108,18 @@ impl RawPeer {
         self.stream.write_all(&d.to_bytes().unwrap()).await.unwrap();
     }
 
-    /// Next descriptor from the servent, within the wait.
+    /// Next descriptor from the servent, within the wait, passing over its discovery
+    /// Pings (hops 0, TTL above 1: the one a servent sends each new neighbour, and its
+    /// pong cache refreshes; with pong caching no other Ping has a TTL above 1 here).
     async fn recv(&mut self) -> Option<Descriptor> {
         let mut chunk = [0u8; 4096];
         loop {
             if let Ok(Check::Complete(n)) = check(&self.buf) {
                 let d = parse(&self.buf[..n]).expect("servent sends valid descriptors");
                 self.buf.drain(..n);
+                if matches!(*d.payload, Payload::Ping(_)) && d.hops == 0 && d.ttl > 1 {
+                    continue;
+                }
                 return Some(d);
             }
             match rt::timeout(WAIT, self.stream.read(&mut chunk)).await {
@@ -182,18 +187,38 @@ fn a_mesh_of_20_links_up_and_floods_reach_every_servent_once() {
             );
         }
 
-        // A Ping flood: Pongs from every other servent.
+        // A Ping (0.6 pong caching): every neighbour answers with its Pong and hosts from
+        // its pong cache, filled when its links opened; nobody relays the Ping.
+        assert!(mesh.wait_quiet(Duration::from_millis(200), WAIT).await);
+        let pings_before = mesh.total_stats().sent(PayloadType::Ping);
         let (_, mut pongs) = mesh.nodes[3].ping(7);
+        let neighbours: HashSet<u16> = graph
+            .neighbours(3)
+            .iter()
+            .map(|&j| mesh.nodes[j as usize].listen_addr().port())
+            .collect();
         let mut from = HashSet::new();
-        while from.len() < 19 {
+        while !neighbours.is_subset(&from) {
             let pong = rt::timeout(WAIT, pongs.next())
                 .await
                 .expect("pongs keep coming")
                 .unwrap();
             from.insert(pong.port);
         }
-        assert!(!from.contains(&mesh.nodes[3].listen_addr().port()));
         assert!(mesh.wait_quiet(Duration::from_millis(200), WAIT).await);
+        while let Ok(Some(pong)) = rt::timeout(Duration::from_millis(50), pongs.next()).await {
+            from.insert(pong.port);
+        }
+        assert!(!from.contains(&mesh.nodes[3].listen_addr().port()));
+        assert!(
+            from.len() > neighbours.len(),
+            "hosts beyond the neighbours, from their pong caches: {from:?}"
+        );
+        assert_eq!(
+            mesh.total_stats().sent(PayloadType::Ping) - pings_before,
+            graph.degree(3) as u64,
+            "one Ping per neighbour, none relayed"
+        );
 
         // A Query flood covering the graph: every servent accepts it exactly once and the
         // network carries exactly 2E - (N - 1) Query messages, plus the copies relayed again
@@ -255,11 +280,14 @@ fn churn_heals_from_the_host_cache_and_floods_reach_every_survivor() {
         .await
         .unwrap();
         assert!(mesh.wait_linked(WAIT).await);
-        // Fill the host caches: a Ping flood from everyone.
-        for node in &mesh.nodes {
-            node.ping(7);
+        // Fill the host caches: two rounds of Pings from everyone, answered from pong
+        // caches (each round reaches one hop farther).
+        for _round in 0..2 {
+            for node in &mesh.nodes {
+                node.ping(7);
+            }
+            assert!(mesh.wait_quiet(Duration::from_millis(200), WAIT).await);
         }
-        assert!(mesh.wait_quiet(Duration::from_millis(200), WAIT).await);
         assert!(
             mesh.nodes.iter().all(|n| n.host_cache_len() >= 10),
             "host caches filled by Pongs"
@@ -498,9 +526,11 @@ fn a_04_peer_gets_ok_and_can_route() {
             buf: Vec::new(),
             reply: HandshakeMessage::ok_04(),
         };
+        // A crawler Ping (hops 0, TTL 2): the servent's Pong and, from its pong cache,
+        // its neighbour's (the servent asked the neighbour when their link opened).
+        assert!(wait_until(WAIT, || node.status()["pong_cache"] == 1).await);
         let ping = ping(2);
         p.send(&ping).await;
-        // Pongs come back from the servent and from its neighbour (the Ping was routed on).
         let mut ports = HashSet::new();
         while ports.len() < 2 {
             let d = p.recv().await.expect("pongs");
@@ -514,6 +544,47 @@ fn a_04_peer_gets_ok_and_can_route() {
 }
 
 #[test]
+fn every_handshake_reply_offers_hosts_and_learns_the_peers() {
+    rt::block_on(async {
+        let a = Node::start_plain(config(31)).await.unwrap();
+        let b = Node::start_plain(config(32)).await.unwrap();
+        b.connect(a.listen_addr()).await.unwrap();
+        assert!(wait_until(WAIT, || a.neighbour_count() == 1).await);
+        // A 200 OK carries X-Try and X-Try-Ultrapeers: the neighbour first.
+        let mut mine = Headers::new();
+        mine.push("Listen-IP", "127.0.0.1:3");
+        mine.push("X-Try-Ultrapeers", "127.0.0.1:4, 127.0.0.1:5");
+        let mut p = RawPeer::connect(a.listen_addr(), mine).await;
+        assert_eq!(p.reply.code(), Some(200));
+        let b_addr = b.listen_addr().to_string();
+        for name in ["X-Try", "X-Try-Ultrapeers"] {
+            let hosts = p.reply.headers.get_list(name);
+            assert_eq!(hosts.first(), Some(&b_addr), "200 OK {name}: {hosts:?}");
+            assert!(!hosts.iter().any(|h| h == "127.0.0.1:3"), "not the asker");
+        }
+        // Hosts offered in the CONNECT and in the final 200 land in the host cache.
+        let before = a.host_cache_len();
+        let mut fin = Headers::new();
+        fin.push("X-Try", "127.0.0.1:6");
+        p.stream
+            .write_all(&HandshakeMessage::ok(fin).encode())
+            .await
+            .unwrap();
+        assert!(wait_until(WAIT, || a.neighbour_count() == 2).await);
+        assert!(
+            a.host_cache_len() > before,
+            "127.0.0.1:6 learnt from the final 200"
+        );
+        assert!(
+            before >= 3,
+            "b, :4 and :5 learnt from the CONNECT: {before}"
+        );
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+#[test]
 fn handshake_headers_and_503_with_x_try_when_full() {
     rt::block_on(async {
         let node = Node::start_plain(NodeConfig {
@@ -522,7 +593,9 @@ fn handshake_headers_and_503_with_x_try_when_full() {
         })
         .await
         .unwrap();
-        let p = RawPeer::connect(node.listen_addr(), Headers::new()).await;
+        let mut first = Headers::new();
+        first.push("Listen-IP", "127.0.0.1:1");
+        let p = RawPeer::connect(node.listen_addr(), first).await;
         let h = &p.reply.headers;
         assert_eq!(p.reply.code(), Some(200));
         assert!(h.get("User-Agent").unwrap().starts_with("servent/"));
@@ -551,7 +624,16 @@ fn handshake_headers_and_503_with_x_try_when_full() {
         h.push("Listen-IP", other.listen_addr().to_string());
         let q = RawPeer::connect(node.listen_addr(), h).await;
         assert_eq!(q.reply.code(), Some(503));
-        assert!(q.reply.headers.get("X-Try").is_some(), "503 carries X-Try");
+        // Hosts to try: the neighbour (known alive), never the asker itself.
+        let other_addr = other.listen_addr().to_string();
+        for name in ["X-Try", "X-Try-Ultrapeers"] {
+            let hosts = q.reply.headers.get_list(name);
+            assert!(
+                hosts.iter().any(|h| h == "127.0.0.1:1"),
+                "503 {name}: {hosts:?}"
+            );
+            assert!(!hosts.contains(&other_addr), "{name}: {hosts:?}");
+        }
         // Our refusal is counted once, as a refusal, not also as a failed handshake. A
         // real failure after it (a block over 8 KiB) marks when the counting is done.
         let mut bad = TcpStream::connect(node.listen_addr()).await.unwrap();
@@ -603,7 +685,13 @@ fn deflate_links_interoperate_with_a_plain_zlib_stream() {
         let mut chunk = [0u8; 4096];
         let pong = loop {
             if let Ok(Check::Complete(n)) = check(&plain) {
-                break parse(&plain[..n]).unwrap();
+                let d = parse(&plain[..n]).unwrap();
+                plain.drain(..n);
+                // Its discovery Ping to a new neighbour comes first: pass over it.
+                if matches!(*d.payload, Payload::Pong(_)) {
+                    break d;
+                }
+                continue;
             }
             let n = rt::timeout(WAIT, p.stream.read(&mut chunk))
                 .await

@@ -294,9 +294,12 @@ fn ttl_rules_clamp_drop_and_never_raise() {
 }
 
 #[test]
-fn a_ping_gets_pongs_from_every_servent_within_its_ttl() {
+fn without_pong_caching_a_ping_floods_and_every_servent_within_its_ttl_answers() {
     let graph = ring_graph(60, 40, 9);
-    let mut net = network(graph.clone(), 7);
+    let mut net = Network::new(graph.clone(), 1, |i| Config {
+        pong_caching: false,
+        ..config(i, 7)
+    });
     let origin = 5;
     let ttl = 3;
     net.with_node(origin, |s, now| s.ping(now, ttl));
@@ -312,6 +315,117 @@ fn a_ping_gets_pongs_from_every_servent_within_its_ttl() {
         })
         .collect();
     assert_eq!(pongs, within(&graph, origin, ttl as u32));
+}
+
+/// The Pongs to `origin`'s own Pings: the servents they name, with their hops.
+fn pongs_by_hops(net: &mut Network, origin: usize) -> HashMap<usize, u8> {
+    net.take_events(origin)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Pong {
+                pong,
+                hops,
+                ours: true,
+                ..
+            } => Some(((pong.port - 10_000) as usize, hops)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn with_pong_caching_a_ping_is_answered_from_caches_and_never_relayed() {
+    // A line 0 - 1 - 2 - ... - 9: nobody knows anyone beyond its neighbours yet.
+    let graph = Graph::from_edges(10, (0..9).map(|i| (i, i + 1)).collect());
+    let mut net = network(graph.clone(), 7);
+    net.with_node(0, |s, now| s.ping(now, 7));
+    net.run_until_quiet();
+    let first = pongs_by_hops(&mut net, 0);
+    assert_eq!(first, HashMap::from([(1, 1)]), "only the neighbour answers");
+    let pings_sent: u64 = (0..10)
+        .map(|i| net.node(i).stats().sent(PayloadType::Ping))
+        .sum();
+    assert_eq!(pings_sent, 1, "the Ping was not relayed");
+
+    // Every servent asks its neighbours for hosts, a few rounds (as links open and caches
+    // refresh): each round carries hosts one hop farther, and nothing floods.
+    for _round in 0..4 {
+        for i in 0..10 {
+            let neighbours: Vec<u32> = graph.neighbours(i).to_vec();
+            for n in neighbours {
+                net.with_node(i, |s, now| s.discover_from(now, PeerId(n)));
+            }
+        }
+        net.run_until_quiet();
+    }
+    for i in 0..10 {
+        net.take_events(i);
+    }
+    let before: u64 = (0..10)
+        .map(|i| net.node(i).stats().sent(PayloadType::Ping))
+        .sum();
+    net.with_node(0, |s, now| s.ping(now, 7));
+    net.run_until_quiet();
+    let after: u64 = (0..10)
+        .map(|i| net.node(i).stats().sent(PayloadType::Ping))
+        .sum();
+    assert_eq!(after - before, 1, "still one Ping: answered, not relayed");
+    let got = pongs_by_hops(&mut net, 0);
+    // Servent 1 answers with its own Pong and up to ten cached ones, each naming a
+    // servent at the distance it really is from us.
+    assert!(got.len() >= 4, "hosts beyond the neighbour: {got:?}");
+    assert!(got.len() <= 1 + servent::core::config::CACHED_PONGS_PER_PING);
+    for (&who, &hops) in &got {
+        assert_eq!(hops as usize, who, "servent {who} is {who} hops away");
+    }
+    assert!(!got.contains_key(&0), "never our own address");
+    assert!(net.node(1).stats().pongs_from_cache > 0);
+}
+
+#[test]
+fn a_keep_alive_gets_one_pong_and_a_crawler_ping_the_neighbours() {
+    // A star: 0 in the middle, 1..=4 around it; 0's cache knows its neighbours.
+    let graph = Graph::from_edges(5, (1..5).map(|i| (0, i)).collect());
+    let mut net = network(graph, 7);
+    for n in 1..5 {
+        net.with_node(0, |s, now| s.discover_from(now, PeerId(n)));
+    }
+    net.run_until_quiet();
+    assert_eq!(net.node(0).cached_pongs(), 4);
+    let pongs_sent = |net: &Network| net.node(0).stats().sent(PayloadType::Pong);
+
+    let before = pongs_sent(&net);
+    net.inject(
+        1,
+        0,
+        Descriptor::new(Guid::new_v4(), 1, 0, Payload::Ping(Ping::default())),
+    );
+    net.run_until_quiet();
+    assert_eq!(pongs_sent(&net) - before, 1, "keep-alive: our Pong only");
+
+    let before = pongs_sent(&net);
+    net.inject(
+        1,
+        0,
+        Descriptor::new(Guid::new_v4(), 2, 0, Payload::Ping(Ping::default())),
+    );
+    net.run_until_quiet();
+    assert_eq!(
+        pongs_sent(&net) - before,
+        1 + 3,
+        "crawler Ping: ours and the other three neighbours' (never the asker's own)"
+    );
+}
+
+#[test]
+fn discovery_pings_are_spaced_by_the_interval() {
+    let graph = Graph::from_edges(3, vec![(0, 1), (1, 2)]);
+    let mut net = network(graph, 7);
+    let first = net.with_node(1, |s, now| s.discover_hosts(now));
+    assert!(first.is_some());
+    assert!(net.with_node(1, |s, now| s.discover_hosts(now)).is_none());
+    net.advance(servent::core::config::DISCOVERY_PING_INTERVAL);
+    assert!(net.with_node(1, |s, now| s.discover_hosts(now)).is_some());
 }
 
 #[test]
