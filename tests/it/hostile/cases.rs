@@ -139,15 +139,12 @@ pub const CASES: &[Case] = &[
         Input::Raw(|ctx| connect_with(&format!("GUID: {}\r\n", ctx.servent_id))),
         Must::Answer("GNUTELLA/0.6 409"),
     ),
-    Case {
-        known_defect: Some("our own Listen-IP given by a peer lands in our host cache"),
-        ..case(
-            Handshake,
-            "peer gives our own Listen-IP under another GUID",
-            Input::Script(scripts::own_listen_ip),
-            Must::Script,
-        )
-    },
+    case(
+        Handshake,
+        "peer gives our own Listen-IP under another GUID",
+        Input::Script(scripts::own_listen_ip),
+        Must::Script,
+    ),
     case(
         Handshake,
         "CONNECT/0.4",
