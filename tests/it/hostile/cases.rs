@@ -546,7 +546,7 @@ pub const CASES: &[Case] = &[
         Http,
         "request line over the limit (64 KiB)",
         Input::Raw(|_| get(&format!("/{}", "a".repeat(64 * 1024)), "")),
-        Must::Close,
+        Must::Answer("HTTP/1.1 414"),
     ),
     case(
         Http,
@@ -555,7 +555,7 @@ pub const CASES: &[Case] = &[
             let h: String = (0..10_000).map(|i| format!("X-{i}: v\r\n")).collect();
             get("/status", &h)
         }),
-        Must::Close,
+        Must::Answer("HTTP/1.1 431"),
     ),
     case(
         Http,
@@ -702,7 +702,7 @@ pub const CASES: &[Case] = &[
         Http,
         "HTTP/0.9-style request",
         Input::Raw(|_| b"GET /status\r\n\r\n".to_vec()),
-        Must::Close,
+        Must::Answer("HTTP/1.1 400"),
     ),
     case(
         Http,
