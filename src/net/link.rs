@@ -38,6 +38,12 @@ pub(super) struct NewLink {
     pub pending: Vec<u8>,
 }
 
+/// Whether `addr` is where we accept connections: our `Listen-IP`, or the local address
+/// this very connection reached (which also covers a wildcard listener).
+fn is_our_address(shared: &Shared, stream: &TcpStream, addr: SocketAddr) -> bool {
+    addr == shared.listen || stream.local_addr().is_ok_and(|local| local == addr)
+}
+
 /// Registers an established link with the core and starts its tasks. None (and the
 /// connection closed) when the servent is shutting down.
 pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
@@ -47,6 +53,11 @@ pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
         log::debug!("{}: TCP_NODELAY not set: {e}", link.remote);
     }
     let now = shared.now();
+    // A peer naming our own address as its Listen-IP (under another GUID) would put us in
+    // our own host cache, to be dialled and offered to others: that address is dropped.
+    let listen = link
+        .listen
+        .filter(|&l| !is_our_address(shared, &link.stream, l));
     let (queue, doorbell) = SendQueue::new(shared.config.send_queue);
     let queue = Arc::new(queue);
     let peer = {
@@ -59,7 +70,7 @@ pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
         }
         let peer = st.next_peer_id();
         st.counters.links_opened += 1;
-        if let Some(l) = link.listen {
+        if let Some(l) = listen {
             st.hosts.add(l, now);
             st.hosts.mark_ok(l, now);
         }
@@ -69,7 +80,7 @@ pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
                 queue: Arc::clone(&queue),
                 stream: link.stream.clone(),
                 remote: link.remote,
-                listen: link.listen,
+                listen,
                 servent_id: link.servent_id,
                 user_agent: link.info.user_agent.clone(),
                 direction: link.direction,

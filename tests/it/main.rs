@@ -4,6 +4,7 @@ mod crashes;
 mod download;
 mod e2e;
 mod handshake;
+mod hostile;
 pub mod http;
 mod layout;
 mod matching;
