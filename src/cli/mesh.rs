@@ -1,5 +1,5 @@
 //! `servent mesh`: N servents in one process on 127.0.0.1 (ports from the OS), linked as a
-//! random graph or an edge-list file; prints who links to whom, optionally floods a Ping
+//! random graph or an edge-list file; prints who links to whom, optionally sends a Ping
 //! or a Query and prints the exact network-wide cost, then runs until Ctrl-C.
 
 use std::path::PathBuf;
@@ -41,7 +41,8 @@ pub struct MeshArgs {
     /// TTL + hops limit of every servent (up to 15 for experiments).
     #[arg(long, default_value_t = 7)]
     pub max_ttl: u8,
-    /// Flood a Ping with this TTL from --from and count the Pongs.
+    /// Send a Ping with this TTL from --from and count the Pongs (neighbours answer it
+    /// from their pong caches; it floods only with pong caching off).
     #[arg(long, value_name = "TTL")]
     pub ping: Option<u8>,
     /// Search for this text from --from with --strategy; print hits and the exact

@@ -25,7 +25,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The demo: 20 servents on 127.0.0.1 share files; Ping flood, wildcard search,
+    /// The demo: 20 servents on 127.0.0.1 share files; Ping and pong caches, wildcard search,
     /// multi-source download, the three strategies compared, then the simulator.
     Demo(demo::DemoArgs),
     /// Run one servent on a TCP port until Ctrl-C.

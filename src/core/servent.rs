@@ -421,10 +421,12 @@ impl Servent {
     // ---- routing -----------------------------------------------------------------------
 
     /// Applies the TTL rules on arrival and returns the TTL to work with, or drops.
-    /// TTL 0 is expired; above 15 is dropped; TTL + hops above the configured maximum is
-    /// lowered so the sum equals it (0.6 §2.2.4). TTL is never raised.
+    /// TTL 0 is expired; a TTL, or TTL + hops, above 15 is dropped (as gtk-gnutella
+    /// does: no honest servent lets a descriptor travel that far); TTL + hops above the
+    /// configured maximum is lowered so the sum equals it (0.6 §2.2.4). TTL is never
+    /// raised.
     fn arrival_ttl(&mut self, from: PeerId, d: &Descriptor) -> Option<u8> {
-        if d.ttl > HARD_MAX_TTL {
+        if d.ttl > HARD_MAX_TTL || u16::from(d.ttl) + u16::from(d.hops) > u16::from(HARD_MAX_TTL) {
             self.drop_from(from, DropReason::TtlTooHigh);
             return None;
         }

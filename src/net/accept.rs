@@ -1,6 +1,7 @@
 //! The server side of the handshake on the one port: read the CONNECT, refuse (409 to
-//! ourselves or a duplicate, 503 when full, with hosts to try) or answer 200 with our
-//! headers, read the final 200 and start the link. A 0.4 CONNECT gets the 0.4 OK.
+//! ourselves, to a peer claiming our address, or a duplicate; 503 when full; with hosts
+//! to try) or answer 200 with our headers and hosts, read the final 200 and start the
+//! link. A 0.4 CONNECT gets the 0.4 OK.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +63,9 @@ pub(super) async fn accept_gnutella(
         let st = shared.lock();
         if guid == Some(shared.servent_id) {
             Some((409, "Connected to self"))
+        } else if listen == Some(shared.listen) {
+            // Another GUID claiming our address: a liar or a copy of our data directory.
+            Some((409, "Listen-IP is ours"))
         } else if st.is_connected_to(guid, listen) {
             Some((409, "Already connected"))
         } else if st.links.len() >= shared.config.max_peers || shared.is_shutting_down() {
@@ -78,7 +82,7 @@ pub(super) async fn accept_gnutella(
             } else {
                 st.counters.refused_duplicate += 1;
             }
-            if let Some(l) = listen {
+            if let Some(l) = listen.filter(|&l| l != shared.listen) {
                 st.hosts.add(l, shared.now());
             }
         }

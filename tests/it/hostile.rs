@@ -65,8 +65,6 @@ pub enum Must {
     Silent,
     /// Close the connection within [`WITHIN`] without accepting it (no `200`).
     Refuse,
-    /// Close within [`WITHIN`]; what it answered first does not matter.
-    Close,
     /// Answer a block whose first line starts with this (the connection may stay open).
     Answer(&'static str),
     /// Answer as [`Must::Answer`] with this header (name, value prefix) in the block.
@@ -538,7 +536,7 @@ fn run_case(ctx: &Ctx, case: &Case) -> Result<String, String> {
             .to_owned()
     };
     match &case.must {
-        Must::Silent | Must::Refuse | Must::Close => {
+        Must::Silent | Must::Refuse => {
             let (got, closed) = read_to_close(&mut s, WITHIN);
             if !closed {
                 return Err(format!("still open after {WITHIN:?}"));

@@ -302,23 +302,17 @@ pub const CASES: &[Case] = &[
         Input::Link(|| desc(0x31, 1, b"LIME\x0b\x00\x01\x00garbage")),
         Must::Keep,
     ),
-    Case {
-        known_defect: Some(
-            "TTL + hops = 20 exceeds HARD_MAX_TTL (15) but only the TTL is checked: the \
-             Query is handled and would be relayed (src/core, not this suite's to fix)",
-        ),
-        ..case(
-            Descriptors,
-            "TTL 10 with hops 10",
-            Input::Link(|| {
-                let p = query(b"hops", b"");
-                let mut d = header(0x80, 10, 10, p.len() as u32);
-                d.extend(p);
-                d
-            }),
-            Must::Drop("ttl-too-high"),
-        )
-    },
+    case(
+        Descriptors,
+        "TTL 10 with hops 10",
+        Input::Link(|| {
+            let p = query(b"hops", b"");
+            let mut d = header(0x80, 10, 10, p.len() as u32);
+            d.extend(p);
+            d
+        }),
+        Must::Drop("ttl-too-high"),
+    ),
     // ---------------------------------------------------------------------- GGEP
     case(
         Ggep,

@@ -106,11 +106,9 @@ pub fn own_listen_ip(ctx: &Ctx) -> Result<String, String> {
     let before = status(ctx)["host_cache"].as_u64().unwrap_or(0);
     let headers = format!("Listen-IP: {}\r\nGUID: {}\r\n", ctx.addr, Guid::new_v4());
     let note = match open_link(ctx, &headers, false) {
-        Ok(mut link) => {
-            link.probe_query(WITHIN)?; // the handshake's effects are in place by now
-            "accepted".to_owned()
-        }
-        Err(e) => format!("refused ({e})"),
+        Ok(_) => return Err("accepted a peer claiming our own Listen-IP".into()),
+        Err(e) if e.contains("409") => format!("refused ({e})"),
+        Err(e) => return Err(format!("not refused with 409: {e}")),
     };
     let after = status(ctx)["host_cache"].as_u64().unwrap_or(0);
     if after > before {
