@@ -55,6 +55,8 @@ pub struct Snapshot {
     pub host_cache: Option<usize>,
     /// Descriptors dropped, by reason (cumulative since it started).
     pub dropped: Vec<(String, u64)>,
+    /// Its neighbours' listening addresses (as they gave them, else the link's address).
+    pub neighbours: Vec<SocketAddr>,
 }
 
 /// Every servent started, live or killed; dropping it kills the live ones and removes the
@@ -225,6 +227,7 @@ impl Fleet {
                     degree: 0,
                     host_cache: None,
                     dropped: Vec::new(),
+                    neighbours: Vec::new(),
                 },
             })
             .collect()
@@ -255,17 +258,27 @@ fn snapshot_of(index: usize, v: &Value) -> Snapshot {
                 .collect()
         })
         .unwrap_or_default();
+    let links = v.get("neighbours").and_then(Value::as_array);
+    let neighbours = links
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            let listen = n.get("listen").and_then(Value::as_str);
+            listen
+                .or_else(|| n.get("address").and_then(Value::as_str))?
+                .parse()
+                .ok()
+        })
+        .collect();
     Snapshot {
         index,
-        degree: v
-            .get("neighbours")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len),
+        degree: links.map_or(0, Vec::len),
         host_cache: v
             .get("host_cache")
             .and_then(Value::as_u64)
             .map(|n| n as usize),
         dropped,
+        neighbours,
     }
 }
 

@@ -4,6 +4,7 @@
 //! `--min-peers`.
 
 mod fleet;
+mod overlay;
 mod report;
 mod searches;
 
@@ -20,6 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use fleet::{Fleet, Snapshot};
+use overlay::Overlay;
 use report::{Report, Searches, Spread, Wait};
 use searches::Plan;
 
@@ -292,6 +294,8 @@ fn search_phase(
     phase: &str,
 ) -> anyhow::Result<(Searches, Vec<Snapshot>)> {
     fleet.check_running()?;
+    let addrs: Vec<SocketAddr> = fleet.servents.iter().map(|s| s.addr).collect();
+    let overlay = Overlay::from_snapshots(&fleet.snapshots(), &addrs);
     let live: Vec<&fleet::Servent> = fleet.live().collect();
     let plans: Vec<Plan> = (0..args.searches)
         .map(|_| {
@@ -315,7 +319,7 @@ fn search_phase(
             note(format!("{phase}: {done}/{total} searches, {found} found"));
         }
     })?;
-    let tally = Searches::tally(&plans, &outcomes);
+    let tally = Searches::tally(&plans, &outcomes, &overlay);
     note(format!(
         "{phase}: {}/{} found in {:.1} s",
         tally.found,

@@ -6,8 +6,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::fleet::Snapshot;
+use super::overlay::Overlay;
 use super::searches::{Outcome, Plan};
 
+/// Hops from the origin a `servent search` Query can reach: it leaves the search's own
+/// short-lived servent with flood TTL 7 (the default), and the first hop is to the origin.
+pub const SEARCH_REACH_HOPS: usize = 6;
 /// Failure messages kept per search phase (the rest are only counted).
 const FAILURES_KEPT: usize = 5;
 
@@ -54,14 +58,32 @@ pub struct Searches {
     pub percent: f64,
     pub no_hit: usize,
     pub failed: usize,
-    /// The first few failures: origin, file and why.
+    /// Searches not found whose file was beyond [`SEARCH_REACH_HOPS`] of the origin (or
+    /// in another part) when the searches began: the overlay's shape, not routing.
+    pub out_of_reach: usize,
+    /// The first few failures: origin, file, why, and how far apart the two servents
+    /// were in the overlay when the searches began.
     pub failures: Vec<String>,
+    /// The live overlay when the searches began: sizes of its connected parts (largest
+    /// first; one entry when all are connected) and its diameter in hops.
+    pub overlay_parts: Vec<usize>,
+    pub diameter: usize,
 }
 
 impl Searches {
-    pub fn tally(plans: &[Plan], outcomes: &[Outcome]) -> Searches {
+    pub fn tally(plans: &[Plan], outcomes: &[Outcome], overlay: &Overlay) -> Searches {
         let found = outcomes.iter().filter(|o| **o == Outcome::Found).count();
         let no_hit = outcomes.iter().filter(|o| **o == Outcome::NoHit).count();
+        let out_of_reach = plans
+            .iter()
+            .zip(outcomes)
+            .filter(|(p, o)| {
+                **o != Outcome::Found
+                    && overlay
+                        .hops(p.origin, p.holder)
+                        .is_none_or(|h| h > SEARCH_REACH_HOPS)
+            })
+            .count();
         let failures = plans
             .iter()
             .zip(outcomes)
@@ -72,8 +94,11 @@ impl Searches {
                     Outcome::Failed(why) => why.as_str(),
                     _ => "no hit",
                 };
+                let apart = overlay
+                    .hops(p.origin, p.holder)
+                    .map_or("not connected".into(), |h| format!("{h} hops apart"));
                 format!(
-                    "servent {} -> {} (held by servent {}): {why}",
+                    "servent {} -> {} (held by servent {}, {apart}): {why}",
                     p.origin, p.file, p.holder
                 )
             })
@@ -84,7 +109,10 @@ impl Searches {
             percent: percent(found, outcomes.len()),
             no_hit,
             failed: outcomes.len() - found - no_hit,
+            out_of_reach,
             failures,
+            overlay_parts: overlay.components(),
+            diameter: overlay.diameter(),
         }
     }
 }
@@ -155,7 +183,8 @@ impl Report {
             }
         };
         let found = |s: &Searches| format!("{}/{} ({:.1}%)", s.found, s.searches, s.percent);
-        let misses = |s: &Searches| format!("{} / {}", s.no_hit, s.failed);
+        let parts = |s: &Searches| format!("{:?}, {} hops", s.overlay_parts, s.diameter);
+        let misses = |s: &Searches| format!("{} / {} ({})", s.no_hit, s.failed, s.out_of_reach);
         let caches = |c: &Option<Spread>| c.as_ref().map_or("-".into(), Spread::cell);
         let drops = |d: &BTreeMap<String, u64>| {
             let v: Vec<String> = d.iter().map(|(k, n)| format!("{k} {n}")).collect();
@@ -167,11 +196,20 @@ impl Report {
         };
         let rows = [
             ("searches found", found(&self.before), found(&self.after)),
-            ("no hit / failed", misses(&self.before), misses(&self.after)),
+            (
+                "no hit / failed (beyond 6 hops)",
+                misses(&self.before),
+                misses(&self.after),
+            ),
             (
                 "degree min/mean/max",
                 self.degree_before.cell(),
                 self.degree_after.cell(),
+            ),
+            (
+                "overlay parts, diameter",
+                parts(&self.before),
+                parts(&self.after),
             ),
             (
                 "host cache min/mean/max",
@@ -190,18 +228,18 @@ impl Report {
             self.max_peers,
             self.search_timeout_s
         );
-        out += &format!("{:<25} {:<22} {}\n", "", "before the kill", "after");
+        out += &format!("{:<32} {:<22} {}\n", "", "before the kill", "after");
         for (name, before, after) in rows {
-            out += &format!("{name:<25} {before:<22} {after}\n");
+            out += &format!("{name:<32} {before:<22} {after}\n");
         }
-        out += &format!("{:<25} {}\n", "min-peers at start", wait(&self.start));
-        out += &format!("{:<25} {}\n", "heal time", wait(&self.heal));
+        out += &format!("{:<32} {}\n", "min-peers at start", wait(&self.start));
+        out += &format!("{:<32} {}\n", "heal time", wait(&self.heal));
         out += &format!(
-            "{:<25} {}\n",
+            "{:<32} {}\n",
             "dropped (before)",
             drops(&self.dropped_before)
         );
-        out += &format!("{:<25} {}\n", "dropped (after)", drops(&self.dropped_after));
+        out += &format!("{:<32} {}\n", "dropped (after)", drops(&self.dropped_after));
         for (phase, s) in [("before", &self.before), ("after", &self.after)] {
             for f in &s.failures {
                 out += &format!("missed {phase}: {f}\n");
