@@ -44,8 +44,8 @@ impl Overlay {
         while let Some(x) = queue.pop_front() {
             let d = dist[&x];
             for &y in self.links.get(&x).into_iter().flatten() {
-                if !dist.contains_key(&y) {
-                    dist.insert(y, d + 1);
+                if let std::collections::hash_map::Entry::Vacant(e) = dist.entry(y) {
+                    e.insert(d + 1);
                     queue.push_back(y);
                 }
             }
