@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file. Library errors are typed; this layer turns
 //! them into `anyhow` reports for people.
 
+mod churn;
 mod compare;
 mod costs;
 mod demo;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Compare search strategies (flooding, expanding ring, random walkers) in the
     /// simulator: success, hops and message cost per query, as a table, JSON, CSV or SVG.
     Compare(compare::CompareArgs),
+    /// The churn experiment: N separate `servent serve` processes, searches before and
+    /// after SIGKILLing a fraction of them, heal time and degrees, as a table or JSON.
+    Churn(churn::ChurnArgs),
 }
 
 /// Logs go to stderr through env_logger (`RUST_LOG=servent=debug` for more). A single
@@ -66,5 +70,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Get(args) => get::run(args),
         Command::Share(args) => share::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Churn(args) => churn::run(args),
     }
 }

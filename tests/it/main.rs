@@ -1,5 +1,6 @@
 //! The one integration test target (as in ripgrep): each module tests one layer.
 
+mod churn;
 mod crashes;
 mod download;
 mod e2e;
