@@ -157,7 +157,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Starts a short-lived servent of our own and links it to every `--peer` that answers.
+/// Hosts from refusals' `X-Try` tried when no `--peer` took us (each a connect of at most
+/// a few seconds, so joining stays bounded).
+const JOIN_TRY_HOSTS: usize = 5;
+
+/// Starts a short-lived servent of our own and links it to every `--peer` that answers; if
+/// all of them refuse (full), to one of the hosts their refusals offered.
 async fn join(peers: &[SocketAddr]) -> anyhow::Result<Node> {
     let node = Node::start_plain(NodeConfig {
         min_peers: 0,
@@ -171,8 +176,21 @@ async fn join(peers: &[SocketAddr]) -> anyhow::Result<Node> {
             Err(e) => eprintln!("warning: {e}"),
         }
     }
+    // Refused (full): go where the refusals' X-Try pointed, as a servent joining does.
     if joined == 0 {
-        bail!("could not join the mesh through any --peer");
+        for host in node.hosts_to_try(JOIN_TRY_HOSTS) {
+            match node.connect(host).await {
+                Ok(_) => {
+                    eprintln!("joined through {host} (offered by a --peer's X-Try)");
+                    joined += 1;
+                    break;
+                }
+                Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+    }
+    if joined == 0 {
+        bail!("could not join the mesh through any --peer (nor the hosts they offered)");
     }
     Ok(node)
 }

@@ -226,6 +226,16 @@ impl Node {
         self.shared.lock().hosts.len()
     }
 
+    /// Up to `n` hosts from the host cache worth a connect now (learnt from Pongs and
+    /// `X-Try`), most recently seen first.
+    pub fn hosts_to_try(&self, n: usize) -> Vec<SocketAddr> {
+        let now = self.shared.now();
+        let st = self.shared.lock();
+        let mut hosts = st.hosts.candidates(now);
+        hosts.truncate(n);
+        hosts
+    }
+
     /// Says Bye to peers that support it, flushes, closes every link, saves the host cache.
     pub async fn shutdown(&self) {
         self.shared.begin_shutdown();

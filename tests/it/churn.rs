@@ -19,7 +19,6 @@ impl Drop for Running {
 }
 
 #[test]
-#[ignore = "needs the upkeep fix"]
 fn searches_survive_killing_30_percent_of_20_servents() {
     let mut child = Running(
         Command::new(env!("CARGO_BIN_EXE_servent"))

@@ -127,7 +127,12 @@ fn run_one(bin: &Path, plan: &Plan, timeout: Duration, stop: &Stop) -> Outcome {
         return Outcome::Failed(format!("no exit within {:?}", timeout + SEARCH_GRACE));
     };
     if !status.success() {
-        let why = err.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+        // anyhow's "Error: ..." line (a backtrace may follow it), else the last line.
+        let why = err
+            .lines()
+            .find(|l| l.starts_with("Error:"))
+            .or_else(|| err.lines().rfind(|l| !l.trim().is_empty()))
+            .unwrap_or("");
         return Outcome::Failed(format!("{status}: {why}"));
     }
     let found = out
