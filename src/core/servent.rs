@@ -206,9 +206,9 @@ impl Servent {
     /// or routes it, or drops it (counted by reason). Ignored from a link not open.
     pub fn handle_descriptor(&mut self, now: Duration, from: PeerId, d: Descriptor) {
         let kind = d.payload_type();
-        self.stats.received[kind.index()] += 1;
         let walkers = match self.peers.get_mut(&from) {
             Some(p) => {
+                self.stats.received[kind.index()] += 1;
                 p.received[kind.index()] += 1;
                 p.info.walker_support && self.config.walker_support
             }

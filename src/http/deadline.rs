@@ -2,7 +2,9 @@
 //! [`HttpLimits::head_timeout`] of its first byte (one deadline, not per byte), and the
 //! next request within [`HttpLimits::idle_timeout`] of the last answer. [`Watch`] holds
 //! where the connection is; [`DeadlineIo`] cuts the socket when a deadline passes (or the
-//! gate evicts the connection); [`Tracked`] tells the watch when an answer is done.
+//! gate evicts the connection) and fails a write blocked for
+//! [`HttpLimits::write_stall_timeout`] on a client that reads nothing; [`Tracked`] tells
+//! the watch when an answer is done.
 
 use std::future::Future;
 use std::io;
@@ -132,6 +134,8 @@ pub(super) struct DeadlineIo<S> {
     limits: HttpLimits,
     /// The timer armed for the deadline it was armed for.
     timer: Option<(Instant, Timer)>,
+    /// Armed when a write found the socket full; disarmed by any write that goes through.
+    stall: Option<Timer>,
 }
 
 impl<S> DeadlineIo<S> {
@@ -141,7 +145,29 @@ impl<S> DeadlineIo<S> {
             watch,
             limits,
             timer: None,
+            stall: None,
         }
+    }
+
+    /// What a write that returned `poll` means: progress disarms the stall timer; a
+    /// blocked write arms it, and fails once it has been blocked the whole timeout.
+    fn after_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stall = None;
+            return poll;
+        }
+        let wait = self.limits.write_stall_timeout;
+        let timer = self.stall.get_or_insert_with(|| Box::pin(rt::sleep(wait)));
+        if timer.as_mut().poll(cx).is_ready() {
+            self.stall = None;
+            self.watch.cut_for(HttpEnd::WriteStalled);
+            return Poll::Ready(Err(cut_error(HttpEnd::WriteStalled)));
+        }
+        Poll::Pending
     }
 
     /// Pending until the deadline in force passes; then the error to fail the read with.
@@ -203,7 +229,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.after_write(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -211,11 +239,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.after_write(cx, poll)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.after_write(cx, poll)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

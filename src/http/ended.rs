@@ -15,6 +15,9 @@ pub enum HttpEnd {
     IdleTimeout,
     /// Closed while idle between requests to make room for a new client (all slots taken).
     EvictedIdle,
+    /// A client stopped reading an answer: no byte of it could be written for the
+    /// write-stall timeout.
+    WriteStalled,
     /// A head hyper could not parse (answered 400 or 431 by hyper).
     BadRequest,
     /// Reset, an i/o error, or closed mid-request.
@@ -27,11 +30,12 @@ pub enum HttpEnd {
 
 impl HttpEnd {
     /// Every way a connection can end, in the order `/status` lists them.
-    pub const ALL: [HttpEnd; 8] = [
+    pub const ALL: [HttpEnd; 9] = [
         HttpEnd::Completed,
         HttpEnd::HeadTimeout,
         HttpEnd::IdleTimeout,
         HttpEnd::EvictedIdle,
+        HttpEnd::WriteStalled,
         HttpEnd::BadRequest,
         HttpEnd::Reset,
         HttpEnd::OverAddressCap,
@@ -45,6 +49,7 @@ impl HttpEnd {
             HttpEnd::HeadTimeout => "head_timeout",
             HttpEnd::IdleTimeout => "idle_timeout",
             HttpEnd::EvictedIdle => "evicted_idle",
+            HttpEnd::WriteStalled => "write_stalled",
             HttpEnd::BadRequest => "bad_request",
             HttpEnd::Reset => "reset",
             HttpEnd::OverAddressCap => "over_address_cap",

@@ -17,6 +17,11 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection costs a slot and gives nothing.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// A client that reads nothing of an answer for this long is cut: a stalled download
+/// otherwise holds its slot (and an upload slot) for as long as the TCP connection lives.
+/// As long as a Gnutella link's write-stall bound.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The caps and timeouts of the HTTP side (defaults: the constants above).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
@@ -28,6 +33,9 @@ pub struct HttpLimits {
     pub head_timeout: Duration,
     /// Longest wait for the next request on a keep-alive connection ([`IDLE_TIMEOUT`]).
     pub idle_timeout: Duration,
+    /// Longest time a write may stay blocked on a client that reads nothing
+    /// ([`WRITE_STALL_TIMEOUT`]).
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -37,6 +45,7 @@ impl Default for HttpLimits {
             max_per_address: MAX_HTTP_PER_ADDRESS,
             head_timeout: HEAD_TIMEOUT,
             idle_timeout: IDLE_TIMEOUT,
+            write_stall_timeout: WRITE_STALL_TIMEOUT,
         }
     }
 }

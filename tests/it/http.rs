@@ -941,3 +941,63 @@ fn every_connection_reset_before_classification_is_counted() {
     assert_eq!(c("unknown"), 0);
     rt::block_on(n.shutdown());
 }
+
+/// Bigger than what loopback socket buffers hold, so a client that reads nothing blocks
+/// the server's writes.
+const STALL_FILE_BYTES: usize = 48 << 20;
+const SHORT_STALL: Duration = Duration::from_millis(500);
+
+#[test]
+fn a_client_that_stops_reading_is_cut_at_the_write_stall_timeout() {
+    use servent::http::{HttpEnd, HttpLimits};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.bin"), vec![7u8; STALL_FILE_BYTES]).unwrap();
+    let mut server = serve_dir(dir, 1);
+    let ctx = Arc::new(
+        HttpContext::new("servent-test", || "{}".to_owned())
+            .with_library(Arc::clone(&server.lib))
+            .with_max_uploads(1)
+            .with_limits(HttpLimits {
+                write_stall_timeout: SHORT_STALL,
+                ..HttpLimits::default()
+            }),
+    );
+    server.handle.stop();
+    server.handle = start(Arc::clone(&ctx), "127.0.0.1:0".parse().unwrap());
+    let path = server.get_path("big.bin");
+    // The stalled client takes the only upload slot, then reads nothing.
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    write!(stalled, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let began = Instant::now();
+    wait_until("the stalled answer cut", Duration::from_secs(15), || {
+        ended(&ctx, HttpEnd::WriteStalled) == 1
+    });
+    let cut = began.elapsed();
+    assert!(
+        cut >= SHORT_STALL && cut < SHORT_STALL + DEADLINE_SLACK * 3,
+        "write-stall timeout {SHORT_STALL:?}, cut after {cut:?}"
+    );
+    // What it had buffered ends short of the file: the connection was closed under it.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match stalled.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(got < STALL_FILE_BYTES, "read {got} bytes of a cut answer");
+    // Its upload slot is free again: an honest client gets the file's first bytes.
+    let mut honest = TcpStream::connect(server.addr()).unwrap();
+    write!(
+        honest,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n"
+    )
+    .unwrap();
+    let resp = read_response(&mut honest);
+    assert_eq!(resp.status, 206);
+    server.handle.stop();
+}
