@@ -42,11 +42,19 @@ impl Deflater {
 }
 
 /// The peer's side of a compressed link: inflates in chunks of at most [`INFLATE_CHUNK`].
-pub struct Inflater(Decompress);
+/// Inflates into its own scratch chunk (zeroed once per link, not once per read) and
+/// copies out only what came out.
+pub struct Inflater {
+    stream: Decompress,
+    scratch: Box<[u8]>,
+}
 
 impl Default for Inflater {
     fn default() -> Self {
-        Inflater(Decompress::new(true))
+        Inflater {
+            stream: Decompress::new(true),
+            scratch: vec![0u8; INFLATE_CHUNK].into_boxed_slice(),
+        }
     }
 }
 
@@ -54,19 +62,17 @@ impl Inflater {
     /// Inflates from `input` into `out`, producing at most [`INFLATE_CHUNK`] bytes.
     /// Returns how many input bytes were consumed; call again with the rest.
     pub fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, CompressError> {
-        let start = out.len();
-        out.resize(start + INFLATE_CHUNK, 0);
-        let (before_in, before_out) = (self.0.total_in(), self.0.total_out());
+        let (before_in, before_out) = (self.stream.total_in(), self.stream.total_out());
         let status = self
-            .0
-            .decompress(input, &mut out[start..], FlushDecompress::Sync)
+            .stream
+            .decompress(input, &mut self.scratch, FlushDecompress::Sync)
             .map_err(|e| CompressError(e.to_string()));
-        let produced = (self.0.total_out() - before_out) as usize;
-        out.truncate(start + produced);
+        let produced = (self.stream.total_out() - before_out) as usize;
+        out.extend_from_slice(&self.scratch[..produced]);
         if status? == Status::StreamEnd {
             return Err(CompressError("peer ended its deflate stream".into()));
         }
-        Ok((self.0.total_in() - before_in) as usize)
+        Ok((self.stream.total_in() - before_in) as usize)
     }
 }
 
