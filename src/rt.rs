@@ -22,7 +22,10 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 pub use async_std::net::{TcpListener, TcpStream};
 pub use async_std::task::JoinHandle;
@@ -143,5 +146,51 @@ mod tests {
             set_nodelay(&server).unwrap();
             assert!(client.nodelay().unwrap() && server.nodelay().unwrap());
         });
+    }
+}
+
+/// hyper's timer on this runtime: hyper's own deadlines (`header_read_timeout`) sleep
+/// through it, so they follow the same clock and executor as every other timer here.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HyperTimer;
+
+/// One of hyper's sleeps: the runtime's sleep behind a mutex, since hyper wants `Sync`.
+struct HyperSleep(Mutex<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Future for HyperSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut sleep = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        sleep.as_mut().poll(cx)
+    }
+}
+
+impl hyper::rt::Sleep for HyperSleep {}
+
+impl hyper::rt::Timer for HyperTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(HyperSleep(Mutex::new(Box::pin(sleep(duration)))))
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        self.sleep(deadline.saturating_duration_since(Instant::now()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::rt::Timer;
+
+    #[test]
+    fn hypers_sleeps_run_on_this_runtime_and_wait_their_time() {
+        let wait = Duration::from_millis(30);
+        let began = Instant::now();
+        block_on(HyperTimer.sleep(wait));
+        assert!(began.elapsed() >= wait);
+        let began = Instant::now();
+        block_on(HyperTimer.sleep_until(began + wait));
+        assert!(began.elapsed() >= wait);
     }
 }

@@ -24,6 +24,10 @@ use super::io::HyperIo;
 use super::response::{text, Body};
 use crate::rt;
 
+/// How long after our own head or idle deadline hyper's header timer closes a connection:
+/// late enough that ours always fire first and count the end.
+const HYPER_HEADER_BACKSTOP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves one accepted connection: admission through the gate (refused: 503 and closed),
 /// then HTTP/1.1 with keep-alive under the connection's deadlines. `prefix` holds its
 /// first bytes, already read to dispatch it, the first of them at `head_started`. Returns
@@ -66,10 +70,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let watch = Arc::clone(&permit.watch);
-    let io = HyperIo::new(
-        DeadlineIo::new(io, Arc::clone(&watch), *ctx.gate.limits()),
-        prefix,
-    );
+    let limits = *ctx.gate.limits();
+    let io = HyperIo::new(DeadlineIo::new(io, Arc::clone(&watch), limits), prefix);
     let service = hyper::service::service_fn(move |req| {
         watch.request_started();
         let ctx = Arc::clone(&ctx);
@@ -79,8 +81,13 @@ where
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, watch)))
         }
     });
+    // Our deadlines (`deadline.rs`) cut first; hyper's header timer, on the runtime seam,
+    // is the backstop should a connection ever slip past them.
+    let backstop = limits.head_timeout.max(limits.idle_timeout) + HYPER_HEADER_BACKSTOP;
     let result = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        .timer(rt::HyperTimer)
+        .header_read_timeout(backstop)
         .serve_connection(io, service)
         .await;
     if let Err(e) = &result {
@@ -89,6 +96,7 @@ where
     permit.watch.cut().unwrap_or(match result {
         Ok(()) => HttpEnd::Completed,
         Err(e) if e.is_parse() || e.is_parse_too_large() => HttpEnd::BadRequest,
+        Err(e) if e.is_timeout() => HttpEnd::HeadTimeout,
         Err(_) => HttpEnd::Reset,
     })
 }
