@@ -129,26 +129,6 @@ pub fn worker_threads() -> usize {
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn set_nodelay_turns_nagle_off_on_both_ends() {
-        block_on(async {
-            let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (client, accepted) =
-                futures::join!(connect(addr, Duration::from_secs(5)), listener.accept());
-            let (client, (server, _)) = (client.unwrap(), accepted.unwrap());
-            assert!(!client.nodelay().unwrap() && !server.nodelay().unwrap());
-            set_nodelay(&client).unwrap();
-            set_nodelay(&server).unwrap();
-            assert!(client.nodelay().unwrap() && server.nodelay().unwrap());
-        });
-    }
-}
-
 /// hyper's timer on this runtime: hyper's own deadlines (`header_read_timeout`) sleep
 /// through it, so they follow the same clock and executor as every other timer here.
 #[derive(Debug, Clone, Copy, Default)]
@@ -181,6 +161,22 @@ impl hyper::rt::Timer for HyperTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_nodelay_turns_nagle_off_on_both_ends() {
+        block_on(async {
+            let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (client, accepted) =
+                futures::join!(connect(addr, Duration::from_secs(5)), listener.accept());
+            let (client, (server, _)) = (client.unwrap(), accepted.unwrap());
+            assert!(!client.nodelay().unwrap() && !server.nodelay().unwrap());
+            set_nodelay(&client).unwrap();
+            set_nodelay(&server).unwrap();
+            assert!(client.nodelay().unwrap() && server.nodelay().unwrap());
+        });
+    }
+
     use hyper::rt::Timer;
 
     #[test]
