@@ -72,10 +72,20 @@ async fn fetch(
             opts.stall_timeout,
         )
         .await?;
-    check_answer(&resp, range, shared.size, opts)?;
+    let served = check_answer(&resp, range, shared.size, opts)?;
+    if served != *range {
+        log::debug!(
+            "{}: served {}-{} of {}-{} (the rest is asked again)",
+            ep.url,
+            served.start,
+            served.end,
+            range.start,
+            range.end
+        );
+    }
     // The head is progress; whether the chunk is still needed is asked after each frame.
     let _ = shared.progress(id, range, None);
-    let want = range.end - range.start;
+    let want = served.end - served.start;
     let mut body = resp.into_body();
     let mut buf = BytesMut::with_capacity(want as usize);
     loop {
@@ -112,14 +122,16 @@ async fn fetch(
     Ok(Some(buf.freeze()))
 }
 
-/// The answer to a ranged `GET` must be the exact range asked (or the whole file when
-/// that was asked); a `503` is busy with its `Retry-After` (capped).
+/// What a ranged `GET` was answered with: the range the body holds. A `206` may serve
+/// less than asked (RFC 9110 §14.4; gtk-gnutella caps a request to 512 KiB) as long as it
+/// starts where asked and lies inside the range; `200` only for a whole-file request; a
+/// `503` is busy with its `Retry-After` (capped).
 fn check_answer(
     resp: &Response<Incoming>,
     range: &Range<u64>,
     size: u64,
     opts: &DownloadOptions,
-) -> Result<(), FetchError> {
+) -> Result<Range<u64>, FetchError> {
     match resp.status() {
         StatusCode::PARTIAL_CONTENT => {
             let cr = resp
@@ -127,13 +139,16 @@ fn check_answer(
                 .get(CONTENT_RANGE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            let expect = format!("bytes {}-{}/{}", range.start, range.end - 1, size);
-            if cr != expect {
-                return Err(FetchError::BadRange(cr.to_owned()));
+            match parse_content_range(cr) {
+                Some((served, total))
+                    if total == size && served.start == range.start && served.end <= range.end =>
+                {
+                    Ok(served)
+                }
+                _ => Err(FetchError::BadRange(cr.to_owned())),
             }
-            Ok(())
         }
-        StatusCode::OK if range.start == 0 && range.end == size => Ok(()),
+        StatusCode::OK if range.start == 0 && range.end == size => Ok(range.clone()),
         StatusCode::OK => Err(FetchError::BadRange("200 without Content-Range".into())),
         StatusCode::SERVICE_UNAVAILABLE => {
             let after = resp
@@ -145,5 +160,45 @@ fn check_answer(
             Err(FetchError::Busy(after.min(MAX_RETRY_AFTER)))
         }
         s => Err(FetchError::Status(s)),
+    }
+}
+
+/// `bytes FIRST-LAST/TOTAL` as the served range `FIRST..LAST+1` and the total; `None`
+/// for anything else (a `*` total, a last before the first, an overflow).
+fn parse_content_range(v: &str) -> Option<(Range<u64>, u64)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let (first, last) = span.split_once('-')?;
+    let (first, last): (u64, u64) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+    let total: u64 = total.trim().parse().ok()?;
+    if last < first || last >= total {
+        return None;
+    }
+    Some((first..last + 1, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_content_range;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(
+            parse_content_range("bytes 0-524287/3145728"),
+            Some((0..524_288, 3_145_728))
+        );
+        assert_eq!(parse_content_range("bytes 5-5/6"), Some((5..6, 6)));
+        for bad in [
+            "",
+            "bytes */6",
+            "bytes 5-4/6",
+            "bytes 0-6/6",
+            "bytes 0-1",
+            "items 0-1/2",
+            "bytes 0-18446744073709551615/18446744073709551615",
+            "bytes -1-2/3",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
     }
 }

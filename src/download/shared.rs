@@ -209,12 +209,17 @@ impl Shared {
 
     /// Writes a complete chunk (once, whichever source delivered it first), syncs it, then
     /// records it in the state file.
+    /// Writes `data` (the first `data.len()` bytes of `range`, all of it or a server's
+    /// shorter answer) and records it.
     pub(super) async fn commit(self: &Arc<Self>, id: SourceId, range: Range<u64>, data: Bytes) {
         if !self.locked().sched.begin_write(id, &range) {
             return;
         }
         let file = Arc::clone(&self.file);
         let start = range.start;
+        // A short answer (a 206 for the start of the chunk) commits what it served; the
+        // scheduler queues the rest again.
+        let data_len = (data.len() as u64).min(range.end - range.start);
         let written = rt::spawn_blocking(move || {
             file.write_all_at(&data, start)?;
             file.sync_data()
@@ -230,7 +235,8 @@ impl Shared {
         }
         let committed = {
             let mut l = self.locked();
-            let c = l.sched.handle_written(id, &range, range.clone());
+            let served = range.start..range.start + data_len;
+            let c = l.sched.handle_written(id, &range, served);
             l.notify();
             c
         };

@@ -151,6 +151,9 @@ enum Fault {
     Corrupt,
     /// Sends the response head, then never any body byte.
     Stall,
+    /// Serves at most this many bytes of any range asked (a `206` for the start of it),
+    /// as gtk-gnutella caps a request to 512 KiB.
+    Cap(u64),
 }
 
 /// A hand-written source serving `data` with `fault`.
@@ -184,10 +187,13 @@ type TestBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 fn answer<B>(data: &[u8], fault: Fault, req: &Request<B>) -> Response<TestBody> {
     let len = data.len() as u64;
     let header = req.headers().get("range").and_then(|v| v.to_str().ok());
-    let r = match range::plan(header, len) {
+    let mut r = match range::plan(header, len) {
         RangePlan::Partial(r) if r.len() == 1 => r[0].clone(),
         _ => 0..len,
     };
+    if let Fault::Cap(cap) = fault {
+        r.end = r.end.min(r.start + cap);
+    }
     let mut resp = if req.method() == Method::HEAD {
         Response::new(Full::new(Bytes::new()).boxed())
     } else {
@@ -197,6 +203,10 @@ fn answer<B>(data: &[u8], fault: Fault, req: &Request<B>) -> Response<TestBody> 
                     .iter()
                     .map(|b| b ^ 0x5A)
                     .collect();
+                Response::new(Full::new(Bytes::from(body)).boxed())
+            }
+            Fault::Cap(_) => {
+                let body = data[r.start as usize..r.end as usize].to_vec();
                 Response::new(Full::new(Bytes::from(body)).boxed())
             }
             Fault::Stall => {
@@ -311,4 +321,49 @@ fn source_serving_another_file_is_left_out() {
         "the impostor advertised another SHA-1"
     );
     assert_eq!(served(&impostor), 0);
+}
+
+/// gtk-gnutella's cap on a first request, and the chunk servent asks for against it.
+const GTK_CAP: u64 = 512 << 10;
+const BIG_CHUNK: u64 = 1 << 20;
+
+#[test]
+fn a_source_that_serves_less_than_asked_completes_the_download() {
+    // 3 MiB asked for in 1 MiB chunks from a source that answers each with its first
+    // 512 KiB (`206`, `Content-Range: bytes 0-524287/3145728`), as gtk-gnutella does.
+    let data = bytes(3 << 20, 17);
+    let urn = hash::sha1_reader(&data[..], |_| {}).unwrap();
+    let capped = faulty_source(Arc::new(data.clone()), Fault::Cap(GTK_CAP));
+    let url = format!("http://{capped}/get/0/{NAME}");
+    let out_dir = tempfile::tempdir().unwrap();
+    let output = out_dir.path().join(NAME);
+    let chunks = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&chunks);
+    let mut opts = options(move |e| {
+        if let DownloadEvent::ChunkDone { range, .. } = e {
+            assert!(range.end - range.start <= BIG_CHUNK);
+            counted.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    opts.chunk_size = BIG_CHUNK;
+    let report = get(DownloadRequest {
+        sources: vec![url.clone()],
+        sha1: Some(urn),
+        output: output.clone(),
+        options: opts,
+    })
+    .unwrap();
+    assert_eq!(std::fs::read(&output).unwrap(), data, "byte-identical");
+    assert!(report.verified, "SHA-1 checked");
+    let source = report.sources.iter().find(|s| s.url == url).unwrap();
+    assert_eq!(
+        source.bytes,
+        data.len() as u64,
+        "every byte from the capped source"
+    );
+    assert_eq!(
+        chunks.load(Ordering::Relaxed),
+        (data.len() as u64).div_ceil(GTK_CAP),
+        "one commit per capped answer: each short 206 kept, its rest asked again"
+    );
 }
