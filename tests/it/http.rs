@@ -588,7 +588,7 @@ pub fn connect_from(from: std::net::Ipv4Addr, to: SocketAddr) -> std::io::Result
 }
 
 /// Closes `s` with a reset (SO_LINGER 0) instead of a FIN.
-fn reset(s: TcpStream) {
+pub fn reset(s: TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {
         l_onoff: 1,

@@ -12,7 +12,7 @@ use super::{
     connect, counter, desc, find, open_link, query, read_head, read_to_close, rss_kb, status,
     wait_status, write_lossy, Ctx, RSS_BOUND_KB, SAMPLE_NAME, SAMPLE_WORD, WITHIN,
 };
-use crate::http::connect_from;
+use crate::http::{connect_from, reset};
 
 /// The servent's handshake and head deadlines are 10 s; a close must come by this.
 const DEADLINE_BOUND: Duration = Duration::from_secs(12);
@@ -381,26 +381,6 @@ pub fn one_address_flood(ctx: &Ctx) -> Result<String, String> {
         "{codes:?}; honest 200 in {:.2} ms",
         took.as_secs_f64() * 1e3
     ))
-}
-
-/// Closes `s` with a reset (SO_LINGER 0) instead of a FIN.
-fn reset(s: TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt on a live descriptor with a correctly sized option.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &linger as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_LINGER");
 }
 
 pub fn reset_after_connect(ctx: &Ctx) -> Result<String, String> {
