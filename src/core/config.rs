@@ -115,6 +115,11 @@ pub struct Config {
     /// [`Servent::search_cost`](crate::core::Servent::search_cost); the oldest finished
     /// one goes first ([`MAX_SEARCHES_KEPT`]).
     pub max_searches_kept: usize,
+    /// Our role: an ultrapeer relays Queries and routes them to its leaves by their
+    /// tables; a leaf relays nothing. The driver may change it ([`Servent::set_role`]).
+    ///
+    /// [`Servent::set_role`]: crate::core::Servent::set_role
+    pub role: crate::core::Role,
 }
 
 impl Default for Config {
@@ -143,6 +148,7 @@ impl Default for Config {
             min_search_timeout: MIN_SEARCH_TIMEOUT,
             max_held_walkers: MAX_HELD_WALKERS,
             max_searches_kept: MAX_SEARCHES_KEPT,
+            role: crate::core::Role::Ultrapeer,
         }
     }
 }

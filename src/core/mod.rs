@@ -11,6 +11,7 @@ mod expiring;
 pub mod matcher;
 pub(crate) mod peer;
 mod pong_cache;
+pub mod role;
 mod servent;
 mod stats;
 pub mod strategy;
@@ -19,6 +20,7 @@ pub use config::Config;
 pub use event::{Event, Priority, Transmit};
 pub use matcher::{LocalFile, NoMatcher, QueryMatcher, SharedFiles};
 pub use peer::{PeerId, PeerInfo};
+pub use role::{Role, RolePolicy};
 pub use servent::{Origin, Servent, MAX_BETTER_TTL_RELAYS};
 pub use stats::{DropReason, Stats};
 pub use strategy::{

@@ -30,6 +30,20 @@ pub struct PeerInfo {
     /// neighbours in servent-ID order, so the same seeds give the same walk whatever
     /// numbers the driver gave the links.
     pub servent_id: Option<crate::proto::Guid>,
+    /// The peer sent `X-Query-Routing: 0.1`: a leaf that will send us its query routing
+    /// table, or an ultrapeer that takes ours.
+    pub query_routing: bool,
+    /// The peer sent `X-Ultrapeer-Query-Routing: 0.1`: an ultrapeer that exchanges merged
+    /// tables with ultrapeers, so last-hop Queries go only where they may match.
+    pub ultrapeer_query_routing: bool,
+    /// The peer sent `X-Dynamic-Querying: 0.1`: as a leaf, it lets its ultrapeers run its
+    /// searches and reports the results it kept.
+    pub dynamic_querying: bool,
+    /// The peer's `X-Degree`: how many ultrapeer links it keeps (its horizon for dynamic
+    /// querying); `None` when not sent.
+    pub degree: Option<u32>,
+    /// The peer's `X-Max-TTL`: the most TTL it relays; `None` when not sent.
+    pub max_ttl: Option<u8>,
 }
 
 /// Per-type descriptor counters.

@@ -127,6 +127,17 @@ impl Servent {
         &self.config
     }
 
+    /// Our role in the two-tier network (ultrapeer or leaf).
+    pub fn role(&self) -> crate::core::Role {
+        self.config.role
+    }
+
+    /// Changes our role (an `auto` servent promoted or told to become a leaf). The driver
+    /// closes the links the new role may not keep.
+    pub fn set_role(&mut self, role: crate::core::Role) {
+        self.config.role = role;
+    }
+
     /// Our servent ID, as sent in QueryHit trailers and the `GUID:` header.
     pub fn servent_id(&self) -> Guid {
         self.config.servent_id

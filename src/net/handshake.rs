@@ -215,6 +215,17 @@ pub fn peer_info(headers: &Headers, remote: SocketAddr) -> PeerInfo {
             .get(WALKER_HEADER)
             .is_some_and(|v| v.trim() == WALKER_VERSION),
         servent_id: peer_guid(headers),
+        query_routing: headers
+            .get("X-Query-Routing")
+            .is_some_and(|v| v.trim().starts_with("0.")),
+        ultrapeer_query_routing: headers
+            .get("X-Ultrapeer-Query-Routing")
+            .is_some_and(|v| v.trim().starts_with("0.")),
+        dynamic_querying: headers
+            .get("X-Dynamic-Querying")
+            .is_some_and(|v| v.trim().starts_with("0.")),
+        degree: headers.get("X-Degree").and_then(|v| v.trim().parse().ok()),
+        max_ttl: headers.get("X-Max-TTL").and_then(|v| v.trim().parse().ok()),
     }
 }
 
