@@ -18,6 +18,7 @@ use servent::download::{download, sanitize_name, DownloadOptions, DownloadReques
 use servent::library::hash;
 use servent::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
 use servent::library::matching::Pattern;
+use servent::core::RolePolicy;
 use servent::net::{Node, NodeConfig, SearchEvent};
 use servent::proto::payload::Query;
 use servent::rt;
@@ -161,11 +162,15 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
 /// a few seconds, so joining stays bounded).
 const JOIN_TRY_HOSTS: usize = 5;
 
-/// Starts a short-lived servent of our own and links it to every `--peer` that answers; if
-/// all of them refuse (full), to one of the hosts their refusals offered.
+/// Starts a short-lived servent of our own, a leaf (it shares nothing, so it sends no
+/// routing table and no one routes Queries to it; ultrapeers never offer a leaf's address
+/// as a place to connect), and links it to every `--peer` that answers; if all of them
+/// refuse (full, or leaves themselves), to one of the ultrapeers their refusals offered.
 async fn join(peers: &[SocketAddr]) -> anyhow::Result<Node> {
     let node = Node::start_plain(NodeConfig {
+        role: RolePolicy::Leaf,
         min_peers: 0,
+        leaf_ultrapeers: peers.len().max(1),
         ..NodeConfig::default()
     })
     .await?;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
+use servent::core::RolePolicy;
 use servent::net::{Node, NodeConfig};
 use servent::rt;
 
@@ -23,12 +24,24 @@ pub struct ServeArgs {
     /// servent ID: a restarted servent rejoins without --peer and keeps its ID).
     #[command(flatten)]
     pub library: LibraryArgs,
-    /// Keep at least this many neighbours (connect from the host cache).
+    /// Ultrapeer or leaf. auto: a leaf when there are servents to join, an ultrapeer when
+    /// there are none or no ultrapeer takes it in (within 10 s), a leaf again when an
+    /// ultrapeer says ultrapeers are not needed; as real 0.6 servents decide.
+    #[arg(long, default_value_t = RolePolicy::Auto)]
+    pub role: RolePolicy,
+    /// As an ultrapeer, keep at least this many ultrapeer links (connect from the host
+    /// cache). A leaf keeps --leaf-ultrapeers.
     #[arg(long, default_value_t = 3)]
     pub min_peers: usize,
-    /// Refuse incoming links beyond this many neighbours (503 with X-Try).
+    /// As an ultrapeer, refuse ultrapeers beyond this many links (503 with X-Try).
     #[arg(long, default_value_t = 8)]
     pub max_peers: usize,
+    /// As an ultrapeer, refuse leaves beyond this many.
+    #[arg(long, default_value_t = servent::core::role::MAX_LEAVES)]
+    pub max_leaves: usize,
+    /// As a leaf, the ultrapeers to keep.
+    #[arg(long, default_value_t = servent::core::role::LEAF_ULTRAPEERS)]
+    pub leaf_ultrapeers: usize,
     /// TTL + hops limit.
     #[arg(long, default_value_t = 7)]
     pub max_ttl: u8,
@@ -47,8 +60,11 @@ impl ServeArgs {
             listen: self.listen,
             peers: self.peers.clone(),
             data_dir: Some(self.library.data_dir()),
+            role: self.role,
             min_peers: self.min_peers,
             max_peers: self.max_peers.max(1),
+            max_leaves: self.max_leaves,
+            leaf_ultrapeers: self.leaf_ultrapeers.max(1),
             max_ttl: self.max_ttl,
             seed: self.seed,
             compress: !self.no_deflate,
@@ -68,9 +84,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         })
         .await?;
         println!(
-            "servent {} listening on {} (status: http://{}/status)",
+            "servent {} listening on {} as {} (status: http://{}/status)",
             node.servent_id(),
             node.listen_addr(),
+            node.with_servent(|s| s.role()),
             node.listen_addr()
         );
         // SIGHUP rescans the library (its own handler); Ctrl-C and SIGTERM end the servent.

@@ -79,6 +79,14 @@ pub enum Event {
         /// What the search cost and found, as the originator saw it.
         cost: QueryCost,
     },
+    /// The peer broke the protocol in a way that ends the link (a bad query routing
+    /// table): the core queued a Bye when the peer takes one; the driver closes the link.
+    Close {
+        /// The link to close.
+        peer: PeerId,
+        /// What was wrong, for the log.
+        reason: String,
+    },
     /// The peer said Bye: the driver closes the link.
     Bye {
         /// The link that said Bye.

@@ -10,8 +10,9 @@ use crate::proto::PayloadType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct PeerId(pub u32);
 
-/// What the driver learnt about the peer during the handshake.
-#[derive(Debug, Clone, Default)]
+/// What the driver learnt about the peer during the handshake. The default is a peer of
+/// the flat network: an ultrapeer (it relays) that announced nothing else.
+#[derive(Debug, Clone)]
 pub struct PeerInfo {
     /// The peer's socket address, when the link has one (the simulator's have none).
     pub addr: Option<SocketAddr>,
@@ -19,7 +20,8 @@ pub struct PeerInfo {
     pub user_agent: String,
     /// The peer sent `Bye-Packet: 0.1`: we may send it a Bye before closing.
     pub bye_supported: bool,
-    /// The peer sent `X-Ultrapeer: True`: it is an ultrapeer, not a leaf.
+    /// The peer is an ultrapeer (`X-Ultrapeer: True`, or a 0.4 or headerless servent of
+    /// the flat network), not a leaf.
     pub ultrapeer: bool,
     /// The peer's side of the link is 0.4 (no headers).
     pub legacy_04: bool,
@@ -44,6 +46,25 @@ pub struct PeerInfo {
     pub degree: Option<u32>,
     /// The peer's `X-Max-TTL`: the most TTL it relays; `None` when not sent.
     pub max_ttl: Option<u8>,
+}
+
+impl Default for PeerInfo {
+    fn default() -> Self {
+        PeerInfo {
+            addr: None,
+            user_agent: String::new(),
+            bye_supported: false,
+            ultrapeer: true,
+            legacy_04: false,
+            walker_support: false,
+            servent_id: None,
+            query_routing: false,
+            ultrapeer_query_routing: false,
+            dynamic_querying: false,
+            degree: None,
+            max_ttl: None,
+        }
+    }
 }
 
 /// Per-type descriptor counters.

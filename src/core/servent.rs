@@ -7,6 +7,7 @@
 
 mod flood;
 mod pings;
+mod qrp;
 mod search;
 mod state;
 mod walker;
@@ -32,6 +33,7 @@ use super::strategy::{HopLatency, QueryTraffic, SearchId};
 use crate::proto::walker::{CheckMessage, WalkerTag};
 
 pub use flood::MAX_BETTER_TTL_RELAYS;
+pub use qrp::MERGED_TABLE_INTERVAL;
 pub use state::Origin;
 use state::{Deadline, HeldWalker, QueryRoute, SearchState, WalkNode, WalkerKey};
 
@@ -84,6 +86,9 @@ pub struct Servent {
     pong_cache: PongCache,
     /// When we last pinged every neighbour for hosts (`discover_hosts`).
     last_discovery: Option<Duration>,
+    /// Query routing tables: received per neighbour, ours, what each neighbour has of
+    /// ours (`servent/qrp.rs`).
+    qrp: qrp::QrpState,
 }
 
 impl Servent {
@@ -118,6 +123,7 @@ impl Servent {
             own_pings: ExpiringMap::new(config.ping_route_ttl, OWN_PINGS_CAPACITY),
             pong_cache: PongCache::new(config.pong_cache_capacity, config.pong_cache_lifespan),
             last_discovery: None,
+            qrp: qrp::QrpState::default(),
             config,
         }
     }
@@ -166,6 +172,9 @@ impl Servent {
     /// Sets what answers Queries, and the totals advertised in our Pongs.
     pub fn set_matcher(&mut self, shared: SharedFiles) {
         self.shared = shared;
+        // Our table is rebuilt from the new matcher when next needed; `check_shared`
+        // sends the patches to ultrapeers already linked.
+        self.qrp.invalidate_own();
     }
 
     /// Sets the address advertised in Pongs and QueryHits (known once we listen).
@@ -194,13 +203,16 @@ impl Servent {
     /// A link finished its handshake: descriptors may now come from and go to `peer`, with a
     /// full Ping burst. A `peer` already open is replaced (its counters start over).
     pub fn handle_connected(&mut self, now: Duration, peer: PeerId, info: PeerInfo) {
+        self.qrp.forget(peer);
         self.peers
             .insert(peer, Peer::new(now, info, self.config.ping_burst));
+        self.qrp_on_connected(peer);
     }
 
     /// The link is gone. Routes through it die with it (checked on lookup).
     pub fn handle_closed(&mut self, _now: Duration, peer: PeerId) {
         self.peers.remove(&peer);
+        self.qrp.forget(peer);
     }
 
     /// A frame from `peer` failed to decode (framing was intact): count and drop it.
@@ -244,8 +256,14 @@ impl Servent {
                 }
                 return;
             }
+            PayloadType::Qrp => {
+                if let Payload::Opaque { bytes, .. } = &*d.payload {
+                    self.on_qrp(now, from, bytes);
+                }
+                return;
+            }
             // Hop-local messages we do not act on: tolerated, never forwarded.
-            PayloadType::Qrp | PayloadType::Vendor | PayloadType::StandardVendor => return,
+            PayloadType::Vendor | PayloadType::StandardVendor => return,
             // Walker replies travel the walker's reverse path, whatever their TTL.
             PayloadType::QueryHit if walkers && self.walks.contains(&d.guid, now) => {
                 self.on_walker_hit(now, from, d);
@@ -286,6 +304,7 @@ impl Servent {
         self.check_routes.expire(now);
         self.own_pings.expire(now);
         self.pong_cache.expire(now);
+        self.qrp_on_timeout(now);
         self.fire_timers(now);
     }
 
@@ -328,13 +347,15 @@ impl Servent {
         guid
     }
 
-    /// Records our own route for `guid` (with what we send for it) and floods the Query
-    /// to every neighbour.
+    /// Records our own route for `guid` (with what we send for it) and floods the Query:
+    /// to every ultrapeer neighbour, and to the leaves whose tables may match.
     pub(crate) fn flood_own_query(&mut self, now: Duration, guid: Guid, ttl: u8, query: Query) {
+        let d = Descriptor::new(guid, ttl, 0, Payload::Query(query));
+        let sent = self.relay_query(None, &d, ttl, true);
         let route = QueryRoute {
             origin: Origin::Local,
             traffic: QueryTraffic {
-                queries: self.peers.len() as u32,
+                queries: sent,
                 local: true,
                 ..QueryTraffic::default()
             },
@@ -342,8 +363,6 @@ impl Servent {
             better_relays: 0,
         };
         self.query_routes.put(guid, route, now);
-        let d = Descriptor::new(guid, ttl, 0, Payload::Query(query));
-        self.send_to_all(None, d, Priority::Own);
     }
 
     /// What we sent for query `guid` and the duplicates we received (while its route
@@ -423,6 +442,7 @@ impl Servent {
             self.query_routes.next_expiry(),
             self.push_seen.next_expiry(),
             self.push_routes.next_expiry(),
+            self.qrp.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -446,6 +466,14 @@ impl Servent {
         } else {
             d.ttl
         };
+        // A leaf answers what its ultrapeer routes to it and relays nothing: the clamp
+        // would expire a Query its ultrapeer sent on the flood's last hop.
+        let leaf_query = self.config.role == crate::core::Role::Leaf
+            && d.payload_type() == PayloadType::Query
+            && d.ttl >= 1;
+        if ttl == 0 && leaf_query {
+            return Some(1);
+        }
         if ttl == 0 {
             self.drop_from(from, DropReason::TtlExpired);
             return None;

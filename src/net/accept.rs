@@ -12,6 +12,7 @@ use crate::proto::handshake::{HandshakeMessage, StartLine};
 
 use super::handshake::{self as hs, HandshakeFailure};
 use super::link::{self, NewLink};
+use super::roles::{self, Admission};
 use super::shared::Shared;
 use super::state::Direction;
 use crate::rt::TcpStream;
@@ -37,6 +38,8 @@ pub(super) async fn accept_gnutella(
         let info = crate::core::PeerInfo {
             addr: Some(remote),
             legacy_04: true,
+            // A 0.4 servent relays like an ultrapeer of the flat network.
+            ultrapeer: true,
             ..Default::default()
         };
         link::establish(
@@ -59,8 +62,17 @@ pub(super) async fn accept_gnutella(
     hs::learn_try_hosts(shared, theirs);
     let guid = hs::peer_guid(theirs);
     let listen = hs::peer_listen(theirs, remote);
+    let peer_ultrapeer = roles::says_ultrapeer(theirs);
+    let limits = shared.config.role_limits();
+    let mut admitted = None;
     let refusal = {
         let st = shared.lock();
+        let admission = roles::admit(
+            st.servent.role(),
+            peer_ultrapeer,
+            st.link_counts(),
+            &limits,
+        );
         if guid == Some(shared.servent_id) {
             Some((409, "Connected to self"))
         } else if listen == Some(shared.listen) {
@@ -68,10 +80,16 @@ pub(super) async fn accept_gnutella(
             Some((409, "Listen-IP is ours"))
         } else if st.is_connected_to(guid, listen) {
             Some((409, "Already connected"))
-        } else if st.links.len() >= shared.config.max_peers || shared.is_shutting_down() {
-            Some((503, "Full"))
+        } else if shared.is_shutting_down() {
+            Some((503, "Shutting down"))
         } else {
-            None
+            match admission {
+                Admission::Refuse(reason) => Some((503, reason)),
+                Admission::Accept { ultrapeer_needed } => {
+                    admitted = Some(ultrapeer_needed);
+                    None
+                }
+            }
         }
     };
     if let Some((code, reason)) = refusal {
@@ -82,7 +100,8 @@ pub(super) async fn accept_gnutella(
             } else {
                 st.counters.refused_duplicate += 1;
             }
-            if let Some(l) = listen.filter(|&l| l != shared.listen) {
+            // An ultrapeer we had no room for is worth trying later; a leaf is not.
+            if let Some(l) = listen.filter(|&l| l != shared.listen && peer_ultrapeer) {
                 st.hosts.add(l, shared.now());
             }
         }
@@ -95,6 +114,9 @@ pub(super) async fn accept_gnutella(
     let mut headers = hs::our_headers(&hs::ours(shared), remote);
     if deflate_out {
         headers.push("Content-Encoding", "deflate");
+    }
+    if let Some(Some(needed)) = admitted {
+        headers.push("X-Ultrapeer-Needed", if needed { "true" } else { "false" });
     }
     hs::push_try_hosts(shared, &mut headers, listen);
     stream
@@ -112,11 +134,31 @@ pub(super) async fn accept_gnutella(
         None => return Err(HandshakeFailure::Unexpected(fin.start.to_string())),
     }
     hs::learn_try_hosts(shared, &fin.headers);
+    let mut info = hs::peer_info(theirs, remote);
+    // An ultrapeer we told ultrapeers are not needed may come as our leaf: its final 200
+    // says `X-Ultrapeer: False`.
+    if peer_ultrapeer && fin.headers.get("X-Ultrapeer").is_some() {
+        info.ultrapeer = roles::says_ultrapeer(&fin.headers);
+    }
+    if info.ultrapeer {
+        let st = shared.lock();
+        if st.servent.role() == crate::core::Role::Ultrapeer
+            && st.link_counts().ultrapeers >= limits.max_ultrapeers
+        {
+            // We had room only for it as a leaf, and it stayed an ultrapeer.
+            drop(st);
+            shared.lock().counters.refused_full += 1;
+            return Err(HandshakeFailure::WeRefused {
+                code: 503,
+                reason: "Full",
+            });
+        }
+    }
     let deflate_in = shared.config.compress && hs::says_deflate(&fin.headers, "Content-Encoding");
     link::establish(
         shared,
         NewLink {
-            info: hs::peer_info(theirs, remote),
+            info,
             stream,
             remote,
             listen,

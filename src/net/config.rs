@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::RolePolicy;
+
 /// Longest wait for a TCP connect to a candidate peer.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for each handshake block: real servents answer within a second; a peer
@@ -52,6 +54,12 @@ pub struct Timing {
     pub reconnect_backoff: Duration,
     /// Period of the Pings that keep the pong cache fresh (default 20 s).
     pub pong_refresh_every: Duration,
+    /// An `auto` leaf without an ultrapeer this long becomes one (default 10 s,
+    /// [`super::roles::LEAF_PROMOTE_AFTER`]).
+    pub leaf_promote_after: Duration,
+    /// An `auto` servent switches role when told at most this often (default 30 s,
+    /// [`super::roles::ROLE_SWITCH_MIN_INTERVAL`]).
+    pub role_switch_min_interval: Duration,
 }
 
 impl Default for Timing {
@@ -65,6 +73,8 @@ impl Default for Timing {
             upkeep_tick: UPKEEP_TICK,
             reconnect_backoff: RECONNECT_BACKOFF,
             pong_refresh_every: PONG_REFRESH_EVERY,
+            leaf_promote_after: super::roles::LEAF_PROMOTE_AFTER,
+            role_switch_min_interval: super::roles::ROLE_SWITCH_MIN_INTERVAL,
         }
     }
 }
@@ -78,10 +88,19 @@ pub struct NodeConfig {
     pub peers: Vec<SocketAddr>,
     /// Where the host cache and servent ID persist (none: nothing persists).
     pub data_dir: Option<PathBuf>,
-    /// Below this many neighbours the servent connects to hosts from its cache.
+    /// The role asked for: `Auto` (the CLI's default) decides as real servents do; the
+    /// library default is `Ultrapeer`, the flat mesh in-process tests and meshes build.
+    pub role: RolePolicy,
+    /// As an ultrapeer, below this many ultrapeer links the servent connects to hosts from
+    /// its cache.
     pub min_peers: usize,
-    /// Above this many neighbours incoming connections get 503 with X-Try.
+    /// As an ultrapeer, ultrapeers beyond this many get 503 with X-Try (leaves have their
+    /// own quota, `max_leaves`).
     pub max_peers: usize,
+    /// As an ultrapeer, leaves beyond this many get 503 ([`crate::core::role::MAX_LEAVES`]).
+    pub max_leaves: usize,
+    /// As a leaf, the ultrapeers to keep ([`crate::core::role::LEAF_ULTRAPEERS`]).
+    pub leaf_ultrapeers: usize,
     /// TTL + hops limit (0.6 soft limit 7).
     pub max_ttl: u8,
     /// Seed of the core's RNG (descriptor IDs, walker choices). `None`, the default: a
@@ -99,14 +118,29 @@ pub struct NodeConfig {
     pub timing: Timing,
 }
 
+impl NodeConfig {
+    /// The link limits of each role, from these settings.
+    pub fn role_limits(&self) -> super::roles::RoleLimits {
+        super::roles::RoleLimits {
+            min_ultrapeers: self.min_peers,
+            max_ultrapeers: self.max_peers,
+            max_leaves: self.max_leaves,
+            leaf_ultrapeers: self.leaf_ultrapeers,
+        }
+    }
+}
+
 impl Default for NodeConfig {
     fn default() -> Self {
         NodeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             peers: Vec::new(),
             data_dir: None,
+            role: RolePolicy::Ultrapeer,
             min_peers: 3,
             max_peers: 8,
+            max_leaves: crate::core::role::MAX_LEAVES,
+            leaf_ultrapeers: crate::core::role::LEAF_ULTRAPEERS,
             max_ttl: crate::core::config::DEFAULT_MAX_TTL,
             seed: None,
             servent_id: None,

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use futures::io::AsyncWriteExt;
 
-use crate::core::PeerId;
+use crate::core::{PeerId, Role};
 use crate::proto::handshake::HandshakeMessage;
 
 use super::handshake::{self as hs, HandshakeFailure};
 use super::link::{self, NewLink};
+use super::roles::{self, Answer};
 use super::shared::Shared;
 use super::state::Direction;
 use crate::rt;
@@ -63,7 +64,10 @@ pub(super) async fn connect(
                 .handshake_failures
                 .entry(source.kind())
                 .or_default() += 1;
-            if matches!(source, HandshakeFailure::Refused { .. }) {
+            if let HandshakeFailure::WeRefused { .. } = source {
+                // A leaf (we were a leaf too): no place to connect.
+                st.hosts.mark_failed(addr, now, backoff);
+            } else if matches!(source, HandshakeFailure::Refused { .. }) {
                 // Alive but full (or a duplicate): try it again later, others first.
                 st.hosts.mark_busy(addr, now, backoff);
             } else {
@@ -113,18 +117,46 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
             reason: "connected to self".into(),
         }));
     }
+    let peer_ultrapeer = roles::says_ultrapeer(&theirs);
+    let verdict = {
+        let st = shared.lock();
+        let may_switch = st.last_role_switch.is_none_or(|t| {
+            shared.now().saturating_sub(t) >= timing.role_switch_min_interval
+        });
+        let mut have = st.link_counts();
+        have.ultrapeers = have.ultrapeers.saturating_sub(1); // this connect
+        roles::answer(
+            shared.config.role,
+            st.servent.role(),
+            have,
+            peer_ultrapeer,
+            roles::ultrapeer_needed(&theirs),
+            may_switch,
+        )
+    };
+    if let Answer::Decline(reason) = verdict {
+        let no = HandshakeMessage::status(503, reason, hs::try_header(shared, Some(addr)));
+        let _ = stream.write_all(&no.encode()).await;
+        return Err(fail(HandshakeFailure::WeRefused {
+            code: 503,
+            reason,
+        }));
+    }
     let deflate_out = shared.config.compress && hs::says_deflate(&theirs, "Accept-Encoding");
     let deflate_in = shared.config.compress && hs::says_deflate(&theirs, "Content-Encoding");
     let mut fin = crate::proto::handshake::Headers::new();
     if deflate_out {
         fin.push("Content-Encoding", "deflate");
     }
+    if verdict == Answer::BecomeLeaf {
+        fin.push("X-Ultrapeer", "False");
+    }
     hs::push_try_hosts(shared, &mut fin, Some(addr));
     stream
         .write_all(&HandshakeMessage::ok(fin).encode())
         .await
         .map_err(|e| fail(e.into()))?;
-    link::establish(
+    let peer = link::establish(
         shared,
         NewLink {
             info: hs::peer_info(&theirs, remote),
@@ -138,5 +170,12 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
             pending: buf,
         },
     )
-    .ok_or(ConnectError::ShuttingDown)
+    .ok_or(ConnectError::ShuttingDown)?;
+    if verdict == Answer::BecomeLeaf {
+        let now = shared.now();
+        let mut st = shared.lock();
+        st.switch_role(now, Role::Leaf, Some(peer));
+        st.pump(now);
+    }
+    Ok(peer)
 }

@@ -8,13 +8,19 @@ use std::time::{Duration, Instant};
 
 use futures::io::{AsyncRead, AsyncReadExt};
 
-use crate::core::{PeerInfo, WALKER_HEADER, WALKER_VERSION};
+use crate::core::{PeerInfo, Role, WALKER_HEADER, WALKER_VERSION};
 use crate::proto::handshake::{self, HandshakeCheck, HandshakeError, HandshakeMessage, Headers};
 use crate::proto::limits::MAX_HANDSHAKE_LEN;
 use crate::proto::Guid;
 
 use super::shared::Shared;
 use crate::rt;
+
+/// The query routing protocol version of `X-Query-Routing` and
+/// `X-Ultrapeer-Query-Routing`.
+pub const QRP_VERSION: &str = "0.1";
+/// The dynamic querying version of `X-Dynamic-Querying`.
+pub const DYNAMIC_QUERYING_VERSION: &str = "0.1";
 
 /// Hosts offered in `X-Try` when refusing a connection.
 const X_TRY_HOSTS: usize = 10;
@@ -94,6 +100,8 @@ pub struct Ours {
     pub max_peers: usize,
     /// Whether we offer deflate-compressed links (`Accept-Encoding: deflate`).
     pub compress: bool,
+    /// Our role now (`X-Ultrapeer`, and the query routing headers each role sends).
+    pub role: Role,
 }
 
 /// What this servent tells peers about itself.
@@ -104,6 +112,7 @@ pub fn ours(shared: &Shared) -> Ours {
         max_ttl: shared.config.max_ttl,
         max_peers: shared.config.max_peers,
         compress: shared.config.compress,
+        role: shared.lock().servent.role(),
     }
 }
 
@@ -115,14 +124,20 @@ pub fn try_header(shared: &Shared, remote: Option<SocketAddr>) -> Headers {
     h
 }
 
-/// Adds `X-Try` and `X-Try-Ultrapeers` (the header 0.6 ultrapeers read; every servent is
-/// an ultrapeer until roles exist) with up to [`X_TRY_HOSTS`] hosts: our neighbours first
-/// (known alive), then the host cache's most recently seen; never `remote` (the peer we
-/// tell) nor ourselves. Sent with every handshake reply, refusals and `200 OK` alike.
+/// Adds `X-Try` and `X-Try-Ultrapeers` (the header 0.6 servents read) with up to
+/// [`X_TRY_HOSTS`] ultrapeers: our ultrapeer neighbours first (known alive), then the host
+/// cache's most recently seen (which holds only ultrapeers); never a leaf, `remote` (the
+/// peer we tell) nor ourselves. Sent with every handshake reply, refusals and `200 OK`
+/// alike.
 pub fn push_try_hosts(shared: &Shared, headers: &mut Headers, remote: Option<SocketAddr>) {
     let hosts: Vec<String> = {
         let st = shared.lock();
-        let mut hosts: Vec<SocketAddr> = st.links.values().filter_map(|l| l.listen).collect();
+        let mut hosts: Vec<SocketAddr> = st
+            .links
+            .values()
+            .filter(|l| l.ultrapeer)
+            .filter_map(|l| l.listen)
+            .collect();
         hosts.sort();
         for a in st.hosts.sample(X_TRY_HOSTS + hosts.len() + 1) {
             if !hosts.contains(&a) {
@@ -172,7 +187,14 @@ pub fn count_failure(shared: &Shared, e: &HandshakeFailure) {
 pub fn our_headers(ours: &Ours, remote: SocketAddr) -> Headers {
     let mut h = Headers::new();
     h.push("User-Agent", user_agent());
-    h.push("X-Ultrapeer", "True");
+    h.push("X-Ultrapeer", ours.role.x_ultrapeer());
+    // Leaves send us their query routing tables and take ours (QRP 0.1); ultrapeers also
+    // exchange merged tables, so last-hop Queries go only where they may match.
+    h.push("X-Query-Routing", QRP_VERSION);
+    if ours.role == Role::Ultrapeer {
+        h.push("X-Ultrapeer-Query-Routing", QRP_VERSION);
+    }
+    h.push("X-Dynamic-Querying", DYNAMIC_QUERYING_VERSION);
     h.push("GUID", ours.servent_id.to_string());
     h.push("Listen-IP", ours.listen.to_string());
     h.push("Remote-IP", remote.ip().to_string());
@@ -207,9 +229,7 @@ pub fn peer_info(headers: &Headers, remote: SocketAddr) -> PeerInfo {
             .take(120)
             .collect(),
         bye_supported: headers.get("Bye-Packet").is_some(),
-        ultrapeer: headers
-            .get("X-Ultrapeer")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        ultrapeer: super::roles::says_ultrapeer(headers),
         legacy_04: false,
         walker_support: headers
             .get(WALKER_HEADER)

@@ -70,7 +70,8 @@ pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
         }
         let peer = st.next_peer_id();
         st.counters.links_opened += 1;
-        if let Some(l) = listen {
+        // Only ultrapeers take connections: a leaf's address is no place to connect.
+        if let Some(l) = listen.filter(|_| link.info.ultrapeer) {
             st.hosts.add(l, now);
             st.hosts.mark_ok(l, now);
         }
@@ -83,6 +84,7 @@ pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
                 listen,
                 servent_id: link.servent_id,
                 user_agent: link.info.user_agent.clone(),
+                ultrapeer: link.info.ultrapeer,
                 direction: link.direction,
                 deflate_in: link.deflate_in,
                 deflate_out: link.deflate_out,
@@ -91,8 +93,11 @@ pub(super) fn establish(shared: &Arc<Shared>, link: NewLink) -> Option<PeerId> {
             },
         );
         st.servent.handle_connected(now, peer, link.info.clone());
-        // Ask the new neighbour for the hosts it knows (its Pong and its cached ones).
-        st.servent.discover_from(now, peer);
+        // Ask a new ultrapeer for the hosts it knows (its Pong and its cached ones); a
+        // leaf knows none worth asking for.
+        if link.info.ultrapeer {
+            st.servent.discover_from(now, peer);
+        }
         st.pump(now);
         peer
     };

@@ -12,6 +12,7 @@ mod host_cache;
 mod link;
 pub mod mesh;
 mod node;
+pub mod roles;
 mod send_queue;
 mod shared;
 mod state;

@@ -21,7 +21,7 @@ use super::host_cache::HostCache;
 use super::send_queue::SendQueue;
 use super::shared::Shared;
 use super::state::{CloseReason, SearchEvent, State};
-use super::{connect, dispatch, handshake, status, timer, upkeep};
+use super::{connect, dispatch, handshake, roles, status, timer, upkeep};
 use crate::rt;
 
 /// File holding the servent ID in the data directory: the ID stays the same across
@@ -62,7 +62,16 @@ impl Node {
             IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
         };
         let seed = config.seed.unwrap_or_else(fresh_seed);
+        let hosts = match &config.data_dir {
+            Some(dir) => HostCache::load(dir, Duration::ZERO),
+            None => HostCache::default(),
+        };
+        let role = roles::initial_role(
+            config.role,
+            !config.peers.is_empty() || !hosts.is_empty(),
+        );
         let mut servent = Servent::new(Config {
+            role,
             servent_id,
             ip,
             port: listen.port(),
@@ -73,10 +82,6 @@ impl Node {
         if let Some(s) = sharing {
             servent.set_matcher(s);
         }
-        let hosts = match &config.data_dir {
-            Some(dir) => HostCache::load(dir, Duration::ZERO),
-            None => HostCache::default(),
-        };
         let (deadline, bell) = DeadlineBell::new();
         let state = State::new(servent, hosts, listen, deadline);
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
@@ -87,7 +92,7 @@ impl Node {
                     .unwrap_or_else(|| "{}".into())
             }))
         });
-        log::info!("servent {servent_id} listening on {listen} (RNG seed {seed})");
+        log::info!("servent {servent_id} listening on {listen} as {role} (RNG seed {seed})");
         rt::spawn(dispatch::accept_loop(
             Arc::clone(&shared),
             listener,

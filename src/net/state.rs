@@ -12,12 +12,13 @@ use std::time::Duration;
 use futures::channel::mpsc;
 
 use crate::core::strategy::{QueryCost, SearchId};
-use crate::core::{Event, PeerId, Servent};
+use crate::core::{Event, PeerId, Role, Servent};
 use crate::proto::payload::{Pong, QueryHit};
 use crate::proto::{Guid, Payload, PayloadType};
 
 use super::deadline::DeadlineBell;
 use super::host_cache::HostCache;
+use super::roles::LinkCounts;
 use super::send_queue::SendQueue;
 use crate::rt::TcpStream;
 
@@ -50,6 +51,12 @@ pub enum CloseReason {
     WriteStalled,
     /// Our servent is shutting down.
     Shutdown,
+    /// The peer broke the protocol beyond one bad descriptor (a bad query routing
+    /// table); a Bye was queued when it takes one.
+    ProtocolError,
+    /// Our role changed (an `auto` servent promoted, or became a leaf): links the new role
+    /// cannot keep are closed with a Bye.
+    RoleSwitch,
 }
 
 impl CloseReason {
@@ -64,6 +71,8 @@ impl CloseReason {
             CloseReason::Dead => "dead",
             CloseReason::WriteStalled => "write-stalled",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::RoleSwitch => "role-switch",
+            CloseReason::ProtocolError => "protocol-error",
         }
     }
 }
@@ -98,6 +107,8 @@ pub struct Link {
     pub listen: Option<SocketAddr>,
     pub servent_id: Option<Guid>,
     pub user_agent: String,
+    /// The peer is an ultrapeer (else our leaf).
+    pub ultrapeer: bool,
     pub direction: Direction,
     pub deflate_in: bool,
     pub deflate_out: bool,
@@ -125,6 +136,8 @@ pub struct NetCounters {
     pub http_refused: u64,
     pub giv_connections: u64,
     pub unknown_connections: u64,
+    /// Times an `auto` servent changed role.
+    pub role_switches: u64,
 }
 
 pub struct State {
@@ -143,6 +156,10 @@ pub struct State {
     /// Wakes the timer task when an input sets a sooner deadline.
     pub deadline: DeadlineBell,
     next_peer: u32,
+    /// Since when an `auto` leaf has had no ultrapeer (it promotes itself after a while).
+    pub orphan_since: Option<Duration>,
+    /// When our role last changed.
+    pub last_role_switch: Option<Duration>,
     /// Reused encoding buffer of [`State::pump`].
     scratch: Vec<u8>,
 }
@@ -166,6 +183,8 @@ impl State {
             http_open: 0,
             deadline,
             next_peer: 1,
+            orphan_since: None,
+            last_role_switch: None,
             scratch: Vec::new(),
         }
     }
@@ -211,10 +230,17 @@ impl State {
         while let Some(event) = self.servent.poll_event() {
             match event {
                 Event::Pong {
-                    ping, pong, ours, ..
+                    ping,
+                    pong,
+                    ours,
+                    from,
+                    hops,
                 } => {
                     let addr = SocketAddr::V4(SocketAddrV4::new(pong.ip, pong.port));
-                    if addr != self.our_listen {
+                    // A leaf neighbour's own Pong names a servent that takes no links.
+                    let from_leaf =
+                        hops <= 1 && self.links.get(&from).is_some_and(|l| !l.ultrapeer);
+                    if addr != self.our_listen && !from_leaf {
                         self.hosts.add(addr, now);
                     }
                     if ours {
@@ -252,6 +278,10 @@ impl State {
                         push.port
                     );
                 }
+                Event::Close { peer, reason } => {
+                    log::info!("closing link {}: {reason}", peer.0);
+                    self.close_link(now, peer, CloseReason::ProtocolError);
+                }
                 Event::Bye { peer, bye } => {
                     log::info!("peer {} said bye: {} {}", peer.0, bye.code, bye.reason);
                     self.close_link(now, peer, CloseReason::Bye);
@@ -269,19 +299,56 @@ impl State {
         };
         self.servent.handle_closed(now, peer);
         link.queue.close();
-        if reason != CloseReason::Shutdown {
-            // Nothing more is worth sending: stop both tasks now. On shutdown the writer
-            // first flushes our Bye, then shuts the socket down itself.
+        let flush_first = matches!(
+            reason,
+            CloseReason::Shutdown | CloseReason::RoleSwitch | CloseReason::ProtocolError
+        );
+        if !flush_first {
+            // Nothing more is worth sending: stop both tasks now. On shutdown (and a role
+            // switch) the writer first flushes our Bye, then shuts the socket down itself.
             let _ = link.stream.shutdown(std::net::Shutdown::Both);
         }
         *self.counters.closes.entry(reason.name()).or_default() += 1;
         log::info!("link {} {} closed: {}", peer.0, link.remote, reason.name());
         // Pushes for the link die with it; its host stays worth reconnecting to.
-        if let Some(listen) = link.listen {
-            if reason != CloseReason::Bye && reason != CloseReason::Shutdown {
+        if let Some(listen) = link.listen.filter(|_| link.ultrapeer) {
+            if !matches!(
+                reason,
+                CloseReason::Bye | CloseReason::Shutdown | CloseReason::RoleSwitch
+            ) {
                 self.hosts.add(listen, now);
             }
         }
+    }
+
+    /// Links to ultrapeers and to leaves; outgoing connects in progress count as
+    /// ultrapeers (we only dial ultrapeers).
+    pub fn link_counts(&self) -> LinkCounts {
+        let ultrapeers = self.links.values().filter(|l| l.ultrapeer).count();
+        LinkCounts {
+            ultrapeers: ultrapeers + self.connecting.len(),
+            leaves: self.links.len() - ultrapeers,
+        }
+    }
+
+    /// Our role changes: the core routes by the new one, and every link but `keep` is
+    /// closed with a Bye (code 203, as gtk-gnutella does), since each peer took us in the
+    /// old role. The upkeep then connects as the new role wants.
+    pub fn switch_role(&mut self, now: Duration, role: Role, keep: Option<PeerId>) {
+        log::info!("becoming {role} (was {})", self.servent.role());
+        self.servent.set_role(role);
+        self.last_role_switch = Some(now);
+        self.orphan_since = None;
+        let others: Vec<PeerId> = self.links.keys().copied().filter(|p| Some(*p) != keep).collect();
+        let reason = match role {
+            Role::Leaf => "Becoming a leaf node",
+            Role::Ultrapeer => "Becoming an ultrapeer",
+        };
+        for peer in others {
+            self.servent.bye(peer, 203, reason);
+            self.close_link(now, peer, CloseReason::RoleSwitch);
+        }
+        self.counters.role_switches += 1;
     }
 
     /// Descriptors received of one type over all links ever (the core's counter).

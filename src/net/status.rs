@@ -39,6 +39,7 @@ pub(super) fn render(shared: &Shared) -> Value {
                 "listen": l.listen.map(|a| a.to_string()),
                 "servent_id": l.servent_id.map(|g| g.to_string()),
                 "user_agent": l.user_agent,
+                "role": if l.ultrapeer { "ultrapeer" } else { "leaf" },
                 "direction": l.direction,
                 "compressed": { "in": l.deflate_in, "out": l.deflate_out },
                 "received": peer.map(|p| by_type(&p.received)),
@@ -51,6 +52,11 @@ pub(super) fn render(shared: &Shared) -> Value {
                     "drops": { "relayed": drops[0], "reply": drops[1], "own": drops[2] },
                 },
                 "idle_ms": now.saturating_sub(l.last_rx).as_millis() as u64,
+                "qrp_table": st.servent.qrp_table_of(*id).map(|t| json!({
+                    "slots": t.slots(),
+                    "set": t.set_count(),
+                    "fill": t.fill_ratio(),
+                })),
             })
         })
         .collect();
@@ -72,6 +78,9 @@ pub(super) fn render(shared: &Shared) -> Value {
         "listen": shared.listen.to_string(),
         "user_agent": super::handshake::user_agent(),
         "uptime_s": now.as_secs_f64(),
+        "role": st.servent.role(),
+        "role_policy": shared.config.role.to_string(),
+        "role_switches": c.role_switches,
         "neighbours": neighbours,
         "host_cache": st.hosts.len(),
         "pong_cache": st.servent.cached_pongs(),

@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::roles;
 use super::shared::Shared;
-use super::state::CloseReason;
+use super::state::{CloseReason, State};
+use crate::core::Role;
 use crate::rt;
 
 /// How often the host cache is written when it changed.
@@ -16,6 +18,7 @@ const HOST_CACHE_SAVE_EVERY: Duration = Duration::from_secs(30);
 
 pub(super) async fn run(shared: Arc<Shared>) {
     let timing = shared.config.timing.clone();
+    let limits = shared.config.role_limits();
     let mut last_save = Duration::ZERO;
     let mut last_refresh = Duration::ZERO;
     while !shared.is_shutting_down() {
@@ -54,8 +57,12 @@ pub(super) async fn run(shared: Arc<Shared>) {
                     }
                 }
             }
-            let have = st.links.len() + st.connecting.len();
-            let want = shared.config.min_peers.saturating_sub(have);
+            update_role(&shared, &mut st, now);
+            // A rescanned library changes our query routing table: patches go out.
+            st.servent.check_shared(now);
+            let role = st.servent.role();
+            let have = st.link_counts().ultrapeers;
+            let want = limits.ultrapeers_wanted(role).saturating_sub(have);
             let to_connect: Vec<SocketAddr> = if want == 0 {
                 Vec::new()
             } else {
@@ -84,6 +91,22 @@ pub(super) async fn run(shared: Arc<Shared>) {
         for addr in to_connect {
             spawn_connect(&shared, addr);
         }
+    }
+}
+
+/// An `auto` leaf that has had no ultrapeer for `leaf_promote_after` becomes one: no one
+/// took it in, and someone must take others in.
+fn update_role(shared: &Shared, st: &mut State, now: Duration) {
+    let role = st.servent.role();
+    if role == Role::Leaf && st.links.values().all(|l| !l.ultrapeer) {
+        st.orphan_since.get_or_insert(now);
+    } else {
+        st.orphan_since = None;
+    }
+    let after = shared.config.timing.leaf_promote_after;
+    if roles::should_promote(shared.config.role, role, st.orphan_since, now, after) {
+        st.switch_role(now, Role::Ultrapeer, None);
+        st.pump(now);
     }
 }
 

@@ -15,6 +15,7 @@ use crate::core::config::{DEFAULT_MAX_RESULTS, MAX_RESULTS_PER_QUERY_HIT};
 use crate::core::event::Priority;
 use crate::core::matcher::LocalFile;
 use crate::core::peer::PeerId;
+use crate::core::role::Role;
 use crate::core::strategy::QueryTraffic;
 
 /// Times (per Query GUID) a servent relays a later copy again for carrying more TTL than
@@ -28,18 +29,9 @@ pub const MAX_BETTER_TTL_RELAYS: u8 = 2;
 impl Servent {
     /// A flooded Query (not a walker of a walker-aware peer) that passed the TTL rules.
     pub(super) fn on_query(&mut self, now: Duration, from: PeerId, d: Descriptor, ttl: u8) {
-        // What relay_broadcast will send, counted up front: one table operation per Query.
-        let relayed = if ttl > 1 {
-            self.peers.len().saturating_sub(1) as u32
-        } else {
-            0
-        };
         let route = QueryRoute {
             origin: Origin::Peer(from),
-            traffic: QueryTraffic {
-                queries: relayed,
-                ..QueryTraffic::default()
-            },
+            traffic: QueryTraffic::default(),
             flood_ttl: Some(ttl),
             better_relays: 0,
         };
@@ -55,13 +47,14 @@ impl Servent {
             // More TTL left means fewer hops from the requester (TTL + hops is what it
             // sent, or our clamp): this copy came the shorter way. Its sender becomes the
             // reverse route, so QueryHits from the servents it reaches take the short way
-            // back and arrive with TTL to spare. Answered once already: only relayed.
+            // back and arrive with TTL to spare. Answered once already: only relayed, and
+            // not to leaves, which had the first copy.
             seen.flood_ttl = Some(ttl);
             seen.better_relays += 1;
             seen.origin = Origin::Peer(from);
-            seen.traffic.queries += relayed;
             self.stats.relayed_better_ttl += 1;
-            self.relay_broadcast(from, d, ttl);
+            let sent = self.relay_query(Some(from), &d, ttl, false);
+            self.count_traffic(d.guid, now, |t| t.queries += sent);
             return;
         }
         let Payload::Query(query) = &*d.payload else {
@@ -79,7 +72,81 @@ impl Servent {
                 self.send(from, reply, Priority::Reply);
             }
         }
-        self.relay_broadcast(from, d, ttl);
+        let sent = self.relay_query(Some(from), &d, ttl, true);
+        if sent > 0 {
+            self.count_traffic(d.guid, now, |t| t.queries += sent);
+        }
+    }
+
+    /// Sends a Query one hop on (`from`: the neighbour it came from; `None`: ours, `d`
+    /// as it leaves us) and returns the copies sent. A leaf sends only its own Queries, to
+    /// its ultrapeers; it relays nothing. An ultrapeer sends a relayed Query to every
+    /// other ultrapeer while TTL lasts (on the last hop only where the ultrapeer's merged
+    /// table may match) and, with `leaves`, to every other leaf whose table may match,
+    /// whatever the TTL: its leaves' files are as good as its own.
+    pub(super) fn relay_query(
+        &mut self,
+        from: Option<PeerId>,
+        d: &Descriptor,
+        ttl: u8,
+        leaves: bool,
+    ) -> u32 {
+        let Payload::Query(query) = &*d.payload else {
+            return 0;
+        };
+        let (up, leaf) = match from {
+            Some(_) => (d.next_hop(ttl), d.next_hop(ttl.max(2))),
+            None => (d.clone(), d.clone()),
+        };
+        let ours = from.is_none();
+        if self.config.role == Role::Leaf {
+            if !ours {
+                return 0;
+            }
+            let targets: Vec<PeerId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.info.ultrapeer)
+                .map(|(id, _)| *id)
+                .collect();
+            return self.send_each(&targets, &up, Priority::Own);
+        }
+        let priority = if ours {
+            Priority::Own
+        } else {
+            Priority::RelayedBroadcast
+        };
+        let keys = self.query_keys(query);
+        let up_ttl_left = up.ttl >= 1;
+        let last_hop = up.ttl == 1;
+        let mut to_ups = Vec::new();
+        let mut to_leaves = Vec::new();
+        for (&id, p) in &self.peers {
+            if Some(id) == from {
+                continue;
+            }
+            if p.info.ultrapeer {
+                if up_ttl_left && self.query_goes_to(id, &keys, last_hop) {
+                    to_ups.push(id);
+                }
+            } else if (leaves || ours) && self.query_goes_to(id, &keys, false) {
+                to_leaves.push(id);
+            }
+        }
+        if !ours && (!to_ups.is_empty() || !to_leaves.is_empty()) {
+            self.stats.routed += 1;
+        }
+        let mut sent = self.send_each(&to_ups, &up, priority);
+        sent += self.send_each(&to_leaves, &leaf, priority);
+        sent
+    }
+
+    /// Sends one descriptor to each of `peers` (the payload shared), counted per type.
+    fn send_each(&mut self, peers: &[PeerId], d: &Descriptor, priority: Priority) -> u32 {
+        for &peer in peers {
+            self.send(peer, d.clone(), priority);
+        }
+        peers.len() as u32
     }
 
     /// Builds our QueryHits for `files`, split so no hit carries more than

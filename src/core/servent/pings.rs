@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::core::event::{Event, Priority};
 use crate::core::peer::PeerId;
+use crate::core::role::Role;
 use crate::core::stats::DropReason;
 use crate::proto::payload::{Ping, Pong};
 use crate::proto::{Descriptor, Guid, Payload};
@@ -71,6 +72,11 @@ impl Servent {
         let pong = self.our_pong();
         let reply = Descriptor::new(d.guid, reply_ttl, 0, Payload::Pong(pong));
         self.send(from, reply, Priority::Reply);
+        // A leaf names only itself: it relays nothing, and the hosts it knows are its
+        // ultrapeers, which the asker has better ways to learn.
+        if self.config.role == Role::Leaf {
+            return;
+        }
         if !self.config.pong_caching {
             self.relay_broadcast(from, d, ttl);
             return;
@@ -125,7 +131,10 @@ impl Servent {
         if origin.is_some() {
             let hops = d.hops.saturating_add(1);
             let ours = (pong.ip, pong.port) == (self.config.ip, self.config.port);
-            if self.config.pong_caching && !ours {
+            // A leaf neighbour's own Pong names a servent that takes no links: not worth
+            // offering to others.
+            let leafs_own = d.hops == 0 && self.peers.get(&from).is_some_and(|p| !p.info.ultrapeer);
+            if self.config.pong_caching && !ours && !leafs_own {
                 self.pong_cache.record(now, from, hops, pong);
             }
             self.events.push_back(Event::Pong {

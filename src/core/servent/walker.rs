@@ -108,7 +108,8 @@ impl Servent {
         let mut candidates: Vec<(Option<Guid>, PeerId)> = if self.config.walker_support {
             self.peers
                 .iter()
-                .filter(|(_, p)| p.info.walker_support)
+                // Walkers walk the ultrapeers; a leaf would end them.
+                .filter(|(_, p)| p.info.walker_support && p.info.ultrapeer)
                 .map(|(id, p)| (p.info.servent_id, *id))
                 .collect()
         } else {

@@ -1,0 +1,228 @@
+//! Ultrapeers and leaves over real TCP on loopback: who links to whom in each role, the
+//! guidance an ultrapeer gives, an `auto` leaf promoting itself, leaves' query routing
+//! tables deciding which leaf gets a Query (counted at the leaves), and a leaf's address
+//! never offered as a place to connect.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use servent::core::matcher::{ListMatcher, LocalFile};
+use servent::core::{Role, RolePolicy, SharedFiles, Strategy};
+use servent::net::mesh::wait_until;
+use servent::net::{Node, NodeConfig, NodeShare, SearchEvent, Timing};
+use servent::proto::payload::Query;
+use servent::proto::PayloadType;
+use servent::rt;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn timing() -> Timing {
+    Timing {
+        handshake_timeout: Duration::from_millis(800),
+        upkeep_tick: Duration::from_millis(50),
+        reconnect_backoff: Duration::from_millis(300),
+        leaf_promote_after: Duration::from_millis(600),
+        role_switch_min_interval: Duration::ZERO,
+        ..Timing::default()
+    }
+}
+
+fn config(role: RolePolicy, peers: Vec<SocketAddr>) -> NodeConfig {
+    NodeConfig {
+        role,
+        peers,
+        min_peers: 0,
+        timing: timing(),
+        ..NodeConfig::default()
+    }
+}
+
+fn sharing(names: &[&str]) -> NodeShare {
+    let files: Vec<LocalFile> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| LocalFile {
+            index: i as u32 + 1,
+            size: 1000,
+            name: n.to_string(),
+            sha1_urn: None,
+        })
+        .collect();
+    NodeShare::Matcher(SharedFiles {
+        files: files.len() as u32,
+        kbytes: 1,
+        matcher: Box::new(ListMatcher(files)),
+    })
+}
+
+fn role(n: &Node) -> Role {
+    n.with_servent(|s| s.role())
+}
+
+/// (ultrapeer links, leaf links) as the node's core sees them.
+fn links(n: &Node) -> (usize, usize) {
+    n.with_servent(|s| {
+        let ups = s.peers().filter(|(_, p)| p.info.ultrapeer).count();
+        (ups, s.peer_count() - ups)
+    })
+}
+
+fn queries_received(n: &Node) -> u64 {
+    n.with_servent(|s| s.stats().received(PayloadType::Query))
+}
+
+async fn hits_for(from: &Node, text: &str) -> usize {
+    let (_, mut rx) = from.search(
+        Query::new(text),
+        "flood:ttl=4".parse::<Strategy>().unwrap(),
+    );
+    let mut hits = 0;
+    while let Ok(Some(ev)) = rt::timeout(WAIT, rx.next()).await {
+        match ev {
+            SearchEvent::Hit(h) => hits += h.hit.results.len(),
+            SearchEvent::Done(_) => break,
+        }
+    }
+    hits
+}
+
+#[test]
+fn a_leaf_links_to_ultrapeers_only_and_refuses_leaves_with_ultrapeers_to_try() {
+    rt::block_on(async {
+        let up = Node::start_plain(config(RolePolicy::Ultrapeer, vec![]))
+            .await
+            .unwrap();
+        let leaf = Node::start_plain(config(RolePolicy::Leaf, vec![up.listen_addr()]))
+            .await
+            .unwrap();
+        assert!(wait_until(WAIT, || links(&up) == (0, 1) && links(&leaf) == (1, 0)).await);
+        assert_eq!(role(&leaf), Role::Leaf);
+        // A second leaf pointed at the first is refused, and learns the ultrapeer from the
+        // refusal's X-Try-Ultrapeers.
+        let other = Node::start_plain(config(RolePolicy::Leaf, vec![]))
+            .await
+            .unwrap();
+        let refused = other.connect(leaf.listen_addr()).await;
+        assert!(refused.is_err(), "a leaf took a leaf: {refused:?}");
+        assert!(other.hosts_to_try(10).contains(&up.listen_addr()));
+        assert!(!other.hosts_to_try(10).contains(&leaf.listen_addr()));
+        for n in [other, leaf, up] {
+            n.shutdown().await;
+        }
+    });
+}
+
+#[test]
+fn auto_servents_start_as_ultrapeer_alone_and_as_leaf_with_someone_to_join() {
+    rt::block_on(async {
+        let first = Node::start_plain(config(RolePolicy::Auto, vec![])).await.unwrap();
+        assert_eq!(role(&first), Role::Ultrapeer);
+        let second = Node::start_plain(config(RolePolicy::Auto, vec![first.listen_addr()]))
+            .await
+            .unwrap();
+        assert_eq!(role(&second), Role::Leaf);
+        assert!(wait_until(WAIT, || links(&first) == (0, 1)).await);
+        second.shutdown().await;
+        first.shutdown().await;
+    });
+}
+
+#[test]
+fn an_auto_leaf_no_ultrapeer_takes_becomes_an_ultrapeer() {
+    rt::block_on(async {
+        // A port nobody listens on: the leaf has a host to try but no ultrapeer.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = dead.local_addr().unwrap();
+        drop(dead);
+        let n = Node::start_plain(config(RolePolicy::Auto, vec![addr]))
+            .await
+            .unwrap();
+        assert_eq!(role(&n), Role::Leaf);
+        assert!(wait_until(WAIT, || role(&n) == Role::Ultrapeer).await);
+        // Now it takes leaves in.
+        let leaf = Node::start_plain(config(RolePolicy::Leaf, vec![n.listen_addr()]))
+            .await
+            .unwrap();
+        assert!(wait_until(WAIT, || links(&n) == (0, 1)).await);
+        leaf.shutdown().await;
+        n.shutdown().await;
+    });
+}
+
+#[test]
+fn an_auto_ultrapeer_told_it_is_not_needed_becomes_that_ultrapeers_leaf() {
+    rt::block_on(async {
+        // `hub` has its one wanted ultrapeer link and room for leaves: it tells the next
+        // ultrapeer it is not needed.
+        let hub = Node::start_plain(NodeConfig {
+            min_peers: 1,
+            ..config(RolePolicy::Ultrapeer, vec![])
+        })
+        .await
+        .unwrap();
+        let friend = Node::start_plain(config(RolePolicy::Ultrapeer, vec![hub.listen_addr()]))
+            .await
+            .unwrap();
+        assert!(wait_until(WAIT, || links(&hub) == (1, 0)).await);
+        let newcomer = Node::start_plain(config(RolePolicy::Auto, vec![])).await.unwrap();
+        assert_eq!(role(&newcomer), Role::Ultrapeer);
+        newcomer.connect(hub.listen_addr()).await.unwrap();
+        assert!(wait_until(WAIT, || role(&newcomer) == Role::Leaf).await);
+        assert!(wait_until(WAIT, || links(&hub) == (1, 1)).await);
+        for n in [newcomer, friend, hub] {
+            n.shutdown().await;
+        }
+    });
+}
+
+#[test]
+fn an_ultrapeer_routes_a_query_only_to_leaves_whose_table_matches() {
+    rt::block_on(async {
+        let up = Node::start_plain(config(RolePolicy::Ultrapeer, vec![]))
+            .await
+            .unwrap();
+        let at = vec![up.listen_addr()];
+        let alpha = Node::start_shared(
+            config(RolePolicy::Leaf, at.clone()),
+            sharing(&["alpha centauri.txt"]),
+        )
+        .await
+        .unwrap();
+        let beta = Node::start_shared(
+            config(RolePolicy::Leaf, at.clone()),
+            sharing(&["beta pictoris.txt"]),
+        )
+        .await
+        .unwrap();
+        let asker = Node::start_plain(config(RolePolicy::Leaf, at)).await.unwrap();
+        // Both tables arrived at the ultrapeer.
+        assert!(
+            wait_until(WAIT, || {
+                up.with_servent(|s| {
+                    s.peers()
+                        .filter(|(id, _)| s.qrp_table_of(*id).is_some_and(|t| t.set_count() > 0))
+                        .count()
+                        == 2
+                })
+            })
+            .await
+        );
+        assert_eq!(hits_for(&asker, "centauri").await, 1);
+        assert_eq!(queries_received(&alpha), 1);
+        assert_eq!(queries_received(&beta), 0, "beta's table does not match");
+        // A word prefix routes too (tables hold prefixes), and so does a wildcard term's
+        // leading word (this test's matcher knows no wildcards, so only routing counts).
+        assert_eq!(hits_for(&asker, "pict").await, 1);
+        assert_eq!(queries_received(&beta), 1);
+        hits_for(&asker, "alph*txt").await;
+        assert_eq!(queries_received(&alpha), 2);
+        assert_eq!(queries_received(&beta), 1);
+        // The asker shares nothing: its empty table gets it no Query at all.
+        assert_eq!(queries_received(&asker), 0);
+        for n in [asker, beta, alpha, up] {
+            n.shutdown().await;
+        }
+    });
+}
