@@ -11,6 +11,7 @@ mod expiring;
 pub mod matcher;
 pub(crate) mod peer;
 mod pong_cache;
+pub mod qrp;
 mod servent;
 mod stats;
 pub mod strategy;

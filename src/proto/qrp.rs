@@ -342,7 +342,12 @@ impl PatchInflater {
     /// Inflates `input`, appending to `out`; fails once more than `limit` bytes would be
     /// appended by this call. Returns whether the stream has ended; bytes after its end
     /// are ignored (gtk-gnutella stops reading there too).
-    pub fn feed(&mut self, input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<bool, QrpError> {
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, QrpError> {
         let mut step = [0u8; INFLATE_STEP];
         let mut produced = 0usize;
         let mut pos = 0usize;
@@ -425,9 +430,27 @@ mod tests {
             (vec![0x00, 0, 0x30, 0, 0, 7], TableLength(0x3000)),
             (vec![0x00, 0, 0, 1, 0, 0], Infinity),
             (vec![0x01, 1, 1, 0, 4], Truncated { what: "patch" }),
-            (vec![0x01, 0, 1, 0, 4, 0], SeqNo { seq_no: 0, seq_size: 1 }),
-            (vec![0x01, 3, 2, 0, 4, 0], SeqNo { seq_no: 3, seq_size: 2 }),
-            (vec![0x01, 1, 0, 0, 4, 0], SeqNo { seq_no: 1, seq_size: 0 }),
+            (
+                vec![0x01, 0, 1, 0, 4, 0],
+                SeqNo {
+                    seq_no: 0,
+                    seq_size: 1,
+                },
+            ),
+            (
+                vec![0x01, 3, 2, 0, 4, 0],
+                SeqNo {
+                    seq_no: 3,
+                    seq_size: 2,
+                },
+            ),
+            (
+                vec![0x01, 1, 0, 0, 4, 0],
+                SeqNo {
+                    seq_no: 1,
+                    seq_size: 0,
+                },
+            ),
             (vec![0x01, 1, 1, 2, 4, 0], Compressor(2)),
             (vec![0x01, 1, 1, 0, 3, 0], EntryBits(3)),
             (vec![0x01, 1, 1, 0, 0, 0], EntryBits(0)),
@@ -451,7 +474,10 @@ mod tests {
                 table_length: len,
                 infinity: 1,
             };
-            assert_eq!(QrpMessage::decode(&QrpMessage::Reset(r).encode()), Ok(QrpMessage::Reset(r)));
+            assert_eq!(
+                QrpMessage::decode(&QrpMessage::Reset(r).encode()),
+                Ok(QrpMessage::Reset(r))
+            );
         }
         for bits in [1, 2, 4, 8] {
             assert!(QrpMessage::decode(&patch(255, 255, 0, bits, &[0]).encode()).is_ok());
@@ -472,7 +498,7 @@ mod tests {
                 limit: raw.len() - 1
             })
         );
-        assert_eq!(compress_patch(&[]).len() > 2, true);
+        assert!(compress_patch(&[]).len() > 2);
         assert_eq!(inflate_patch(&compress_patch(&[]), 0), Ok(vec![]));
     }
 
@@ -498,14 +524,21 @@ mod tests {
             inflate_patch(&bomb, 1 << 18),
             Err(QrpError::InflatedTooLarge { limit: 1 << 18 })
         );
-        assert!(matches!(inflate_patch(b"not zlib at all", 1000), Err(QrpError::Zlib(_))));
+        assert!(matches!(
+            inflate_patch(b"not zlib at all", 1000),
+            Err(QrpError::Zlib(_))
+        ));
         // Raw deflate (GGEP's and the link's style) is not QRP's zlib.
         let mut raw = Vec::new();
         let mut c = Compress::new(Compression::default(), false);
-        c.compress_vec(b"abcabcabc", &mut raw, FlushCompress::Finish).unwrap();
+        c.compress_vec(b"abcabcabc", &mut raw, FlushCompress::Finish)
+            .unwrap();
         assert!(matches!(inflate_patch(&raw, 1000), Err(QrpError::Zlib(_))));
         let z = compress_patch(b"hello hello hello");
-        assert!(matches!(inflate_patch(&z[..z.len() - 3], 1000), Err(QrpError::Zlib(_))));
+        assert!(matches!(
+            inflate_patch(&z[..z.len() - 3], 1000),
+            Err(QrpError::Zlib(_))
+        ));
     }
 
     #[test]
