@@ -13,12 +13,12 @@ use clap::Args;
 use futures::StreamExt;
 
 use servent::core::strategy::QueryCost;
+use servent::core::RolePolicy;
 use servent::core::Strategy;
 use servent::download::{download, sanitize_name, DownloadOptions, DownloadRequest};
 use servent::library::hash;
 use servent::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
 use servent::library::matching::Pattern;
-use servent::core::RolePolicy;
 use servent::net::{Node, NodeConfig, SearchEvent};
 use servent::proto::payload::Query;
 use servent::rt;

@@ -11,6 +11,7 @@ mod expiring;
 pub mod matcher;
 pub(crate) mod peer;
 mod pong_cache;
+pub mod qrp;
 pub mod role;
 mod servent;
 mod stats;
@@ -21,7 +22,7 @@ pub use event::{Event, Priority, Transmit};
 pub use matcher::{LocalFile, NoMatcher, QueryMatcher, SharedFiles};
 pub use peer::{PeerId, PeerInfo};
 pub use role::{Role, RolePolicy};
-pub use servent::{Origin, Servent, MAX_BETTER_TTL_RELAYS};
+pub use servent::{Origin, Servent, MAX_BETTER_TTL_RELAYS, MERGED_TABLE_INTERVAL};
 pub use stats::{DropReason, Stats};
 pub use strategy::{
     QueryCost, QueryTraffic, SearchEnd, SearchId, Strategy, WALKER_HEADER, WALKER_VERSION,

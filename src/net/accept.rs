@@ -67,12 +67,7 @@ pub(super) async fn accept_gnutella(
     let mut admitted = None;
     let refusal = {
         let st = shared.lock();
-        let admission = roles::admit(
-            st.servent.role(),
-            peer_ultrapeer,
-            st.link_counts(),
-            &limits,
-        );
+        let admission = roles::admit(st.servent.role(), peer_ultrapeer, st.link_counts(), &limits);
         if guid == Some(shared.servent_id) {
             Some((409, "Connected to self"))
         } else if listen == Some(shared.listen) {

@@ -120,9 +120,9 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
     let peer_ultrapeer = roles::says_ultrapeer(&theirs);
     let verdict = {
         let st = shared.lock();
-        let may_switch = st.last_role_switch.is_none_or(|t| {
-            shared.now().saturating_sub(t) >= timing.role_switch_min_interval
-        });
+        let may_switch = st
+            .last_role_switch
+            .is_none_or(|t| shared.now().saturating_sub(t) >= timing.role_switch_min_interval);
         let mut have = st.link_counts();
         have.ultrapeers = have.ultrapeers.saturating_sub(1); // this connect
         roles::answer(
@@ -137,10 +137,7 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr) -> Result<PeerId, Conne
     if let Answer::Decline(reason) = verdict {
         let no = HandshakeMessage::status(503, reason, hs::try_header(shared, Some(addr)));
         let _ = stream.write_all(&no.encode()).await;
-        return Err(fail(HandshakeFailure::WeRefused {
-            code: 503,
-            reason,
-        }));
+        return Err(fail(HandshakeFailure::WeRefused { code: 503, reason }));
     }
     let deflate_out = shared.config.compress && hs::says_deflate(&theirs, "Accept-Encoding");
     let deflate_in = shared.config.compress && hs::says_deflate(&theirs, "Content-Encoding");

@@ -66,10 +66,7 @@ impl Node {
             Some(dir) => HostCache::load(dir, Duration::ZERO),
             None => HostCache::default(),
         };
-        let role = roles::initial_role(
-            config.role,
-            !config.peers.is_empty() || !hosts.is_empty(),
-        );
+        let role = roles::initial_role(config.role, !config.peers.is_empty() || !hosts.is_empty());
         let mut servent = Servent::new(Config {
             role,
             servent_id,

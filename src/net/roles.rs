@@ -249,9 +249,8 @@ mod tests {
 
     #[test]
     fn only_an_auto_ultrapeer_without_leaves_becomes_a_leaf_when_told() {
-        let a = |policy, have, needed, may| {
-            answer(policy, Role::Ultrapeer, have, true, needed, may)
-        };
+        let a =
+            |policy, have, needed, may| answer(policy, Role::Ultrapeer, have, true, needed, may);
         assert_eq!(
             a(RolePolicy::Auto, counts(2, 0), Some(false), true),
             Answer::BecomeLeaf
@@ -268,9 +267,19 @@ mod tests {
             a(RolePolicy::Auto, counts(0, 0), Some(false), false),
             Answer::Keep
         );
-        assert_eq!(a(RolePolicy::Auto, counts(0, 0), Some(true), true), Answer::Keep);
+        assert_eq!(
+            a(RolePolicy::Auto, counts(0, 0), Some(true), true),
+            Answer::Keep
+        );
         assert!(matches!(
-            answer(RolePolicy::Auto, Role::Leaf, counts(0, 0), false, None, true),
+            answer(
+                RolePolicy::Auto,
+                Role::Leaf,
+                counts(0, 0),
+                false,
+                None,
+                true
+            ),
             Answer::Decline(_)
         ));
     }

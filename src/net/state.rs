@@ -339,7 +339,12 @@ impl State {
         self.servent.set_role(role);
         self.last_role_switch = Some(now);
         self.orphan_since = None;
-        let others: Vec<PeerId> = self.links.keys().copied().filter(|p| Some(*p) != keep).collect();
+        let others: Vec<PeerId> = self
+            .links
+            .keys()
+            .copied()
+            .filter(|p| Some(*p) != keep)
+            .collect();
         let reason = match role {
             Role::Leaf => "Becoming a leaf node",
             Role::Ultrapeer => "Becoming an ultrapeer",

@@ -15,6 +15,7 @@ pub mod handshake;
 mod header;
 pub mod limits;
 pub mod payload;
+pub mod qrp;
 pub mod walker;
 mod wire;
 
@@ -23,3 +24,4 @@ pub use error::{DecodeError, EncodeError, FrameError, WalkerError};
 pub use frame::{check, parse, Check};
 pub use guid::Guid;
 pub use header::{Header, PayloadType};
+pub use qrp::{QrpError, QrpMessage, QrpPatch, QrpReset};

@@ -74,10 +74,7 @@ fn queries_received(n: &Node) -> u64 {
 }
 
 async fn hits_for(from: &Node, text: &str) -> usize {
-    let (_, mut rx) = from.search(
-        Query::new(text),
-        "flood:ttl=4".parse::<Strategy>().unwrap(),
-    );
+    let (_, mut rx) = from.search(Query::new(text), "flood:ttl=4".parse::<Strategy>().unwrap());
     let mut hits = 0;
     while let Ok(Some(ev)) = rt::timeout(WAIT, rx.next()).await {
         match ev {
@@ -117,7 +114,9 @@ fn a_leaf_links_to_ultrapeers_only_and_refuses_leaves_with_ultrapeers_to_try() {
 #[test]
 fn auto_servents_start_as_ultrapeer_alone_and_as_leaf_with_someone_to_join() {
     rt::block_on(async {
-        let first = Node::start_plain(config(RolePolicy::Auto, vec![])).await.unwrap();
+        let first = Node::start_plain(config(RolePolicy::Auto, vec![]))
+            .await
+            .unwrap();
         assert_eq!(role(&first), Role::Ultrapeer);
         let second = Node::start_plain(config(RolePolicy::Auto, vec![first.listen_addr()]))
             .await
@@ -166,7 +165,9 @@ fn an_auto_ultrapeer_told_it_is_not_needed_becomes_that_ultrapeers_leaf() {
             .await
             .unwrap();
         assert!(wait_until(WAIT, || links(&hub) == (1, 0)).await);
-        let newcomer = Node::start_plain(config(RolePolicy::Auto, vec![])).await.unwrap();
+        let newcomer = Node::start_plain(config(RolePolicy::Auto, vec![]))
+            .await
+            .unwrap();
         assert_eq!(role(&newcomer), Role::Ultrapeer);
         newcomer.connect(hub.listen_addr()).await.unwrap();
         assert!(wait_until(WAIT, || role(&newcomer) == Role::Leaf).await);
@@ -196,7 +197,9 @@ fn an_ultrapeer_routes_a_query_only_to_leaves_whose_table_matches() {
         )
         .await
         .unwrap();
-        let asker = Node::start_plain(config(RolePolicy::Leaf, at)).await.unwrap();
+        let asker = Node::start_plain(config(RolePolicy::Leaf, at))
+            .await
+            .unwrap();
         // Both tables arrived at the ultrapeer.
         assert!(
             wait_until(WAIT, || {

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use crate::core::event::{Event, Priority};
 use crate::core::peer::PeerId;
+use crate::core::qrp::DEFAULT_TABLE_BITS;
 use crate::core::qrp::{table_update, QrpReceiver, QueryKeys, QueryRoutingTable};
 use crate::core::qrp::{DEFAULT_CHUNK_BYTES, DEFAULT_ENTRY_BITS, DEFAULT_INFINITY};
-use crate::core::qrp::{DEFAULT_TABLE_BITS, MAX_TABLE_BITS};
 use crate::core::role::Role;
 use crate::core::stats::DropReason;
 use crate::proto::payload::Query;
@@ -83,7 +83,7 @@ impl Servent {
     /// Our own table, as built from what we share (built on first use).
     pub fn own_qrp_table(&mut self) -> Arc<QueryRoutingTable> {
         self.refresh_own_table();
-        self.qrp.own.clone().unwrap_or_default()
+        self.qrp.own.clone().unwrap_or_else(empty_table)
     }
 
     /// Tells the core what it shares may have changed (the driver calls it now and then):
@@ -145,7 +145,7 @@ impl Servent {
 
     fn send_own_table(&mut self, peer: PeerId) {
         self.refresh_own_table();
-        let own = self.qrp.own.clone().unwrap_or_default();
+        let own = self.qrp.own.clone().unwrap_or_else(empty_table);
         self.send_table(peer, own);
     }
 
@@ -178,7 +178,12 @@ impl Servent {
     /// Our table merged with every leaf's, at our table's size.
     fn merged_table(&mut self) -> QueryRoutingTable {
         self.refresh_own_table();
-        let mut merged = self.qrp.own.as_deref().cloned().unwrap_or_default();
+        let mut merged = self
+            .qrp
+            .own
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(|| QueryRoutingTable::new(DEFAULT_TABLE_BITS));
         for (peer, t) in &self.qrp.tables {
             if self.peers.get(peer).is_some_and(|p| !p.info.ultrapeer) {
                 merged.merge_from(t);
@@ -235,7 +240,7 @@ impl Servent {
             self.qrp
                 .receiving
                 .entry(from)
-                .or_insert_with(|| QrpReceiver::new(MAX_TABLE_BITS))
+                .or_insert_with(|| QrpReceiver::new())
                 .handle(m)
         });
         match result {
@@ -280,4 +285,8 @@ impl Servent {
         }
         !last_hop || table.is_none_or(|t| t.may_route(keys))
     }
+}
+
+fn empty_table() -> Arc<QueryRoutingTable> {
+    Arc::new(QueryRoutingTable::new(DEFAULT_TABLE_BITS))
 }
