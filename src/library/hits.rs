@@ -85,7 +85,8 @@ pub struct SearchHit {
     pub size: u64,
     /// The file name as sent (invalid UTF-8 replaced).
     pub name: String,
-    /// `urn:sha1:<BASE32>` (prefix lower-case, hash upper-case) when the result had one.
+    /// `urn:sha1:<BASE32>` (prefix lower-case, hash upper-case) when the result had one,
+    /// as a text URN or as a GGEP `H`.
     pub sha1_urn: Option<String>,
 }
 
@@ -101,10 +102,8 @@ impl SearchHit {
                 index: r.index,
                 size: result_size(r),
                 name: r.name_lossy().into_owned(),
-                sha1_urn: r.sha1_urn().map(|u| {
-                    // Normalise the prefix so groups do not split on its case.
-                    format!("urn:sha1:{}", u[9..].to_ascii_uppercase())
-                }),
+                // Text URN or GGEP `H`, normalised: groups do not split on the form.
+                sha1_urn: r.sha1_urn(),
             })
             .collect()
     }

@@ -406,13 +406,14 @@ impl Library {
         Ok(())
     }
 
-    /// Answers a Query: by hash when it carries a `urn:sha1:`, else by keywords. Invalid
-    /// query text (empty, one letter, only wildcards) answers nothing.
+    /// Answers a Query: by hash when it carries a `urn:sha1:` or a GGEP `H`, else by
+    /// keywords. Invalid query text (empty, one letter, only wildcards) answers nothing.
     pub fn answer(&self, query: &Query, limit: usize) -> Vec<Arc<SharedFile>> {
-        if let Some(urn) = query.sha1_urn() {
-            return hash::parse_urn(urn)
-                .and_then(|d| self.by_sha1(&d))
-                .into_iter()
+        if query.is_by_hash() {
+            return query
+                .sha1s()
+                .iter()
+                .filter_map(|d| self.by_sha1(d))
                 .take(limit)
                 .collect();
         }

@@ -4,6 +4,7 @@ mod churn;
 mod crashes;
 mod download;
 mod e2e;
+mod ggep_h;
 mod handshake;
 mod hostile;
 pub mod http;

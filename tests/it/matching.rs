@@ -460,7 +460,7 @@ fn large_files_advertise_lf_and_hits_group_by_sha1() {
     let r = &hits[0].results[0];
     assert_eq!(r.size, 0xFFFF_FFFF);
     assert_eq!(result_size(r), big);
-    assert_eq!(r.sha1_urn(), Some(hash::urn(&[1u8; 20]).as_str()));
+    assert_eq!(r.sha1_urn(), Some(hash::urn(&[1u8; 20])));
     assert_eq!(
         result_size(&servent::proto::payload::HitResult {
             index: 0,

@@ -259,6 +259,10 @@ fn flatten(d: &Descriptor) -> Flat {
                 f.put(format!("{p}.size"), r.size);
                 f.put(format!("{p}.name"), r.name_lossy());
                 f.extensions(&p, &r.extensions);
+                f.put(
+                    format!("{p}.sha1"),
+                    r.sha1_urn().as_deref().unwrap_or("none"),
+                );
             }
             match &h.trailer {
                 None => f.put("hit.trailer", "none"),

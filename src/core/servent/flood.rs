@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::proto::ggep::{cobs_encode, GgepBlock, GgepExtension};
+use crate::proto::payload::hash::{h_extension, parse_sha1_urn, sha1_urn};
 use crate::proto::payload::{Extension, HitResult, QueryHit, Trailer};
 use crate::proto::walker::WalkerTag;
 use crate::proto::{Descriptor, Payload};
@@ -178,12 +179,13 @@ fn is_walker(d: &Descriptor) -> bool {
     matches!(&*d.payload, Payload::Query(q) if WalkerTag::find(q).is_some())
 }
 
+/// One result: index, size, name, then the extension area gtk-gnutella reads: the SHA-1 as
+/// text `urn:sha1:` (for every servent) and, in one GGEP block after it, as `H` type 1
+/// (for servents that asked for `H`) and the `LF` of a file of 4 GiB and more.
 fn hit_result(f: &LocalFile) -> HitResult {
-    let mut extensions: Vec<Extension> = f
-        .sha1_urn
-        .iter()
-        .map(|u| Extension::Urn(u.clone()))
-        .collect();
+    let sha1 = f.sha1_urn.as_deref().and_then(parse_sha1_urn);
+    let mut extensions: Vec<Extension> = sha1.iter().map(|d| Extension::Urn(sha1_urn(d))).collect();
+    let mut ggep: Vec<GgepExtension> = sha1.iter().map(h_extension).collect();
     // Files of 4 GiB and more: size 0xFFFFFFFF plus GGEP "LF" with the 64-bit size,
     // little-endian without trailing zero bytes (as LimeWire writes it), COBS-encoded
     // when it holds a zero byte: a result's extension area ends at the first NUL.
@@ -197,10 +199,13 @@ fn hit_result(f: &LocalFile) -> HitResult {
                 lf.cobs = true;
                 lf.data = cobs_encode(raw);
             }
-            extensions.push(Extension::Ggep(GgepBlock::Parsed(vec![lf])));
+            ggep.push(lf);
             u32::MAX
         }
     };
+    if !ggep.is_empty() {
+        extensions.push(Extension::Ggep(GgepBlock::Parsed(ggep)));
+    }
     HitResult {
         index: f.index,
         size,

@@ -2,6 +2,7 @@
 //! each a HUGE URN (`urn:sha1:<base32>`), a GGEP block (starting 0xC3) or other bytes we
 //! keep verbatim so that forwarding never alters them.
 
+use super::hash::{block_sha1, parse_sha1_urn, Sha1Digest};
 use crate::proto::ggep::{GgepBlock, GGEP_MAGIC};
 
 /// Separator between extension items (ASCII FS).
@@ -31,6 +32,16 @@ impl Extension {
                 Some(u)
             }
             _ => None,
+        }
+    }
+
+    /// The SHA-1 this item carries: a valid `urn:sha1:` URN, or a GGEP block whose `H`
+    /// extension is of type 1 or 2 with the right length. Anything else is no hash.
+    pub fn sha1(&self) -> Option<Sha1Digest> {
+        match self {
+            Extension::Urn(u) => parse_sha1_urn(u),
+            Extension::Ggep(block) => block_sha1(block),
+            Extension::Other(_) => None,
         }
     }
 }

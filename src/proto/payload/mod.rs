@@ -3,6 +3,7 @@
 
 mod bye;
 pub mod extension;
+pub mod hash;
 mod ping;
 mod pong;
 mod push;
@@ -12,6 +13,7 @@ mod trailing;
 
 pub use bye::Bye;
 pub use extension::Extension;
+pub use hash::Sha1Digest;
 pub use ping::Ping;
 pub use pong::Pong;
 pub use push::Push;

@@ -3,6 +3,7 @@
 //! text up to a NUL, then the extension area (URNs, GGEP) up to the end of the payload.
 
 use super::extension::{decode_area, encode_area, Extension};
+use super::hash::{sha1_urn, Sha1Digest};
 use crate::proto::error::DecodeError;
 use crate::proto::limits::MAX_QUERY_LEN;
 use crate::proto::wire;
@@ -60,9 +61,32 @@ impl Query {
         (self.has_flags_word() && n != 0).then_some(n)
     }
 
-    /// The first `urn:sha1:` extension, if any.
-    pub fn sha1_urn(&self) -> Option<&str> {
-        self.extensions.iter().find_map(Extension::sha1_urn)
+    /// Every SHA-1 the Query asks for, in order and without repeats: valid text
+    /// `urn:sha1:` items and GGEP `H` extensions (type 1 or 2) alike.
+    pub fn sha1s(&self) -> Vec<Sha1Digest> {
+        let mut out: Vec<Sha1Digest> = Vec::new();
+        for d in self.extensions.iter().filter_map(Extension::sha1) {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    /// The first SHA-1 the Query asks for ([`Query::sha1s`]) as `urn:sha1:<BASE32>`.
+    pub fn sha1_urn(&self) -> Option<String> {
+        self.extensions
+            .iter()
+            .find_map(Extension::sha1)
+            .map(|d| sha1_urn(&d))
+    }
+
+    /// Whether the Query asks by hash: it has a `urn:sha1:` item (valid or not) or a GGEP
+    /// `H` that names a SHA-1. Such a Query is answered by hash only.
+    pub fn is_by_hash(&self) -> bool {
+        self.extensions
+            .iter()
+            .any(|e| e.sha1_urn().is_some() || e.sha1().is_some())
     }
 
     /// Reads a Query payload: [`DecodeError::TooLong`] over 4,096 bytes,

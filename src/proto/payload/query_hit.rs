@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use super::extension::{decode_area, encode_area, Extension};
+use super::hash::{sha1_urn, Sha1Digest};
 use crate::proto::error::DecodeError;
 use crate::proto::ggep::{GgepBlock, GGEP_MAGIC};
 use crate::proto::guid::Guid;
@@ -59,9 +60,16 @@ impl HitResult {
         String::from_utf8_lossy(&self.name)
     }
 
-    /// The first `urn:sha1:` item of the extension area, if any.
-    pub fn sha1_urn(&self) -> Option<&str> {
-        self.extensions.iter().find_map(Extension::sha1_urn)
+    /// The file's SHA-1: from the first item of the extension area that carries a valid
+    /// one, a text `urn:sha1:` or a GGEP `H` (type 1 or 2). `None` when none does.
+    pub fn sha1(&self) -> Option<Sha1Digest> {
+        self.extensions.iter().find_map(Extension::sha1)
+    }
+
+    /// [`HitResult::sha1`] as `urn:sha1:<BASE32>` (prefix lower-case, base32 upper-case),
+    /// whichever form it came in.
+    pub fn sha1_urn(&self) -> Option<String> {
+        self.sha1().map(|d| sha1_urn(&d))
     }
 }
 
