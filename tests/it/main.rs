@@ -4,6 +4,7 @@ mod churn;
 mod crashes;
 mod download;
 mod e2e;
+mod gtkg_vectors;
 mod handshake;
 mod hostile;
 pub mod http;
