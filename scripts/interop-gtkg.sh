@@ -283,7 +283,7 @@ case_c() {
 case_d() {
     local i n counts=""
     for i in 1 2 3; do
-        n="$(search_json g1 bravo | gtkg_hits | grep -c .)"
+        n="$(search_json g1 alpha | gtkg_hits | grep -c .)"
         counts="$counts $n"
         [ "$n" -gt 0 ] || { echo "search $i of 3 got no hit (hits per search:$counts)"; return 1; }
     done
@@ -292,11 +292,11 @@ case_d() {
 
 # (e) servent downloads from gtk-gnutella (`servent get`), byte-identical.
 case_e() {
-    local f="${GDIR[g1]}/share/g1 bravo interop.dat" sha out="$TMP/e.out"
+    local f="${GDIR[g1]}/share/g1 alpha interop.bin" sha out="$TMP/e.out"
     sha="$(sha1_b32 "$f")"
-    timeout $DOWNLOAD_WAIT "$BIN" get "urn:sha1:$sha" -o "$out" \
+    RUST_BACKTRACE=0 timeout $DOWNLOAD_WAIT "$BIN" get "urn:sha1:$sha" -o "$out" \
         --source "http://127.0.0.1:${GPORT[g1]}/uri-res/N2R?urn:sha1:$sha" \
-        >"$TMP/e.log" 2>&1 || { echo "servent get failed: $(tail -1 "$TMP/e.log")"; return 1; }
+        >"$TMP/e.log" 2>&1 || { echo "servent get failed: $(grep -v "^Error" "$TMP/e.log" | head -1 | sed "s/^ *//")"; return 1; }
     cmp -s "$f" "$out" || { echo "downloaded file differs"; return 1; }
     echo "$(stat -c %s "$out") bytes identical"
 }
@@ -388,7 +388,7 @@ case_j() {
 
 # --- run ----------------------------------------------------------------------------------
 
-VERSION="$("$GTKG" --version 2>/dev/null | head -1)"
+VERSION="$("${RUNAS[@]}" "$GTKG" --version 2>/dev/null | head -1)"
 log "gtk-gnutella: ${VERSION:-unknown}; temporary folder $TMP"
 if ! gtkg_start g1 2; then
     echo "gtk-gnutella did not start (see $TMP/g1/stderr):" >&2

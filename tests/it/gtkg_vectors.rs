@@ -29,8 +29,11 @@ fn files(handshakes: bool) -> Vec<PathBuf> {
     v
 }
 
-/// A descriptor vector: its bytes (`hex:` section) and its `path = value` fields.
-fn read_descriptor_vector(text: &str) -> Result<(Vec<u8>, Vec<(String, String)>), String> {
+/// A descriptor vector's `path = value` fields.
+type Fields = Vec<(String, String)>;
+
+/// A descriptor vector: its bytes (`hex:` section) and its fields.
+fn read_descriptor_vector(text: &str) -> Result<(Vec<u8>, Fields), String> {
     let (mut bytes, mut fields) = (Vec::new(), Vec::new());
     let mut in_hex = false;
     for (n, line) in text.lines().enumerate() {
