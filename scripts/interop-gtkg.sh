@@ -54,11 +54,15 @@ chmod 755 "$TMP"
 PIDS=()            # servent processes and faketime wrappers we started
 GTKG_PIDS=()       # faketime wrappers of gtk-gnutella (their children are gtk-gnutella)
 XVFB_PID=""
+# A process and all its descendants (faketime -> gtk-gnutella's supervisor -> its --child).
+kill_tree() {
+    local c
+    for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done
+    kill "$1" 2>/dev/null
+}
 cleanup() {
     local p
-    for p in "${GTKG_PIDS[@]}"; do
-        kill $(pgrep -P "$p" 2>/dev/null) "$p" 2>/dev/null
-    done
+    for p in "${GTKG_PIDS[@]}"; do kill_tree "$p"; done
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
     wait 2>/dev/null
