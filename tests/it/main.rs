@@ -5,6 +5,7 @@ mod crashes;
 mod download;
 mod e2e;
 mod ggep_h;
+mod gtkg_vectors;
 mod handshake;
 mod hostile;
 pub mod http;
