@@ -6,7 +6,7 @@
 #   scripts/interop-gtkg.sh PATH_TO_GTK_GNUTELLA [--gui PATH_TO_GTK2_BUILD] [--json] [--keep]
 #
 # PATH_TO_GTK_GNUTELLA: a gtk-gnutella binary (the headless "topless" build will do); how to
-# build one: ../shared/gtk-gnutella/README.md. --gui: a GTK2 build, run under Xvfb, for the
+# build one: gtk-gnutella's public repository (github.com/gtk-gnutella/gtk-gnutella), built with ./build.sh --topless. --gui: a GTK2 build, run under Xvfb, for the
 # case where gtk-gnutella starts a search of its own (its shell's `search add` needs the GUI).
 # --json: one JSON document instead of the table. --keep: keep the temporary folder.
 # Without a path the script says so and exits 0 (CI has no gtk-gnutella).

@@ -31,63 +31,15 @@ pub(super) async fn accept_gnutella(
         other => return Err(HandshakeFailure::Unexpected(other.to_string())),
     };
     if version.major == 0 && version.minor < 6 {
-        // Gnutella 0.4: no headers, no third step.
-        stream
-            .write_all(&HandshakeMessage::ok_04().encode())
-            .await?;
-        let info = crate::core::PeerInfo {
-            addr: Some(remote),
-            legacy_04: true,
-            // A 0.4 servent relays like an ultrapeer of the flat network.
-            ultrapeer: true,
-            ..Default::default()
-        };
-        link::establish(
-            shared,
-            NewLink {
-                stream,
-                remote,
-                listen: None,
-                servent_id: None,
-                info,
-                direction: Direction::Incoming,
-                deflate_in: false,
-                deflate_out: false,
-                pending: buf,
-            },
-        );
-        return Ok(());
+        return accept_04(shared, stream, remote, buf).await;
     }
     let theirs = &connect.headers;
     hs::learn_try_hosts(shared, theirs);
     let guid = hs::peer_guid(theirs);
     let listen = hs::peer_listen(theirs, remote);
     let peer_ultrapeer = roles::says_ultrapeer(theirs);
-    let limits = shared.config.role_limits();
-    let mut admitted = None;
-    let refusal = {
-        let st = shared.lock();
-        let admission = roles::admit(st.servent.role(), peer_ultrapeer, st.link_counts(), &limits);
-        if guid == Some(shared.servent_id) {
-            Some((409, "Connected to self"))
-        } else if listen == Some(shared.listen) {
-            // Another GUID claiming our address: a liar or a copy of our data directory.
-            Some((409, "Listen-IP is ours"))
-        } else if st.is_connected_to(guid, listen) {
-            Some((409, "Already connected"))
-        } else if shared.is_shutting_down() {
-            Some((503, "Shutting down"))
-        } else {
-            match admission {
-                Admission::Refuse(reason) => Some((503, reason)),
-                Admission::Accept { ultrapeer_needed } => {
-                    admitted = Some(ultrapeer_needed);
-                    None
-                }
-            }
-        }
-    };
-    if let Some((code, reason)) = refusal {
+    let admitted = admission(shared, guid, listen, peer_ultrapeer);
+    if let Err((code, reason)) = admitted {
         {
             let mut st = shared.lock();
             if code == 503 {
@@ -110,7 +62,7 @@ pub(super) async fn accept_gnutella(
     if deflate_out {
         headers.push("Content-Encoding", "deflate");
     }
-    if let Some(Some(needed)) = admitted {
+    if let Ok(Some(needed)) = admitted {
         headers.push("X-Ultrapeer-Needed", if needed { "true" } else { "false" });
     }
     hs::push_try_hosts(shared, &mut headers, listen);
@@ -135,20 +87,6 @@ pub(super) async fn accept_gnutella(
     if peer_ultrapeer && fin.headers.get("X-Ultrapeer").is_some() {
         info.ultrapeer = roles::says_ultrapeer(&fin.headers);
     }
-    if info.ultrapeer {
-        let st = shared.lock();
-        if st.servent.role() == crate::core::Role::Ultrapeer
-            && st.link_counts().ultrapeers >= limits.max_ultrapeers
-        {
-            // We had room only for it as a leaf, and it stayed an ultrapeer.
-            drop(st);
-            shared.lock().counters.refused_full += 1;
-            return Err(HandshakeFailure::WeRefused {
-                code: 503,
-                reason: "Full",
-            });
-        }
-    }
     let deflate_in = shared.config.compress && hs::says_deflate(&fin.headers, "Content-Encoding");
     link::establish(
         shared,
@@ -165,4 +103,68 @@ pub(super) async fn accept_gnutella(
         },
     );
     Ok(())
+}
+
+/// Gnutella 0.4: no headers, no third step; the peer relays like an ultrapeer of the
+/// flat network.
+async fn accept_04(
+    shared: &Arc<Shared>,
+    mut stream: TcpStream,
+    remote: SocketAddr,
+    buf: Vec<u8>,
+) -> Result<(), HandshakeFailure> {
+    stream
+        .write_all(&HandshakeMessage::ok_04().encode())
+        .await?;
+    let info = crate::core::PeerInfo {
+        addr: Some(remote),
+        legacy_04: true,
+        ultrapeer: true,
+        ..Default::default()
+    };
+    link::establish(
+        shared,
+        NewLink {
+            stream,
+            remote,
+            listen: None,
+            servent_id: None,
+            info,
+            direction: Direction::Incoming,
+            deflate_in: false,
+            deflate_out: false,
+            pending: buf,
+        },
+    );
+    Ok(())
+}
+
+/// Whether we take this CONNECT: `Ok` with the `X-Ultrapeer-Needed` to send, or the
+/// refusal's code and reason (409 to ourselves, to a peer claiming our address or a
+/// duplicate; 503 shutting down, or what our role's limits say).
+fn admission(
+    shared: &Shared,
+    guid: Option<crate::proto::Guid>,
+    listen: Option<SocketAddr>,
+    peer_ultrapeer: bool,
+) -> Result<Option<bool>, (u16, &'static str)> {
+    let st = shared.lock();
+    if guid == Some(shared.servent_id) {
+        return Err((409, "Connected to self"));
+    }
+    if listen == Some(shared.listen) {
+        // Another GUID claiming our address: a liar or a copy of our data directory.
+        return Err((409, "Listen-IP is ours"));
+    }
+    if st.is_connected_to(guid, listen) {
+        return Err((409, "Already connected"));
+    }
+    if shared.is_shutting_down() {
+        return Err((503, "Shutting down"));
+    }
+    let limits = shared.config.role_limits();
+    match roles::admit(st.servent.role(), peer_ultrapeer, st.link_counts(), &limits) {
+        Admission::Refuse(reason) => Err((503, reason)),
+        Admission::Accept { ultrapeer_needed } => Ok(ultrapeer_needed),
+    }
 }

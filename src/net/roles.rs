@@ -78,10 +78,10 @@ pub enum Admission {
 /// our role with the links we have (the 0.6 ultrapeer proposal's rules):
 /// - a leaf takes ultrapeers up to its quota and never another leaf;
 /// - an ultrapeer takes leaves up to `max_leaves`, ultrapeers up to `max_ultrapeers`; to an
-///   ultrapeer it says whether it needs more ultrapeers (`true` below `min_ultrapeers`, else
-///   `false` when it has leaf slots left: the peer may become our leaf). When full of
-///   ultrapeers but with leaf slots, it still answers 200 with `false`, and the peer must
-///   come back as a leaf in its final 200 or be closed.
+///   ultrapeer it says whether it needs more ultrapeers: `true` below `min_ultrapeers` (or
+///   when it has no leaf slot left), else `false`: an `auto` peer without leaves then
+///   comes as our leaf (its final 200 says `X-Ultrapeer: False`); one that cannot stays an
+///   ultrapeer and is kept. Full of ultrapeers, it refuses them (503 with hosts to try).
 pub fn admit(role: Role, peer_ultrapeer: bool, have: LinkCounts, limits: &RoleLimits) -> Admission {
     match (role, peer_ultrapeer) {
         (Role::Leaf, false) => Admission::Refuse("Shielded leaf node"),
@@ -97,18 +97,13 @@ pub fn admit(role: Role, peer_ultrapeer: bool, have: LinkCounts, limits: &RoleLi
         (Role::Ultrapeer, false) => Admission::Accept {
             ultrapeer_needed: None,
         },
+        (Role::Ultrapeer, true) if have.ultrapeers >= limits.max_ultrapeers => {
+            Admission::Refuse("Full")
+        }
         (Role::Ultrapeer, true) => {
             let leaf_slots = have.leaves < limits.max_leaves;
-            if have.ultrapeers < limits.min_ultrapeers {
-                Admission::Accept {
-                    ultrapeer_needed: Some(true),
-                }
-            } else if have.ultrapeers < limits.max_ultrapeers || leaf_slots {
-                Admission::Accept {
-                    ultrapeer_needed: Some(!leaf_slots),
-                }
-            } else {
-                Admission::Refuse("Full")
+            Admission::Accept {
+                ultrapeer_needed: Some(have.ultrapeers < limits.min_ultrapeers || !leaf_slots),
             }
         }
     }
@@ -234,13 +229,15 @@ mod tests {
         assert_eq!(admit(up, true, counts(1, 0), &LIMITS), needed(true));
         // Enough ultrapeers, room for leaves: come as a leaf if you can.
         assert_eq!(admit(up, true, counts(3, 5), &LIMITS), needed(false));
-        assert_eq!(admit(up, true, counts(8, 5), &LIMITS), needed(false));
+        assert_eq!(admit(up, true, counts(7, 5), &LIMITS), needed(false));
         // No leaf slot left: ultrapeers are welcome while there is room.
         assert_eq!(admit(up, true, counts(4, 30), &LIMITS), needed(true));
-        assert!(matches!(
-            admit(up, true, counts(8, 30), &LIMITS),
-            Admission::Refuse(_)
-        ));
+        for leaves in [5, 30] {
+            assert!(matches!(
+                admit(up, true, counts(8, leaves), &LIMITS),
+                Admission::Refuse(_)
+            ));
+        }
         assert!(matches!(
             admit(up, false, counts(0, 30), &LIMITS),
             Admission::Refuse(_)

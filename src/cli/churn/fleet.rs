@@ -114,6 +114,8 @@ impl Fleet {
             .arg(dir.join("data"))
             .arg("--share")
             .arg(&share)
+            // A flat mesh of ultrapeers: what the churn test measures is how links heal.
+            .args(["--role", "ultrapeer"])
             .args(["--min-peers", &min_peers.to_string()])
             .args(["--max-peers", &max_peers.to_string()])
             .stdin(Stdio::null())
