@@ -1,6 +1,8 @@
 //! How the core asks the shared library which files answer a Query. The library (a later
 //! layer) implements [`QueryMatcher`]; tests and the simulator use small matchers.
 
+use crate::core::qrp::keys::{ascii_canonical, split_words, table_words};
+use crate::core::qrp::QueryKeys;
 use crate::proto::payload::Query;
 
 /// One shared file that answers a query.
@@ -20,6 +22,18 @@ pub struct LocalFile {
 pub trait QueryMatcher: Send {
     /// Files matching `query`, at most `limit` of them.
     fn matches(&self, query: &Query, limit: usize) -> Vec<LocalFile>;
+
+    /// The canonical words (with their prefixes) our query routing table must hold for
+    /// the files shared ([`crate::core::qrp::table_words`]). None by default: a leaf
+    /// whose matcher does not say gets an empty table.
+    fn qrp_words(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The keys a Query is routed by, canonicalised as this matcher canonicalises names.
+    fn query_keys(&self, query: &Query) -> QueryKeys {
+        QueryKeys::from_query(query)
+    }
 }
 
 /// What a servent shares: the matcher that answers Queries, and the totals its Pongs
@@ -75,5 +89,12 @@ impl QueryMatcher for ListMatcher {
             .take(limit)
             .cloned()
             .collect()
+    }
+
+    /// Lowercased words of the names and their prefixes. Substring matches inside a word
+    /// (which this matcher also answers) are not in the table.
+    fn qrp_words(&self) -> Vec<String> {
+        let names: Vec<String> = self.0.iter().map(|f| ascii_canonical(&f.name)).collect();
+        table_words(names.iter().flat_map(|n| split_words(n)))
     }
 }

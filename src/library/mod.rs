@@ -9,11 +9,13 @@
 //! - [`matching`]: query text to a [`matching::Pattern`]; folding and the refusal rules.
 //! - [`index`]: the keyword index a query runs against.
 //! - [`hits`]: the searching side: grouping received hits by SHA-1 and the results table.
+//! - [`qrp`]: the words of our query routing table and a Query's routing keys, folded.
 
 pub mod hash;
 pub mod hits;
 pub mod index;
 pub mod matching;
+pub mod qrp;
 mod scan;
 
 use std::collections::{HashMap, HashSet};
@@ -432,6 +434,14 @@ impl QueryMatcher for Arc<Library> {
             .iter()
             .map(|f| f.local_file())
             .collect()
+    }
+
+    fn qrp_words(&self) -> Vec<String> {
+        qrp::index_words(&self.snapshot())
+    }
+
+    fn query_keys(&self, query: &Query) -> crate::core::qrp::QueryKeys {
+        qrp::query_keys(query)
     }
 }
 

@@ -11,6 +11,7 @@ mod layout;
 mod matching;
 mod net;
 mod props;
+mod qrp;
 mod routing;
 mod sim;
 mod simtcp;
