@@ -9,11 +9,13 @@
 //! - [`matching`]: query text to a [`matching::Pattern`]; folding and the refusal rules.
 //! - [`index`]: the keyword index a query runs against.
 //! - [`hits`]: the searching side: grouping received hits by SHA-1 and the results table.
+//! - [`qrp`]: the words of our query routing table and a Query's routing keys, folded.
 
 pub mod hash;
 pub mod hits;
 pub mod index;
 pub mod matching;
+pub mod qrp;
 mod scan;
 
 use std::collections::{HashMap, HashSet};
@@ -202,6 +204,8 @@ pub struct Library {
     cache: Arc<Mutex<HashCache>>,
     queue: Arc<HashQueue>,
     rescan_lock: Mutex<()>,
+    /// Rescans done: the core rebuilds its query routing table when it moves.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Library {
@@ -224,6 +228,7 @@ impl Library {
             cache: Arc::new(Mutex::new(HashCache::load(config.data_dir.as_deref()))),
             queue: HashQueue::new(),
             rescan_lock: Mutex::new(()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         });
         let queue = Arc::clone(&lib.queue);
         let cache = Arc::clone(&lib.cache);
@@ -313,6 +318,8 @@ impl Library {
                 .collect();
             *idx = new;
         }
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.queue.push(to_hash);
         log::info!(
             "library: {} files ({} added, {} removed, {} changed, {} to hash)",
@@ -433,6 +440,18 @@ impl QueryMatcher for Arc<Library> {
             .iter()
             .map(|f| f.local_file())
             .collect()
+    }
+
+    fn qrp_words(&self) -> Vec<String> {
+        qrp::index_words(&self.snapshot())
+    }
+
+    fn query_keys(&self, query: &Query) -> crate::core::qrp::QueryKeys {
+        qrp::query_keys(query)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -199,6 +199,16 @@ impl QueryMatcher for ObjectMatcher {
             _ => Vec::new(),
         }
     }
+
+    /// The names of the objects this servent holds: queries name one object whole, so
+    /// the table needs no prefixes.
+    fn qrp_words(&self) -> Vec<String> {
+        self.placement
+            .objects_of(self.node)
+            .iter()
+            .map(|&k| object_name(k))
+            .collect()
+    }
 }
 
 /// Query popularity `q_k` of each object: Zipf with exponent `alpha`, normalised.

@@ -13,6 +13,7 @@ mod layout;
 mod matching;
 mod net;
 mod props;
+mod qrp;
 mod roles;
 mod routing;
 mod sim;
