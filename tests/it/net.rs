@@ -906,7 +906,9 @@ fn ring_deadlines_fire_on_time_over_tcp_not_on_the_upkeep_tick() {
         // Two rings of 200 ms each; B shares nothing, so both run out. The search sets a
         // deadline sooner than anything the timer task was sleeping for: it must be woken.
         let ring_timeout = Duration::from_millis(200);
-        let strategy: Strategy = "ring:start=1,step=1,max=2,want=1,timeout=200ms"
+        // TTLs 2 and 3: a TTL 1 Query would be B's last hop, which B's empty query
+        // routing table (it shares nothing) keeps from it.
+        let strategy: Strategy = "ring:start=2,step=1,max=3,want=1,timeout=200ms"
             .parse()
             .unwrap();
         let started = Instant::now();

@@ -240,7 +240,7 @@ impl Servent {
             self.qrp
                 .receiving
                 .entry(from)
-                .or_insert_with(QrpReceiver::new)
+                .or_default()
                 .handle(m)
         });
         match result {
