@@ -33,8 +33,10 @@ pub struct ServeArgs {
     /// cache). A leaf keeps --leaf-ultrapeers.
     #[arg(long, default_value_t = 3)]
     pub min_peers: usize,
-    /// As an ultrapeer, refuse ultrapeers beyond this many links (503 with X-Try).
-    #[arg(long, default_value_t = 8)]
+    /// As an ultrapeer, refuse ultrapeers beyond this many links (503 with X-Try). Also our
+    /// `X-Degree`: gtk-gnutella's leaves take only ultrapeers of degree 16 or more, and the
+    /// real network's keep 32.
+    #[arg(long, default_value_t = servent::core::role::MAX_ULTRAPEER_LINKS)]
     pub max_peers: usize,
     /// As an ultrapeer, refuse leaves beyond this many.
     #[arg(long, default_value_t = servent::core::role::MAX_LEAVES)]

@@ -103,7 +103,11 @@ pub fn admit(role: Role, peer_ultrapeer: bool, have: LinkCounts, limits: &RoleLi
         (Role::Ultrapeer, true) => {
             let leaf_slots = have.leaves < limits.max_leaves;
             Admission::Accept {
-                ultrapeer_needed: Some(have.ultrapeers < limits.min_ultrapeers || !leaf_slots),
+                // An ultrapeer without any ultrapeer link always needs one (whatever its
+                // minimum): gtk-gnutella answers a `false` it cannot follow with 403.
+                ultrapeer_needed: Some(
+                    have.ultrapeers < limits.min_ultrapeers.max(1) || !leaf_slots,
+                ),
             }
         }
     }
@@ -227,6 +231,12 @@ mod tests {
             ultrapeer_needed: Some(n),
         };
         assert_eq!(admit(up, true, counts(1, 0), &LIMITS), needed(true));
+        let no_minimum = RoleLimits {
+            min_ultrapeers: 0,
+            ..LIMITS
+        };
+        assert_eq!(admit(up, true, counts(0, 0), &no_minimum), needed(true));
+        assert_eq!(admit(up, true, counts(1, 0), &no_minimum), needed(false));
         // Enough ultrapeers, room for leaves: come as a leaf if you can.
         assert_eq!(admit(up, true, counts(3, 5), &LIMITS), needed(false));
         assert_eq!(admit(up, true, counts(7, 5), &LIMITS), needed(false));

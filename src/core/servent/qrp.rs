@@ -236,13 +236,8 @@ impl Servent {
         if !wanted {
             return;
         }
-        let result = QrpMessage::decode(bytes).and_then(|m| {
-            self.qrp
-                .receiving
-                .entry(from)
-                .or_default()
-                .handle(m)
-        });
+        let result = QrpMessage::decode(bytes)
+            .and_then(|m| self.qrp.receiving.entry(from).or_default().handle(m));
         match result {
             Ok(None) => {}
             Ok(Some(table)) => {
