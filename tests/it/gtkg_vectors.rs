@@ -321,3 +321,94 @@ fn gtkg_handshake_facts_are_checked() {
 fn hex_helper_is_upper_case() {
     assert_eq!(hex(&[0x0A, 0xFF]), "0AFF");
 }
+
+/// The descriptor a vector file holds, decoded.
+fn descriptor(name: &str) -> Descriptor {
+    let text = fs::read_to_string(dir().join(name)).expect("vector file");
+    let (bytes, _) = read_descriptor_vector(&text).expect("vector");
+    let Check::Complete(n) = check(&bytes).expect("frames") else {
+        panic!("{name}: incomplete descriptor");
+    };
+    parse(&bytes[..n]).expect("decodes")
+}
+
+#[test]
+fn gtkg_hits_carry_their_sha1_in_ggep_h_and_we_read_it() {
+    for name in ["query-hit-ggep-h.txt", "query-hit-ggep-h-leaf.txt"] {
+        let d = descriptor(name);
+        let Payload::QueryHit(hit) = &*d.payload else {
+            panic!("{name}: not a QueryHit");
+        };
+        let urns: Vec<Option<String>> = hit.results.iter().map(|r| r.sha1_urn()).collect();
+        assert_eq!(
+            urns,
+            vec![Some("urn:sha1:2WZCPND2PY3CGJ6ZXOCJ2BRN3MZKCEF5".to_owned())],
+            "{name}"
+        );
+    }
+}
+
+/// gtk-gnutella's table (as a leaf, from its RESET and PATCH) rebuilt by our receiver holds
+/// exactly the slots our hash gives gtk-gnutella's words for its two files: every word of
+/// the names, and prefixes down to 4 characters, at most 5 cut (its `unique_substr`). Our
+/// own table for the same names is a superset (we keep prefixes down to 3 characters).
+#[test]
+fn gtkg_query_routing_table_is_the_one_we_compute_for_its_files() {
+    use servent::core::matcher::{ListMatcher, LocalFile, QueryMatcher};
+    use servent::core::qrp::{QrpReceiver, QueryKeys, QueryRoutingTable};
+    use servent::proto::qrp::QrpMessage;
+    let mut rx = QrpReceiver::new();
+    let mut table = None;
+    for name in ["qrp-reset.txt", "qrp-patch.txt"] {
+        let d = descriptor(name);
+        let Payload::Opaque { bytes, .. } = &*d.payload else {
+            panic!("{name}: QRP is opaque to the codec");
+        };
+        let msg = QrpMessage::decode(bytes).expect("a valid QRP message");
+        table = rx.handle(msg).expect("a valid sequence");
+    }
+    let theirs = table.expect("the PATCH completes the table");
+    assert_eq!(theirs.slots(), 16384);
+    // What gtk-gnutella shared when the table was captured.
+    let names = ["g1 alpha interop.bin", "g1 charlie notes.txt"];
+    let mut expected = QueryRoutingTable::new(14);
+    for word in names
+        .iter()
+        .flat_map(|n| n.split(|c: char| !c.is_alphanumeric()))
+    {
+        let mut w = word.to_owned();
+        for _cut in 0..=5 {
+            expected.insert_word(&w);
+            if w.len() <= 4 {
+                break;
+            }
+            w.pop();
+        }
+    }
+    let differ: Vec<u32> = (0..theirs.slots())
+        .filter(|&s| theirs.slot(s) != expected.slot(s))
+        .collect();
+    assert!(differ.is_empty(), "slots that differ: {differ:?}");
+    let files = names
+        .iter()
+        .map(|n| LocalFile {
+            index: 1,
+            size: 70_000,
+            name: n.to_string(),
+            sha1_urn: None,
+        })
+        .collect();
+    let ours = QueryRoutingTable::from_keywords(ListMatcher(files).qrp_words().iter(), 14);
+    let missing: Vec<u32> = theirs.set_slots().filter(|&s| !ours.slot(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "slots of theirs not in ours: {missing:?}"
+    );
+    for word in ["alpha", "interop", "charlie", "inter", "notes"] {
+        assert!(
+            theirs.may_route(&QueryKeys::from_canonical_text(word)),
+            "{word}"
+        );
+    }
+    assert!(!theirs.may_route(&QueryKeys::from_canonical_text("zebra")));
+}
