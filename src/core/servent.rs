@@ -5,6 +5,7 @@
 //! (`search`, timers, costs) live in `servent/search.rs`; walkers and checks in
 //! `servent/walker.rs`; the records they all keep in `servent/state.rs`.
 
+mod dq;
 mod flood;
 mod pings;
 mod search;
@@ -84,6 +85,8 @@ pub struct Servent {
     pong_cache: PongCache,
     /// When we last pinged every neighbour for hosts (`discover_hosts`).
     last_discovery: Option<Duration>,
+    /// Dynamic queries we run as an ultrapeer, ours and our leaves', by query ID.
+    dynamic: BTreeMap<Guid, dq::DqRun>,
 }
 
 impl Servent {
@@ -118,6 +121,7 @@ impl Servent {
             own_pings: ExpiringMap::new(config.ping_route_ttl, OWN_PINGS_CAPACITY),
             pong_cache: PongCache::new(config.pong_cache_capacity, config.pong_cache_lifespan),
             last_discovery: None,
+            dynamic: BTreeMap::new(),
             config,
         }
     }
@@ -233,6 +237,7 @@ impl Servent {
                 }
                 return;
             }
+            PayloadType::Vendor if self.on_query_status(now, from, &d) => return,
             // Our check exchange, only with peers that announced walker support.
             PayloadType::Vendor if walkers => {
                 if let Payload::Opaque { bytes, .. } = &*d.payload {
@@ -468,6 +473,7 @@ impl Servent {
             return;
         }
         let guid = d.guid;
+        self.dq_count_routed_hit(guid, hit.results.len());
         if self.route_reply(from, d, ttl, origin) {
             self.count_traffic(guid, now, |t| t.hits += 1);
         }

@@ -15,6 +15,7 @@ pub mod handshake;
 mod header;
 pub mod limits;
 pub mod payload;
+pub mod vendor;
 pub mod walker;
 mod wire;
 

@@ -79,6 +79,9 @@ impl Servent {
                 self.send(from, reply, Priority::Reply);
             }
         }
+        if self.dq_leaf_query(now, from, &d, ttl) {
+            return;
+        }
         self.relay_broadcast(from, d, ttl);
     }
 
