@@ -413,3 +413,90 @@ fn on_a_two_tier_network_dq_finds_a_file_for_fewer_messages_than_a_flood() {
     assert_eq!(flood.sim.check_messages, 0);
     assert_eq!(flood.sim.visited, graph.node_count() as u64 - 1);
 }
+
+#[test]
+fn a_two_tier_simulation_gives_roles_and_handshake_flags_and_queries_from_leaves() {
+    use rand::SeedableRng;
+    use servent::sim::{Network, Workload, WorkloadSpec};
+    let topo: TopologySpec = "two-tier:ultrapeers=10,leaves=40,degree=4".parse().unwrap();
+    let graph = topo
+        .build(&mut rand_chacha::ChaCha8Rng::seed_from_u64(2))
+        .unwrap();
+    let net = Network::new(graph.clone(), 2, |i| Config {
+        seed: i as u64,
+        ..Config::default()
+    });
+    for v in 0..graph.node_count() {
+        let want = if graph.is_leaf(v) {
+            Role::Leaf
+        } else {
+            Role::Ultrapeer
+        };
+        assert_eq!(net.node(v).role(), want, "node {v}");
+        for (peer, p) in net.node(v).peers() {
+            let b = peer.0 as usize;
+            let info = &p.info;
+            assert_eq!(info.ultrapeer, !graph.is_leaf(b));
+            assert_eq!(info.query_routing, graph.is_leaf(v) != graph.is_leaf(b));
+            assert_eq!(
+                info.ultrapeer_query_routing,
+                !graph.is_leaf(v) && !graph.is_leaf(b)
+            );
+            assert!(info.dynamic_querying);
+            let degree = (!graph.is_leaf(b)).then(|| graph.ultrapeer_degree(b) as u32);
+            assert_eq!(info.degree, degree);
+        }
+    }
+    let spec = WorkloadSpec {
+        queries: 200,
+        ..WorkloadSpec::default()
+    };
+    let w = Workload::generate_on(
+        &spec,
+        &graph,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+    );
+    assert!(w.queries.iter().all(|&(o, _)| graph.is_leaf(o)));
+    // Replicas on both tiers.
+    let holders: Vec<u32> = (0..spec.objects as u32)
+        .flat_map(|o| w.placement.holders(o).to_vec())
+        .collect();
+    assert!(holders.iter().any(|&h| graph.is_leaf(h as usize)));
+    assert!(holders.iter().any(|&h| !graph.is_leaf(h as usize)));
+    // A flat graph draws exactly what it always did.
+    let flat = servent::sim::Graph::ring_with_chords(
+        50,
+        10,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(3),
+    );
+    let a = Workload::generate_on(&spec, &flat, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    let b = Workload::generate(&spec, 50, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    assert_eq!(a.queries, b.queries);
+}
+
+#[test]
+fn on_a_flat_network_every_servent_runs_its_own_dynamic_query() {
+    use rand::SeedableRng;
+    let graph = servent::sim::Graph::ring_with_chords(
+        200,
+        200,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(8),
+    );
+    let flood = run_one_query(
+        &graph,
+        8,
+        &"flood:ttl=7".parse().unwrap(),
+        0,
+        &[50, 120, 180],
+        1,
+    )
+    .unwrap();
+    let dynamic = run_one_query(&graph, 8, &dq(1), 0, &[50, 120, 180], 1).unwrap();
+    assert!(dynamic.sim.hits > 0);
+    let cost = dynamic.cost.unwrap();
+    assert_eq!(cost.end, Some(SearchEnd::Satisfied));
+    assert!(cost.rings >= 1, "probe and steps: {}", cost.rings);
+    // The network-wide sum of per-servent counters matches the links' count.
+    assert_eq!(cost.traffic.queries, dynamic.sim.query_messages);
+    assert!(dynamic.sim.query_messages < flood.sim.query_messages);
+}
