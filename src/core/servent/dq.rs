@@ -291,7 +291,10 @@ impl Servent {
     fn dq_send(&mut self, now: Duration, guid: Guid, up: PeerId, ttl: u8, probe: bool) {
         let info = self.peers.get(&up).map(|p| &p.info);
         let degree = info.and_then(|i| i.degree).unwrap_or(LEGACY_DEGREE);
-        let ttl = ttl.min(info.and_then(|i| i.max_ttl).unwrap_or(LEGACY_MAX_TTL));
+        // A peer announcing X-Max-TTL 0 still gets a live descriptor.
+        let ttl = ttl
+            .min(info.and_then(|i| i.max_ttl).unwrap_or(LEGACY_MAX_TTL))
+            .max(1);
         let priority = self.dq_priority(guid);
         let Some(run) = self.dynamic.get_mut(&guid) else {
             return;
@@ -371,6 +374,7 @@ impl Servent {
         let results = self.dq_results(run);
         let leaf_gone = matches!(run.who, DqFor::Leaf(l) if !self.peers.contains_key(&l));
         if results >= run.want
+            || self.role() != crate::core::Role::Ultrapeer
             || run.reached >= MAX_HORIZON
             || leaf_gone
             || now.saturating_sub(run.started) >= MAX_LIFETIME

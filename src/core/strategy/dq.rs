@@ -43,6 +43,9 @@ pub const COMMON_CONTENT_CANDIDATES: usize = 3 * PROBE_ULTRAPEERS;
 pub const HORIZON_FUZZ: f64 = 0.8;
 /// Degree assumed for a neighbour without `X-Degree`: gtk-gnutella's legacy degree.
 pub const LEGACY_DEGREE: u32 = 8;
+/// Most ultrapeer links an `X-Degree` may claim: gtk-gnutella takes anything above 1,000 as
+/// a weird value.
+pub const MAX_DEGREE: u32 = 1_000;
 /// Max TTL assumed for a neighbour without `X-Max-TTL`: gtk-gnutella's legacy TTL.
 pub const LEGACY_MAX_TTL: u8 = 7;
 /// Ultrapeers theoretically reached after which a dynamic query stops whatever its
@@ -176,8 +179,10 @@ pub fn step_wait(ttl: u8, per_hop: Duration, floor: Duration) -> Duration {
 /// How long a leaf waits for its ultrapeers: a probe and one step per ultrapeer link of
 /// its most connected ultrapeer (`up_degree`), each at `max_ttl`, plus one more round trip
 /// for the hits from the leaf's ultrapeer.
+/// A degree above [`MAX_DEGREE`] (a hostile `X-Degree`) counts as that.
 pub fn leaf_timeout(up_degree: u32, max_ttl: u8, per_hop: Duration, floor: Duration) -> Duration {
-    step_wait(max_ttl.saturating_add(1), per_hop, floor) * (up_degree.max(1) + 2)
+    let steps = up_degree.clamp(1, MAX_DEGREE) + 2;
+    step_wait(max_ttl.saturating_add(1), per_hop, floor).saturating_mul(steps)
 }
 
 #[cfg(test)]
@@ -240,5 +245,24 @@ mod tests {
         let ms = Duration::from_millis(1);
         assert_eq!(step_wait(3, ms, Duration::ZERO), 6 * ms);
         assert_eq!(leaf_timeout(8, 5, ms, Duration::ZERO), 12 * ms * 10);
+        // A hostile degree neither overflows nor waits for ever.
+        assert_eq!(
+            leaf_timeout(u32::MAX, 5, ms, Duration::ZERO),
+            12 * ms * 1002
+        );
+        assert_eq!(
+            select_ttl(
+                &Progress {
+                    results: 0,
+                    want: 1,
+                    reached: 0.0,
+                    remaining: 0
+                },
+                u32::MAX,
+                0,
+                5
+            ),
+            1
+        );
     }
 }
