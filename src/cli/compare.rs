@@ -328,7 +328,7 @@ fn print_results(
         println!();
         print!("{}", report::table(results));
         println!(
-            "\nmsgs/query: Query + check descriptors per query; msgs/servent: the same per servent; \
+            "\nmsgs/query: Query + check descriptors per query (checks: walker checks and dq's query status messages); msgs/servent: the same per servent; \
              visited: distinct servents reached; dup: share of Query deliveries to a servent that had it; \
              peak load: most descriptors one servent handled over all {} queries; hops at unit latency.",
             setup.spec.queries
