@@ -500,4 +500,3 @@ fn on_a_flat_network_every_servent_runs_its_own_dynamic_query() {
     assert_eq!(cost.traffic.queries, dynamic.sim.query_messages);
     assert!(dynamic.sim.query_messages < flood.sim.query_messages);
 }
-

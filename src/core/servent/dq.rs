@@ -228,9 +228,8 @@ impl Servent {
         self.dq_probe(now, guid);
     }
 
-    /// Our leaves get the Query once, as a last hop (a leaf relays nothing). Every leaf
-    /// but the one it came from; the lead's QRP routing narrows this to the leaves whose
-    /// table may match.
+    /// Our leaves get the Query once, as a last hop (a leaf relays nothing): every leaf
+    /// but the one it came from whose table may match ([`Servent::dq_leaf_may_match`]).
     fn dq_send_to_leaves(&mut self, now: Duration, guid: Guid) {
         let Some(run) = self.dynamic.get(&guid) else {
             return;
@@ -245,12 +244,20 @@ impl Servent {
             .iter()
             .filter(|(&id, p)| !p.info.ultrapeer && Some(id) != except)
             .map(|(&id, _)| id)
+            .filter(|&id| self.dq_leaf_may_match(id, &d))
             .collect();
         for leaf in &leaves {
             self.send(*leaf, d.clone(), self.dq_priority(guid));
         }
         let n = leaves.len() as u32;
         self.count_traffic(guid, now, |t| t.queries += n);
+    }
+
+    /// Whether leaf `leaf`'s query routing table may match the Query: the one place the
+    /// QRP routing of `servent/qrp.rs` plugs in (`query_goes_to(leaf, &keys, false)`);
+    /// without tables, every leaf may match.
+    fn dq_leaf_may_match(&self, _leaf: PeerId, _d: &Descriptor) -> bool {
+        true
     }
 
     fn dq_priority(&self, guid: Guid) -> Priority {
