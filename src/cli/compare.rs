@@ -25,15 +25,17 @@ const DEFAULT_STRATEGIES: &str = "flood:ttl=7,ring,walk:k=16,walk:k=32";
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Overlay: plrg:n=N[,exponent=2.1,min=1,max=D], random:n=N[,degree=4], gnm:n=N,m=M,
-    /// grid:w=W,h=H, ba:n=N[,m=2], or an edge-list file (SNAP format); add ",lcc" to keep
-    /// only the largest connected component.
+    /// grid:w=W,h=H, ba:n=N[,m=2], two-tier:ultrapeers=U,leaves=L,degree=D[,leaf_ups=3,
+    /// max_leaves=30] (ultrapeers and leaves; queries start at leaves), or an edge-list
+    /// file (SNAP format); add ",lcc" to keep only the largest connected component.
     #[arg(long, default_value = "plrg:n=10000")]
     topology: String,
     /// Keep only the largest connected component of the topology.
     #[arg(long)]
     lcc: bool,
     /// Strategies to compare: flood[:ttl=N], ring[:start=1,step=2,max=7],
-    /// walk[:k=16,check=4,steps=1024], comma-separated
+    /// walk[:k=16,check=4,steps=1024], dq[:want=1,probe=auto,max=5] (dynamic querying:
+    /// run by ultrapeers, for their leaves on a two-tier topology), comma-separated
     /// [default: flood:ttl=7,ring,walk:k=16,walk:k=32 unless --sweep is given].
     #[arg(long)]
     strategies: Option<String>,
@@ -56,7 +58,7 @@ pub struct CompareArgs {
     /// Queries per strategy, each from a random servent.
     #[arg(long, default_value_t = 1000)]
     queries: usize,
-    /// Hits wanted per query (ring and walkers stop at this many; floods cannot).
+    /// Hits wanted per query (ring, walkers and dq stop at this many; floods cannot).
     #[arg(long, default_value_t = 1)]
     want_hits: u16,
     /// Link latency: "unit" (1 ms per hop: exact hop counts), "fixed:5ms" or
@@ -158,7 +160,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         want_hits: args.want_hits,
     };
     let mut wrng = ChaCha8Rng::seed_from_u64(workload_seed(args.seed));
-    let workload = Workload::generate(&spec, graph.node_count(), &mut wrng);
+    let workload = Workload::generate_on(&spec, &graph, &mut wrng);
     let replicas = workload.placement.total_replicas();
     let setup = Setup {
         info: &info,
@@ -265,13 +267,18 @@ fn print_setup(args: &CompareArgs, setup: &Setup) {
     println!("servent compare: seed {}", args.seed);
     println!("{}", setup.info.describe());
     println!(
-        "workload: {} objects, {:.2}% replication ({} allocation, Zipf alpha {}), {} replicas; {} queries per strategy from random servents, {} hit(s) wanted; {}; {} thread(s)",
+        "workload: {} objects, {:.2}% replication ({} allocation, Zipf alpha {}), {} replicas; {} queries per strategy from random {}, {} hit(s) wanted; {}; {} thread(s)",
         spec.objects,
         100.0 * spec.replication,
         spec.allocation,
         spec.zipf_alpha,
         report::group(setup.replicas as f64, 0),
         report::group(spec.queries as f64, 0),
+        if setup.info.leaves > 0 {
+            "leaves"
+        } else {
+            "servents"
+        },
         spec.want_hits,
         latency_text(setup.latency),
         setup.threads
@@ -321,7 +328,7 @@ fn print_results(
         println!();
         print!("{}", report::table(results));
         println!(
-            "\nmsgs/query: Query + check descriptors per query; msgs/servent: the same per servent; \
+            "\nmsgs/query: Query + check descriptors per query (checks: walker checks and dq's query status messages); msgs/servent: the same per servent; \
              visited: distinct servents reached; dup: share of Query deliveries to a servent that had it; \
              peak load: most descriptors one servent handled over all {} queries; hops at unit latency.",
             setup.spec.queries

@@ -5,6 +5,7 @@
 //! (`search`, timers, costs) live in `servent/search.rs`; walkers and checks in
 //! `servent/walker.rs`; the records they all keep in `servent/state.rs`.
 
+mod dq;
 mod flood;
 mod pings;
 mod qrp;
@@ -89,6 +90,8 @@ pub struct Servent {
     /// Query routing tables: received per neighbour, ours, what each neighbour has of
     /// ours (`servent/qrp.rs`).
     qrp: qrp::QrpState,
+    /// Dynamic queries we run as an ultrapeer, ours and our leaves', by query ID.
+    dynamic: BTreeMap<Guid, dq::DqRun>,
 }
 
 impl Servent {
@@ -124,6 +127,7 @@ impl Servent {
             pong_cache: PongCache::new(config.pong_cache_capacity, config.pong_cache_lifespan),
             last_discovery: None,
             qrp: qrp::QrpState::default(),
+            dynamic: BTreeMap::new(),
             config,
         }
     }
@@ -245,6 +249,7 @@ impl Servent {
                 }
                 return;
             }
+            PayloadType::Vendor if self.on_query_status(now, from, &d) => return,
             // Our check exchange, only with peers that announced walker support.
             PayloadType::Vendor if walkers => {
                 if let Payload::Opaque { bytes, .. } = &*d.payload {
@@ -496,6 +501,7 @@ impl Servent {
             return;
         }
         let guid = d.guid;
+        self.dq_count_routed_hit(guid, hit.results.len());
         if self.route_reply(from, d, ttl, origin) {
             self.count_traffic(guid, now, |t| t.hits += 1);
         }

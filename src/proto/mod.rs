@@ -16,6 +16,7 @@ mod header;
 pub mod limits;
 pub mod payload;
 pub mod qrp;
+pub mod vendor;
 pub mod walker;
 mod wire;
 

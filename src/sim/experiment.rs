@@ -78,31 +78,32 @@ pub fn node_config(seed: u64, node: NodeId, latency: Latency) -> Config {
     }
 }
 
-/// A network of `graph` (servents configured by [`node_config`]) whose servents share
-/// the objects `placement` gives them. Events are kept only for a running query's origin.
+/// A network of `graph` (servents configured by [`node_config`], with the roles of a
+/// two-tier graph) whose servents share the objects `placement` gives them, settled: what
+/// links send on opening (leaves' query routing tables) is delivered before it is
+/// returned, so no query pays for it. Events are kept only for a running query's origin.
 pub fn build_network(
     graph: Graph,
     placement: &Arc<Placement>,
     seed: u64,
     latency: Latency,
 ) -> Network {
-    let mut net = Network::new(graph, seed, |i| node_config(seed, i, latency));
-    net.set_latency(latency);
-    net.keep_events_for(None);
-    for node in 0..net.len() {
+    let shared = |node: NodeId| {
         let files = placement.objects_of(node).len() as u32;
         let matcher = ObjectMatcher {
             placement: Arc::clone(placement),
             node,
         };
-        net.with_node(node, |s, _| {
-            s.set_matcher(SharedFiles {
-                matcher: Box::new(matcher),
-                files,
-                kbytes: files * 1024,
-            })
-        });
-    }
+        Some(SharedFiles {
+            matcher: Box::new(matcher),
+            files,
+            kbytes: files * 1024,
+        })
+    };
+    let mut net = Network::with_shared(graph, seed, |i| node_config(seed, i, latency), shared);
+    net.set_latency(latency);
+    net.keep_events_for(None);
+    net.settle();
     net
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::core::{Config, Event, PeerId, PeerInfo, Servent, Transmit};
+use crate::core::{Config, Event, PeerId, PeerInfo, Role, Servent, SharedFiles, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
 use crate::topology::Graph;
@@ -278,21 +278,65 @@ pub struct Network {
 
 impl Network {
     /// Builds one servent per node (configured by `config(node)`) and links every edge.
-    pub fn new(graph: Graph, seed: u64, mut config: impl FnMut(NodeId) -> Config) -> Network {
+    pub fn new(graph: Graph, seed: u64, config: impl FnMut(NodeId) -> Config) -> Network {
+        Network::with_shared(graph, seed, config, |_| None)
+    }
+
+    /// As [`Network::new`], each servent also sharing what `shared(node)` gives before
+    /// its links open (so a leaf's first query routing table already holds its files).
+    /// On a two-tier graph ([`Graph::is_leaf`]) each servent runs with the role of its
+    /// node and each link says what the neighbour announces in a real handshake: its
+    /// role, `X-Query-Routing` on leaf-ultrapeer links, `X-Ultrapeer-Query-Routing`
+    /// between ultrapeers, `X-Dynamic-Querying`, its ultrapeer degree and TTL limit. On a
+    /// flat graph every servent is an ultrapeer, as before, linked without query routing.
+    /// What the links send on opening (query routing tables) is queued, not delivered:
+    /// [`Network::settle`] delivers it.
+    pub fn with_shared(
+        graph: Graph,
+        seed: u64,
+        mut config: impl FnMut(NodeId) -> Config,
+        mut shared: impl FnMut(NodeId) -> Option<SharedFiles>,
+    ) -> Network {
         let n = graph.node_count();
-        let mut nodes: Vec<Servent> = (0..n).map(|i| Servent::new(config(i))).collect();
+        let tiers = graph.is_two_tier();
+        let mut nodes: Vec<Servent> = (0..n)
+            .map(|i| {
+                let mut c = config(i);
+                if tiers {
+                    c.role = if graph.is_leaf(i) {
+                        Role::Leaf
+                    } else {
+                        Role::Ultrapeer
+                    };
+                }
+                let mut s = Servent::new(c);
+                if let Some(files) = shared(i) {
+                    s.set_matcher(files);
+                }
+                s
+            })
+            .collect();
         // What each node would announce in its handshake: walker support per its config
         // (on by default; a test turns it off in a node's Config).
         let walkers: Vec<bool> = nodes.iter().map(|s| s.config().walker_support).collect();
         let ids: Vec<_> = nodes.iter().map(|s| s.servent_id()).collect();
+        let max_ttls: Vec<u8> = nodes.iter().map(|s| s.config().max_ttl).collect();
         for (a, node) in nodes.iter_mut().enumerate() {
             for &b in graph.neighbours(a) {
+                let b = b as usize;
+                let (a_leaf, b_leaf) = (graph.is_leaf(a), graph.is_leaf(b));
                 let info = PeerInfo {
-                    walker_support: walkers[b as usize],
-                    servent_id: Some(ids[b as usize]),
+                    walker_support: walkers[b],
+                    servent_id: Some(ids[b]),
+                    ultrapeer: !b_leaf,
+                    query_routing: tiers && a_leaf != b_leaf,
+                    ultrapeer_query_routing: tiers && !a_leaf && !b_leaf,
+                    dynamic_querying: true,
+                    degree: (!b_leaf).then(|| graph.ultrapeer_degree(b) as u32),
+                    max_ttl: Some(max_ttls[b]),
                     ..PeerInfo::default()
                 };
-                node.handle_connected(Duration::ZERO, PeerId(b), info);
+                node.handle_connected(Duration::ZERO, PeerId(b as u32), info);
             }
         }
         let latency = Latency::default();
@@ -319,6 +363,17 @@ impl Network {
             trace: None,
             keep: EventFilter::All,
         }
+    }
+
+    /// Delivers what the servents queued on their own (what links send on opening:
+    /// leaves' query routing tables) and everything that causes, until nothing is in
+    /// flight. Returns the events processed. Call it once the latency is set and before
+    /// measuring anything.
+    pub fn settle(&mut self) -> u64 {
+        for i in 0..self.nodes.len() {
+            self.flush(i);
+        }
+        self.run_until_quiet()
     }
 
     /// Sets the link latency model; descriptors already in flight keep their due times.

@@ -25,6 +25,8 @@ pub struct TopologyInfo {
     pub largest_components: Vec<usize>,
     /// Servents with no link at all.
     pub isolated: usize,
+    /// Leaves of a two-tier overlay (0 for a flat one: every servent an ultrapeer).
+    pub leaves: usize,
 }
 
 impl TopologyInfo {
@@ -40,6 +42,7 @@ impl TopologyInfo {
             components: sizes.len(),
             largest_components: sizes.iter().take(10).copied().collect(),
             isolated: (0..g.node_count()).filter(|&v| g.degree(v) == 0).count(),
+            leaves: g.leaf_count(),
         }
     }
 
@@ -53,6 +56,14 @@ impl TopologyInfo {
             self.mean_degree,
             self.max_degree
         );
+        if self.leaves > 0 {
+            let _ = writeln!(
+                s,
+                "two tiers: {} ultrapeers, {} leaves (queries start at leaves)",
+                group((self.servents - self.leaves) as f64, 0),
+                group(self.leaves as f64, 0)
+            );
+        }
         let sizes: Vec<String> = self
             .largest_components
             .iter()

@@ -61,6 +61,7 @@ impl StrategyItem {
         match &mut self.strategy {
             Strategy::ExpandingRing(r) => r.want_hits = want,
             Strategy::RandomWalk(w) => w.want_hits = want,
+            Strategy::Dynamic(d) => d.want_hits = want,
             Strategy::Flood(_) => {}
         }
     }

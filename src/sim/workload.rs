@@ -13,6 +13,7 @@ use crate::core::{LocalFile, QueryMatcher};
 use crate::proto::payload::Query;
 
 use super::network::NodeId;
+use crate::topology::Graph;
 
 /// How many replicas each object gets, given its query popularity `q_i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -250,6 +251,27 @@ impl Workload {
     /// Places replicas on distinct random servents and draws queries: origins uniform,
     /// objects by Zipf popularity.
     pub fn generate<R: Rng>(spec: &WorkloadSpec, nodes: usize, rng: &mut R) -> Workload {
+        Workload::generate_from(spec, nodes, None, rng)
+    }
+
+    /// As [`Workload::generate`] for `graph`: on a two-tier graph queries start at leaves
+    /// (uniform among them), as in the real network, where users' servents are leaves and
+    /// ultrapeers search for them; replicas go to leaves and ultrapeers alike. On a flat
+    /// graph exactly [`Workload::generate`].
+    pub fn generate_on<R: Rng>(spec: &WorkloadSpec, graph: &Graph, rng: &mut R) -> Workload {
+        let leaves: Vec<NodeId> = (0..graph.node_count())
+            .filter(|&v| graph.is_leaf(v))
+            .collect();
+        let origins = (!leaves.is_empty()).then_some(leaves.as_slice());
+        Workload::generate_from(spec, graph.node_count(), origins, rng)
+    }
+
+    fn generate_from<R: Rng>(
+        spec: &WorkloadSpec,
+        nodes: usize,
+        origins: Option<&[NodeId]>,
+        rng: &mut R,
+    ) -> Workload {
         let counts = replica_counts(spec, nodes);
         let per_object: Vec<Vec<u32>> = counts
             .iter()
@@ -270,7 +292,10 @@ impl Workload {
         }
         let queries = (0..spec.queries)
             .map(|_| {
-                let origin = rng.gen_range(0..nodes);
+                let origin = match origins {
+                    Some(o) => o[rng.gen_range(0..o.len())],
+                    None => rng.gen_range(0..nodes),
+                };
                 let x = rng.gen::<f64>() * acc;
                 let k = cumulative
                     .partition_point(|&c| c < x)

@@ -1,11 +1,15 @@
 //! The undirected overlay graph every topology is: nodes `0..n`, a sorted adjacency list
-//! per node, built one edge at a time or from a whole edge list at once.
+//! per node, built one edge at a time or from a whole edge list at once, and, for a
+//! two-tier overlay, which nodes are leaves.
 
 /// An undirected simple graph over nodes `0..n` (no self-loops, no parallel edges).
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     adj: Vec<Vec<u32>>,
     edges: usize,
+    /// `leaf[v]`: node `v` is a leaf of a two-tier overlay. Empty for a flat overlay
+    /// (every node a peer of the others, i.e. an ultrapeer).
+    leaf: Vec<bool>,
 }
 
 impl Graph {
@@ -14,6 +18,7 @@ impl Graph {
         Graph {
             adj: vec![Vec::new(); n],
             edges: 0,
+            leaf: Vec::new(),
         }
     }
 
@@ -49,7 +54,40 @@ impl Graph {
         Graph {
             adj,
             edges: edges.len(),
+            leaf: Vec::new(),
         }
+    }
+
+    /// Marks the leaves of a two-tier overlay: `leaf[v]` says node `v` is a leaf. Ignored
+    /// (the graph stays flat) unless it has one entry per node.
+    pub fn set_leaves(&mut self, leaf: Vec<bool>) {
+        if leaf.len() == self.adj.len() {
+            self.leaf = leaf;
+        }
+    }
+
+    /// Node `node` is a leaf of a two-tier overlay (never, in a flat one).
+    pub fn is_leaf(&self, node: usize) -> bool {
+        self.leaf.get(node).copied().unwrap_or(false)
+    }
+
+    /// The overlay has tiers: some nodes are leaves.
+    pub fn is_two_tier(&self) -> bool {
+        self.leaf.iter().any(|&l| l)
+    }
+
+    /// Leaves in a two-tier overlay (0 in a flat one).
+    pub fn leaf_count(&self) -> usize {
+        self.leaf.iter().filter(|&&l| l).count()
+    }
+
+    /// Links of `node` to non-leaves: its ultrapeer degree (its whole degree in a flat
+    /// overlay). Panics if `node` is not below `node_count`.
+    pub fn ultrapeer_degree(&self, node: usize) -> usize {
+        self.adj[node]
+            .iter()
+            .filter(|&&b| !self.is_leaf(b as usize))
+            .count()
     }
 
     /// Nodes (servents), `n`.

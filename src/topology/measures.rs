@@ -58,7 +58,8 @@ impl Graph {
         sizes
     }
 
-    /// The subgraph induced by the largest connected component, renumbered.
+    /// The subgraph induced by the largest connected component, renumbered (leaves stay
+    /// leaves).
     pub fn largest_component(&self) -> Graph {
         let labels = self.components();
         let mut counts = std::collections::HashMap::new();
@@ -84,7 +85,16 @@ impl Graph {
             .filter(|&(a, _)| map[a] != u32::MAX)
             .map(|(a, b)| (map[a], map[b]))
             .collect();
-        Graph::from_edges(n as usize, edges)
+        let mut g = Graph::from_edges(n as usize, edges);
+        if self.is_two_tier() {
+            g.set_leaves(
+                (0..self.node_count())
+                    .filter(|&v| map[v] != u32::MAX)
+                    .map(|v| self.is_leaf(v))
+                    .collect(),
+            );
+        }
+        g
     }
 
     /// Number of nodes of each degree: `histogram[d]` nodes have degree `d`.

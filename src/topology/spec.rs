@@ -1,7 +1,9 @@
 //! The small language topologies are described in (`servent compare --topology`):
 //! `plrg:n=10000,exponent=2.1`, `random:n=1000,degree=4`, `grid:w=100,h=100`,
-//! `ba:n=1000,m=2`, `gnm:n=1000,m=2000`, `file:PATH` (a SNAP edge list), each with an
-//! optional `lcc` flag; parsed, printed back, and built into a [`Graph`].
+//! `ba:n=1000,m=2`, `gnm:n=1000,m=2000`, `file:PATH` (a SNAP edge list),
+//! `two-tier:ultrapeers=1000,leaves=9000,degree=8[,leaf_ups=3,max_leaves=30]` (ultrapeers
+//! and leaves, see `two_tier`), each with an optional `lcc` flag; parsed, printed back,
+//! and built into a [`Graph`].
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use rand::Rng;
 
 use super::edge_list::TopologyError;
 use super::graph::Graph;
+use super::two_tier::{TwoTier, DEFAULT_LEAF_ULTRAPEERS, DEFAULT_MAX_LEAVES};
 
 /// Errors in a topology description.
 #[derive(Debug, PartialEq, Eq)]
@@ -182,6 +185,10 @@ pub enum TopologyKind {
         /// Links each new node makes to existing ones (default 2).
         m: usize,
     },
+    /// Ultrapeers in a random regular graph, leaves linked to a few of them
+    /// (`two-tier`; defaults 1,000 ultrapeers, 9,000 leaves, degree 8, 3 ultrapeers per
+    /// leaf, at most 30 leaves per ultrapeer where possible).
+    TwoTier(TwoTier),
     /// A SNAP edge list.
     File(PathBuf),
 }
@@ -195,7 +202,7 @@ pub struct TopologySpec {
     pub largest_component: bool,
 }
 
-const TOPOLOGIES: &str = "random, gnm, plrg, grid, ba, file";
+const TOPOLOGIES: &str = "random, gnm, plrg, grid, ba, two-tier, file";
 
 impl FromStr for TopologySpec {
     type Err = TopologySpecError;
@@ -261,6 +268,20 @@ impl FromStr for TopologySpec {
                     m: p.get("m", 2)?,
                 }
             }
+            "two-tier" => {
+                p.check_keys("ultrapeers, leaves, degree, leaf_ups, max_leaves, lcc")?;
+                let shape = TwoTier {
+                    ultrapeers: p.get("ultrapeers", 1_000)?,
+                    leaves: p.get("leaves", 9_000)?,
+                    degree: p.get("degree", 8)?,
+                    leaf_ultrapeers: p.get("leaf_ups", DEFAULT_LEAF_ULTRAPEERS)?,
+                    max_leaves: p.get("max_leaves", DEFAULT_MAX_LEAVES)?,
+                };
+                if shape.leaf_ultrapeers == 0 && shape.leaves > 0 {
+                    return Err(p.bad("leaf_ups", "0", "a leaf needs an ultrapeer".into()));
+                }
+                TopologyKind::TwoTier(shape)
+            }
             name => {
                 return Err(TopologySpecError::UnknownName {
                     what: "topology",
@@ -294,6 +315,11 @@ impl fmt::Display for TopologySpec {
             }
             TopologyKind::Grid { width, height } => write!(f, "grid:w={width},h={height}")?,
             TopologyKind::BarabasiAlbert { n, m } => write!(f, "ba:n={n},m={m}")?,
+            TopologyKind::TwoTier(t) => write!(
+                f,
+                "two-tier:ultrapeers={},leaves={},degree={},leaf_ups={},max_leaves={}",
+                t.ultrapeers, t.leaves, t.degree, t.leaf_ultrapeers, t.max_leaves
+            )?,
             TopologyKind::File(p) => write!(f, "file:{}", p.display())?,
         }
         if self.largest_component {
@@ -318,6 +344,7 @@ impl TopologySpec {
             } => Graph::plrg(*n, *exponent, *min_degree, *max_degree, rng),
             TopologyKind::Grid { width, height } => Graph::grid(*width, *height),
             TopologyKind::BarabasiAlbert { n, m } => Graph::barabasi_albert(*n, *m, rng),
+            TopologyKind::TwoTier(shape) => Graph::two_tier(shape, rng),
             TopologyKind::File(path) => Graph::load_edge_list(path)?,
         };
         Ok(if self.largest_component {
@@ -342,6 +369,7 @@ mod tests {
             "grid:w=10,h=20",
             "ba:n=100,m=3",
             "file:/tmp/x.txt,lcc",
+            "two-tier:ultrapeers=10,leaves=90,degree=4,leaf_ups=3,max_leaves=30",
         ] {
             let t: TopologySpec = s.parse().unwrap();
             assert_eq!(t.to_string(), s);
@@ -364,5 +392,12 @@ mod tests {
         );
         assert!("plrg:n=ten".parse::<TopologySpec>().is_err());
         assert!("torus:n=10".parse::<TopologySpec>().is_err());
+        let t: TopologySpec = "two-tier:ultrapeers=5,leaves=20,degree=3".parse().unwrap();
+        let TopologyKind::TwoTier(shape) = t.kind else {
+            panic!("{t}")
+        };
+        assert_eq!((shape.leaf_ultrapeers, shape.max_leaves), (3, 30));
+        assert!("two-tier:leaf_ups=0".parse::<TopologySpec>().is_err());
+        assert!("two-tier:hubs=3".parse::<TopologySpec>().is_err());
     }
 }

@@ -3,6 +3,7 @@
 mod churn;
 mod crashes;
 mod download;
+mod dq;
 mod e2e;
 mod ggep_h;
 mod gtkg_vectors;

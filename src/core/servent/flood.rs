@@ -73,6 +73,10 @@ impl Servent {
                 self.send(from, reply, Priority::Reply);
             }
         }
+        // An ultrapeer runs a leaf's Query as a dynamic query when the leaf asks for it.
+        if self.dq_leaf_query(now, from, &d, ttl) {
+            return;
+        }
         let sent = self.relay_query(Some(from), &d, ttl, true);
         if sent > 0 {
             self.count_traffic(d.guid, now, |t| t.queries += sent);

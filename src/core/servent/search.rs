@@ -1,5 +1,5 @@
-//! Searches with a strategy, as the originator runs them: starting a flood, a ring or the
-//! walkers (`Servent::search`), taking our hits into the search's record, the ring and
+//! Searches with a strategy, as the originator runs them: starting a flood, a ring, the
+//! walkers or a dynamic query (`Servent::search`; dynamic querying itself is in `dq.rs`), taking our hits into the search's record, the ring and
 //! search timers, answering checks, and ending a search with `Event::SearchDone`. The pure
 //! rules (parameters, timeouts) are in `core::strategy`; the wire forms in `proto::walker`.
 
@@ -56,6 +56,10 @@ impl Servent {
                 self.searches.insert(id, state);
                 self.search_of.insert(guid, id);
                 self.launch_walkers(now, id, guid, w.walkers);
+            }
+            Strategy::Dynamic(_) => {
+                self.searches.insert(id, state);
+                self.start_dynamic(now, id, guid);
             }
         }
         id
@@ -247,8 +251,9 @@ impl Servent {
                 c.first_hit_after = Some(now.saturating_sub(s.started));
             }
             // A flood's or ring's hit measured the path both ways; a walker's hit waited
-            // at checks, so it says nothing about hop latency.
-            if !matches!(s.strategy, Strategy::RandomWalk(_)) {
+            // at checks and a dynamic query's at its later steps, so they say nothing
+            // about hop latency.
+            if !matches!(s.strategy, Strategy::RandomWalk(_) | Strategy::Dynamic(_)) {
                 if let Some(ring) = s.sent.iter().find(|r| r.guid == guid) {
                     self.hop_latency
                         .sample_path(now.saturating_sub(ring.at), 2 * u32::from(hops));
@@ -265,6 +270,11 @@ impl Servent {
                     // Walkers that never check cannot be stopped: the search is over
                     // for us as soon as it is satisfied.
                     Strategy::RandomWalk(w) if running && w.check_every == 0 => {
+                        self.finish(now, id.unwrap_or(search), SearchEnd::Satisfied)
+                    }
+                    // Enough: the dynamic query (ours, or our ultrapeers') sends nothing
+                    // more.
+                    Strategy::Dynamic(_) if running => {
                         self.finish(now, id.unwrap_or(search), SearchEnd::Satisfied)
                     }
                     _ => {}
@@ -336,6 +346,7 @@ impl Servent {
                         self.on_search_deadline(now, id);
                     }
                 }
+                Timer::Dynamic(guid) => self.on_dq_deadline(now, guid, at),
                 Timer::Walker(key) => {
                     if self.held.get(&key).map(|h| h.deadline) == Some(at) {
                         self.held.remove(&key);
@@ -372,6 +383,15 @@ impl Servent {
                 }
                 _ => self.finish(now, id, SearchEnd::Exhausted),
             },
+            // A leaf's wait for its ultrapeers is over.
+            Strategy::Dynamic(_) => {
+                let end = if s.satisfied {
+                    SearchEnd::Satisfied
+                } else {
+                    SearchEnd::Exhausted
+                };
+                self.finish(now, id, end);
+            }
             Strategy::RandomWalk(_) => {
                 for v in s
                     .walkers
@@ -386,7 +406,7 @@ impl Servent {
     }
 
     /// Ends a search: its final record and [`Event::SearchDone`].
-    fn finish(&mut self, now: Duration, id: SearchId, end: SearchEnd) {
+    pub(super) fn finish(&mut self, now: Duration, id: SearchId, end: SearchEnd) {
         let Some(s) = self.searches.get(&id) else {
             return;
         };
@@ -402,6 +422,9 @@ impl Servent {
         s.cost.duration = now.saturating_sub(s.started);
         s.cost.traffic = traffic;
         let cost = s.cost.clone();
+        if let (Strategy::Dynamic(_), Some(&guid)) = (s.strategy, cost.guids.first()) {
+            self.dq_search_finished(now, guid);
+        }
         self.events.push_back(Event::SearchDone { id, cost });
         self.finished.push_back(id);
         while self.finished.len() > self.config.max_searches_kept {

@@ -1,4 +1,4 @@
-//! The records the servent keeps, shared by `servent.rs` and its `search.rs` and
+//! The records the servent keeps, shared by `servent.rs` and its `search.rs`, `dq.rs` and
 //! `walker.rs`: reverse routes, timers, our searches and the walkers passing through. Plain
 //! data; the rules that fill them are in the files that use them.
 
@@ -50,6 +50,8 @@ pub(crate) enum Timer {
     Search(SearchId),
     /// A held walker's check went unanswered.
     Walker(WalkerKey),
+    /// A dynamic query's step (or status request) has waited long enough.
+    Dynamic(Guid),
 }
 
 /// A timer with when it fires; ordered by time first (then by timer), so the timer set's

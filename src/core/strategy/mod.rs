@@ -1,5 +1,5 @@
 //! Search strategies: how one search of ours spends descriptors. One file per strategy
-//! (`flood`, `ring`, `walk`) holding its parameters and its pure rules; the shared cost
+//! (`flood`, `ring`, `walk`, `dq`) holding its parameters and its pure rules; the shared cost
 //! record in `cost`; what names a search and how it ended in `search`; the text form's
 //! parameters in `param`; the hop-latency estimate the timeouts follow in `latency`. The
 //! servent drives them (`Servent::search`, in `servent/search.rs` and `servent/walker.rs`)
@@ -7,12 +7,14 @@
 //! code and every strategy is measured by the same counters.
 //!
 //! Text form (CLI, experiment lists): `NAME[:KEY=VALUE,...]`, e.g. `flood:ttl=7`, `ring`,
-//! `ring:start=1,step=2,max=7,want=1`, `walk:k=16,steps=1024,check=4,want=1,remember=true`.
+//! `ring:start=1,step=2,max=7,want=1`, `walk:k=16,steps=1024,check=4,want=1,remember=true`,
+//! `dq:want=1,probe=auto,max=5,timeout=auto`.
 //! In a list, a comma-separated item containing `=` and no `:` is one more parameter of the
 //! strategy before it; any other item starts a new strategy, so
 //! `flood:ttl=7,ring,walk:k=16,walk:k=32` is four strategies ([`Strategy::parse_list`]).
 
 pub(crate) mod cost;
+pub mod dq;
 pub(crate) mod flood;
 mod latency;
 mod param;
@@ -24,6 +26,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use cost::{NetworkTraffic, QueryCost, QueryTraffic, Traffic};
+pub use dq::DynamicQuery;
 pub use flood::Flood;
 pub use latency::HopLatency;
 pub use param::StrategyError;
@@ -44,15 +47,19 @@ pub enum Strategy {
     /// k walkers, each handed to one random neighbour per step, checking back with the
     /// requester (`walk`).
     RandomWalk(RandomWalk),
+    /// A probe, then one ultrapeer neighbour at a time with a TTL chosen from the results
+    /// so far, all with one descriptor ID (`dq`); a leaf lets its ultrapeers run it.
+    Dynamic(DynamicQuery),
 }
 
 impl Strategy {
-    /// The strategy's name in the text form: `flood`, `ring` or `walk`.
+    /// The strategy's name in the text form: `flood`, `ring`, `walk` or `dq`.
     pub fn name(&self) -> &'static str {
         match self {
             Strategy::Flood(_) => "flood",
             Strategy::ExpandingRing(_) => "ring",
             Strategy::RandomWalk(_) => "walk",
+            Strategy::Dynamic(_) => "dq",
         }
     }
 
@@ -62,6 +69,7 @@ impl Strategy {
             Strategy::Flood(_) => None,
             Strategy::ExpandingRing(r) => Some(r.want_hits),
             Strategy::RandomWalk(w) => Some(w.want_hits),
+            Strategy::Dynamic(d) => Some(d.want_hits),
         }
     }
 
@@ -96,6 +104,7 @@ impl FromStr for Strategy {
             "flood" => "flood",
             "ring" => "ring",
             "walk" => "walk",
+            "dq" => "dq",
             "" => return Err(StrategyError::Empty),
             other => return Err(StrategyError::UnknownName(other.to_owned())),
         };
@@ -112,6 +121,7 @@ impl FromStr for Strategy {
         match label {
             "flood" => Flood::from_params(&pairs).map(Strategy::Flood),
             "ring" => ExpandingRing::from_params(&pairs).map(Strategy::ExpandingRing),
+            "dq" => DynamicQuery::from_params(&pairs).map(Strategy::Dynamic),
             _ => RandomWalk::from_params(&pairs).map(Strategy::RandomWalk),
         }
     }
@@ -124,6 +134,7 @@ impl fmt::Display for Strategy {
             Strategy::Flood(s) => s.fmt(f),
             Strategy::ExpandingRing(s) => s.fmt(f),
             Strategy::RandomWalk(s) => s.fmt(f),
+            Strategy::Dynamic(s) => s.fmt(f),
         }
     }
 }
@@ -172,6 +183,8 @@ mod tests {
             w,
             "walk".parse().unwrap(),
             "ring:timeout=2s".parse().unwrap(),
+            "dq".parse().unwrap(),
+            "dq:want=20,probe=1,max=4,timeout=3s".parse().unwrap(),
         ] {
             assert_eq!(s.to_string().parse::<Strategy>().unwrap(), s, "{s}");
         }
@@ -185,6 +198,10 @@ mod tests {
         assert_eq!(list[1], Strategy::ExpandingRing(ExpandingRing::default()));
         assert!(matches!(list[2], Strategy::RandomWalk(w) if w.walkers == 16));
         assert!(matches!(list[3], Strategy::RandomWalk(w) if w.walkers == 32));
+        let list = Strategy::parse_list("flood:ttl=7,dq:want=5,probe=1,ring").unwrap();
+        assert!(
+            matches!(list[1], Strategy::Dynamic(d) if d.want_hits == 5 && d.probe_ttl == Some(1))
+        );
         let list = Strategy::parse_list("ring:start=1,step=2,max=7,want=1,flood").unwrap();
         assert!(matches!(list[0], Strategy::ExpandingRing(r) if r.step == 2 && r.max_ttl == 7));
         assert_eq!(list[1], Strategy::Flood(Flood::default()));
@@ -206,6 +223,10 @@ mod tests {
             "walk:remember=maybe",
             "ring:timeout=soon",
             "flood:ttl",
+            "dq:want=0",
+            "dq:probe=0",
+            "dq:max=16",
+            "dq:k=3",
         ] {
             assert!(bad.parse::<Strategy>().is_err(), "{bad:?} accepted");
         }
