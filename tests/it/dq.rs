@@ -62,9 +62,37 @@ fn ultrapeer(ups: u8, leaves: u8) -> Servent {
         s.handle_connected(Duration::ZERO, PeerId(u32::from(i)), ultrapeer_info(i));
     }
     for i in 0..leaves {
-        s.handle_connected(Duration::ZERO, PeerId(100 + u32::from(i)), leaf_info(i));
+        let leaf = PeerId(100 + u32::from(i));
+        s.handle_connected(Duration::ZERO, leaf, leaf_info(i));
+        give_table(&mut s, leaf, &["rare", "popular", "obj0"]);
     }
+    // The merged table (ours and the leaves') goes to the ultrapeers: setup, not a step.
+    s.handle_timeout(Duration::ZERO);
+    drain(&mut s);
     s
+}
+
+/// Leaf `leaf` sends `s` its query routing table holding `words` (RESET + PATCH), as a
+/// leaf does when its link opens: an ultrapeer routes to a leaf only by its table.
+fn give_table(s: &mut Servent, leaf: PeerId, words: &[&str]) {
+    use servent::core::qrp::{table_update, QueryRoutingTable, DEFAULT_TABLE_BITS};
+    let table = QueryRoutingTable::from_keywords(words.iter(), DEFAULT_TABLE_BITS);
+    for (n, m) in table_update(&table, None, 7, 4, 512)
+        .into_iter()
+        .enumerate()
+    {
+        let d = Descriptor::new(
+            Guid::mark_modern([n as u8 + 1; 16]),
+            1,
+            0,
+            Payload::Opaque {
+                kind: PayloadType::Qrp,
+                bytes: m.encode(),
+            },
+        );
+        s.handle_descriptor(Duration::ZERO, leaf, d);
+    }
+    assert!(s.qrp_table_of(leaf).is_some(), "the table arrived");
 }
 
 fn drain(s: &mut Servent) -> Vec<Transmit> {
@@ -409,9 +437,14 @@ fn on_a_two_tier_network_dq_finds_a_file_for_fewer_messages_than_a_flood() {
     assert!(graph.is_leaf(origin));
     assert_eq!(cost.rings, 1);
     // A flood from a leaf is flooded by its ultrapeers (no leaf-guided flag): no status
-    // message, and every servent reached.
+    // message, every ultrapeer reached, and of the leaves only those whose tables match
+    // (the holders).
     assert_eq!(flood.sim.check_messages, 0);
-    assert_eq!(flood.sim.visited, graph.node_count() as u64 - 1);
+    let ultrapeers = (0..graph.node_count())
+        .filter(|&v| !graph.is_leaf(v))
+        .count();
+    let leaf_holders = holders.iter().filter(|&&h| graph.is_leaf(h)).count();
+    assert_eq!(flood.sim.visited, (ultrapeers + leaf_holders) as u64);
 }
 
 #[test]

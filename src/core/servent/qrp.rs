@@ -192,8 +192,16 @@ impl Servent {
         merged
     }
 
+    /// Our merged table changed: due to ultrapeers that take it (one that links later
+    /// gets the table of its time when its link opens).
     fn mark_merged_dirty(&mut self, _now: Duration) {
-        self.qrp.merged_dirty = true;
+        let takers = self
+            .peers
+            .values()
+            .any(|p| p.info.ultrapeer && p.info.ultrapeer_query_routing);
+        if takers {
+            self.qrp.merged_dirty = true;
+        }
     }
 
     /// Sends the merged table to ultrapeer neighbours when it is due (called from
