@@ -270,7 +270,8 @@ impl Servent {
             // Hop-local messages we do not act on: tolerated, never forwarded.
             PayloadType::Vendor | PayloadType::StandardVendor => return,
             // Walker replies travel the walker's reverse path, whatever their TTL.
-            PayloadType::QueryHit if walkers && self.walks.contains(&d.guid, now) => {
+            // (from a leaf too, walker-aware or not: an ultrapeer hands walkers to leaves)
+            PayloadType::QueryHit if self.walks.contains(&d.guid, now) => {
                 self.on_walker_hit(now, from, d);
                 return;
             }

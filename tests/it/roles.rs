@@ -229,3 +229,27 @@ fn an_ultrapeer_routes_a_query_only_to_leaves_whose_table_matches() {
         }
     });
 }
+
+/// On a two-tier network, walkers walk the ultrapeers and each ultrapeer hands the walker to
+/// its leaves whose tables match: a file only leaves hold is found (before, walkers saw only
+/// ultrapeers' files), and no leaf ever forwards a walker.
+#[test]
+fn walkers_find_files_only_leaves_hold_through_their_ultrapeers_tables() {
+    use servent::sim::experiment::run_one_query;
+    use servent::topology::TopologySpec;
+    let topo: TopologySpec = "two-tier:ultrapeers=40,leaves=320,degree=6"
+        .parse()
+        .unwrap();
+    let graph = topo
+        .build(&mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(5))
+        .unwrap();
+    let leaves: Vec<usize> = (0..graph.node_count())
+        .filter(|&v| graph.is_leaf(v))
+        .collect();
+    let holders: Vec<usize> = leaves.iter().copied().skip(3).step_by(40).collect();
+    let origin = leaves[0];
+    let walk = "walk:k=4,check=4".parse().unwrap();
+    let r = run_one_query(&graph, 5, &walk, origin, &holders, 1).unwrap();
+    assert!(r.sim.hits > 0, "walkers found a leaf's file: {:?}", r.sim);
+    assert!(r.sim.visited > holders.len() as u64 / 2);
+}

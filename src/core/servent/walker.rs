@@ -17,6 +17,7 @@ use crate::proto::{Descriptor, Guid, Payload, PayloadType};
 
 use super::state::{Deadline, HeldWalker, Origin, QueryRoute, Timer, WalkNode, WalkerKey};
 use super::Servent;
+use crate::core::role::Role;
 
 impl Servent {
     /// A walker-marked Query from `from`, a peer that supports walkers.
@@ -47,6 +48,12 @@ impl Servent {
         }
         if first {
             self.answer_walker(now, from, guid, query);
+            // An ultrapeer's leaves are part of each step: the ones whose tables may
+            // match get the walker once (a leaf answers it and walks it no further).
+            self.walker_to_leaves(now, from, &d, query);
+        }
+        if self.config.role == Role::Leaf {
+            return;
         }
         if tag.steps_left == 0 {
             // max_steps reached: the walk ends here.
@@ -72,6 +79,28 @@ impl Servent {
             }
         }
         self.step_walker(now, guid, &query, tag, Some(from));
+    }
+
+    /// Hands a walker's Query to our leaves whose tables may match (ultrapeers only), one
+    /// hop on; their hits come back along the walker's reverse path.
+    fn walker_to_leaves(&mut self, now: Duration, from: PeerId, d: &Descriptor, query: &Query) {
+        if self.config.role != Role::Ultrapeer {
+            return;
+        }
+        let keys = self.query_keys(query);
+        let leaves: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(&id, p)| id != from && !p.info.ultrapeer)
+            .map(|(&id, _)| id)
+            .filter(|&id| self.query_goes_to(id, &keys, false))
+            .collect();
+        let next = d.with_header(1, d.hops.saturating_add(1));
+        for &leaf in &leaves {
+            self.send(leaf, next.clone(), Priority::RelayedBroadcast);
+        }
+        let n = leaves.len() as u32;
+        self.count_traffic(d.guid, now, |t| t.queries += n);
     }
 
     /// Our QueryHits for a walker, the first time it reaches us: sent back to the
