@@ -9,12 +9,13 @@ use clap::Args;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use servent::core::RolePolicy;
 use servent::net::mesh::Mesh;
 use servent::net::NodeConfig;
 use servent::proto::payload::Query;
 use servent::proto::PayloadType;
 use servent::rt;
-use servent::topology::Graph;
+use servent::topology::{Graph, TwoTier};
 
 use super::signals;
 
@@ -29,6 +30,14 @@ pub struct MeshArgs {
     /// Seed of the graph and of every servent's RNG.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// A two-tier mesh instead of a flat one: this many ultrapeers (linked as a random
+    /// graph of --degree), with --leaves leaves of 3 ultrapeers each.
+    #[arg(long, requires = "leaves")]
+    pub ultrapeers: Option<usize>,
+    /// With --ultrapeers: the leaves (each links to 3 random ultrapeers, at most 30
+    /// leaves per ultrapeer while the numbers allow).
+    #[arg(long, requires = "ultrapeers")]
+    pub leaves: Option<usize>,
     /// Edge list (SNAP format) to use as the topology instead of a random graph.
     #[arg(long)]
     pub topology: Option<PathBuf>,
@@ -65,6 +74,20 @@ pub struct MeshArgs {
 }
 
 pub fn graph(args: &MeshArgs) -> anyhow::Result<Graph> {
+    if let (Some(ultrapeers), Some(leaves)) = (args.ultrapeers, args.leaves) {
+        anyhow::ensure!(ultrapeers >= 1, "a two-tier mesh needs an ultrapeer");
+        let shape = TwoTier {
+            ultrapeers,
+            leaves,
+            degree: args.degree.round().max(1.0) as usize,
+            leaf_ultrapeers: servent::core::role::LEAF_ULTRAPEERS,
+            max_leaves: servent::core::role::MAX_LEAVES,
+        };
+        return Ok(Graph::two_tier(
+            &shape,
+            &mut ChaCha8Rng::seed_from_u64(args.seed),
+        ));
+    }
     Ok(match &args.topology {
         Some(path) => {
             let g = Graph::load_edge_list(path)?;
@@ -100,9 +123,19 @@ pub fn run(args: MeshArgs) -> anyhow::Result<()> {
         // The simulator's seeds and servent IDs for the same --seed: a search here and
         // in `servent compare` / `sim::run_one_query` on the same graph take the same
         // random choices.
+        let leaf = |i| graph.is_leaf(i);
+        let leaves: Vec<bool> = (0..graph.node_count()).map(leaf).collect();
         let mesh = Mesh::start(graph, |i| {
             let sim = servent::sim::node_config(seed, i, servent::sim::Latency::default());
             NodeConfig {
+                // Each servent in the role its graph node has (all ultrapeers when flat).
+                role: if leaves[i] {
+                    RolePolicy::Leaf
+                } else {
+                    RolePolicy::Ultrapeer
+                },
+                max_leaves: max_degree + 4,
+                leaf_ultrapeers: max_degree.max(1),
                 min_peers,
                 max_peers: max_degree.max(min_peers) + 4,
                 max_ttl,
@@ -179,7 +212,7 @@ pub fn run(args: MeshArgs) -> anyhow::Result<()> {
 }
 
 pub fn print_table(mesh: &Mesh) {
-    println!("{:<6} {:<22} neighbours", "node", "address");
+    println!("{:<6} {:<22} {:<9} neighbours", "node", "address", "role");
     for (i, n) in mesh.nodes.iter().enumerate() {
         let ns: Vec<String> = mesh
             .neighbours_of(i)
@@ -187,9 +220,10 @@ pub fn print_table(mesh: &Mesh) {
             .map(|x| x.to_string())
             .collect();
         println!(
-            "{:<6} {:<22} {}",
+            "{:<6} {:<22} {:<9} {}",
             i,
             n.listen_addr().to_string(),
+            n.with_servent(|s| s.role()).to_string(),
             ns.join(" ")
         );
     }
