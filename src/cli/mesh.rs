@@ -62,7 +62,7 @@ pub struct MeshArgs {
     #[arg(long, default_value_t = 0)]
     pub from: usize,
     /// Search strategy: `flood:ttl=7`, `ring:start=1,step=2,max=7,want=1`,
-    /// `walk:k=16,steps=1024,check=4,want=1`.
+    /// `walk:k=16,steps=1024,check=4,want=1`, `dq:want=1,max=5` (dynamic querying).
     #[arg(long, default_value = "flood:ttl=7")]
     pub strategy: servent::core::Strategy,
     /// Exit after the Ping/Query instead of running until Ctrl-C.

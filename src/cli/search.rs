@@ -31,7 +31,8 @@ pub struct SearchArgs {
     /// Servent to join through (repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT", required = true)]
     peers: Vec<SocketAddr>,
-    /// How to search: flood, ring or walk (or a full form such as `walk:k=16,check=4`).
+    /// How to search: flood, ring, walk or dq (dynamic querying, run for us by our
+    /// ultrapeers), or a full form such as `walk:k=16,check=4` or `dq:want=50`.
     #[arg(long, default_value = "flood")]
     strategy: String,
     /// TTL of a flood; the largest ring of an expanding ring.
@@ -107,6 +108,10 @@ impl SearchArgs {
         match name.trim() {
             "flood" => set("ttl", self.ttl.map(|t| t.to_string())),
             "ring" => {
+                set("max", self.ttl.map(|t| t.to_string()));
+                set("want", self.want.map(|t| t.to_string()));
+            }
+            "dq" => {
                 set("max", self.ttl.map(|t| t.to_string()));
                 set("want", self.want.map(|t| t.to_string()));
             }

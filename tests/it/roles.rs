@@ -96,6 +96,8 @@ fn a_leaf_links_to_ultrapeers_only_and_refuses_leaves_with_ultrapeers_to_try() {
             .unwrap();
         assert!(wait_until(WAIT, || links(&up) == (0, 1) && links(&leaf) == (1, 0)).await);
         assert_eq!(role(&leaf), Role::Leaf);
+        // A leaf takes no links: the ultrapeer never offers its address to others.
+        assert!(!up.hosts_to_try(50).contains(&leaf.listen_addr()));
         // A second leaf pointed at the first is refused, and learns the ultrapeer from the
         // refusal's X-Try-Ultrapeers.
         let other = Node::start_plain(config(RolePolicy::Leaf, vec![]))
@@ -252,4 +254,78 @@ fn walkers_find_files_only_leaves_hold_through_their_ultrapeers_tables() {
     let r = run_one_query(&graph, 5, &walk, origin, &holders, 1).unwrap();
     assert!(r.sim.hits > 0, "walkers found a leaf's file: {:?}", r.sim);
     assert!(r.sim.visited > holders.len() as u64 / 2);
+}
+
+/// A leaf whose library changes sends its ultrapeer a PATCH against the table it sent
+/// before (no RESET), and the ultrapeer's copy then routes the new words and not the old.
+#[test]
+fn a_leaf_patches_its_ultrapeers_table_when_what_it_shares_changes() {
+    use servent::core::qrp::QueryKeys;
+    use servent::core::{Config, PeerId, PeerInfo, Servent};
+    use servent::proto::qrp::QrpMessage;
+    use servent::proto::Payload;
+    let files = |name: &str| SharedFiles {
+        files: 1,
+        kbytes: 1,
+        matcher: Box::new(ListMatcher(vec![LocalFile {
+            index: 1,
+            size: 10,
+            name: name.to_owned(),
+            sha1_urn: None,
+        }])),
+    };
+    let now = Duration::ZERO;
+    let mut leaf = Servent::new(Config {
+        role: Role::Leaf,
+        ..Config::default()
+    });
+    let mut up = Servent::new(Config::default());
+    leaf.set_matcher(files("first edition.txt"));
+    let (to_up, to_leaf) = (PeerId(1), PeerId(2));
+    leaf.handle_connected(
+        now,
+        to_up,
+        PeerInfo {
+            ultrapeer: true,
+            query_routing: true,
+            ..PeerInfo::default()
+        },
+    );
+    up.handle_connected(
+        now,
+        to_leaf,
+        PeerInfo {
+            ultrapeer: false,
+            query_routing: true,
+            ..PeerInfo::default()
+        },
+    );
+    // Delivers what the leaf sent; returns the QRP variants (0 RESET, 1 PATCH).
+    let mut deliver = |leaf: &mut Servent, up: &mut Servent| {
+        let mut kinds = Vec::new();
+        while let Some(t) = leaf.poll_transmit() {
+            if let Payload::Opaque { bytes, .. } = &*t.descriptor.payload {
+                kinds.push(match QrpMessage::decode(bytes).unwrap() {
+                    QrpMessage::Reset(_) => 0,
+                    QrpMessage::Patch(_) => 1,
+                });
+            }
+            up.handle_descriptor(now, to_leaf, t.descriptor);
+        }
+        kinds
+    };
+    assert_eq!(deliver(&mut leaf, &mut up), vec![0, 1]);
+    let routes = |up: &Servent, word: &str| {
+        up.qrp_table_of(to_leaf)
+            .unwrap()
+            .may_route(&QueryKeys::from_canonical_text(word))
+    };
+    assert!(routes(&up, "first") && !routes(&up, "second"));
+    // Nothing changed: nothing sent.
+    leaf.check_shared(now);
+    assert_eq!(deliver(&mut leaf, &mut up), Vec::<i32>::new());
+    leaf.set_matcher(files("second edition.txt"));
+    leaf.check_shared(now);
+    assert_eq!(deliver(&mut leaf, &mut up), vec![1]);
+    assert!(routes(&up, "second") && routes(&up, "edition") && !routes(&up, "first"));
 }
