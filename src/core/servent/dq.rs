@@ -306,6 +306,16 @@ impl Servent {
             .min(info.and_then(|i| i.max_ttl).unwrap_or(LEGACY_MAX_TTL))
             .max(1);
         let priority = self.dq_priority(guid);
+        // On its last hop (TTL 1) the query goes only where the ultrapeer's merged table
+        // may match; where it cannot, the step counts as done without a message.
+        let last_hop_blocked = ttl == 1
+            && self
+                .dynamic
+                .get(&guid)
+                .is_some_and(|run| match &*run.template.payload {
+                    Payload::Query(q) => !self.query_goes_to(up, &self.query_keys(q), true),
+                    _ => false,
+                });
         let Some(run) = self.dynamic.get_mut(&guid) else {
             return;
         };
@@ -321,6 +331,9 @@ impl Servent {
             if let Some(s) = self.searches.get_mut(&id) {
                 s.cost.rings += u32::from(!probe || s.cost.rings == 0);
             }
+        }
+        if last_hop_blocked {
+            return;
         }
         self.send(up, d, priority);
         self.count_traffic(guid, now, |t| t.queries += 1);
