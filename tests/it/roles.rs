@@ -301,7 +301,7 @@ fn a_leaf_patches_its_ultrapeers_table_when_what_it_shares_changes() {
         },
     );
     // Delivers what the leaf sent; returns the QRP variants (0 RESET, 1 PATCH).
-    let mut deliver = |leaf: &mut Servent, up: &mut Servent| {
+    let deliver = |leaf: &mut Servent, up: &mut Servent| {
         let mut kinds = Vec::new();
         while let Some(t) = leaf.poll_transmit() {
             if let Payload::Opaque { bytes, .. } = &*t.descriptor.payload {
