@@ -373,7 +373,13 @@ impl Network {
         for i in 0..self.nodes.len() {
             self.flush(i);
         }
-        self.run_until_quiet()
+        let mut events = self.run_until_quiet();
+        // Ultrapeers send their neighbours their tables merged with their leaves' on a
+        // timer (at most every MERGED_TABLE_INTERVAL): let it fire once, so last-hop
+        // routing sees every leaf's table from the first query on.
+        let until = self.now() + crate::core::MERGED_TABLE_INTERVAL;
+        events += self.run_until(until);
+        events + self.run_until_quiet()
     }
 
     /// Sets the link latency model; descriptors already in flight keep their due times.

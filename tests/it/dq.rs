@@ -533,3 +533,26 @@ fn on_a_flat_network_every_servent_runs_its_own_dynamic_query() {
     assert_eq!(cost.traffic.queries, dynamic.sim.query_messages);
     assert!(dynamic.sim.query_messages < flood.sim.query_messages);
 }
+
+/// A leaf's dynamic query tells its ultrapeers how many results it wants (the max-hits
+/// field), whatever the Query it was given said: they collect that many, then stop.
+#[test]
+fn a_leafs_dynamic_query_asks_its_ultrapeers_for_what_it_wants() {
+    let mut s = servent(Role::Leaf);
+    for i in 1..=3 {
+        s.handle_connected(Duration::ZERO, PeerId(u32::from(i)), ultrapeer_info(i));
+    }
+    drain(&mut s);
+    let mut q = Query::new("obj0");
+    q.flags = (q.flags & !0x01FF) | 1; // a Query that says 1
+    s.search(Duration::ZERO, q, dq(20));
+    let sent = drain(&mut s);
+    let asks: Vec<Option<u16>> = sent
+        .iter()
+        .filter_map(|t| match &*t.descriptor.payload {
+            Payload::Query(q) => Some(q.max_hits()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asks, vec![Some(20); 3]);
+}

@@ -18,7 +18,7 @@ use crate::core::strategy::dq::{
     LEGACY_DEGREE, LEGACY_MAX_TTL, MAX_HORIZON, PROBE_ULTRAPEERS,
 };
 use crate::core::strategy::{QueryTraffic, SearchEnd, SearchId, Strategy};
-use crate::proto::payload::query::QUERY_FLAG_LEAF_GUIDED;
+use crate::proto::payload::query::{QUERY_FLAG_LEAF_GUIDED, QUERY_MAX_HITS_MASK};
 use crate::proto::vendor::{QueryStatus, VendorError, QUERY_STATUS_STOP};
 use crate::proto::{Descriptor, Guid, Payload, PayloadType};
 
@@ -90,6 +90,9 @@ impl Servent {
             let mut query = query;
             if query.has_flags_word() {
                 query.flags |= QUERY_FLAG_LEAF_GUIDED;
+                // Our ultrapeers collect what the max-hits field asks: what we want.
+                let want = q.want_hits.clamp(1, u32::from(QUERY_MAX_HITS_MASK)) as u16;
+                query.flags = (query.flags & !QUERY_MAX_HITS_MASK) | want;
             }
             // One hop to our ultrapeers, then up to `max` beyond them.
             let ttl = self.clamp_own_ttl(q.max_ttl.saturating_add(1));
