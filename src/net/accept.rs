@@ -82,10 +82,18 @@ pub(super) async fn accept_gnutella(
     }
     hs::learn_try_hosts(shared, &fin.headers);
     let mut info = hs::peer_info(theirs, remote);
+    // Taken only as a leaf (we are full of ultrapeers): one that stays an ultrapeer goes.
     // An ultrapeer we told ultrapeers are not needed may come as our leaf: its final 200
     // says `X-Ultrapeer: False`.
     if peer_ultrapeer && fin.headers.get("X-Ultrapeer").is_some() {
         info.ultrapeer = roles::says_ultrapeer(&fin.headers);
+    }
+    if info.ultrapeer && admitted == Ok(Some(false)) {
+        shared.lock().counters.refused_full += 1;
+        return Err(HandshakeFailure::WeRefused {
+            code: 503,
+            reason: "Full of ultrapeers",
+        });
     }
     let deflate_in = shared.config.compress && hs::says_deflate(&fin.headers, "Content-Encoding");
     link::establish(

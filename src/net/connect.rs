@@ -65,8 +65,9 @@ pub(super) async fn connect(
                 .entry(source.kind())
                 .or_default() += 1;
             if let HandshakeFailure::WeRefused { .. } = source {
-                // A leaf (we were a leaf too): no place to connect.
-                st.hosts.mark_failed(addr, now, backoff);
+                // A leaf (we being a leaf too), or an ultrapeer full of ultrapeers: alive,
+                // later.
+                st.hosts.mark_busy(addr, now, backoff);
             } else if matches!(source, HandshakeFailure::Refused { .. }) {
                 // Alive but full (or a duplicate): try it again later, others first.
                 st.hosts.mark_busy(addr, now, backoff);

@@ -77,11 +77,11 @@ pub enum Admission {
 /// Whether we take a peer that says it is an ultrapeer (`peer_ultrapeer`) or a leaf, in
 /// our role with the links we have (the 0.6 ultrapeer proposal's rules):
 /// - a leaf takes ultrapeers up to its quota and never another leaf;
-/// - an ultrapeer takes leaves up to `max_leaves`, ultrapeers up to `max_ultrapeers`; to an
-///   ultrapeer it says whether it needs more ultrapeers: `true` below `min_ultrapeers` (or
-///   when it has no leaf slot left), else `false`: an `auto` peer without leaves then
-///   comes as our leaf (its final 200 says `X-Ultrapeer: False`); one that cannot stays an
-///   ultrapeer and is kept. Full of ultrapeers, it refuses them (503 with hosts to try).
+/// - an ultrapeer takes leaves up to `max_leaves`; to an ultrapeer it says, as gtk-gnutella
+///   does, `X-Ultrapeer-Needed: true` while it has fewer than `max_ultrapeers` ultrapeer
+///   links, and once full `false` when it has leaf slots left: the peer may come as our
+///   leaf (its final 200 says `X-Ultrapeer: False`) and is refused if it stays an
+///   ultrapeer. Full of both, it refuses (503 with hosts to try).
 pub fn admit(role: Role, peer_ultrapeer: bool, have: LinkCounts, limits: &RoleLimits) -> Admission {
     match (role, peer_ultrapeer) {
         (Role::Leaf, false) => Admission::Refuse("Shielded leaf node"),
@@ -97,19 +97,13 @@ pub fn admit(role: Role, peer_ultrapeer: bool, have: LinkCounts, limits: &RoleLi
         (Role::Ultrapeer, false) => Admission::Accept {
             ultrapeer_needed: None,
         },
-        (Role::Ultrapeer, true) if have.ultrapeers >= limits.max_ultrapeers => {
-            Admission::Refuse("Full")
-        }
-        (Role::Ultrapeer, true) => {
-            let leaf_slots = have.leaves < limits.max_leaves;
-            Admission::Accept {
-                // An ultrapeer without any ultrapeer link always needs one (whatever its
-                // minimum): gtk-gnutella answers a `false` it cannot follow with 403.
-                ultrapeer_needed: Some(
-                    have.ultrapeers < limits.min_ultrapeers.max(1) || !leaf_slots,
-                ),
-            }
-        }
+        (Role::Ultrapeer, true) if have.ultrapeers < limits.max_ultrapeers => Admission::Accept {
+            ultrapeer_needed: Some(true),
+        },
+        (Role::Ultrapeer, true) if have.leaves < limits.max_leaves => Admission::Accept {
+            ultrapeer_needed: Some(false),
+        },
+        (Role::Ultrapeer, true) => Admission::Refuse("Full"),
     }
 }
 
@@ -126,8 +120,9 @@ pub enum Answer {
 }
 
 /// How the connecting side reads the peer's 200: a leaf never links to a leaf; an `auto`
-/// ultrapeer with no leaves, told `X-Ultrapeer-Needed: false`, becomes that ultrapeer's
-/// leaf (when it has not switched role recently).
+/// ultrapeer with no leaves, told `X-Ultrapeer-Needed: false` (the peer is full of
+/// ultrapeers), becomes that ultrapeer's leaf (when it has not switched role recently);
+/// any other ultrapeer told so declines, as gtk-gnutella does (it would be refused).
 pub fn answer(
     policy: RolePolicy,
     role: Role,
@@ -142,10 +137,12 @@ pub fn answer(
         (Role::Ultrapeer, false) => Answer::Keep,
         (Role::Ultrapeer, true) => {
             let told_not_needed = ultrapeer_needed == Some(false);
-            if told_not_needed && policy == RolePolicy::Auto && have.leaves == 0 && may_switch {
+            if !told_not_needed {
+                Answer::Keep
+            } else if policy == RolePolicy::Auto && have.leaves == 0 && may_switch {
                 Answer::BecomeLeaf
             } else {
-                Answer::Keep
+                Answer::Decline("Not becoming a leaf node")
             }
         }
     }
@@ -230,24 +227,16 @@ mod tests {
         let needed = |n| Admission::Accept {
             ultrapeer_needed: Some(n),
         };
-        assert_eq!(admit(up, true, counts(1, 0), &LIMITS), needed(true));
-        let no_minimum = RoleLimits {
-            min_ultrapeers: 0,
-            ..LIMITS
-        };
-        assert_eq!(admit(up, true, counts(0, 0), &no_minimum), needed(true));
-        assert_eq!(admit(up, true, counts(1, 0), &no_minimum), needed(false));
-        // Enough ultrapeers, room for leaves: come as a leaf if you can.
-        assert_eq!(admit(up, true, counts(3, 5), &LIMITS), needed(false));
-        assert_eq!(admit(up, true, counts(7, 5), &LIMITS), needed(false));
-        // No leaf slot left: ultrapeers are welcome while there is room.
-        assert_eq!(admit(up, true, counts(4, 30), &LIMITS), needed(true));
-        for leaves in [5, 30] {
-            assert!(matches!(
-                admit(up, true, counts(8, leaves), &LIMITS),
-                Admission::Refuse(_)
-            ));
+        // Room for ultrapeers: needed, whatever the minimum (as gtk-gnutella says).
+        for have in [counts(0, 0), counts(3, 5), counts(7, 30)] {
+            assert_eq!(admit(up, true, have, &LIMITS), needed(true));
         }
+        // Full of ultrapeers, room for leaves: come as a leaf if you can.
+        assert_eq!(admit(up, true, counts(8, 5), &LIMITS), needed(false));
+        assert!(matches!(
+            admit(up, true, counts(8, 30), &LIMITS),
+            Admission::Refuse(_)
+        ));
         assert!(matches!(
             admit(up, false, counts(0, 30), &LIMITS),
             Admission::Refuse(_)
@@ -262,18 +251,16 @@ mod tests {
             a(RolePolicy::Auto, counts(2, 0), Some(false), true),
             Answer::BecomeLeaf
         );
-        assert_eq!(
-            a(RolePolicy::Auto, counts(2, 1), Some(false), true),
-            Answer::Keep
-        );
-        assert_eq!(
-            a(RolePolicy::Ultrapeer, counts(0, 0), Some(false), true),
-            Answer::Keep
-        );
-        assert_eq!(
-            a(RolePolicy::Auto, counts(0, 0), Some(false), false),
-            Answer::Keep
-        );
+        for (policy, have, may) in [
+            (RolePolicy::Auto, counts(2, 1), true),
+            (RolePolicy::Ultrapeer, counts(0, 0), true),
+            (RolePolicy::Auto, counts(0, 0), false),
+        ] {
+            assert!(matches!(
+                a(policy, have, Some(false), may),
+                Answer::Decline(_)
+            ));
+        }
         assert_eq!(
             a(RolePolicy::Auto, counts(0, 0), Some(true), true),
             Answer::Keep

@@ -155,10 +155,10 @@ fn an_auto_leaf_no_ultrapeer_takes_becomes_an_ultrapeer() {
 #[test]
 fn an_auto_ultrapeer_told_it_is_not_needed_becomes_that_ultrapeers_leaf() {
     rt::block_on(async {
-        // `hub` has its one wanted ultrapeer link and room for leaves: it tells the next
+        // `hub` is full of ultrapeers (one) with room for leaves: it tells the next
         // ultrapeer it is not needed.
         let hub = Node::start_plain(NodeConfig {
-            min_peers: 1,
+            max_peers: 1,
             ..config(RolePolicy::Ultrapeer, vec![])
         })
         .await
@@ -167,6 +167,13 @@ fn an_auto_ultrapeer_told_it_is_not_needed_becomes_that_ultrapeers_leaf() {
             .await
             .unwrap();
         assert!(wait_until(WAIT, || links(&hub) == (1, 0)).await);
+        // An ultrapeer that cannot become a leaf declines (as gtk-gnutella does, 403).
+        let fixed = Node::start_plain(config(RolePolicy::Ultrapeer, vec![]))
+            .await
+            .unwrap();
+        assert!(fixed.connect(hub.listen_addr()).await.is_err());
+        assert_eq!(links(&hub), (1, 0));
+        fixed.shutdown().await;
         let newcomer = Node::start_plain(config(RolePolicy::Auto, vec![]))
             .await
             .unwrap();
