@@ -38,7 +38,9 @@ pub(super) async fn accept_gnutella(
     let guid = hs::peer_guid(theirs);
     let listen = hs::peer_listen(theirs, remote);
     let peer_ultrapeer = roles::says_ultrapeer(theirs);
-    let admitted = admission(shared, guid, listen, peer_ultrapeer);
+    // Only a servent that states its role can follow guidance (come as our leaf).
+    let guidable = theirs.get("X-Ultrapeer").is_some();
+    let admitted = admission(shared, guid, listen, peer_ultrapeer, guidable);
     if let Err((code, reason)) = admitted {
         {
             let mut st = shared.lock();
@@ -155,6 +157,7 @@ fn admission(
     guid: Option<crate::proto::Guid>,
     listen: Option<SocketAddr>,
     peer_ultrapeer: bool,
+    guidable: bool,
 ) -> Result<Option<bool>, (u16, &'static str)> {
     let st = shared.lock();
     if guid == Some(shared.servent_id) {
@@ -173,6 +176,9 @@ fn admission(
     let limits = shared.config.role_limits();
     match roles::admit(st.servent.role(), peer_ultrapeer, st.link_counts(), &limits) {
         Admission::Refuse(reason) => Err((503, reason)),
+        Admission::Accept {
+            ultrapeer_needed: Some(false),
+        } if !guidable => Err((503, "Full")),
         Admission::Accept { ultrapeer_needed } => Ok(ultrapeer_needed),
     }
 }

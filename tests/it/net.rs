@@ -587,8 +587,11 @@ fn every_handshake_reply_offers_hosts_and_learns_the_peers() {
 #[test]
 fn handshake_headers_and_503_with_x_try_when_full() {
     rt::block_on(async {
+        // Full of ultrapeers and with no leaf slot (with one, an ultrapeer full of
+        // ultrapeers answers 200 and `X-Ultrapeer-Needed: false`, as gtk-gnutella does).
         let node = Node::start_plain(NodeConfig {
             max_peers: 1,
+            max_leaves: 0,
             ..config(9)
         })
         .await
