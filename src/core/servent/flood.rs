@@ -121,7 +121,10 @@ impl Servent {
         } else {
             Priority::RelayedBroadcast
         };
-        let keys = self.query_keys(query);
+        // Hashed only when a table is asked (a leaf, or an ultrapeer on the last hop): a
+        // flat mesh relays without hashing a word.
+        let keys = std::cell::OnceCell::new();
+        let keys = || keys.get_or_init(|| self.query_keys(query));
         let up_ttl_left = up.ttl >= 1;
         let last_hop = up.ttl == 1;
         let mut to_ups = Vec::new();
@@ -131,10 +134,11 @@ impl Servent {
                 continue;
             }
             if p.info.ultrapeer {
-                if up_ttl_left && self.query_goes_to(id, &keys, last_hop) {
+                let asks_table = last_hop && self.qrp_table_of(id).is_some();
+                if up_ttl_left && (!asks_table || self.query_goes_to(id, keys(), true)) {
                     to_ups.push(id);
                 }
-            } else if (leaves || ours) && self.query_goes_to(id, &keys, false) {
+            } else if (leaves || ours) && self.query_goes_to(id, keys(), false) {
                 to_leaves.push(id);
             }
         }
