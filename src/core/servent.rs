@@ -148,6 +148,17 @@ impl Servent {
         self.config.role = role;
     }
 
+    /// Whether our QueryHits say we are firewalled (their push flag).
+    pub fn firewalled(&self) -> bool {
+        self.config.firewalled
+    }
+
+    /// Sets whether we are firewalled: the QueryHits we send from now on set the push
+    /// flag accordingly (the driver decides, from its setting or what it saw).
+    pub fn set_firewalled(&mut self, firewalled: bool) {
+        self.config.firewalled = firewalled;
+    }
+
     /// Our servent ID, as sent in QueryHit trailers and the `GUID:` header.
     pub fn servent_id(&self) -> Guid {
         self.config.servent_id
@@ -393,12 +404,9 @@ impl Servent {
     /// Sends a Push towards the servent that announced `push.servent_id` in a QueryHit.
     /// Returns false when no route is known.
     pub fn push(&mut self, now: Duration, push: Push) -> bool {
-        let Some(&peer) = self.push_routes.get(&push.servent_id, now) else {
+        let Some(peer) = self.push_route(&push.servent_id, now) else {
             return false;
         };
-        if !self.peers.contains_key(&peer) {
-            return false;
-        }
         let guid = self.new_guid();
         self.push_seen.put(guid, Origin::Local, now);
         let ttl = self.config.max_ttl;
@@ -528,8 +536,27 @@ impl Servent {
             self.events.push_back(Event::PushRequest { from, push });
             return;
         }
-        let target = self.push_routes.get(&push.servent_id, now).copied();
+        // Never back to its sender: that would bounce it between two servents.
+        let target = self
+            .push_route(&push.servent_id, now)
+            .filter(|p| *p != from);
         self.route_reply(from, d, ttl, target.map(Origin::Peer));
+    }
+
+    /// Where a Push for `servent_id` goes: the open link its QueryHits came from, else a
+    /// neighbour whose handshake gave that servent ID (a leaf of ours, say, once its
+    /// hit's route expired; gtk-gnutella routes Pushes to its leaves by their GUID too).
+    fn push_route(&self, servent_id: &Guid, now: Duration) -> Option<PeerId> {
+        self.push_routes
+            .get(servent_id, now)
+            .copied()
+            .filter(|p| self.peers.contains_key(p))
+            .or_else(|| {
+                self.peers
+                    .iter()
+                    .find(|(_, p)| p.info.servent_id.as_ref() == Some(servent_id))
+                    .map(|(id, _)| *id)
+            })
     }
 
     /// Forwards a reply one hop back along its route, or drops it. Returns whether it

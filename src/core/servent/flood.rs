@@ -170,7 +170,7 @@ impl Servent {
                 results: chunk.iter().map(hit_result).collect(),
                 trailer: Some(Trailer::new(
                     self.config.vendor_code,
-                    false,
+                    self.config.firewalled,
                     false,
                     false,
                     false,
