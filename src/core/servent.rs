@@ -20,6 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::proto::limits::HARD_MAX_TTL;
+use crate::proto::payload::query::QUERY_FLAG_FIREWALLED;
 use crate::proto::payload::{Bye, Ping, Push, Query};
 use crate::proto::{DecodeError, Descriptor, Guid, Payload, PayloadType};
 
@@ -157,6 +158,23 @@ impl Servent {
     /// flag accordingly (the driver decides, from its setting or what it saw).
     pub fn set_firewalled(&mut self, firewalled: bool) {
         self.config.firewalled = firewalled;
+    }
+
+    /// Our own Query says we are firewalled when we are (its flags word's firewalled bit,
+    /// as gtk-gnutella sets it): a firewalled responder then does not answer, since
+    /// neither of us could connect to the other.
+    fn mark_firewalled(&self, mut query: Query) -> Query {
+        if self.config.firewalled && query.has_flags_word() {
+            query.flags |= QUERY_FLAG_FIREWALLED;
+        }
+        query
+    }
+
+    /// Whether we answer `query`: not when both it and we are firewalled.
+    fn answers(&self, query: &Query) -> bool {
+        !(self.config.firewalled
+            && query.has_flags_word()
+            && query.flags & QUERY_FLAG_FIREWALLED != 0)
     }
 
     /// Our servent ID, as sent in QueryHit trailers and the `GUID:` header.
@@ -358,6 +376,7 @@ impl Servent {
     /// [`Event::QueryHit`]. No search record, timer or `SearchDone`: for those (and for
     /// the other strategies) use [`Servent::search`].
     pub fn query(&mut self, now: Duration, query: Query, ttl: u8) -> Guid {
+        let query = self.mark_firewalled(query);
         let guid = self.new_guid();
         let ttl = self.clamp_own_ttl(ttl);
         self.flood_own_query(now, guid, ttl, query);

@@ -5,7 +5,7 @@
 //! or malformed GIV is counted and closed. What to answer and who waits is `push.rs`'s.
 
 use std::net::{SocketAddr, SocketAddrV4};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use futures::channel::{mpsc, oneshot};
@@ -22,18 +22,22 @@ use super::push::{GivConnection, PushError};
 use super::shared::Shared;
 
 /// Starts the connect-back task of a servent; the driver's state then passes it Pushes.
+/// The task holds the servent weakly: it ends when the servent is gone (its state, with
+/// the sending end, dropped) or shutting down.
 pub(super) fn start(shared: &Arc<Shared>) {
     let (tx, rx) = mpsc::unbounded();
     shared.lock().push.to_answer = Some(tx);
-    rt::spawn(answer_pushes(Arc::clone(shared), rx));
+    rt::spawn(answer_pushes(Arc::downgrade(shared), rx));
 }
 
-async fn answer_pushes(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Push>) {
+async fn answer_pushes(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Push>) {
     while let Some(push) = rx.next().await {
+        let Some(shared) = weak.upgrade() else {
+            break;
+        };
         if shared.is_shutting_down() {
             break;
         }
-        let shared = Arc::clone(&shared);
         rt::spawn(async move {
             give(&shared, &push).await;
             shared.lock().push.in_flight -= 1;

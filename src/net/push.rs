@@ -184,9 +184,14 @@ impl PushState {
             self.counters.throttled += 1;
             return;
         }
-        if self.recent.len() >= THROTTLE_TABLE_MAX {
+        if self.recent.len() >= THROTTLE_TABLE_MAX && !self.recent.contains_key(&push.ip) {
             self.recent
                 .retain(|_, (since, _)| now.saturating_sub(*since) < PUSH_REPLY_PERIOD);
+            if self.recent.len() >= THROTTLE_TABLE_MAX {
+                // That many addresses pushing within one period is a flood itself.
+                self.counters.throttled += 1;
+                return;
+            }
         }
         let entry = self.recent.entry(push.ip).or_insert((now, 0));
         if now.saturating_sub(entry.0) >= PUSH_REPLY_PERIOD {
@@ -212,7 +217,10 @@ impl PushState {
         if self.unreachable.len() >= THROTTLE_TABLE_MAX {
             self.unreachable.retain(|_, until| *until > now);
         }
-        self.unreachable.insert(to, now + PUSH_UNREACHABLE_BAN);
+        // Still full: the ban is skipped (the in-flight cap bounds what a flood costs).
+        if self.unreachable.len() < THROTTLE_TABLE_MAX {
+            self.unreachable.insert(to, now + PUSH_UNREACHABLE_BAN);
+        }
     }
 
     /// A download waits for a GIV from `servent_id` (for file `index`): the ticket to

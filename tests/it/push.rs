@@ -475,3 +475,33 @@ fn a_servent_never_reached_counts_itself_firewalled_until_it_is() {
         lonely.shutdown().await;
     });
 }
+
+#[test]
+fn a_firewalled_servent_does_not_answer_a_firewalled_requester() {
+    // Neither could connect to the other: the requester's Query says it is firewalled
+    // (as gtk-gnutella's do), and a firewalled holder keeps quiet.
+    let mut net = line_with_holder(3, true);
+    net.with_node(0, |s, _| s.set_firewalled(true));
+    net.with_node(0, |s, now| s.query(now, Query::new("song"), 7));
+    net.run_until_quiet();
+    let flags: Vec<u16> = net
+        .trace()
+        .iter()
+        .filter_map(|t| match &*t.descriptor.payload {
+            Payload::Query(q) if t.from == 0 => Some(q.flags),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(flags.len(), 1);
+    assert_ne!(
+        flags[0] & servent::proto::payload::query::QUERY_FLAG_FIREWALLED,
+        0
+    );
+    assert!(!net
+        .take_events(0)
+        .iter()
+        .any(|e| matches!(e, Event::QueryHit { .. })));
+    // Reachable again, it gets the hit (and would push).
+    net.with_node(0, |s, _| s.set_firewalled(false));
+    assert!(first_hit(&mut net, 0).needs_push());
+}
