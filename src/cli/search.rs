@@ -309,6 +309,10 @@ async fn download_best(
         ),
     };
     let (first, pushed) = super::push::source_urls(&best.sources, firewalled);
+    let by_push = first.iter().filter(|u| u.starts_with("push://")).count();
+    if by_push > 0 {
+        eprintln!("{by_push} source(s) firewalled: asking them by Push to connect back");
+    }
     let mut req = DownloadRequest {
         sources: first,
         sha1: best.sha1_urn.as_deref().and_then(hash::parse_urn),
