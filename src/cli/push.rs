@@ -61,3 +61,38 @@ pub fn source_urls(
         .collect();
     (first, sources.iter().map(push_source).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(ip: [u8; 4], id: u8) -> SearchHit {
+        SearchHit {
+            addr: std::net::SocketAddrV4::new(ip.into(), 6346),
+            servent_id: Guid([id; 16]),
+            speed: 0,
+            index: 7,
+            size: 10,
+            name: "a b.ogg".into(),
+            sha1_urn: None,
+        }
+    }
+
+    #[test]
+    fn firewalled_and_unreachable_sources_are_pushed() {
+        let hits = [
+            hit([10, 0, 0, 1], 1),
+            hit([10, 0, 0, 2], 2),
+            hit([0, 0, 0, 0], 3),
+        ];
+        let firewalled = HashSet::from([Guid([2; 16])]);
+        let (first, pushed) = source_urls(&hits, &firewalled);
+        assert_eq!(first[0], "http://10.0.0.1:6346/get/7/a%20b.ogg");
+        let push2 = format!("push://{}:10.0.0.2:6346/get/7/a%20b.ogg", "02".repeat(16));
+        assert_eq!(first[1], push2);
+        assert!(first[2].starts_with(&format!("push://{}:0.0.0.0:6346/get/7/", "03".repeat(16))));
+        assert_eq!(pushed.len(), 3);
+        assert!(pushed.iter().all(|u| u.starts_with("push://")));
+        assert_eq!(pushed[1], push2);
+    }
+}
