@@ -9,6 +9,7 @@ mod get;
 pub mod library_args;
 mod mesh;
 mod progress;
+mod push;
 mod search;
 mod serve;
 mod share;

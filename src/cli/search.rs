@@ -4,8 +4,10 @@
 //! with `--stats`, the search's cost; `--download` fetches the best group from all its
 //! sources.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -15,12 +17,13 @@ use futures::StreamExt;
 use servent::core::strategy::QueryCost;
 use servent::core::RolePolicy;
 use servent::core::Strategy;
-use servent::download::{download, sanitize_name, DownloadOptions, DownloadRequest};
+use servent::download::{download, sanitize_name, DownloadError, DownloadOptions, DownloadRequest};
 use servent::library::hash;
 use servent::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
 use servent::library::matching::Pattern;
 use servent::net::{Node, NodeConfig, SearchEvent};
 use servent::proto::payload::Query;
+use servent::proto::Guid;
 use servent::rt;
 
 #[derive(Debug, Args)]
@@ -139,8 +142,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let strategy = args.strategy()?;
     rt::block_on(async move {
         let node = join(&args.peers).await?;
-        let (raw, cost) = collect_hits(&node, &args, strategy).await;
-        node.shutdown().await;
+        // Responders flagged firewalled get a Push, through this servent: it stays up
+        // (and listening for their GIV) until the download is over.
+        let (raw, cost, firewalled) = collect_hits(&node, &args, strategy).await;
+        if !args.download {
+            node.shutdown().await;
+        }
 
         let shown: Vec<(SearchHit, u8)> = raw
             .into_iter()
@@ -157,7 +164,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             print_groups(&args, &groups, &cost);
         }
         if args.download {
-            download_best(&args, &groups).await?;
+            let done = download_best(&args, &groups, &node, &firewalled).await;
+            node.shutdown().await;
+            done?;
         }
         Ok(())
     })
@@ -207,12 +216,13 @@ async fn join(peers: &[SocketAddr]) -> anyhow::Result<Node> {
 
 /// Runs the search and gathers its hits (each with the hops it came over) until the
 /// strategy is done (ring, walk) or `--timeout` passes (a flood's hits trickle in), and
-/// the search's cost record.
+/// the search's cost record, and the servent IDs of responders flagged firewalled.
 async fn collect_hits(
     node: &Node,
     args: &SearchArgs,
     strategy: Strategy,
-) -> (Vec<(SearchHit, u8)>, Option<QueryCost>) {
+) -> (Vec<(SearchHit, u8)>, Option<QueryCost>, HashSet<Guid>) {
+    let mut firewalled = HashSet::new();
     let (id, mut events) = node.search(Query::new(&args.pattern), strategy);
     let deadline = Instant::now() + args.timeout;
     let mut raw: Vec<(SearchHit, u8)> = Vec::new();
@@ -221,6 +231,9 @@ async fn collect_hits(
         let left = deadline.saturating_duration_since(Instant::now());
         match rt::timeout(left, events.next()).await {
             Ok(Some(SearchEvent::Hit(h))) => {
+                if h.hit.needs_push() {
+                    firewalled.insert(h.hit.servent_id);
+                }
                 raw.extend(
                     SearchHit::from_query_hit(&h.hit)
                         .into_iter()
@@ -239,7 +252,7 @@ async fn collect_hits(
         }
     }
     let cost = cost.or_else(|| node.search_cost(id));
-    (raw, cost)
+    (raw, cost, firewalled)
 }
 
 /// `--json`: one object per hit, then the cost record when `cost` is given (`--stats`).
@@ -277,8 +290,14 @@ fn print_groups(args: &SearchArgs, groups: &[HitGroup], cost: &Option<QueryCost>
     }
 }
 
-/// `--download`: fetches the best group from all its sources to `-o` or its own name.
-async fn download_best(args: &SearchArgs, groups: &[HitGroup]) -> anyhow::Result<()> {
+/// `--download`: fetches the best group from all its sources to `-o` or its own name;
+/// firewalled ones by Push, and all of them by Push when no direct connect worked.
+async fn download_best(
+    args: &SearchArgs,
+    groups: &[HitGroup],
+    node: &Node,
+    firewalled: &HashSet<Guid>,
+) -> anyhow::Result<()> {
     let Some(best) = groups.first() else {
         bail!("nothing to download")
     };
@@ -289,13 +308,31 @@ async fn download_best(args: &SearchArgs, groups: &[HitGroup]) -> anyhow::Result
                 .context("the result's name cannot be used as a file name: give -o FILE")?,
         ),
     };
-    let req = DownloadRequest {
-        sources: best.urls(),
+    let (first, pushed) = super::push::source_urls(&best.sources, firewalled);
+    let by_push = first.iter().filter(|u| u.starts_with("push://")).count();
+    if by_push > 0 {
+        eprintln!("{by_push} source(s) firewalled: asking them by Push to connect back");
+    }
+    let mut req = DownloadRequest {
+        sources: first,
         sha1: best.sha1_urn.as_deref().and_then(hash::parse_urn),
         output,
-        options: DownloadOptions::default(),
+        options: DownloadOptions {
+            pusher: Some(Arc::new(super::push::NodePusher(node.clone()))),
+            ..DownloadOptions::default()
+        },
     };
-    let report = download(req).await?;
+    let report = match download(req.clone()).await {
+        Err(DownloadError::NoUsableSource(why)) if req.sources != pushed => {
+            eprintln!(
+                "no source could be used directly ({} failed): asking them to push",
+                why.len()
+            );
+            req.sources = pushed;
+            download(req).await?
+        }
+        done => done?,
+    };
     if args.json {
         println!("{}", serde_json::json!({ "download": report }));
     } else {

@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// fresh seed from the OS at every start (logged), so no two servents send the same IDs.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// We cannot be connected to (behind a NAT or firewall): our QueryHits ask
+    /// downloaders for a Push, and we connect out to them with GIV. Without it a servent
+    /// counts as firewalled after 30 minutes with no incoming connection.
+    #[arg(long)]
+    pub firewalled: bool,
 }
 
 impl ServeArgs {
@@ -70,6 +75,7 @@ impl ServeArgs {
             max_ttl: self.max_ttl,
             seed: self.seed,
             compress: !self.no_deflate,
+            firewalled: self.firewalled,
             ..NodeConfig::default()
         }
     }

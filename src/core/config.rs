@@ -120,6 +120,9 @@ pub struct Config {
     ///
     /// [`Servent::set_role`]: crate::core::Servent::set_role
     pub role: crate::core::Role,
+    /// We cannot be connected to (configured, or no incoming connection for a while): our
+    /// QueryHits set the push flag, so downloaders send a Push instead of connecting.
+    pub firewalled: bool,
 }
 
 impl Default for Config {
@@ -137,6 +140,7 @@ impl Default for Config {
             ping_burst: PING_BURST,
             ping_rate_per_sec: PING_RATE_PER_SEC,
             pong_caching: PONG_CACHING,
+            firewalled: false,
             pong_cache_lifespan: PONG_CACHE_LIFESPAN,
             pong_cache_capacity: PONG_CACHE_CAPACITY,
             cached_pongs_per_ping: CACHED_PONGS_PER_PING,

@@ -20,6 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::proto::limits::HARD_MAX_TTL;
+use crate::proto::payload::query::QUERY_FLAG_FIREWALLED;
 use crate::proto::payload::{Bye, Ping, Push, Query};
 use crate::proto::{DecodeError, Descriptor, Guid, Payload, PayloadType};
 
@@ -146,6 +147,34 @@ impl Servent {
     /// closes the links the new role may not keep.
     pub fn set_role(&mut self, role: crate::core::Role) {
         self.config.role = role;
+    }
+
+    /// Whether our QueryHits say we are firewalled (their push flag).
+    pub fn firewalled(&self) -> bool {
+        self.config.firewalled
+    }
+
+    /// Sets whether we are firewalled: the QueryHits we send from now on set the push
+    /// flag accordingly (the driver decides, from its setting or what it saw).
+    pub fn set_firewalled(&mut self, firewalled: bool) {
+        self.config.firewalled = firewalled;
+    }
+
+    /// Our own Query says we are firewalled when we are (its flags word's firewalled bit,
+    /// as gtk-gnutella sets it): a firewalled responder then does not answer, since
+    /// neither of us could connect to the other.
+    fn mark_firewalled(&self, mut query: Query) -> Query {
+        if self.config.firewalled && query.has_flags_word() {
+            query.flags |= QUERY_FLAG_FIREWALLED;
+        }
+        query
+    }
+
+    /// Whether we answer `query`: not when both it and we are firewalled.
+    fn answers(&self, query: &Query) -> bool {
+        !(self.config.firewalled
+            && query.has_flags_word()
+            && query.flags & QUERY_FLAG_FIREWALLED != 0)
     }
 
     /// Our servent ID, as sent in QueryHit trailers and the `GUID:` header.
@@ -347,6 +376,7 @@ impl Servent {
     /// [`Event::QueryHit`]. No search record, timer or `SearchDone`: for those (and for
     /// the other strategies) use [`Servent::search`].
     pub fn query(&mut self, now: Duration, query: Query, ttl: u8) -> Guid {
+        let query = self.mark_firewalled(query);
         let guid = self.new_guid();
         let ttl = self.clamp_own_ttl(ttl);
         self.flood_own_query(now, guid, ttl, query);
@@ -393,12 +423,9 @@ impl Servent {
     /// Sends a Push towards the servent that announced `push.servent_id` in a QueryHit.
     /// Returns false when no route is known.
     pub fn push(&mut self, now: Duration, push: Push) -> bool {
-        let Some(&peer) = self.push_routes.get(&push.servent_id, now) else {
+        let Some(peer) = self.push_route(&push.servent_id, now) else {
             return false;
         };
-        if !self.peers.contains_key(&peer) {
-            return false;
-        }
         let guid = self.new_guid();
         self.push_seen.put(guid, Origin::Local, now);
         let ttl = self.config.max_ttl;
@@ -528,8 +555,27 @@ impl Servent {
             self.events.push_back(Event::PushRequest { from, push });
             return;
         }
-        let target = self.push_routes.get(&push.servent_id, now).copied();
+        // Never back to its sender: that would bounce it between two servents.
+        let target = self
+            .push_route(&push.servent_id, now)
+            .filter(|p| *p != from);
         self.route_reply(from, d, ttl, target.map(Origin::Peer));
+    }
+
+    /// Where a Push for `servent_id` goes: the open link its QueryHits came from, else a
+    /// neighbour whose handshake gave that servent ID (a leaf of ours, say, once its
+    /// hit's route expired; gtk-gnutella routes Pushes to its leaves by their GUID too).
+    fn push_route(&self, servent_id: &Guid, now: Duration) -> Option<PeerId> {
+        self.push_routes
+            .get(servent_id, now)
+            .copied()
+            .filter(|p| self.peers.contains_key(p))
+            .or_else(|| {
+                self.peers
+                    .iter()
+                    .find(|(_, p)| p.info.servent_id.as_ref() == Some(servent_id))
+                    .map(|(id, _)| *id)
+            })
     }
 
     /// Forwards a reply one hop back along its route, or drops it. Returns whether it

@@ -18,7 +18,7 @@ use crate::rt;
 
 use super::sched::{SourceId, Transfer};
 use super::shared::{Next, Shared};
-use super::source::{request, FetchError};
+use super::source::{open, request, FetchError};
 use super::{DownloadOptions, MAX_RETRY_AFTER};
 
 /// Runs source `id` until the scheduler stops it (file complete, or source dropped).
@@ -58,13 +58,7 @@ async fn fetch(
     let ep = shared.endpoint(id);
     let c = match conn {
         Some(c) if c.is_open() => c,
-        _ => {
-            let addr = match ep.addr {
-                Some(a) => a,
-                None => ep.url.resolve().await?,
-            };
-            conn.insert(Connection::open(addr, opts.connect_timeout).await?)
-        }
+        _ => conn.insert(open(&ep.url, ep.addr, ep.push, opts).await?.1),
     };
     let resp = c
         .send(

@@ -27,6 +27,7 @@ mod finish;
 mod names;
 mod part;
 mod probe;
+mod push;
 mod run;
 mod sched;
 mod shared;
@@ -39,10 +40,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http::client::{ClientError, HttpUrl};
+use crate::http::client::ClientError;
 use crate::library::hash::Sha1Digest;
 
 pub use names::{file_name_from_url, sanitize_name};
+pub use push::{push_url, PushFuture, PushedConnection, Pusher};
 use state::part_paths;
 
 /// Default chunk: big enough that per-request overhead is small, small enough that a
@@ -133,6 +135,8 @@ pub struct DownloadOptions {
     pub retry_backoff: Duration,
     /// Called with every [`DownloadEvent`]; `None`: nobody watches.
     pub on_event: Option<EventHook>,
+    /// Sends the Pushes of `push://` sources; `None`: such sources cannot be used.
+    pub pusher: Option<Arc<dyn Pusher>>,
 }
 
 impl Default for DownloadOptions {
@@ -144,6 +148,7 @@ impl Default for DownloadOptions {
             max_source_failures: DEFAULT_MAX_SOURCE_FAILURES,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             on_event: None,
+            pusher: None,
         }
     }
 }
@@ -151,7 +156,9 @@ impl Default for DownloadOptions {
 /// What to download.
 #[derive(Clone)]
 pub struct DownloadRequest {
-    /// `http://host:port/get/<index>/<name>` or `.../uri-res/N2R?urn:sha1:...` URLs.
+    /// `http://host:port/get/<index>/<name>` or `.../uri-res/N2R?urn:sha1:...` URLs, or
+    /// `push://<servent ID>:host:port/...` for firewalled sources (with
+    /// [`DownloadOptions::pusher`]).
     pub sources: Vec<String>,
     /// The SHA-1 the file must have; when `None`, the one sources advertise (if any).
     pub sha1: Option<Sha1Digest>,
@@ -271,10 +278,10 @@ pub async fn download(req: DownloadRequest) -> Result<DownloadReport, DownloadEr
     if req.sources.is_empty() {
         return Err(DownloadError::NoSources);
     }
-    let urls: Vec<HttpUrl> = req
+    let urls: Vec<source::SourceUrl> = req
         .sources
         .iter()
-        .map(|s| HttpUrl::parse(s))
+        .map(|s| source::SourceUrl::parse(s))
         .collect::<Result<_, _>>()?;
     let (part, state_path) = part_paths(&req.output);
     let probed = probe::probe_sources(urls, req.sha1, &req.options).await?;

@@ -7,10 +7,10 @@ use futures::future;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{Method, StatusCode};
 
-use crate::http::client::{Connection, HttpUrl};
+use crate::http::client::Connection;
 use crate::library::hash::{self, Sha1Digest};
 
-use super::source::{request, Endpoint, FetchError};
+use super::source::{open, request, Endpoint, FetchError, SourceUrl};
 use super::{DownloadError, DownloadOptions};
 
 /// The usable sources, in the order given, and what they agree on.
@@ -33,7 +33,7 @@ type ProbeResult = Result<(SocketAddr, Option<Connection>, Option<ProbeInfo>), F
 /// Probes every source and keeps those serving the file asked for (same size, same
 /// SHA-1); `NoUsableSource` with each one's reason when none is left or none told a size.
 pub(super) async fn probe_sources(
-    urls: Vec<HttpUrl>,
+    urls: Vec<SourceUrl>,
     sha1: Option<Sha1Digest>,
     opts: &DownloadOptions,
 ) -> Result<Probed, DownloadError> {
@@ -44,7 +44,7 @@ pub(super) async fn probe_sources(
     let mut conns = Vec::new();
     let mut unusable = Vec::new();
     for (url, probe) in urls.into_iter().zip(probes) {
-        let label = url.to_string();
+        let label = url.label.clone();
         let (addr, conn, info) = match probe {
             Ok(p) => p,
             Err(e) => {
@@ -69,9 +69,10 @@ pub(super) async fn probe_sources(
             expected = expected.or(info.sha1);
         }
         endpoints.push(Endpoint {
-            url,
+            url: url.url,
             label,
             addr: Some(addr),
+            push: url.push,
         });
         conns.push(conn);
     }
@@ -90,10 +91,9 @@ pub(super) async fn probe_sources(
 }
 
 /// HEAD on a source: its address, an open connection, and (unless busy) size and hash.
-async fn probe(url: &HttpUrl, opts: &DownloadOptions) -> ProbeResult {
-    let addr = url.resolve().await?;
-    let mut conn = Connection::open(addr, opts.connect_timeout).await?;
-    let req = request(Method::HEAD, url, None);
+async fn probe(src: &SourceUrl, opts: &DownloadOptions) -> ProbeResult {
+    let (addr, mut conn) = open(&src.url, None, src.push, opts).await?;
+    let req = request(Method::HEAD, &src.url, None);
     let resp = conn.send(req, opts.stall_timeout).await?;
     let status = resp.status();
     if status == StatusCode::SERVICE_UNAVAILABLE {

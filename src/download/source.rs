@@ -1,5 +1,7 @@
-//! A source as the fetchers see it: where it is, the request we send it, and how one
-//! chunk from it can fail (what the scheduler is told of each failure).
+//! A source as the fetchers see it: where it is (an `http://` URL, or a `push://` one
+//! reached through the caller's [`super::Pusher`]), how a connection to it opens, the
+//! request we send it, and how one chunk from it can fail (what the scheduler is told of
+//! each failure).
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -10,10 +12,11 @@ use http_body_util::Empty;
 use hyper::header::{HOST, RANGE, USER_AGENT};
 use hyper::{Method, Request, StatusCode};
 
-use crate::http::client::{ClientError, HttpUrl};
+use crate::http::client::{ClientError, Connection, HttpUrl};
 
+use super::push::{parse_push_url, PushSource};
 use super::sched::Failure;
-use super::USER_AGENT_VALUE;
+use super::{DownloadOptions, USER_AGENT_VALUE};
 
 /// Where a source is.
 pub(super) struct Endpoint {
@@ -21,6 +24,61 @@ pub(super) struct Endpoint {
     /// The URL as given (names the source in reports and the sidecar).
     pub label: String,
     pub addr: Option<SocketAddr>,
+    /// A firewalled source: every connection to it comes by Push.
+    pub push: Option<PushSource>,
+}
+
+/// A source as given: the URL requests go to, its label, and the Push for a `push://`.
+pub(super) struct SourceUrl {
+    pub url: HttpUrl,
+    pub label: String,
+    pub push: Option<PushSource>,
+}
+
+impl SourceUrl {
+    /// An `http://` or `push://` URL.
+    pub(super) fn parse(s: &str) -> Result<SourceUrl, ClientError> {
+        if s.get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("push://"))
+        {
+            let (url, push) = parse_push_url(s)?;
+            return Ok(SourceUrl {
+                url,
+                label: s.to_owned(),
+                push: Some(push),
+            });
+        }
+        let url = HttpUrl::parse(s)?;
+        Ok(SourceUrl {
+            label: url.to_string(),
+            url,
+            push: None,
+        })
+    }
+}
+
+/// Opens a connection to a source: by Push for a firewalled one (through the caller's
+/// pusher), else a TCP connect to `addr` (or the URL's resolved host). Returns the peer's
+/// address with it.
+pub(super) async fn open(
+    url: &HttpUrl,
+    addr: Option<SocketAddr>,
+    push: Option<PushSource>,
+    opts: &DownloadOptions,
+) -> Result<(SocketAddr, Connection), FetchError> {
+    if let Some(p) = push {
+        let pusher = opts.pusher.as_ref().ok_or(FetchError::NoPusher)?;
+        let c = pusher
+            .connect_back(p.servent_id, p.index)
+            .await
+            .map_err(FetchError::Push)?;
+        return Ok((c.remote, Connection::over(c.stream, c.remote).await?));
+    }
+    let addr = match addr {
+        Some(a) => a,
+        None => url.resolve().await?,
+    };
+    Ok((addr, Connection::open(addr, opts.connect_timeout).await?))
 }
 
 /// Why one chunk from one source failed.
@@ -40,6 +98,10 @@ pub(super) enum FetchError {
     Body(hyper::Error),
     #[error("sent {got} bytes for a {want}-byte range")]
     Length { got: u64, want: u64 },
+    #[error("a push:// source needs a running servent to send the Push")]
+    NoPusher,
+    #[error("push failed: {0}")]
+    Push(String),
 }
 
 impl FetchError {

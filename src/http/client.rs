@@ -127,6 +127,15 @@ impl Connection {
         let stream = rt::connect(addr, within)
             .await
             .map_err(|source| ClientError::Connect { addr, source })?;
+        Connection::over(stream, addr).await
+    }
+
+    /// Speaks HTTP as the client on a connection opened otherwise (one a firewalled
+    /// servent opened to us with `GIV`), `addr` naming its peer.
+    pub(crate) async fn over(
+        stream: rt::TcpStream,
+        addr: SocketAddr,
+    ) -> Result<Connection, ClientError> {
         let _ = stream.set_nodelay(true);
         let (sender, conn) =
             hyper::client::conn::http1::handshake(HyperIo::new(stream, Vec::new()))

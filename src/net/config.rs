@@ -29,6 +29,10 @@ pub(super) const RECONNECT_BACKOFF: Duration = Duration::from_secs(10);
 /// every `DISCOVERY_PING_INTERVAL` (3 s) instead.
 pub(super) const PONG_REFRESH_EVERY: Duration = Duration::from_secs(20);
 
+/// With no incoming connection for this long (since start or the last one), a servent
+/// counts as firewalled (`push.rs`): gtk-gnutella's `FW_INCOMING_WINDOW`, 30 minutes.
+pub const FIREWALL_WINDOW: Duration = Duration::from_secs(1800);
+
 /// Timing of link upkeep; tests shorten it.
 #[derive(Debug, Clone)]
 pub struct Timing {
@@ -60,6 +64,9 @@ pub struct Timing {
     /// An `auto` servent switches role when told at most this often (default 30 s,
     /// [`super::roles::ROLE_SWITCH_MIN_INTERVAL`]).
     pub role_switch_min_interval: Duration,
+    /// With no incoming connection this long we count as firewalled (default 30 min,
+    /// [`FIREWALL_WINDOW`]).
+    pub firewall_window: Duration,
 }
 
 impl Default for Timing {
@@ -75,6 +82,7 @@ impl Default for Timing {
             pong_refresh_every: PONG_REFRESH_EVERY,
             leaf_promote_after: super::roles::LEAF_PROMOTE_AFTER,
             role_switch_min_interval: super::roles::ROLE_SWITCH_MIN_INTERVAL,
+            firewall_window: FIREWALL_WINDOW,
         }
     }
 }
@@ -116,6 +124,10 @@ pub struct NodeConfig {
     pub send_queue: usize,
     /// Deadlines and periods of link upkeep.
     pub timing: Timing,
+    /// We cannot be connected to (`--firewalled`): our QueryHits ask for a Push. Without
+    /// it we still count as firewalled after `timing.firewall_window` with no incoming
+    /// connection.
+    pub firewalled: bool,
 }
 
 impl NodeConfig {
@@ -147,6 +159,7 @@ impl Default for NodeConfig {
             compress: true,
             send_queue: super::send_queue::SEND_QUEUE_BYTES,
             timing: Timing::default(),
+            firewalled: false,
         }
     }
 }

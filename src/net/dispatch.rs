@@ -1,6 +1,7 @@
 //! The one port: accepts connections, reads the first bytes (one deadline for the whole
 //! first block) and hands each to the overlay (`GNUTELLA CONNECT/`), the HTTP side (a
-//! request method: `GET `, `HEAD `, `POST `, `OPTIONS `, ...) or push callbacks (`GIV `);
+//! request method: `GET `, `HEAD `, `POST `, `OPTIONS `, ...) or push callbacks (`GIV `,
+//! handed to `giv.rs`);
 //! the overlay's side of the handshake is `accept.rs`'s. Every accepted connection is
 //! counted once by how classification ended (`connections` in `/status`).
 
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures::io::AsyncReadExt;
 
 use super::accept::accept_gnutella;
+use super::giv::accept_giv;
 use super::handshake::count_failure;
 use super::shared::Shared;
 use crate::http::admission::refuse;
@@ -26,8 +28,8 @@ pub enum Protocol {
     Gnutella,
     /// `GET `, `HEAD ` or `POST `: the HTTP server (shared files, `/status`).
     Http,
-    /// `GIV `: a servent answering our Push by connecting back (not handled yet: counted
-    /// and closed).
+    /// `GIV `: a servent answering our Push by connecting back (`giv.rs` hands it to
+    /// the download waiting for it).
     Giv,
     /// None of the above: the connection is closed.
     Unknown,
@@ -148,6 +150,13 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, remote: SocketAddr) {
             return;
         }
     };
+    if proto != Protocol::Unknown {
+        let now = shared.now();
+        shared
+            .lock()
+            .push
+            .note_incoming(now, remote.ip(), shared.listen.ip());
+    }
     match proto {
         Protocol::Gnutella => {
             shared.lock().counters.gnutella_connections += 1;
@@ -159,7 +168,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, remote: SocketAddr) {
         Protocol::Http => serve_http(&shared, stream, remote, prefix, first_byte).await,
         Protocol::Giv => {
             shared.lock().counters.giv_connections += 1;
-            log::info!("GIV from {remote}: push downloads are not supported yet");
+            accept_giv(&shared, stream, remote, prefix).await;
         }
         Protocol::Unknown => {
             shared.lock().counters.unknown_connections += 1;

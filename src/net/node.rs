@@ -74,13 +74,15 @@ impl Node {
             port: listen.port(),
             max_ttl: config.max_ttl,
             seed,
+            firewalled: config.firewalled,
             ..Config::default()
         });
         if let Some(s) = sharing {
             servent.set_matcher(s);
         }
         let (deadline, bell) = DeadlineBell::new();
-        let state = State::new(servent, hosts, listen, deadline);
+        let mut state = State::new(servent, hosts, listen, deadline);
+        state.push = super::push::PushState::new(config.firewalled, config.timing.firewall_window);
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
         let shared = Shared::new(config, servent_id, listen, state, stop_tx, |weak| {
             http(Box::new(move || {
@@ -96,6 +98,7 @@ impl Node {
             stop_rx,
         ));
         rt::spawn(timer::run(Arc::clone(&shared), bell));
+        super::giv::start(&shared);
         rt::spawn(upkeep::run(Arc::clone(&shared)));
         for peer in shared.config.peers.clone() {
             upkeep::spawn_connect(&shared, peer);
@@ -236,6 +239,24 @@ impl Node {
         let mut hosts = st.hosts.candidates(now);
         hosts.truncate(n);
         hosts
+    }
+
+    /// Sends a Push asking the servent `servent_id` (a firewalled one, say) to connect
+    /// back to us for file `index`, and waits at most `within` for its GIV connection
+    /// (`giv.rs`).
+    pub async fn push_and_wait(
+        &self,
+        servent_id: Guid,
+        index: u32,
+        within: Duration,
+    ) -> Result<super::push::GivConnection, super::push::PushError> {
+        super::giv::push_and_wait(&self.shared, servent_id, index, within).await
+    }
+
+    /// Whether this servent counts as firewalled now (its QueryHits then say so).
+    pub fn is_firewalled(&self) -> bool {
+        let now = self.shared.now();
+        self.shared.lock().push.firewalled(now)
     }
 
     /// Says Bye to peers that support it, flushes, closes every link, saves the host cache.

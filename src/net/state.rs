@@ -18,6 +18,7 @@ use crate::proto::{Guid, Payload, PayloadType};
 
 use super::deadline::DeadlineBell;
 use super::host_cache::HostCache;
+use super::push::PushState;
 use super::roles::LinkCounts;
 use super::send_queue::SendQueue;
 use crate::rt::TcpStream;
@@ -160,6 +161,9 @@ pub struct State {
     pub orphan_since: Option<Duration>,
     /// When our role last changed.
     pub last_role_switch: Option<Duration>,
+    /// Push and GIV: whether we are firewalled, Pushes to answer, downloads waiting for
+    /// a GIV (`push.rs`).
+    pub push: PushState,
     /// Reused encoding buffer of [`State::pump`].
     scratch: Vec<u8>,
 }
@@ -185,6 +189,7 @@ impl State {
             next_peer: 1,
             orphan_since: None,
             last_role_switch: None,
+            push: PushState::default(),
             scratch: Vec::new(),
         }
     }
@@ -204,6 +209,15 @@ impl State {
 
     /// Moves the core's outputs where they go. Call after every input.
     pub fn pump(&mut self, now: Duration) {
+        // Our QueryHits carry the push flag as we now see ourselves.
+        let firewalled = self.push.firewalled(now);
+        if firewalled != self.servent.firewalled() {
+            log::info!(
+                "we are {}firewalled now",
+                if firewalled { "" } else { "not " }
+            );
+            self.servent.set_firewalled(firewalled);
+        }
         // A flood hands the same descriptor to every neighbour in a row: encode it once.
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut encoded: Option<(*const Payload, Guid, u8, u8)> = None;
@@ -272,11 +286,13 @@ impl State {
                 }
                 Event::PushRequest { push, .. } => {
                     log::info!(
-                        "push request for file {} from {}:{}",
+                        "push request for file {} to {}:{}",
                         push.file_index,
                         push.ip,
                         push.port
                     );
+                    let our_ip = self.servent.config().ip;
+                    self.push.on_push_request(now, push, our_ip);
                 }
                 Event::Close { peer, reason } => {
                     log::info!("closing link {}: {reason}", peer.0);

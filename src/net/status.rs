@@ -111,6 +111,12 @@ pub(super) fn render(shared: &Shared) -> Value {
             "giv": c.giv_connections,
             "unknown": c.unknown_connections,
         },
+        "firewalled": {
+            "now": st.push.firewalled(now),
+            "configured": st.push.configured(),
+            "last_incoming_s_ago": st.push.last_incoming().map(|t| now.saturating_sub(t).as_secs_f64()),
+        },
+        "push": st.push.counters,
         "encode_errors": c.encode_errors,
         "queries": per_query,
         "hop_latency_ms": st.servent.hop_latency().mean().as_secs_f64() * 1e3,

@@ -10,6 +10,7 @@ mod descriptor;
 pub mod error;
 pub mod frame;
 pub mod ggep;
+pub mod giv;
 mod guid;
 pub mod handshake;
 mod header;

@@ -14,6 +14,7 @@ mod layout;
 mod matching;
 mod net;
 mod props;
+mod push;
 mod qrp;
 mod roles;
 mod routing;

@@ -62,7 +62,11 @@ impl Servent {
             return;
         };
         let limit = query.max_hits().map_or(DEFAULT_MAX_RESULTS, |n| n as usize);
-        let files = self.shared.matcher.matches(query, limit);
+        let files = if self.answers(query) {
+            self.shared.matcher.matches(query, limit)
+        } else {
+            Vec::new()
+        };
         if !files.is_empty() {
             self.stats.queries_answered += 1;
             let reply_ttl = self.reply_ttl(d.hops);
@@ -170,7 +174,7 @@ impl Servent {
                 results: chunk.iter().map(hit_result).collect(),
                 trailer: Some(Trailer::new(
                     self.config.vendor_code,
-                    false,
+                    self.config.firewalled,
                     false,
                     false,
                     false,

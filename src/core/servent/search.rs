@@ -27,6 +27,7 @@ impl Servent {
     /// meanwhile. A flood and every ring use a fresh descriptor ID each; all walkers of a
     /// walk share one.
     pub fn search(&mut self, now: Duration, query: Query, strategy: Strategy) -> SearchId {
+        let query = self.mark_firewalled(query);
         let guid = self.new_guid();
         let id = SearchId(guid);
         let mut state = SearchState {

@@ -107,6 +107,9 @@ impl Servent {
     /// neighbour it came from with TTL 1 (walker replies are routed by the reverse path,
     /// not by TTL).
     fn answer_walker(&mut self, now: Duration, from: PeerId, guid: Guid, query: &Query) {
+        if !self.answers(query) {
+            return;
+        }
         let limit = query.max_hits().map_or(DEFAULT_MAX_RESULTS, |n| n as usize);
         let files = self.shared.matcher.matches(query, limit);
         if files.is_empty() {

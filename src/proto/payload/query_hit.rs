@@ -21,7 +21,9 @@ pub const SERVENT_ID_LEN: usize = 16;
 /// Smallest result: index, size, empty name NUL, empty extension area NUL.
 const MIN_RESULT_LEN: usize = 10;
 
-/// Trailer flag: the responder is firewalled (send a Push).
+/// Trailer flag: the responder is firewalled (send a Push). Its value is in open-data
+/// byte 0 and its "meaningful" bit in byte 1, the other way round from the other flags:
+/// gtk-gnutella (`qhit.c`) always marks it meaningful and sets the value when firewalled.
 pub const FLAG_PUSH: u8 = 0x01;
 /// Trailer flag: all upload slots are busy.
 pub const FLAG_BUSY: u8 = 0x04;
@@ -195,6 +197,16 @@ pub struct QueryHit {
 }
 
 impl QueryHit {
+    /// The responder says it is firewalled (the trailer's push flag, set and marked
+    /// meaningful, as gtk-gnutella and LimeWire write it): reach it by Push, not by
+    /// connecting to its address.
+    pub fn needs_push(&self) -> bool {
+        self.trailer
+            .as_ref()
+            .and_then(|t| t.flag(FLAG_PUSH))
+            .unwrap_or(false)
+    }
+
     /// Reads a QueryHit payload: [`DecodeError::Truncated`] under 27 bytes, when the
     /// announced results cannot fit, or when the trailer is short;
     /// [`DecodeError::MissingNul`] when a name or extension area has no NUL.
