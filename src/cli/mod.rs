@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file. Library errors are typed; this layer turns
 //! them into `anyhow` reports for people.
 
+mod browse;
 mod churn;
 mod compare;
 mod costs;
@@ -37,6 +38,8 @@ pub enum Command {
     Mesh(mesh::MeshArgs),
     /// Download a file over HTTP: from a URL, or by urn:sha1 from several --source URLs.
     Get(get::GetArgs),
+    /// List the files another servent shares (browse host): name, size, SHA-1, magnet.
+    Browse(browse::BrowseArgs),
     /// Share files over HTTP only (no Gnutella mesh): for seeding and benchmarks.
     Share(share::ShareArgs),
     /// Compare search strategies (flooding, expanding ring, random walkers) in the
@@ -69,6 +72,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Search(args) => search::run(args),
         Command::Get(args) => get::run(args),
         Command::Share(args) => share::run(args),
+        Command::Browse(args) => browse::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Churn(args) => churn::run(args),
     }
