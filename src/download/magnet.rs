@@ -247,8 +247,15 @@ impl Magnet {
             Some(why) if self.ignored.len() < MAX_IGNORED => self.ignored.push((url, why)),
             Some(_) => {}
             None => {
-                // The scheme in lower case: the downloader takes only `http://`.
-                let url = format!("http://{}", &url[7..]);
+                // The scheme in lower case (the downloader takes only `http://`), and a
+                // source by bitprint asked by its SHA-1 (every servent serves that).
+                let url = match source_sha1(&url) {
+                    Some(d) if url.contains("/uri-res/N2R?") => {
+                        let (base, _) = url.split_once("/uri-res/N2R?").unwrap_or((&url, ""));
+                        format!("http://{}/uri-res/N2R?{}", &base[7..], hash::urn(&d))
+                    }
+                    _ => format!("http://{}", &url[7..]),
+                };
                 if self.sources.len() < MAX_MAGNET_SOURCES && !self.sources.contains(&url) {
                     self.sources.push(url);
                 }
@@ -430,9 +437,8 @@ mod tests {
         assert_eq!(m.size, Some(1234));
         assert_eq!(
             m.sources,
-            vec![format!(
-                "http://127.0.0.1:6346/uri-res/N2R?urn:bitprint:{B32}.{tiger}"
-            )]
+            vec![format!("http://127.0.0.1:6346/uri-res/N2R?urn:sha1:{B32}")],
+            "a source by bitprint is asked by its SHA-1"
         );
         assert_eq!(m.ignored.len(), 1, "{:?}", m.ignored);
     }
@@ -452,7 +458,7 @@ mod tests {
         assert_eq!(
             m.sources,
             vec![
-                format!("http://h:80/uri-res/N2R?urn:sha1:{}", B32.to_lowercase()),
+                format!("http://h:80/uri-res/N2R?urn:sha1:{B32}"),
                 "http://h:81/get/1/a%20b.txt".to_owned(),
             ],
             "the duplicate is dropped, the space escaped again"

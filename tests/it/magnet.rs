@@ -104,13 +104,14 @@ fn get_a_magnet_from_its_sources_verified_by_its_sha1() {
         wait_served(*addr, &urn);
     }
     // The magnet as gtk-gnutella writes it (xt after dn and xl, a bitprint, `?` escaped),
-    // with both sources, one as `as`, and a push:// source we cannot use.
+    // with both sources, one as `as` by bitprint (asked by its SHA-1: servent serves no
+    // bitprint), and a push:// source we cannot use.
     let tiger = "A".repeat(39);
     let (a, b) = (servents[0].1, servents[1].1);
     let b32 = &urn[9..];
     let link = format!(
         "magnet:?dn={}&xl={}&xt=urn:bitprint:{b32}.{tiger}\
-         &xs=http://{a}/uri-res/N2R%3F{urn}&as=http://{b}/uri-res/N2R%3F{urn}\
+         &xs=http://{a}/uri-res/N2R%3F{urn}&as=http://{b}/uri-res/N2R%3Furn:bitprint:{b32}.{tiger}\
          &xs=push://0123456789ABCDEF0123456789ABCDEF:{a}/uri-res/N2R%3F{urn}",
         percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC),
         data.len()
@@ -147,7 +148,10 @@ fn get_a_magnet_from_its_sources_verified_by_its_sha1() {
         Some([7u8; 20]),
         Some("wrong.ogg"),
         None,
-        vec![format!("http://{a}/get/0/x")],
+        vec![format!(
+            "http://{a}/get/0/{}",
+            percent_encoding::utf8_percent_encode(name, servent::library::hits::PATH_SEGMENT)
+        )],
     );
     let out = bin()
         .args(["get", &wrong.to_string()])
