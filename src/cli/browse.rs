@@ -29,11 +29,16 @@ pub struct BrowseArgs {
 }
 
 pub fn run(args: BrowseArgs) -> anyhow::Result<()> {
-    let addr: SocketAddr = args
+    // IPv4 first: servents listen on IPv4 (`localhost` may resolve to ::1 first).
+    let addrs: Vec<SocketAddr> = args
         .host
         .to_socket_addrs()
         .with_context(|| format!("expected HOST:PORT, got {:?}", args.host))?
-        .next()
+        .collect();
+    let addr = *addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
         .with_context(|| format!("{} has no address", args.host))?;
     let opts = BrowseOptions {
         stall_timeout: args.timeout,

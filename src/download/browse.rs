@@ -19,10 +19,9 @@ use super::magnet::{n2r_url, Magnet};
 use super::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT, USER_AGENT_VALUE};
 use crate::http::browse::GNUTELLA_PACKETS;
 use crate::http::client::{ClientError, Connection};
-use crate::library::hash::Sha1Digest;
-use crate::library::hits::{result_size, PATH_SEGMENT};
-use crate::proto::limits::MAX_PAYLOAD_LEN;
-use crate::proto::{self, Check, FrameError, Guid, Payload, PayloadType};
+use crate::library::browse::{HitStreamError, HitStreamReader, ListedFile, Listing};
+use crate::library::hash;
+use crate::library::hits::PATH_SEGMENT;
 use crate::rt;
 
 /// Most files kept from one browse by default: more than any servent shares, so only a
@@ -42,7 +41,7 @@ pub struct BrowseOptions {
     pub connect_timeout: Duration,
     /// Longest wait for the response head or the next body bytes.
     pub stall_timeout: Duration,
-    /// More files than this is an error ([`BrowseError::TooManyFiles`]).
+    /// More files than this is an error ([`HitStreamError::TooManyFiles`]).
     pub max_files: usize,
     /// More descriptor bytes than this is an error ([`BrowseError::TooMuchData`]).
     pub max_bytes: u64,
@@ -153,45 +152,15 @@ pub enum BrowseError {
         /// What zlib said.
         reason: String,
     },
-    /// A descriptor announcing more than 64 KiB.
+    /// The descriptors are not a listing: a descriptor over 64 KiB, one that is not a
+    /// QueryHit or does not decode, more files than [`BrowseOptions::max_files`], or the
+    /// answer ends inside one.
     #[error("{addr}: {source}")]
-    Frame {
+    Stream {
         /// The address browsed.
         addr: SocketAddr,
-        /// The framing error.
-        source: FrameError,
-    },
-    /// A descriptor that is not a QueryHit (gtk-gnutella stops there too).
-    #[error("{addr} sent a descriptor of type {payload_type:#04x}, not a QueryHit")]
-    NotQueryHit {
-        /// The address browsed.
-        addr: SocketAddr,
-        /// Its payload type byte.
-        payload_type: u8,
-    },
-    /// A QueryHit that does not decode.
-    #[error("{addr}: bad QueryHit: {source}")]
-    BadQueryHit {
-        /// The address browsed.
-        addr: SocketAddr,
-        /// The decoding error.
-        source: proto::DecodeError,
-    },
-    /// The stream ended inside a descriptor.
-    #[error("{addr}: the answer ends inside a descriptor ({left} bytes left over)")]
-    Truncated {
-        /// The address browsed.
-        addr: SocketAddr,
-        /// Bytes of the partial descriptor.
-        left: usize,
-    },
-    /// More files than [`BrowseOptions::max_files`].
-    #[error("{addr} lists more than {max} files")]
-    TooManyFiles {
-        /// The address browsed.
-        addr: SocketAddr,
-        /// The limit.
-        max: usize,
+        /// What is wrong with them.
+        source: HitStreamError,
     },
     /// More bytes than [`BrowseOptions::max_bytes`].
     #[error("{addr} sent more than {max} bytes of descriptors")]
@@ -256,29 +225,35 @@ pub async fn browse_host(addr: SocketAddr, opts: &BrowseOptions) -> Result<Brows
             reader.feed(d)?;
         }
     }
-    let (hits, servent_id, files) = reader.finish()?;
+    let listing = reader.finish()?;
     Ok(Browse {
         host: addr,
         server: header(SERVER),
         deflated,
-        hits,
-        servent_id: servent_id.map(|g| g.to_string()),
-        files,
+        hits: listing.hits,
+        servent_id: listing.servent_id,
+        files: listing
+            .files
+            .into_iter()
+            .map(|f| BrowsedFile {
+                magnet: file_magnet(addr, &f),
+                sha1: f.sha1.as_ref().map(hash::urn),
+                index: f.index,
+                name: f.name,
+                size: f.size,
+            })
+            .collect(),
     })
 }
 
-/// Reads the body's bytes: inflates them (when deflated), cuts descriptors and keeps the
-/// files of the QueryHits.
+/// Reads the body's bytes: inflates them (when deflated), within the byte limit, and
+/// hands them to the descriptor reader.
 pub struct HitReader {
     addr: SocketAddr,
     inflater: Option<Inflater>,
-    buf: Vec<u8>,
-    max_files: usize,
     max_bytes: u64,
     bytes: u64,
-    hits: usize,
-    servent_id: Option<Guid>,
-    files: Vec<BrowsedFile>,
+    hits: HitStreamReader,
 }
 
 /// The inflating side: zlib (as gtk-gnutella and servent send `deflate`) or raw deflate
@@ -299,13 +274,9 @@ impl HitReader {
                 head: Vec::new(),
                 ended: false,
             }),
-            buf: Vec::new(),
-            max_files: opts.max_files,
             max_bytes: opts.max_bytes,
             bytes: 0,
-            hits: 0,
-            servent_id: None,
-            files: Vec::new(),
+            hits: HitStreamReader::new(opts.max_files),
         }
     }
 
@@ -313,8 +284,7 @@ impl HitReader {
     pub fn feed(&mut self, mut data: &[u8]) -> Result<(), BrowseError> {
         let addr = self.addr;
         let Some(inf) = &mut self.inflater else {
-            self.push(data)?;
-            return self.cut();
+            return self.push(data);
         };
         if inf.stream.is_none() {
             inf.head.extend_from_slice(data);
@@ -329,13 +299,14 @@ impl HitReader {
         }
         let mut out = vec![0u8; INFLATE_STEP];
         while !data.is_empty() {
-            let Some(inf) = &mut self.inflater else {
-                break;
-            };
-            if inf.ended {
+            let Some(Inflater {
+                stream: Some(z),
+                ended: false,
+                ..
+            }) = &mut self.inflater
+            else {
                 break; // bytes after the stream's end are ignored
-            }
-            let Some(z) = inf.stream.as_mut() else { break };
+            };
             let (before_in, before_out) = (z.total_in(), z.total_out());
             let status = z
                 .decompress(data, &mut out, FlushDecompress::None)
@@ -345,10 +316,13 @@ impl HitReader {
                 })?;
             let used = (z.total_in() - before_in) as usize;
             let made = (z.total_out() - before_out) as usize;
-            inf.ended = status == Status::StreamEnd;
+            if status == Status::StreamEnd {
+                if let Some(inf) = &mut self.inflater {
+                    inf.ended = true;
+                }
+            }
             data = &data[used..];
             self.push(&out[..made])?;
-            self.cut()?;
             if used == 0 && made == 0 {
                 break;
             }
@@ -356,7 +330,7 @@ impl HitReader {
         Ok(())
     }
 
-    /// Appends inflated bytes, within the byte limit.
+    /// Hands inflated bytes to the descriptor reader, within the byte limit.
     fn push(&mut self, data: &[u8]) -> Result<(), BrowseError> {
         self.bytes += data.len() as u64;
         if self.bytes > self.max_bytes {
@@ -365,131 +339,72 @@ impl HitReader {
                 max: self.max_bytes,
             });
         }
-        self.buf.extend_from_slice(data);
-        Ok(())
-    }
-
-    /// Reads every whole descriptor at the front of the buffer.
-    fn cut(&mut self) -> Result<(), BrowseError> {
         let addr = self.addr;
-        let mut pos = 0;
-        while let Check::Complete(n) =
-            proto::check(&self.buf[pos..]).map_err(|source| BrowseError::Frame { addr, source })?
-        {
-            let frame = &self.buf[pos..pos + n];
-            pos += n;
-            if frame[16] != PayloadType::QueryHit.to_byte() {
-                return Err(BrowseError::NotQueryHit {
-                    addr,
-                    payload_type: frame[16],
-                });
-            }
-            let d =
-                proto::parse(frame).map_err(|source| BrowseError::BadQueryHit { addr, source })?;
-            let Payload::QueryHit(hit) = &*d.payload else {
-                continue;
-            };
-            self.hits += 1;
-            self.servent_id.get_or_insert(hit.servent_id);
-            for r in &hit.results {
-                if self.files.len() >= self.max_files {
-                    return Err(BrowseError::TooManyFiles {
-                        addr,
-                        max: self.max_files,
-                    });
-                }
-                let sha1 = r.sha1();
-                let name = r.name_lossy().into_owned();
-                let size = result_size(r);
-                let magnet = file_magnet(addr, r.index, &name, size, sha1);
-                self.files.push(BrowsedFile {
-                    index: r.index,
-                    name,
-                    size,
-                    sha1: r.sha1_urn(),
-                    magnet,
-                });
-            }
-        }
-        self.buf.drain(..pos);
-        debug_assert!(self.buf.len() <= MAX_PAYLOAD_LEN + proto::limits::HEADER_LEN);
-        Ok(())
+        self.hits
+            .push(data)
+            .map_err(|source| BrowseError::Stream { addr, source })
     }
 
-    /// The end of the body: the hits read, the servent ID, the files. Bytes of a
-    /// descriptor not finished are an error.
-    pub fn finish(self) -> Result<(usize, Option<Guid>, Vec<BrowsedFile>), BrowseError> {
-        let left = self.buf.len() + self.inflater.as_ref().map_or(0, |i| i.head.len());
-        if left > 0 {
-            return Err(BrowseError::Truncated {
-                addr: self.addr,
-                left,
+    /// The end of the body: what it listed. Bytes of a descriptor not finished are an
+    /// error.
+    pub fn finish(self) -> Result<Listing, BrowseError> {
+        let addr = self.addr;
+        let head = self.inflater.as_ref().map_or(0, |i| i.head.len());
+        if head > 0 {
+            return Err(BrowseError::Stream {
+                addr,
+                source: HitStreamError::Truncated(head),
             });
         }
-        Ok((self.hits, self.servent_id, self.files))
+        self.hits
+            .finish()
+            .map_err(|source| BrowseError::Stream { addr, source })
     }
 }
 
 /// A file's magnet: by `/uri-res/N2R?` at `addr` when its SHA-1 is known, else by
 /// `/get/<index>/<name>`.
-fn file_magnet(
-    addr: SocketAddr,
-    index: u32,
-    name: &str,
-    size: u64,
-    sha1: Option<Sha1Digest>,
-) -> String {
-    let source = match &sha1 {
+fn file_magnet(addr: SocketAddr, f: &ListedFile) -> String {
+    let source = match &f.sha1 {
         Some(d) => n2r_url(addr, d),
         None => format!(
-            "http://{addr}/get/{index}/{}",
-            percent_encoding::utf8_percent_encode(name, PATH_SEGMENT)
+            "http://{addr}/get/{}/{}",
+            f.index,
+            percent_encoding::utf8_percent_encode(&f.name, PATH_SEGMENT)
         ),
     };
-    Magnet::new(sha1, Some(name), Some(size), vec![source]).to_string()
+    Magnet::new(f.sha1, Some(&f.name), Some(f.size), vec![source]).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+    use std::sync::Arc;
 
     use super::*;
-    use crate::proto::payload::{HitResult, Ping, QueryHit, Trailer};
-    use crate::proto::Descriptor;
+    use crate::library::browse::HitEncoder;
+    use crate::library::SharedFile;
 
     fn addr() -> SocketAddr {
         "127.0.0.1:6346".parse().unwrap()
     }
 
     fn hits(n: u32) -> Vec<u8> {
-        let results = (0..n)
-            .map(|i| HitResult {
-                index: i,
-                size: i,
-                name: format!("f{i}").into_bytes(),
-                extensions: Vec::new(),
-            })
+        let files: Vec<Arc<SharedFile>> = (0..n)
+            .map(|i| Arc::new(SharedFile::detached(i, &format!("f{i}"), u64::from(i))))
             .collect();
-        let hit = QueryHit {
-            port: 1,
-            ip: "10.0.0.1".parse().unwrap(),
-            speed: 0,
-            results,
-            trailer: Some(Trailer::new(*b"TEST", false, false, false, false)),
-            servent_id: Guid([3; 16]),
-        };
-        Descriptor::new(Guid([0; 16]), 1, 0, Payload::QueryHit(hit))
-            .to_bytes()
-            .unwrap()
+        let mut out = Vec::new();
+        HitEncoder::new("10.0.0.1:1".parse().unwrap()).encode(&files, &mut out);
+        out
     }
 
     fn read(wire: &[u8], deflated: bool, opts: &BrowseOptions) -> Result<usize, BrowseError> {
         let mut r = HitReader::new(addr(), deflated, opts);
-        // Byte by byte: framing must not depend on how the body is cut.
+        // In small pieces: inflating and framing must not depend on how the body is cut.
         for b in wire.chunks(7) {
             r.feed(b)?;
         }
-        r.finish().map(|(_, _, files)| files.len())
+        r.finish().map(|l| l.files.len())
     }
 
     fn zlib(data: &[u8]) -> Vec<u8> {
@@ -510,44 +425,25 @@ mod tests {
     }
 
     #[test]
-    fn hostile_streams_are_typed_errors() {
+    fn hostile_bodies_are_typed_errors() {
         let o = BrowseOptions::default();
-        // A header announcing more than 64 KiB.
-        let mut big = hits(1);
-        big[19..23].copy_from_slice(&(MAX_PAYLOAD_LEN as u32 + 1).to_le_bytes());
-        assert!(matches!(
-            read(&big, false, &o),
-            Err(BrowseError::Frame { .. })
-        ));
-        // Another descriptor than a QueryHit.
-        let ping = Descriptor::new(Guid([1; 16]), 1, 0, Payload::Ping(Ping::default()))
-            .to_bytes()
-            .unwrap();
-        assert!(matches!(
-            read(&ping, false, &o),
-            Err(BrowseError::NotQueryHit {
-                payload_type: 0,
-                ..
-            })
-        ));
-        // A QueryHit announcing more results than it holds.
-        let mut lying = hits(2);
-        lying[23] = 200;
-        assert!(matches!(
-            read(&lying, false, &o),
-            Err(BrowseError::BadQueryHit { .. })
-        ));
-        // Cut inside a descriptor.
-        let cut = hits(5);
-        assert!(matches!(
-            read(&cut[..cut.len() - 3], false, &o),
-            Err(BrowseError::Truncated { .. })
-        ));
         // Not deflate at all.
         assert!(matches!(
             read(b"\x78\x9c this is not deflate", true, &o),
             Err(BrowseError::Inflate { .. })
         ));
+        // Cut inside a descriptor, deflated or not.
+        let cut = hits(5);
+        let cut = &cut[..cut.len() - 3];
+        for (wire, deflated) in [(cut.to_vec(), false), (zlib(cut), true)] {
+            assert!(matches!(
+                read(&wire, deflated, &o),
+                Err(BrowseError::Stream {
+                    source: HitStreamError::Truncated(_),
+                    ..
+                })
+            ));
+        }
         // A deflate bomb: 8 MB of hits (a few KB deflated) stop at the byte limit.
         let bomb = zlib(&hits(255).repeat((8 << 20) / hits(255).len()));
         assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
@@ -566,7 +462,10 @@ mod tests {
         };
         assert!(matches!(
             read(&hits(101), false, &few),
-            Err(BrowseError::TooManyFiles { max: 100, .. })
+            Err(BrowseError::Stream {
+                source: HitStreamError::TooManyFiles(100),
+                ..
+            })
         ));
     }
 }
