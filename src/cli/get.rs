@@ -27,8 +27,8 @@ pub struct GetArgs {
     /// Another URL serving the same file (repeatable): chunks are fetched in parallel.
     #[arg(long = "source", value_name = "URL")]
     sources: Vec<String>,
-    /// Where to save [default: the name in the URL]. FILE.part and FILE.part.state hold
-    /// the download until it is complete and verified.
+    /// Where to save [default: the magnet's name, or the name in the URL]. FILE.part and
+    /// FILE.part.state hold the download until it is complete and verified.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Progress and result as JSON lines on stdout.

@@ -36,7 +36,8 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Run N linked servents in this process on 127.0.0.1 (a local test mesh).
     Mesh(mesh::MeshArgs),
-    /// Download a file over HTTP: from a URL, or by urn:sha1 from several --source URLs.
+    /// Download a file over HTTP: from a URL, by urn:sha1 from several --source URLs, or
+    /// from a magnet link's sources.
     Get(get::GetArgs),
     /// List the files another servent shares (browse host): name, size, SHA-1, magnet.
     Browse(browse::BrowseArgs),
