@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop with gtk-gnutella on loopback (issue 11 item 7): servent and a real gtk-gnutella
 # linked both ways and in both roles, searches and downloads both ways, QRP exchanged and
-# honoured. Prints a PASS/FAIL/SKIP table (one line per case) and exits 1 if a case failed.
+# honoured, browse host and magnets both ways (issue 12). Prints a PASS/FAIL/SKIP table
+# (one line per case) and exits 1 if a case failed.
 #
 #   scripts/interop-gtkg.sh PATH_TO_GTK_GNUTELLA [--gui PATH_TO_GTK2_BUILD] [--json] [--keep]
 #
@@ -390,6 +391,95 @@ case_j() {
     echo "ultrapeer on both sides"
 }
 
+# (k) servent browses gtk-gnutella (browse host): every file listed is one gtk-gnutella
+# shares, with its size and SHA-1, and a magnet naming gtk-gnutella as its source.
+case_k() {
+    local out files n f name size sha bad=0 deflated shares
+    out="$(RUST_BACKTRACE=0 timeout $DOWNLOAD_WAIT "$BIN" browse "127.0.0.1:${GPORT[g1]}" --json 2>"$TMP/k.log")" \
+        || { echo "servent browse failed: $(grep -v "^Error" "$TMP/k.log" | head -1) $(head -1 "$TMP/k.log")"; return 1; }
+    echo "$out" >"$TMP/k.json"
+    files="$(jq -c 'select(.name)' <<<"$out")"
+    n="$(grep -c . <<<"$files")"
+    [ "$n" -gt 0 ] || { echo "no file listed ($(tail -1 <<<"$out"))"; return 1; }
+    while read -r f; do
+        name="$(jq -r .name <<<"$f")"; size="$(jq -r .size <<<"$f")"; sha="$(jq -r '.sha1 // ""' <<<"$f")"
+        local path="${GDIR[g1]}/share/$name"
+        if [ ! -f "$path" ] || [ "$(stat -c %s "$path")" != "$size" ] || [ "$sha" != "urn:sha1:$(sha1_b32 "$path")" ]; then
+            echo "listed file does not match the share: $f" >&2; bad=$((bad + 1))
+        fi
+        jq -e --arg src "http://127.0.0.1:${GPORT[g1]}/uri-res/N2R%3F$sha" '.magnet | contains($src)' <<<"$f" >/dev/null \
+            || { echo "magnet without gtk-gnutella as source: $f" >&2; bad=$((bad + 1)); }
+    done <<<"$files"
+    [ "$bad" -eq 0 ] || { echo "$bad of $n listed files wrong (see cases.log)"; return 1; }
+    # gtk-gnutella shares only its scan_extensions (not .dat): all of those must be listed.
+    shares="$(gsh g1 status | grep -o "Shares *[0-9]*" | grep -o "[0-9]*" | head -1)"
+    [ "$n" -eq "${shares:-0}" ] || { echo "$n files listed, gtk-gnutella's status says it shares ${shares:-?}"; return 1; }
+    deflated="$(tail -1 <<<"$out" | jq -r .browse.deflated)"
+    echo "all $n files gtk-gnutella shares, sizes and SHA-1s right, deflated: $deflated"
+}
+
+# (l) servent downloads from gtk-gnutella by the magnet its browse printed, byte-identical.
+case_l() {
+    [ -s "$TMP/k.json" ] || { echo "no browse listing (case k)"; return 2; }
+    local magnet name out="$TMP/l.out"
+    magnet="$(jq -r 'select(.name) | select(.name | test("alpha")) | .magnet' "$TMP/k.json" | head -1)"
+    name="$(jq -r 'select(.name) | select(.name | test("alpha")) | .name' "$TMP/k.json" | head -1)"
+    [ -n "$magnet" ] || { echo "no alpha file in the listing"; return 1; }
+    RUST_BACKTRACE=0 timeout $DOWNLOAD_WAIT "$BIN" get "$magnet" -o "$out" >"$TMP/l.log" 2>&1 \
+        || { echo "servent get MAGNET failed: $(grep -v "^Error" "$TMP/l.log" | head -1 | sed "s/^ *//")"; return 1; }
+    cmp -s "${GDIR[g1]}/share/$name" "$out" || { echo "downloaded file differs"; return 1; }
+    grep -q "SHA-1 verified" "$TMP/l.log" || { echo "not verified: $(head -1 "$TMP/l.log")"; return 1; }
+    echo "$(stat -c %s "$out") bytes identical, SHA-1 verified"
+}
+
+# (m) servent answers a browse request as gtk-gnutella's client sends it (Accept:
+# x-gnutella-packets, Accept-Encoding: deflate) with deflated QueryHits (read back by
+# `servent browse`); a browser's GET / still gets what it got before. (gtk-gnutella's shell
+# has no browse command: its own client is driven only from the GUI.)
+case_m() {
+    local head plain
+    head="$(curl -s -o /dev/null -D - -H 'Accept: application/x-gnutella-packets' \
+        -H 'Accept-Encoding: deflate' "http://127.0.0.1:${SPORT[s1]}/" | tr -d '\r')"
+    grep -qi '^content-type: application/x-gnutella-packets' <<<"$head" \
+        || { echo "no x-gnutella-packets answer: $(head -1 <<<"$head")"; return 1; }
+    grep -qi '^content-encoding: deflate' <<<"$head" || { echo "not deflated"; return 1; }
+    plain="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${SPORT[s1]}/")"
+    local n
+    n="$("$BIN" browse "127.0.0.1:${SPORT[s1]}" --json 2>/dev/null | jq -s 'map(select(.name)) | length')"
+    [ "${n:-0}" -eq "$(ls "$TMP/s1/share" | wc -l)" ] || { echo "servent browse of servent listed ${n:-0} files"; return 1; }
+    echo "deflated QueryHits ($n files); a plain GET / still answers $plain"
+}
+
+# (n) a magnet gtk-gnutella writes (`download show ID magnet` for a download of its own,
+# dn, xl, xt and its source as xs) is read by `servent get`, which downloads and verifies
+# the file. gtk-gnutella's source is a port where nothing listens yet (so the download
+# stays queued and keeps it); a servent sharing the file is then started there.
+case_n() {
+    local dir="$TMP/n" port sha size name magnet id gmagnet out="$TMP/n.out"
+    mkdir -p "$dir/share" "$dir/data"
+    head -c 123456 /dev/urandom >"$dir/share/n delta interop.bin"
+    touch -d "$FILE_DATE" "$dir/share"/*
+    sha="$(sha1_b32 "$dir/share/n delta interop.bin")"; size=123456; name="n-delta.bin"
+    port="$(free_port)"
+    magnet="magnet:?xt=urn:sha1:$sha&dn=$name&xl=$size&xs=http://127.0.0.1:$port/uri-res/N2R?urn:sha1:$sha"
+    gsh g1 "download add \"$magnet\"" >"$TMP/n.log"
+    id="$(gsh g1 downloads | grep -B1 "Filename: \"$name\"" | sed -n 's/^ *ID: *//p' | head -1)"
+    [ -n "$id" ] || { echo "gtk-gnutella lists no download of $name"; return 1; }
+    gmagnet="$(gsh g1 "download show $id magnet" | grep -o 'magnet:?[^"]*' | head -1)"
+    echo "gtk-gnutella's magnet: $gmagnet" >&2
+    [ -n "$gmagnet" ] || { echo "gtk-gnutella shows no magnet for download $id"; return 1; }
+    "$BIN" serve --listen "127.0.0.1:$port" --share "$dir/share" --data-dir "$dir/data" \
+        --min-peers 0 >"$dir/stdout" 2>"$dir/stderr" &
+    PIDS+=("$!")
+    wait_for 20 curl -sf -I "http://127.0.0.1:$port/uri-res/N2R?urn:sha1:$sha" -o /dev/null \
+        || { echo "servent on port $port does not serve the file"; return 1; }
+    RUST_BACKTRACE=0 timeout $DOWNLOAD_WAIT "$BIN" get "$gmagnet" -o "$out" >"$TMP/n.get" 2>&1 \
+        || { echo "servent get of gtk-gnutella's magnet failed: $(grep -v "^Error" "$TMP/n.get" | head -1)"; return 1; }
+    cmp -s "$dir/share/n delta interop.bin" "$out" || { echo "downloaded file differs"; return 1; }
+    grep -q "SHA-1 verified" "$TMP/n.get" || { echo "not verified: $(head -1 "$TMP/n.get")"; return 1; }
+    echo "read $(cut -c1-60 <<<"$gmagnet")...; $size bytes identical, verified"
+}
+
 # --- run ----------------------------------------------------------------------------------
 
 VERSION="$("${RUNAS[@]}" "$GTKG" --version 2>/dev/null | head -1)"
@@ -410,6 +500,10 @@ run_case g "search started in gtk-gnutella reaches servent" case_g
 run_case h "servent leaf under gtk-gnutella: QRT sent, only matching Queries" case_h
 run_case i "gtk-gnutella leaf under servent ultrapeer: QRT in /status" case_i
 run_case j "ultrapeer to ultrapeer" case_j
+run_case k "servent browse gtk-gnutella: its files, sizes, SHA-1s, magnets" case_k
+run_case l "servent get MAGNET (from the browse) from gtk-gnutella, identical" case_l
+run_case m "servent answers a gtk-gnutella-style browse request (deflated)" case_m
+run_case n "servent get reads a magnet gtk-gnutella wrote, verified" case_n
 
 FAILED=0
 for r in "${RESULTS[@]}"; do [ "$(cut -d'|' -f3 <<<"$r")" = FAIL ] && FAILED=$((FAILED + 1)); done

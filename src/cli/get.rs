@@ -1,6 +1,6 @@
-//! `servent get`: download one file over HTTP, from a URL or by SHA-1 from several
-//! sources, resumable, verified, with progress (a bar on a terminal, `--json` lines
-//! otherwise) and a summary table per source.
+//! `servent get`: download one file over HTTP, from a URL, by SHA-1 from several sources
+//! or from a magnet link's sources, resumable, verified, with progress (a bar on a
+//! terminal, `--json` lines otherwise) and a summary table per source.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,8 +9,10 @@ use anyhow::{bail, ensure};
 use clap::Args;
 
 use super::progress::{self, ProgressMode};
+use servent::download::magnet::Magnet;
 use servent::download::{
-    download, file_name_from_url, DownloadOptions, DownloadRequest, DEFAULT_CHUNK_SIZE,
+    download, file_name_from_url, sanitize_name, DownloadOptions, DownloadRequest,
+    DEFAULT_CHUNK_SIZE,
 };
 use servent::library::hash;
 use servent::library::hits::human_size;
@@ -18,14 +20,15 @@ use servent::rt;
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// `http://HOST:PORT/get/INDEX/NAME` (or any http:// URL), or `urn:sha1:BASE32` with
-    /// one or more --source.
+    /// `http://HOST:PORT/get/INDEX/NAME` (or any http:// URL), `urn:sha1:BASE32` with
+    /// one or more --source, or a magnet link (`'magnet:?xt=urn:sha1:...&dn=...&xs=...'`,
+    /// quoted for the shell) downloaded from its sources and verified by its SHA-1.
     target: String,
     /// Another URL serving the same file (repeatable): chunks are fetched in parallel.
     #[arg(long = "source", value_name = "URL")]
     sources: Vec<String>,
-    /// Where to save [default: the name in the URL]. FILE.part and FILE.part.state hold
-    /// the download until it is complete and verified.
+    /// Where to save [default: the magnet's name, or the name in the URL]. FILE.part and
+    /// FILE.part.state hold the download until it is complete and verified.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Progress and result as JSON lines on stdout.
@@ -39,29 +42,66 @@ pub struct GetArgs {
     stall_timeout: u64,
 }
 
-pub fn run(args: GetArgs) -> anyhow::Result<()> {
-    let (sources, sha1) = if let Some(d) = hash::parse_urn(&args.target) {
-        ensure!(
-            !args.sources.is_empty(),
-            "downloading by hash needs at least one --source URL"
-        );
-        (args.sources.clone(), Some(d))
-    } else if args.target.starts_with("http://") {
-        let mut s = vec![args.target.clone()];
-        s.extend(args.sources.iter().cloned());
-        (s, None)
+/// What to fetch: the sources, the SHA-1 to verify by, a name to save under, and the
+/// size a magnet announced.
+struct Target {
+    sources: Vec<String>,
+    sha1: Option<hash::Sha1Digest>,
+    name: Option<String>,
+    size: Option<u64>,
+}
+
+fn target(args: &GetArgs) -> anyhow::Result<Target> {
+    let t = &args.target;
+    let (mut sources, sha1, name, size) = if let Some(d) = hash::parse_urn(t) {
+        (Vec::new(), Some(d), None, None)
+    } else if t.starts_with("http://") {
+        (vec![t.clone()], None, None, None)
+    } else if t
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("magnet:"))
+    {
+        let m = Magnet::parse(t).map_err(|e| anyhow::anyhow!("cannot read the magnet: {e}"))?;
+        for (url, why) in &m.ignored {
+            eprintln!("warning: magnet source {url} skipped: {why}");
+        }
+        if m.sha1.is_none() {
+            eprintln!("warning: the magnet names no SHA-1: the file cannot be verified");
+        }
+        (m.sources, m.sha1, m.name, m.size)
     } else {
         bail!(
-            "expected an http:// URL or urn:sha1:<32 base32 characters>, got {:?}",
-            args.target
+            "expected an http:// URL, urn:sha1:<32 base32 characters> or a magnet:? link, got {:?}",
+            t
         );
     };
+    sources.extend(args.sources.iter().cloned());
+    ensure!(
+        !sources.is_empty(),
+        "no source to download from (a magnet names them in xs=): give one or more --source URL"
+    );
+    Ok(Target {
+        sources,
+        sha1,
+        name,
+        size,
+    })
+}
+
+pub fn run(args: GetArgs) -> anyhow::Result<()> {
+    let Target {
+        sources,
+        sha1,
+        name,
+        size,
+    } = target(&args)?;
     let output = match &args.output {
         Some(o) => o.clone(),
-        None => match sources
-            .iter()
-            .find_map(|s| s.contains("/get/").then(|| file_name_from_url(s)).flatten())
-        {
+        None => match name.as_deref().and_then(sanitize_name).or_else(|| {
+            sources
+                .iter()
+                .find_map(|s| s.contains("/get/").then(|| file_name_from_url(s)).flatten())
+        }) {
             Some(n) => PathBuf::from(n),
             None => match sha1 {
                 Some(d) => PathBuf::from(data_encoding::BASE32_NOPAD.encode(&d)),
@@ -86,6 +126,14 @@ pub fn run(args: GetArgs) -> anyhow::Result<()> {
         },
     };
     let report = rt::block_on(download(req));
+    if let (Ok(r), Some(xl)) = (&report, size) {
+        if r.size != xl {
+            eprintln!(
+                "warning: the magnet said {xl} bytes (xl), the file has {}",
+                r.size
+            );
+        }
+    }
     match report {
         Ok(r) if args.json => {
             println!("{}", serde_json::json!({"event": "done", "report": r}));

@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file. Library errors are typed; this layer turns
 //! them into `anyhow` reports for people.
 
+mod browse;
 mod churn;
 mod compare;
 mod costs;
@@ -36,8 +37,11 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Run N linked servents in this process on 127.0.0.1 (a local test mesh).
     Mesh(mesh::MeshArgs),
-    /// Download a file over HTTP: from a URL, or by urn:sha1 from several --source URLs.
+    /// Download a file over HTTP: from a URL, by urn:sha1 from several --source URLs, or
+    /// from a magnet link's sources.
     Get(get::GetArgs),
+    /// List the files another servent shares (browse host): name, size, SHA-1, magnet.
+    Browse(browse::BrowseArgs),
     /// Share files over HTTP only (no Gnutella mesh): for seeding and benchmarks.
     Share(share::ShareArgs),
     /// Compare search strategies (flooding, expanding ring, random walkers) in the
@@ -70,6 +74,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Search(args) => search::run(args),
         Command::Get(args) => get::run(args),
         Command::Share(args) => share::run(args),
+        Command::Browse(args) => browse::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Churn(args) => churn::run(args),
     }

@@ -1,8 +1,8 @@
 //! `servent search`: joins the mesh through one or more servents as a short-lived servent
 //! of its own (a real handshake), searches with a strategy, filters every hit by the full
-//! pattern (other servents do not know wildcards), prints the results grouped by SHA-1 and,
-//! with `--stats`, the search's cost; `--download` fetches the best group from all its
-//! sources.
+//! pattern (other servents do not know wildcards), prints the results grouped by SHA-1,
+//! each group's magnet link and, with `--stats`, the search's cost; `--download` fetches
+//! the best group from all its sources.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -17,6 +17,7 @@ use futures::StreamExt;
 use servent::core::strategy::QueryCost;
 use servent::core::RolePolicy;
 use servent::core::Strategy;
+use servent::download::magnet::Magnet;
 use servent::download::{download, sanitize_name, DownloadError, DownloadOptions, DownloadRequest};
 use servent::library::hash;
 use servent::library::hits::{filter_hits, group_hits, render_table, HitGroup, SearchHit};
@@ -153,14 +154,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             .into_iter()
             .filter(|(h, _)| pattern.matches_name(&h.name))
             .collect();
-        if args.json {
-            print_json(&shown, args.stats.then_some(&cost));
-        }
         let groups = group_hits(filter_hits(
             &pattern,
             shown.iter().map(|(h, _)| h.clone()).collect(),
         ));
-        if !args.json {
+        if args.json {
+            print_json(&shown, &groups, args.stats.then_some(&cost));
+        } else {
             print_groups(&args, &groups, &cost);
         }
         if args.download {
@@ -255,15 +255,28 @@ async fn collect_hits(
     (raw, cost, firewalled)
 }
 
-/// `--json`: one object per hit, then the cost record when `cost` is given (`--stats`).
-fn print_json(shown: &[(SearchHit, u8)], cost: Option<&Option<QueryCost>>) {
+/// `--json`: one object per hit (with the magnet of its group: every source of that
+/// file), then the cost record when `cost` is given (`--stats`).
+fn print_json(shown: &[(SearchHit, u8)], groups: &[HitGroup], cost: Option<&Option<QueryCost>>) {
+    let magnets: Vec<String> = groups
+        .iter()
+        .map(|g| Magnet::for_group(g).to_string())
+        .collect();
     for (h, hops) in shown {
+        let magnet = groups
+            .iter()
+            .position(|g| match &g.sha1_urn {
+                Some(u) => h.sha1_urn.as_ref() == Some(u),
+                None => h.sha1_urn.is_none() && g.name == h.name && g.size == h.size,
+            })
+            .map(|i| magnets[i].as_str());
         println!(
             "{}",
             serde_json::json!({
                 "name": h.name, "size": h.size, "sha1": h.sha1_urn, "index": h.index,
                 "host": h.addr.ip().to_string(), "port": h.addr.port(),
                 "servent_id": h.servent_id.to_string(), "hops": hops, "url": h.url(),
+                "magnet": magnet,
             })
         );
     }
@@ -272,12 +285,17 @@ fn print_json(shown: &[(SearchHit, u8)], cost: Option<&Option<QueryCost>>) {
     }
 }
 
-/// The results table (and the cost with `--stats`).
+/// The results table, then each group's magnet link under its number (for
+/// `servent get 'magnet:?...'`), and the cost with `--stats`.
 fn print_groups(args: &SearchArgs, groups: &[HitGroup], cost: &Option<QueryCost>) {
     if groups.is_empty() {
         println!("no results for {:?}", args.pattern);
     } else {
         print!("{}", render_table(groups));
+        println!();
+        for (i, g) in groups.iter().enumerate() {
+            println!("{:>3}  {}", i + 1, Magnet::for_group(g));
+        }
     }
     if args.stats {
         match cost {

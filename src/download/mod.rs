@@ -22,8 +22,10 @@
 //! its state are kept, the error names the expected and actual hashes and how many bytes
 //! each source served.
 
+pub mod browse;
 mod fetch;
 mod finish;
+pub mod magnet;
 mod names;
 mod part;
 mod probe;

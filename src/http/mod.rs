@@ -4,6 +4,7 @@
 
 pub mod admission;
 mod body;
+pub mod browse;
 pub(crate) mod client;
 mod context;
 mod deadline;

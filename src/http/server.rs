@@ -134,6 +134,9 @@ async fn dispatch(
             files::get_by_index(ctx, &req).await
         }
         (&Method::GET | &Method::HEAD, "/uri-res/N2R") => files::get_by_urn(ctx, &req).await,
+        (&Method::GET | &Method::HEAD, "/") if super::browse::wants_packets(&req) => {
+            super::browse::browse_host(ctx, &req)
+        }
         (&Method::POST, "/library/rescan") => rescan(ctx, peer).await,
         (_, "/library/rescan") => not_allowed("POST"),
         (&Method::GET | &Method::HEAD, _) => text(StatusCode::NOT_FOUND, "not found\n".into()),

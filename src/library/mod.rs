@@ -11,6 +11,7 @@
 //! - [`hits`]: the searching side: grouping received hits by SHA-1 and the results table.
 //! - [`qrp`]: the words of our query routing table and a Query's routing keys, folded.
 
+pub mod browse;
 pub mod hash;
 pub mod hits;
 pub mod index;

@@ -1,5 +1,6 @@
 //! The one integration test target (as in ripgrep): each module tests one layer.
 
+mod browse;
 mod churn;
 mod crashes;
 mod download;
@@ -11,6 +12,7 @@ mod handshake;
 mod hostile;
 pub mod http;
 mod layout;
+mod magnet;
 mod matching;
 mod net;
 mod props;
