@@ -170,6 +170,17 @@ impl<S> DeadlineIo<S> {
         Poll::Pending
     }
 
+    /// A write the caller makes on the socket itself (`sendfile`): `op` gets the socket and
+    /// is held to the write-stall timeout like [`AsyncWrite`]'s writes.
+    pub(super) fn poll_write_with<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(&mut S, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let poll = op(&mut self.inner, cx);
+        self.after_write(cx, poll)
+    }
+
     /// Pending until the deadline in force passes; then the error to fail the read with.
     fn poll_deadline(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<io::Error> {
         self.watch.reader.register(cx.waker());
