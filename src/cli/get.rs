@@ -37,9 +37,13 @@ pub struct GetArgs {
     /// Seconds without data before a source is called stalled and its chunk moved.
     #[arg(long, default_value_t = 20)]
     stall_timeout: u64,
+    /// Download limit (bytes per second, all sources together).
+    #[command(flatten)]
+    rates: super::library_args::DownloadRateArgs,
 }
 
 pub fn run(args: GetArgs) -> anyhow::Result<()> {
+    args.rates.apply();
     let (sources, sha1) = if let Some(d) = hash::parse_urn(&args.target) {
         ensure!(
             !args.sources.is_empty(),

@@ -1,6 +1,7 @@
 //! Options shared by every command that shares files (`--share`, `--share-hidden`,
 //! `--data-dir`, `--max-uploads`): flatten [`LibraryArgs`] into a command's arguments and
-//! build the library and the HTTP context from it.
+//! build the library and the HTTP context from it; and the bandwidth limits
+//! ([`RateArgs`], [`DownloadRateArgs`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 
+use servent::http::rate::{self, parse_rate, RateLimit};
 use servent::http::server::{HttpContext, DEFAULT_MAX_UPLOADS};
 use servent::library::{Library, LibraryConfig};
 
@@ -73,6 +75,66 @@ impl LibraryArgs {
         match library {
             Some(l) => ctx.with_library(l),
             None => ctx,
+        }
+    }
+}
+
+/// `--max-upload-rate` and `--max-download-rate`: token buckets shared by every upload,
+/// and by every download, of the process.
+#[derive(Debug, Clone, Args)]
+pub struct RateArgs {
+    /// Upload limit for every file body served, together, in bytes per second (500K, 2M:
+    /// K, M and G are powers of 1024) [default: unlimited].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub max_upload_rate: Option<u64>,
+    #[command(flatten)]
+    pub download: DownloadRateArgs,
+}
+
+/// `--max-download-rate` alone, for commands that only download.
+#[derive(Debug, Clone, Args)]
+pub struct DownloadRateArgs {
+    /// Download limit for every download, together, in bytes per second (500K, 2M: K, M
+    /// and G are powers of 1024) [default: unlimited].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub max_download_rate: Option<u64>,
+}
+
+impl DownloadRateArgs {
+    /// Sets the process's download limit (call before the first download).
+    pub fn apply(&self) {
+        rate::set_download_limit(self.max_download_rate);
+    }
+}
+
+impl RateArgs {
+    /// Sets the download limit and returns the upload limit to give the HTTP context.
+    pub fn apply(&self) -> Arc<RateLimit> {
+        self.download.apply();
+        Arc::new(RateLimit::new(self.max_upload_rate))
+    }
+}
+
+/// `status` with the bandwidth limits and the bytes through them added to its JSON object
+/// (as `bandwidth`: `upload` and `download`, each `limit_bytes_per_sec` and `bytes`).
+pub fn status_with_rates(
+    status: impl Fn() -> String + Send + Sync + 'static,
+    upload: Arc<RateLimit>,
+) -> impl Fn() -> String + Send + Sync + 'static {
+    move || {
+        let text = status();
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(mut o)) => {
+                o.insert(
+                    "bandwidth".into(),
+                    serde_json::json!({
+                        "upload": upload.status(),
+                        "download": rate::download().status(),
+                    }),
+                );
+                serde_json::Value::Object(o).to_string()
+            }
+            _ => text,
         }
     }
 }

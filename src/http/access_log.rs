@@ -21,6 +21,12 @@ pub const ACCESS_LOG_TARGET: &str = "servent::http::access";
 /// client cannot make each line 64 KiB.
 const MAX_LOGGED_TARGET: usize = 512;
 
+/// Whether requests are logged: the context asks for it and the logger takes info lines
+/// of [`ACCESS_LOG_TARGET`] (checked per request: nothing is built for a line not logged).
+pub(super) fn enabled(ctx_wants: bool) -> bool {
+    ctx_wants && log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info)
+}
+
 /// What is known of a request when it arrives.
 pub(super) struct Request {
     pub peer: SocketAddr,

@@ -82,9 +82,9 @@ impl HttpContext {
         self
     }
 
-    /// File bodies sent at most at `bytes_per_sec` in all (`None`: unlimited).
-    pub fn with_max_upload_rate(mut self, bytes_per_sec: Option<u64>) -> HttpContext {
-        self.upload_rate = Arc::new(RateLimit::new(bytes_per_sec));
+    /// File bodies sent within `limit`, all together (`--max-upload-rate`).
+    pub fn with_upload_limit(mut self, limit: Arc<RateLimit>) -> HttpContext {
+        self.upload_rate = limit;
         self
     }
 

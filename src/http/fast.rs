@@ -201,7 +201,7 @@ async fn answer(
     close: bool,
 ) -> io::Result<()> {
     ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
-    let line = ctx.access_log.then(|| {
+    let line = access_log::enabled(ctx.access_log).then(|| {
         let target = req.uri().path_and_query().map_or("", |p| p.as_str());
         access_log::Request::new(peer, req.method().as_str(), target)
     });

@@ -96,7 +96,7 @@ where
         watch.request_started();
         let ctx = Arc::clone(&ctx);
         let watch = Arc::clone(&watch);
-        let line = ctx.access_log.then(|| {
+        let line = access_log::enabled(ctx.access_log).then(|| {
             let target = req.uri().path_and_query().map_or("", |p| p.as_str());
             access_log::Request::new(peer, req.method().as_str(), target)
         });
