@@ -129,36 +129,20 @@ pub fn worker_threads() -> usize {
         })
 }
 
-/// A second handle on a connected TCP stream's socket, for writes the kernel makes itself
-/// (`sendfile`): the socket's descriptor, and a wait for room in its send buffer. It
-/// holds a duplicate of the descriptor registered with the reactor on its own, so the
-/// stream keeps reading and writing as before; drop it before the stream is closed.
+/// A duplicate of a connected stream's socket descriptor, for writes made with raw system
+/// calls on the blocking pool (`sendfile`); the stream keeps working as before.
 #[cfg(unix)]
-pub struct SocketWriter(async_io::Async<std::net::TcpStream>);
+pub fn socket_fd(stream: &TcpStream) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: the stream owns the descriptor and is borrowed for the whole call.
+    unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) }.try_clone_to_owned()
+}
 
+/// A stream's socket descriptor itself (valid while the stream lives).
 #[cfg(unix)]
-impl SocketWriter {
-    /// Duplicates `stream`'s socket (already non-blocking) and registers the duplicate.
-    pub fn new(stream: &TcpStream) -> io::Result<SocketWriter> {
-        use std::os::fd::{AsRawFd, BorrowedFd};
-        // SAFETY: the stream owns the descriptor and is borrowed for the whole call.
-        let fd = unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) }.try_clone_to_owned()?;
-        Ok(SocketWriter(async_io::Async::new_nonblocking(
-            std::net::TcpStream::from(fd),
-        )?))
-    }
-
-    /// The socket's descriptor, for a write made with a raw system call.
-    pub fn raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.0.get_ref().as_raw_fd()
-    }
-
-    /// Ready once the socket may take more bytes (after a write that returned
-    /// `WouldBlock`); pending until then, waking `cx`.
-    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.0.poll_writable(cx)
-    }
+pub fn socket_raw_fd(stream: &TcpStream) -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    stream.as_raw_fd()
 }
 
 /// hyper's timer on this runtime: hyper's own deadlines (`header_read_timeout`) sleep

@@ -97,7 +97,8 @@ impl Watch {
         self.reader.wake();
     }
 
-    fn cut_for(&self, end: HttpEnd) {
+    /// Records why we cut the connection (the first reason stays).
+    pub(super) fn cut_for(&self, end: HttpEnd) {
         self.lock().cut.get_or_insert(end);
     }
 
@@ -170,15 +171,14 @@ impl<S> DeadlineIo<S> {
         Poll::Pending
     }
 
-    /// A write the caller makes on the socket itself (`sendfile`): `op` gets the socket and
-    /// is held to the write-stall timeout like [`AsyncWrite`]'s writes.
-    pub(super) fn poll_write_with<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        op: impl FnOnce(&mut S, &mut Context<'_>) -> Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
-        let poll = op(&mut self.inner, cx);
-        self.after_write(cx, poll)
+    /// The socket (for a write made on it directly: `sendfile`).
+    pub(super) fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The connection's watch.
+    pub(super) fn watch(&self) -> &Watch {
+        &self.watch
     }
 
     /// Pending until the deadline in force passes; then the error to fail the read with.

@@ -30,7 +30,7 @@ use super::ended::HttpEnd;
 use super::files::{self, Answer, FileAnswer, INLINE_READ_MAX};
 use super::open_files::http_date;
 use super::response::Body;
-use super::sendfile::{self, Writer};
+use super::sendfile;
 use crate::rt::TcpStream;
 
 /// Longest request head the fast path reads (bytes); a longer one goes to hyper, which
@@ -65,7 +65,6 @@ pub(super) async fn serve(
     ctx: &Arc<HttpContext>,
     watch: &Watch,
 ) -> Fast {
-    let mut writer = Writer::default();
     loop {
         let next = match read_request(io, &mut buf).await {
             Ok(n) => n,
@@ -77,7 +76,7 @@ pub(super) async fn serve(
             return Fast::Handoff(buf);
         };
         watch.request_started();
-        let result = answer(io, &mut writer, ctx, peer, req, close).await;
+        let result = answer(io, ctx, peer, req, close).await;
         watch.response_done();
         match result {
             Ok(()) if !close => continue,
@@ -194,7 +193,6 @@ fn is_file_route(path: &str) -> bool {
 /// Answers one request: the file route's answer, written, and its access log line.
 async fn answer(
     io: &mut DeadlineIo<TcpStream>,
-    writer: &mut Writer,
     ctx: &Arc<HttpContext>,
     peer: SocketAddr,
     req: Request<()>,
@@ -222,10 +220,7 @@ async fn answer(
         }
         Answer::File(f) => {
             let status = f.status;
-            (
-                status,
-                write_file(io, writer, ctx, f, close, &mut sent).await,
-            )
+            (status, write_file(io, ctx, f, close, &mut sent).await)
         }
     };
     if let Some(line) = &line {
@@ -265,7 +260,6 @@ async fn write_done(
 /// large range with `sendfile`.
 async fn write_file(
     io: &mut DeadlineIo<TcpStream>,
-    writer: &mut Writer,
     ctx: &HttpContext,
     f: FileAnswer,
     close: bool,
@@ -301,9 +295,7 @@ async fn write_file(
             Segment::File(r) => {
                 write_all(io, &mut out).await?;
                 *sent += std::mem::take(&mut pending);
-                let rate = &ctx.upload_rate;
-                let served = &ctx.stats.bytes_served;
-                sendfile::send_range(io, writer, &handle, r, rate, served, sent).await?;
+                sendfile::send_range(io, ctx, &handle, r, sent).await?;
             }
         }
     }

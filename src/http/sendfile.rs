@@ -1,12 +1,13 @@
-//! Sending a range of a shared file on a connection: on Linux with `sendfile(2)`, the
-//! kernel copying from the page cache to the socket with no userspace buffer and a few
-//! calls per megabyte; elsewhere, or on a file system that cannot, by reading chunks and
-//! writing them. A window of the file whose first page is not in the page cache is read
-//! ahead on the blocking pool first (`readahead(2)`), so the executor thread does not wait
-//! for a disk inside `sendfile`. Every piece is let go by the upload limit first.
+//! Sending a large range of a shared file on a connection. On Linux, `sendfile(2)` on the
+//! blocking pool: the kernel copies from the page cache to the socket with no userspace
+//! buffer, and between calls the thread waits for room with `poll(2)` on the socket (no
+//! reactor round trip, no executor wake-up per megabyte, and a disk read never holds an
+//! executor thread). The wait is bounded by the write-stall timeout, every piece is let
+//! go by the upload limit first, and a connection dropped mid-transfer (the server
+//! stopped) shuts its socket down so the thread stops too. Elsewhere, or on a file system
+//! that cannot `sendfile`, chunks are read and written ([`copy_range`]).
 
 use std::fs::File;
-use std::future::poll_fn;
 use std::io;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,43 +16,37 @@ use std::sync::Arc;
 use futures::io::AsyncWriteExt;
 
 use super::body::STREAM_CHUNK;
+use super::context::HttpContext;
 use super::deadline::DeadlineIo;
 use super::disk::{self, Cached};
+use super::ended::HttpEnd;
 use super::rate::RateLimit;
 use crate::rt::{self, TcpStream};
 
-/// How much of the file is checked to be in the page cache (and read ahead if not) at a
-/// time, bytes: one probe per window is noise against the `sendfile` calls in it.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const CACHE_WINDOW: u64 = 4 * 1024 * 1024;
-
-/// The connection's socket as `sendfile` needs it, made on the first large body.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub(super) type Writer = Option<rt::SocketWriter>;
-/// Nothing to keep where bodies are copied.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub(super) type Writer = ();
-
-/// Sends `range` of `file` on `io`; returns the bytes sent before any error, through
-/// `sent`, and counts them in `served`.
+/// Sends `range` of `file` on `io`, adding the bytes sent to `sent` (also on error) and
+/// to the served counter. A client that takes nothing for the write-stall timeout is cut
+/// ([`HttpEnd::WriteStalled`]).
 pub(super) async fn send_range(
     io: &mut DeadlineIo<TcpStream>,
-    writer: &mut Writer,
+    ctx: &HttpContext,
     file: &Arc<File>,
     range: Range<u64>,
-    rate: &RateLimit,
-    served: &AtomicU64,
     sent: &mut u64,
 ) -> io::Result<()> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    let range = match linux::send_range(io, writer, file, range, rate, served, sent).await {
-        Ok(None) => return Ok(()),
-        Ok(Some(rest)) => rest,
-        Err(e) => return Err(e),
+    #[cfg(target_os = "linux")]
+    let range = match linux::send_range(io, ctx, file, range, sent).await? {
+        None => return Ok(()),
+        Some(rest) => rest,
     };
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    let () = *writer;
-    copy_range(io, file, range, rate, served, sent).await
+    copy_range(
+        io,
+        file,
+        range,
+        &ctx.upload_rate,
+        &ctx.stats.bytes_served,
+        sent,
+    )
+    .await
 }
 
 /// The portable way: chunks read (inline when cached) and written.
@@ -83,55 +78,186 @@ async fn copy_range(
     Ok(())
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// Why a transfer on the blocking pool ended early.
+#[cfg(target_os = "linux")]
+enum Stop {
+    /// This file or socket cannot be sent with `sendfile`: copy from this offset.
+    Unsupported(u64),
+    /// The client took nothing for the whole write-stall timeout.
+    Stalled,
+    Failed(io::Error),
+}
+
+#[cfg(target_os = "linux")]
 mod linux {
-    use std::os::fd::AsRawFd;
-    use std::task::{Context, Poll};
+    use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+    use std::time::{Duration, Instant};
 
     use super::*;
 
-    /// Sends what it can of `range` with `sendfile`; `Ok(Some(rest))` when the file system
-    /// cannot (before any byte of `rest` went), for the caller to copy.
+    /// Sends `range` with `sendfile` on the blocking pool; `Ok(Some(rest))` when the file
+    /// system cannot (nothing of `rest` sent), for the caller to copy.
     pub(super) async fn send_range(
         io: &mut DeadlineIo<TcpStream>,
-        writer: &mut Writer,
+        ctx: &HttpContext,
         file: &Arc<File>,
         range: Range<u64>,
-        rate: &RateLimit,
-        served: &AtomicU64,
         sent: &mut u64,
     ) -> io::Result<Option<Range<u64>>> {
-        let mut off = range.start;
-        let mut cached_to = off;
-        while off < range.end {
-            if off >= cached_to {
-                cached_to = (off + CACHE_WINDOW).min(range.end);
-                ensure_cached(file, off, cached_to - off).await?;
+        io.flush().await?;
+        let sock = rt::socket_fd(io.get_ref())?;
+        let job = Job {
+            sock,
+            file: Arc::clone(file),
+            range: range.clone(),
+            rate: Arc::clone(&ctx.upload_rate),
+            served: Arc::clone(&ctx.stats.bytes_served),
+            stall: ctx.gate.limits().write_stall_timeout,
+        };
+        let guard = InFlight(Some(rt::socket_raw_fd(io.get_ref())));
+        let (n, result) = rt::spawn_blocking(move || job.run()).await;
+        guard.disarm();
+        *sent += n;
+        match result {
+            Ok(()) => Ok(None),
+            Err(Stop::Unsupported(at)) => {
+                log::debug!("sendfile cannot send this file: copying instead");
+                Ok(Some(at..range.end))
             }
-            let piece = rate.piece(cached_to - off);
-            rate.take(piece).await;
-            let piece_end = off + piece;
-            while off < piece_end {
-                let want = (piece_end - off) as usize;
-                let n = poll_fn(|cx| {
-                    io.poll_write_with(cx, |s, cx| poll_sendfile(s, writer, cx, file, off, want))
-                })
-                .await;
-                let n = match n {
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Ok(n) => n as u64,
-                    Err(e) if off == range.start && cannot_sendfile(&e) => {
-                        log::debug!("sendfile unavailable ({e}): copying instead");
-                        return Ok(Some(off..range.end));
-                    }
-                    Err(e) => return Err(e),
-                };
-                off += n;
-                *sent += n;
-                served.fetch_add(n, Ordering::Relaxed);
+            Err(Stop::Stalled) => {
+                io.watch().cut_for(HttpEnd::WriteStalled);
+                Err(io::Error::new(io::ErrorKind::TimedOut, "write stalled"))
+            }
+            Err(Stop::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Shuts the socket down if the transfer's future is dropped before the thread is
+    /// done (the connection was aborted): the thread's next call fails and it ends.
+    struct InFlight(Option<RawFd>);
+
+    impl InFlight {
+        fn disarm(mut self) {
+            self.0 = None;
+        }
+    }
+
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            if let Some(fd) = self.0 {
+                // SAFETY: the connection's stream (which owns `fd`) outlives this guard:
+                // it is borrowed by the future holding it.
+                unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
             }
         }
-        Ok(None)
+    }
+
+    /// One transfer, run on the blocking pool.
+    struct Job {
+        sock: OwnedFd,
+        file: Arc<File>,
+        range: Range<u64>,
+        rate: Arc<RateLimit>,
+        served: Arc<AtomicU64>,
+        stall: Duration,
+    }
+
+    /// Largest count asked of one `sendfile` (Linux sends at most 0x7ffff000 at once).
+    const MAX_SENDFILE: u64 = 1 << 30;
+
+    impl Job {
+        /// Sends the range; the bytes sent, and how it ended.
+        fn run(self) -> (u64, Result<(), Stop>) {
+            let mut off = self.range.start;
+            let end = self.range.end;
+            let mut last_progress = Instant::now();
+            while off < end {
+                let piece = self.rate.piece((end - off).min(MAX_SENDFILE));
+                let wait = self.rate.reserve(piece);
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
+                }
+                let piece_end = off + piece;
+                while off < piece_end {
+                    match self.sendfile(off, (piece_end - off) as usize) {
+                        Ok(0) => {
+                            let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+                            return (off - self.range.start, Err(Stop::Failed(eof)));
+                        }
+                        Ok(n) => {
+                            off += n as u64;
+                            self.served.fetch_add(n as u64, Ordering::Relaxed);
+                            last_progress = Instant::now();
+                            if off < piece_end {
+                                // A short send: the buffer is full; wait for room.
+                                if let Err(stop) = self.wait_room(last_progress) {
+                                    return (off - self.range.start, Err(stop));
+                                }
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            if let Err(stop) = self.wait_room(last_progress) {
+                                return (off - self.range.start, Err(stop));
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if off == self.range.start && cannot_sendfile(&e) => {
+                            return (0, Err(Stop::Unsupported(off)));
+                        }
+                        Err(e) => return (off - self.range.start, Err(Stop::Failed(e))),
+                    }
+                }
+            }
+            (off - self.range.start, Ok(()))
+        }
+
+        fn sendfile(&self, offset: u64, count: usize) -> io::Result<usize> {
+            let mut off = libc::off_t::try_from(offset)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // SAFETY: both descriptors are open (owned by this job), and `off` is a valid
+            // offset the kernel may update.
+            let n = unsafe {
+                libc::sendfile(
+                    self.sock.as_raw_fd(),
+                    self.file.as_raw_fd(),
+                    &mut off,
+                    count,
+                )
+            };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        }
+
+        /// Waits until the socket has room, at most until the stall timeout since the
+        /// last progress.
+        fn wait_room(&self, last_progress: Instant) -> Result<(), Stop> {
+            loop {
+                let left = self.stall.saturating_sub(last_progress.elapsed());
+                if left.is_zero() {
+                    return Err(Stop::Stalled);
+                }
+                let mut pfd = libc::pollfd {
+                    fd: self.sock.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                let ms = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
+                // SAFETY: one valid pollfd for the duration of the call.
+                match unsafe { libc::poll(&mut pfd, 1, ms) } {
+                    n if n > 0 => return Ok(()),
+                    0 => return Err(Stop::Stalled),
+                    _ => {
+                        let e = io::Error::last_os_error();
+                        if e.kind() != io::ErrorKind::Interrupted {
+                            return Err(Stop::Failed(e));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Errors that say this file or socket cannot be sent with `sendfile` at all.
@@ -140,66 +266,5 @@ mod linux {
             e.raw_os_error(),
             Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
         )
-    }
-
-    /// One `sendfile` of at most `count` bytes at `offset`: pending while the socket's
-    /// buffer is full (woken when it has room).
-    fn poll_sendfile(
-        stream: &mut TcpStream,
-        writer: &mut Writer,
-        cx: &mut Context<'_>,
-        file: &File,
-        offset: u64,
-        count: usize,
-    ) -> Poll<io::Result<usize>> {
-        if writer.is_none() {
-            match rt::SocketWriter::new(stream) {
-                Ok(w) => *writer = Some(w),
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-        let Some(w) = writer.as_ref() else {
-            return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
-        };
-        let Ok(mut off) = libc::off_t::try_from(offset) else {
-            return Poll::Ready(Err(io::ErrorKind::InvalidInput.into()));
-        };
-        loop {
-            // SAFETY: both descriptors are open for the call (the writer and the file are
-            // borrowed), and `off` is a valid offset the kernel may update.
-            let n = unsafe { libc::sendfile(w.raw_fd(), file.as_raw_fd(), &mut off, count) };
-            if n >= 0 {
-                return Poll::Ready(Ok(n as usize));
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => match w.poll_writable(cx) {
-                    Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                },
-                _ => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-
-    /// Makes `len` bytes at `offset` likely cached: when their first page is not, they
-    /// are read ahead on the blocking pool (a failed read-ahead only costs speed).
-    async fn ensure_cached(file: &Arc<File>, offset: u64, len: u64) -> io::Result<()> {
-        if let Cached::Data(_) = disk::read_cached(file, offset, 1)? {
-            return Ok(());
-        }
-        let f = Arc::clone(file);
-        rt::spawn_blocking(move || {
-            let (Ok(off), Ok(n)) = (libc::off64_t::try_from(offset), usize::try_from(len)) else {
-                return;
-            };
-            // SAFETY: the descriptor is open (the file is held); readahead only fills the
-            // page cache.
-            unsafe { libc::readahead(f.as_raw_fd(), off, n) };
-        })
-        .await;
-        Ok(())
     }
 }
