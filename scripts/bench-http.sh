@@ -12,10 +12,10 @@
 # apart. Then (c) each server's system calls for one whole-file GET (strace -c -f
 # attached to it), per GiB. Writes JSON and an SVG chart to target/bench-http/.
 #
-# Eight connections, not 64: servent admits at most 8 HTTP connections per client address
-# (`http::limits::MAX_HTTP_PER_ADDRESS`, a flood defence) and wrk's all come from
-# 127.0.0.1, so with -c64 most of servent's answers would be 503 refusals. --connections
-# changes it for both servers.
+# Eight connections by default: servent admits at most 8 HTTP connections per client
+# address (`http::limits::MAX_HTTP_PER_ADDRESS`, a flood defence) and wrk's all come from
+# 127.0.0.1. --connections N changes it for both servers, and servent is then started with
+# --max-http-per-address N so that none is refused (a 503 costs less than an answer).
 #
 # Usage: scripts/bench-http.sh [--size-mib N] [--duration SECS] [--whole-gets N] [--rounds N]
 #                              [--connections N]
@@ -103,7 +103,8 @@ for _ in $(seq 50); do [ -s "$WORK/nginx/nginx.pid" ] && break; sleep 0.1; done
 
 echo "== starting servent share (hashing first)"
 "$SERVENT" share --share "$SHARE" --data-dir "$WORK/data" --listen 127.0.0.1:0 \
-    --max-uploads 1000 --wait-hashed >"$WORK/servent.log" 2>&1 &
+    --max-uploads 1000 --max-http-per-address "$((CONNS > 8 ? CONNS : 8))" --wait-hashed \
+    >"$WORK/servent.log" 2>&1 &
 SPID=$!
 PIDS+=("$SPID")
 for _ in $(seq 600); do grep -q "serving HTTP on" "$WORK/servent.log" && break; sleep 0.1; done

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use servent::http::rate::{self, parse_rate, RateLimit};
+use servent::http::limits::{HttpLimits, MAX_HTTP_PER_ADDRESS};
 use servent::http::server::{HttpContext, DEFAULT_MAX_UPLOADS};
 use servent::library::{Library, LibraryConfig};
 
@@ -29,6 +30,11 @@ pub struct LibraryArgs {
     /// Upload slots: file bodies sent at once; more requests get 503 + Retry-After.
     #[arg(long, default_value_t = DEFAULT_MAX_UPLOADS)]
     pub max_uploads: usize,
+    /// HTTP connections open at once from one client address (an IPv6 client: its /64);
+    /// more are refused with 503. Raise it for a benchmark whose clients all come from one
+    /// address.
+    #[arg(long, value_name = "N", default_value_t = MAX_HTTP_PER_ADDRESS)]
+    pub max_http_per_address: usize,
 }
 
 impl LibraryArgs {
@@ -71,7 +77,13 @@ impl LibraryArgs {
         status: impl Fn() -> String + Send + Sync + 'static,
         library: Option<Arc<Library>>,
     ) -> HttpContext {
-        let ctx = HttpContext::new(server_name, status).with_max_uploads(self.max_uploads);
+        let limits = HttpLimits {
+            max_per_address: self.max_http_per_address.max(1),
+            ..HttpLimits::default()
+        };
+        let ctx = HttpContext::new(server_name, status)
+            .with_max_uploads(self.max_uploads)
+            .with_limits(limits);
         match library {
             Some(l) => ctx.with_library(l),
             None => ctx,
