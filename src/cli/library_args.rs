@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 
-use servent::http::rate::{self, parse_rate, RateLimit};
 use servent::http::limits::{HttpLimits, MAX_HTTP_PER_ADDRESS};
+use servent::http::rate::{self, parse_rate, RateLimit};
 use servent::http::server::{HttpContext, DEFAULT_MAX_UPLOADS};
 use servent::library::{Library, LibraryConfig};
 

@@ -19,7 +19,6 @@ use super::body::STREAM_CHUNK;
 use super::context::HttpContext;
 use super::deadline::DeadlineIo;
 use super::disk::{self, Cached};
-use super::ended::HttpEnd;
 use super::rate::RateLimit;
 use crate::rt::{self, TcpStream};
 
@@ -93,6 +92,7 @@ mod linux {
     use std::os::fd::{AsRawFd, OwnedFd, RawFd};
     use std::time::{Duration, Instant};
 
+    use super::super::ended::HttpEnd;
     use super::*;
 
     /// Sends `range` with `sendfile` on the blocking pool; `Ok(Some(rest))` when the file
