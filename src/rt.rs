@@ -129,6 +129,22 @@ pub fn worker_threads() -> usize {
         })
 }
 
+/// A duplicate of a connected stream's socket descriptor, for writes made with raw system
+/// calls on the blocking pool (`sendfile`); the stream keeps working as before.
+#[cfg(unix)]
+pub fn socket_fd(stream: &TcpStream) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: the stream owns the descriptor and is borrowed for the whole call.
+    unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) }.try_clone_to_owned()
+}
+
+/// A stream's socket descriptor itself (valid while the stream lives).
+#[cfg(unix)]
+pub fn socket_raw_fd(stream: &TcpStream) -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    stream.as_raw_fd()
+}
+
 /// hyper's timer on this runtime: hyper's own deadlines (`header_read_timeout`) sleep
 /// through it, so they follow the same clock and executor as every other timer here.
 #[derive(Debug, Clone, Copy, Default)]

@@ -40,6 +40,9 @@ pub struct GetArgs {
     /// Seconds without data before a source is called stalled and its chunk moved.
     #[arg(long, default_value_t = 20)]
     stall_timeout: u64,
+    /// Download limit (bytes per second, all sources together).
+    #[command(flatten)]
+    rates: super::library_args::DownloadRateArgs,
 }
 
 /// What to fetch: the sources, the SHA-1 to verify by, a name to save under, and the
@@ -89,6 +92,7 @@ fn target(args: &GetArgs) -> anyhow::Result<Target> {
 }
 
 pub fn run(args: GetArgs) -> anyhow::Result<()> {
+    args.rates.apply();
     let Target {
         sources,
         sha1,

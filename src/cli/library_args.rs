@@ -1,6 +1,7 @@
 //! Options shared by every command that shares files (`--share`, `--share-hidden`,
 //! `--data-dir`, `--max-uploads`): flatten [`LibraryArgs`] into a command's arguments and
-//! build the library and the HTTP context from it.
+//! build the library and the HTTP context from it; and the bandwidth limits
+//! ([`RateArgs`], [`DownloadRateArgs`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,6 +9,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 
+use servent::http::limits::{HttpLimits, MAX_HTTP_PER_ADDRESS};
+use servent::http::rate::{self, parse_rate, RateLimit};
 use servent::http::server::{HttpContext, DEFAULT_MAX_UPLOADS};
 use servent::library::{Library, LibraryConfig};
 
@@ -27,6 +30,11 @@ pub struct LibraryArgs {
     /// Upload slots: file bodies sent at once; more requests get 503 + Retry-After.
     #[arg(long, default_value_t = DEFAULT_MAX_UPLOADS)]
     pub max_uploads: usize,
+    /// HTTP connections open at once from one client address (an IPv6 client: its /64);
+    /// more are refused with 503. Raise it for a benchmark whose clients all come from one
+    /// address.
+    #[arg(long, value_name = "N", default_value_t = MAX_HTTP_PER_ADDRESS)]
+    pub max_http_per_address: usize,
 }
 
 impl LibraryArgs {
@@ -69,10 +77,76 @@ impl LibraryArgs {
         status: impl Fn() -> String + Send + Sync + 'static,
         library: Option<Arc<Library>>,
     ) -> HttpContext {
-        let ctx = HttpContext::new(server_name, status).with_max_uploads(self.max_uploads);
+        let limits = HttpLimits {
+            max_per_address: self.max_http_per_address.max(1),
+            ..HttpLimits::default()
+        };
+        let ctx = HttpContext::new(server_name, status)
+            .with_max_uploads(self.max_uploads)
+            .with_limits(limits);
         match library {
             Some(l) => ctx.with_library(l),
             None => ctx,
+        }
+    }
+}
+
+/// `--max-upload-rate` and `--max-download-rate`: token buckets shared by every upload,
+/// and by every download, of the process.
+#[derive(Debug, Clone, Args)]
+pub struct RateArgs {
+    /// Upload limit for every file body served, together, in bytes per second (500K, 2M:
+    /// K, M and G are powers of 1024) [default: unlimited].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub max_upload_rate: Option<u64>,
+    #[command(flatten)]
+    pub download: DownloadRateArgs,
+}
+
+/// `--max-download-rate` alone, for commands that only download.
+#[derive(Debug, Clone, Args)]
+pub struct DownloadRateArgs {
+    /// Download limit for every download, together, in bytes per second (500K, 2M: K, M
+    /// and G are powers of 1024) [default: unlimited].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub max_download_rate: Option<u64>,
+}
+
+impl DownloadRateArgs {
+    /// Sets the process's download limit (call before the first download).
+    pub fn apply(&self) {
+        rate::set_download_limit(self.max_download_rate);
+    }
+}
+
+impl RateArgs {
+    /// Sets the download limit and returns the upload limit to give the HTTP context.
+    pub fn apply(&self) -> Arc<RateLimit> {
+        self.download.apply();
+        Arc::new(RateLimit::new(self.max_upload_rate))
+    }
+}
+
+/// `status` with the bandwidth limits and the bytes through them added to its JSON object
+/// (as `bandwidth`: `upload` and `download`, each `limit_bytes_per_sec` and `bytes`).
+pub fn status_with_rates(
+    status: impl Fn() -> String + Send + Sync + 'static,
+    upload: Arc<RateLimit>,
+) -> impl Fn() -> String + Send + Sync + 'static {
+    move || {
+        let text = status();
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(mut o)) => {
+                o.insert(
+                    "bandwidth".into(),
+                    serde_json::json!({
+                        "upload": upload.status(),
+                        "download": rate::download().status(),
+                    }),
+                );
+                serde_json::Value::Object(o).to_string()
+            }
+            _ => text,
         }
     }
 }

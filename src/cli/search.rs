@@ -69,6 +69,9 @@ pub struct SearchArgs {
     /// Where to save a download [default: the file's name].
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Download limit (bytes per second, all sources together).
+    #[command(flatten)]
+    rates: super::library_args::DownloadRateArgs,
 }
 
 /// `5s`, `500ms`, `2m` or plain seconds.
@@ -137,6 +140,7 @@ impl SearchArgs {
 }
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    args.rates.apply();
     // Refuse what cannot be answered sensibly before touching the network.
     let pattern = Pattern::parse(&args.pattern)
         .map_err(|e| anyhow::anyhow!("cannot search for {:?}: {e}", args.pattern))?;

@@ -1,6 +1,7 @@
 //! `servent serve`: one servent on a TCP port, until Ctrl-C.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -8,7 +9,7 @@ use servent::core::RolePolicy;
 use servent::net::{Node, NodeConfig};
 use servent::rt;
 
-use super::library_args::LibraryArgs;
+use super::library_args::{status_with_rates, LibraryArgs, RateArgs};
 use super::signals;
 use servent::net::handshake::user_agent;
 
@@ -24,6 +25,13 @@ pub struct ServeArgs {
     /// servent ID: a restarted servent rejoins without --peer and keeps its ID).
     #[command(flatten)]
     pub library: LibraryArgs,
+    /// Bandwidth limits (shown in /status as `bandwidth`).
+    #[command(flatten)]
+    pub rates: RateArgs,
+    /// No access log: one line per HTTP request (client, method, path, status, bytes,
+    /// duration) is logged at info level otherwise.
+    #[arg(long)]
+    pub quiet: bool,
     /// Ultrapeer or leaf. auto: a leaf when there are servents to join, an ultrapeer when
     /// there are none or no ultrapeer takes it in (within 10 s), a leaf again when an
     /// ultrapeer says ultrapeers are not needed; as real 0.6 servents decide.
@@ -85,10 +93,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut sigs = signals::signals()?;
     let library = args.library.open_library()?;
     let matcher = library.as_ref().map(|l| l.shared_files());
+    let upload = args.rates.apply();
+    let access_log = !args.quiet;
     rt::block_on(async move {
         let http_args = args.library.clone();
         let node = Node::start(args.node_config(), matcher, move |status| {
-            http_args.http_context(user_agent(), status, library)
+            let status = status_with_rates(status, Arc::clone(&upload));
+            http_args
+                .http_context(user_agent(), status, library)
+                .with_upload_limit(upload)
+                .with_access_log(access_log)
         })
         .await?;
         println!(

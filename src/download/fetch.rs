@@ -100,6 +100,7 @@ async fn fetch(
                 return Err(FetchError::Length { got, want });
             }
             buf.extend_from_slice(d);
+            crate::http::rate::download().take(d.len() as u64).await;
             buffered = Some(got);
         }
         if shared.progress(id, range, buffered) == Transfer::Abandon {

@@ -1,5 +1,6 @@
 //! The body of a shared file's answer: its segments (file ranges, multipart part
-//! headers) read from disk in bounded chunks, one chunk in flight on the blocking pool.
+//! headers) read from disk in bounded chunks, one chunk in flight on the blocking pool,
+//! each chunk let go by the upload limit ([`super::rate`]) first.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -16,6 +17,7 @@ use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 
 use super::disk::{self, Cached};
+use super::rate::RateLimit;
 use super::uploads::SlotGuard;
 use crate::rt::{self, JoinHandle};
 
@@ -81,6 +83,10 @@ pub(super) struct FileBody {
     remaining: u64,
     served: Arc<AtomicU64>,
     _slot: Option<SlotGuard>,
+    /// The upload limit, the bytes it let go that are not read yet, and the wait for it.
+    rate: Option<Arc<RateLimit>>,
+    granted: u64,
+    pacing: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
 }
 
 impl FileBody {
@@ -100,7 +106,41 @@ impl FileBody {
             remaining: len,
             served,
             _slot: slot,
+            rate: None,
+            granted: 0,
+            pacing: None,
         }
+    }
+
+    /// The same body, each chunk let go by `rate` first.
+    pub(super) fn paced(mut self, rate: Arc<RateLimit>) -> FileBody {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// How much of a chunk of at most `n` bytes may be read now: all when unpaced; else
+    /// what the limit let go, once its wait is over (`None`: still waiting).
+    fn grant(&mut self, cx: &mut Context<'_>, n: u64) -> Option<u64> {
+        let Some(rate) = &self.rate else {
+            return Some(n);
+        };
+        if self.granted == 0 {
+            let want = rate.piece(n);
+            let wait = rate.reserve(want);
+            self.granted = want;
+            if !wait.is_zero() {
+                self.pacing = Some(Box::pin(rt::sleep(wait)));
+            }
+        }
+        if let Some(p) = &mut self.pacing {
+            if p.as_mut().poll(cx).is_pending() {
+                return None;
+            }
+            self.pacing = None;
+        }
+        let n = n.min(self.granted);
+        self.granted -= n;
+        Some(n)
     }
 }
 
@@ -134,11 +174,19 @@ impl hyper::body::Body for FileBody {
                 }
                 Some(Segment::File(r)) if r.is_empty() => continue,
                 Some(Segment::File(r)) => {
-                    let n = (r.end - r.start).min(STREAM_CHUNK) as usize;
+                    let Some(n) = this.grant(cx, (r.end - r.start).min(STREAM_CHUNK)) else {
+                        this.segments.push_front(Segment::File(r));
+                        return Poll::Pending;
+                    };
+                    let n = n as usize;
                     let start = r.start;
                     match disk::read_cached(&this.file, start, n) {
                         Ok(Cached::Data(b)) => {
                             let got = b.len() as u64;
+                            if this.rate.is_some() {
+                                // Only a cached prefix: the rest of the grant stays.
+                                this.granted += n as u64 - got;
+                            }
                             if start + got < r.end {
                                 this.segments.push_front(Segment::File(start + got..r.end));
                             }

@@ -11,6 +11,7 @@ use super::admission::Gate;
 use super::ended::EndCounters;
 use super::limits::HttpLimits;
 use super::open_files::OpenFiles;
+use super::rate::RateLimit;
 use super::uploads::UploadSlots;
 use crate::library::Library;
 
@@ -33,6 +34,10 @@ pub struct HttpContext {
     pub gate: Gate,
     /// Request, byte and refusal counters for `/status`.
     pub stats: HttpStats,
+    /// The upload limit shared by every file body sent (`--max-upload-rate`).
+    pub upload_rate: Arc<RateLimit>,
+    /// Whether each request is logged at info level (the access log; off with `--quiet`).
+    pub access_log: bool,
     pub(crate) open_files: OpenFiles,
     server_header: OnceLock<Option<HeaderValue>>,
 }
@@ -51,6 +56,8 @@ impl HttpContext {
             uploads: UploadSlots::new(DEFAULT_MAX_UPLOADS),
             gate: Gate::new(HttpLimits::default()),
             stats: HttpStats::default(),
+            upload_rate: Arc::new(RateLimit::unlimited()),
+            access_log: true,
             open_files: OpenFiles::default(),
             server_header: OnceLock::new(),
         }
@@ -72,6 +79,18 @@ impl HttpContext {
     /// At most `n` file bodies at once; more get 503 with `Retry-After`.
     pub fn with_max_uploads(mut self, n: usize) -> HttpContext {
         self.uploads = UploadSlots::new(n);
+        self
+    }
+
+    /// File bodies sent within `limit`, all together (`--max-upload-rate`).
+    pub fn with_upload_limit(mut self, limit: Arc<RateLimit>) -> HttpContext {
+        self.upload_rate = limit;
+        self
+    }
+
+    /// Logs one line per request (true, the default) or none.
+    pub fn with_access_log(mut self, on: bool) -> HttpContext {
+        self.access_log = on;
         self
     }
 

@@ -97,7 +97,8 @@ impl Watch {
         self.reader.wake();
     }
 
-    fn cut_for(&self, end: HttpEnd) {
+    /// Records why we cut the connection (the first reason stays).
+    pub(super) fn cut_for(&self, end: HttpEnd) {
         self.lock().cut.get_or_insert(end);
     }
 
@@ -170,31 +171,50 @@ impl<S> DeadlineIo<S> {
         Poll::Pending
     }
 
+    /// The socket (for a write made on it directly: `sendfile`).
+    pub(super) fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The connection's watch.
+    pub(super) fn watch(&self) -> &Watch {
+        &self.watch
+    }
+
     /// Pending until the deadline in force passes; then the error to fail the read with.
+    ///
+    /// One timer serves many deadlines: a deadline that moved later (the next idle
+    /// period, after each answer) keeps the armed timer, which on firing early is armed
+    /// again for the deadline then in force. So a keep-alive connection does not make
+    /// and drop a timer per request (each one a wake-up of the reactor).
     fn poll_deadline(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<io::Error> {
         self.watch.reader.register(cx.waker());
         let (at, end) = match self.watch.deadline(&self.limits) {
             Err(end) => return Poll::Ready(cut_error(end)),
-            Ok(None) => {
-                self.timer = None;
-                return Poll::Pending;
-            }
+            // No deadline while answering: an armed timer may stay (it only wakes us).
+            Ok(None) => return Poll::Pending,
             Ok(Some(d)) => d,
         };
         if now >= at {
             self.watch.cut_for(end);
             return Poll::Ready(cut_error(end));
         }
-        if self.timer.as_ref().map(|t| t.0) != Some(at) {
-            self.timer = Some((at, Box::pin(rt::sleep(at - now))));
-        }
-        match self.timer.as_mut().map(|t| t.1.as_mut().poll(cx)) {
-            Some(Poll::Ready(())) => {
-                self.timer = None;
-                self.watch.cut_for(end);
-                Poll::Ready(cut_error(end))
+        loop {
+            if self.timer.as_ref().is_none_or(|t| t.0 > at) {
+                let now = Instant::now();
+                self.timer = Some((at, Box::pin(rt::sleep(at.saturating_duration_since(now)))));
             }
-            _ => Poll::Pending,
+            match self.timer.as_mut().map(|t| t.1.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => {
+                    self.timer = None;
+                    if Instant::now() >= at {
+                        self.watch.cut_for(end);
+                        return Poll::Ready(cut_error(end));
+                    }
+                    // Armed for an earlier deadline: arm it for this one.
+                }
+                _ => return Poll::Pending,
+            }
         }
     }
 }

@@ -9,6 +9,10 @@
 //! read on a kept-open handle, inline: a page-cache hit costs microseconds, less than a
 //! hop to the blocking pool. Larger bodies stream in [`super::body::STREAM_CHUNK`] pieces, each read
 //! on the blocking pool, so memory per upload stays at one chunk.
+//!
+//! A route answers with an [`Answer`]: a finished response (an error, a `HEAD`), or the
+//! file body to send ([`FileAnswer`]), which hyper's path turns into a streamed body
+//! ([`FileAnswer::into_response`]) and the fast path (`super::fast`) writes itself.
 
 use std::fs::File;
 use std::io;
@@ -19,7 +23,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
@@ -29,7 +32,9 @@ use super::context::HttpContext;
 use super::disk::{self, Cached};
 use super::open_files::FileHeaders;
 use super::range::{self, RangePlan};
+use super::rate::RateLimit;
 use super::response::{empty, full, put, respond, text, Body};
+use super::uploads::SlotGuard;
 use crate::library::{hash, SharedFile};
 use crate::rt;
 
@@ -38,13 +43,47 @@ pub(super) const INLINE_READ_MAX: u64 = 64 * 1024;
 /// What a busy servent asks a downloader to wait before trying again.
 pub(super) const BUSY_RETRY_AFTER: Duration = Duration::from_secs(30);
 
+/// How a file route answers.
+pub(super) enum Answer {
+    /// A finished response (an error, a refusal, a `HEAD`).
+    Done(Response<Body>),
+    /// A shared file's body to send.
+    File(FileAnswer),
+}
+
+impl From<Response<Body>> for Answer {
+    fn from(r: Response<Body>) -> Answer {
+        Answer::Done(r)
+    }
+}
+
+impl Answer {
+    /// The answer as hyper sends it.
+    pub(super) async fn into_response(self, ctx: &HttpContext) -> Response<Body> {
+        match self {
+            Answer::Done(r) => r,
+            Answer::File(f) => f.into_response(ctx).await,
+        }
+    }
+}
+
+/// A shared file's answer before its body is sent: status and headers (`Content-Length`
+/// included), the open file, the body's segments, and the upload slot it holds.
+pub(super) struct FileAnswer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub handle: Arc<File>,
+    pub segments: Vec<Segment>,
+    pub len: u64,
+    pub slot: Option<SlotGuard>,
+    /// The file's path, for a log line when reading it fails.
+    pub path: std::path::PathBuf,
+}
+
 /// `GET`/`HEAD /get/<index>/<name>`: the index and the name must agree.
-pub(super) async fn get_by_index(ctx: &HttpContext, req: &Request<Incoming>) -> Response<Body> {
+pub(super) async fn get_by_index<B>(ctx: &HttpContext, req: &Request<B>) -> Answer {
     let Some(lib) = &ctx.library else {
-        return text(
-            StatusCode::NOT_FOUND,
-            "this servent shares no files\n".into(),
-        );
+        return no_files();
     };
     let rest = &req.uri().path()["/get/".len()..];
     let Some((index, name)) = rest.split_once('/') else {
@@ -80,12 +119,9 @@ fn name_agrees(segment: &str, name: &str) -> bool {
 }
 
 /// `GET`/`HEAD /uri-res/N2R?urn:sha1:<base32>`.
-pub(super) async fn get_by_urn(ctx: &HttpContext, req: &Request<Incoming>) -> Response<Body> {
+pub(super) async fn get_by_urn<B>(ctx: &HttpContext, req: &Request<B>) -> Answer {
     let Some(lib) = &ctx.library else {
-        return text(
-            StatusCode::NOT_FOUND,
-            "this servent shares no files\n".into(),
-        );
+        return no_files();
     };
     let query = req.uri().query().unwrap_or("");
     let query = percent_decode_str(query).decode_utf8_lossy();
@@ -93,7 +129,8 @@ pub(super) async fn get_by_urn(ctx: &HttpContext, req: &Request<Incoming>) -> Re
         return text(
             StatusCode::BAD_REQUEST,
             "expected /uri-res/N2R?urn:sha1:<32 base32 characters>\n".into(),
-        );
+        )
+        .into();
     };
     match lib.by_sha1(&digest) {
         Some(file) => serve(ctx, req, file).await,
@@ -101,16 +138,20 @@ pub(super) async fn get_by_urn(ctx: &HttpContext, req: &Request<Incoming>) -> Re
     }
 }
 
-fn not_found() -> Response<Body> {
-    text(StatusCode::NOT_FOUND, "no such shared file\n".into())
+fn not_found() -> Answer {
+    text(StatusCode::NOT_FOUND, "no such shared file\n".into()).into()
+}
+
+fn no_files() -> Answer {
+    text(
+        StatusCode::NOT_FOUND,
+        "this servent shares no files\n".into(),
+    )
+    .into()
 }
 
 /// Answers a request for one shared file.
-async fn serve(
-    ctx: &HttpContext,
-    req: &Request<Incoming>,
-    file: Arc<SharedFile>,
-) -> Response<Body> {
+async fn serve<B>(ctx: &HttpContext, req: &Request<B>, file: Arc<SharedFile>) -> Answer {
     let head = req.method() == Method::HEAD;
     let len = file.size;
     let (handle, fh) = match ctx.open_files.get(&file) {
@@ -120,7 +161,8 @@ async fn serve(
             return text(
                 StatusCode::NOT_FOUND,
                 "the shared file changed or disappeared; it is back after a rescan\n".into(),
-            );
+            )
+            .into();
         }
     };
     let plan = range_plan(req, &fh, len);
@@ -132,47 +174,72 @@ async fn serve(
             &format!("bytes */{len}"),
         );
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
-        return respond(StatusCode::RANGE_NOT_SATISFIABLE, headers, empty());
+        return respond(StatusCode::RANGE_NOT_SATISFIABLE, headers, empty()).into();
     }
     let slot = if head {
         None
     } else {
         match ctx.uploads.try_acquire() {
             Some(s) => Some(s),
-            None => return busy(ctx),
+            None => return busy(ctx).into(),
         }
     };
     let (status, segments, body_len) = body_plan(plan, &fh, len, &mut headers);
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
     if head {
-        return respond(status, headers, empty());
+        return respond(status, headers, empty()).into();
     }
-    // One small range: one positioned read, inline when cached.
-    if let [Segment::File(r)] = segments.as_slice() {
-        if r.end - r.start <= INLINE_READ_MAX {
-            return match read_inline(&handle, r.clone()).await {
-                Ok(b) => {
-                    ctx.stats
-                        .bytes_served
-                        .fetch_add(b.len() as u64, Ordering::Relaxed);
-                    drop(slot);
-                    respond(status, headers, full(b))
-                }
-                Err(e) => {
-                    log::warn!("reading {}: {e}", file.path.display());
-                    text(StatusCode::INTERNAL_SERVER_ERROR, "read error\n".into())
-                }
-            };
+    Answer::File(FileAnswer {
+        status,
+        headers,
+        handle,
+        segments,
+        len: body_len,
+        slot,
+        path: file.path.clone(),
+    })
+}
+
+impl FileAnswer {
+    /// The answer as hyper sends it: one small range read at once (inline when cached),
+    /// anything else streamed in chunks ([`FileBody`]), both paced by the upload limit.
+    pub(super) async fn into_response(self, ctx: &HttpContext) -> Response<Body> {
+        let FileAnswer {
+            status,
+            headers,
+            handle,
+            segments,
+            len,
+            slot,
+            path,
+        } = self;
+        if let [Segment::File(r)] = segments.as_slice() {
+            if r.end - r.start <= INLINE_READ_MAX {
+                return match read_small(&handle, r.clone(), &ctx.upload_rate).await {
+                    Ok(b) => {
+                        ctx.stats
+                            .bytes_served
+                            .fetch_add(b.len() as u64, Ordering::Relaxed);
+                        drop(slot);
+                        respond(status, headers, full(b))
+                    }
+                    Err(e) => {
+                        log::warn!("reading {}: {e}", path.display());
+                        text(StatusCode::INTERNAL_SERVER_ERROR, "read error\n".into())
+                    }
+                };
+            }
         }
+        let served = Arc::clone(&ctx.stats.bytes_served);
+        let rate = Arc::clone(&ctx.upload_rate);
+        let body = FileBody::new(handle, segments, len, served, slot).paced(rate);
+        respond(status, headers, body.boxed())
     }
-    let served = Arc::clone(&ctx.stats.bytes_served);
-    let body = FileBody::new(handle, segments, body_len, served, slot);
-    respond(status, headers, body.boxed())
 }
 
 /// What the request's `Range` asks for, unless its `If-Range` names another version of
 /// the file (then the whole file).
-fn range_plan(req: &Request<Incoming>, fh: &FileHeaders, len: u64) -> RangePlan {
+fn range_plan<B>(req: &Request<B>, fh: &FileHeaders, len: u64) -> RangePlan {
     let range_header = req
         .headers()
         .get(header::RANGE)
@@ -256,9 +323,14 @@ fn body_plan(
     }
 }
 
-/// Reads one small range with one positioned read: inline when the page cache has it,
-/// else on the blocking pool.
-async fn read_inline(handle: &Arc<File>, r: Range<u64>) -> io::Result<Bytes> {
+/// Reads one small range with one positioned read, once the upload limit lets it go:
+/// inline when the page cache has it, else on the blocking pool.
+pub(super) async fn read_small(
+    handle: &Arc<File>,
+    r: Range<u64>,
+    rate: &RateLimit,
+) -> io::Result<Bytes> {
+    rate.take(r.end - r.start).await;
     let n = (r.end - r.start) as usize;
     let start = r.start;
     match disk::read_cached(handle, start, n) {

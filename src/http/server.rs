@@ -2,7 +2,9 @@
 //! shared files (`/get/<index>/<name>`, `/uri-res/N2R?urn:sha1:...`, see [`super::files`])
 //! and `POST /library/rescan` (loopback only); another path is 404 and another method 405
 //! (with `Allow`). Each connection is admitted by the gate ([`super::admission`]) and
-//! held to its deadlines ([`super::deadline`]).
+//! held to its deadlines ([`super::deadline`]). Plain file requests are answered on the
+//! fast path ([`super::fast`]); hyper takes the connection at the first other request.
+//! Every request is logged ([`super::access_log`]) unless the context says not to.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,18 +13,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::io::{AsyncRead, AsyncWrite};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::access_log::{self, Logged};
 use super::admission::{is_loopback, refuse, Permit};
 pub use super::context::{HttpContext, DEFAULT_MAX_UPLOADS};
 use super::deadline::{DeadlineIo, Tracked};
 use super::ended::HttpEnd;
+use super::fast::{self, Fast};
 use super::files;
 use super::io::HyperIo;
 use super::response::{text, Body};
-use crate::rt;
+use crate::rt::{self, TcpStream};
 
 /// How long after our own head or idle deadline hyper's header timer closes a connection:
 /// late enough that ours always fire first and count the end.
@@ -32,16 +37,13 @@ const HYPER_HEADER_BACKSTOP: std::time::Duration = std::time::Duration::from_sec
 /// then HTTP/1.1 with keep-alive under the connection's deadlines. `prefix` holds its
 /// first bytes, already read to dispatch it, the first of them at `head_started`. Returns
 /// how it ended, already counted in `ctx.stats.ended`.
-pub async fn serve_accepted<S>(
-    io: S,
+pub async fn serve_accepted(
+    io: TcpStream,
     prefix: Vec<u8>,
     head_started: Instant,
     peer: SocketAddr,
     ctx: Arc<HttpContext>,
-) -> HttpEnd
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+) -> HttpEnd {
     match ctx.gate.admit(peer.ip(), head_started) {
         Err(end) => {
             ctx.stats.ended.count(end);
@@ -58,10 +60,29 @@ where
 }
 
 /// Serves requests on a connection holding `permit` until the client leaves, a request
-/// is malformed or a deadline passes; returns how it ended (not counted here).
-pub async fn serve_admitted<S>(
-    io: S,
+/// is malformed or a deadline passes; returns how it ended (not counted here). Its plain
+/// file requests are answered on the fast path until another one comes, then hyper
+/// serves the rest of the connection.
+pub async fn serve_admitted(
+    io: TcpStream,
     prefix: Vec<u8>,
+    peer: SocketAddr,
+    ctx: Arc<HttpContext>,
+    permit: &Permit,
+) -> HttpEnd {
+    let watch = Arc::clone(&permit.watch);
+    let limits = *ctx.gate.limits();
+    let mut io = DeadlineIo::new(io, Arc::clone(&watch), limits);
+    let prefix = match fast::serve(&mut io, prefix, peer, &ctx, &watch).await {
+        Fast::Ended(end) => return end,
+        Fast::Handoff(rest) => rest,
+    };
+    serve_hyper(HyperIo::new(io, prefix), peer, ctx, permit).await
+}
+
+/// Serves the rest of a connection with hyper.
+async fn serve_hyper<S>(
+    io: HyperIo<S>,
     peer: SocketAddr,
     ctx: Arc<HttpContext>,
     permit: &Permit,
@@ -71,13 +92,21 @@ where
 {
     let watch = Arc::clone(&permit.watch);
     let limits = *ctx.gate.limits();
-    let io = HyperIo::new(DeadlineIo::new(io, Arc::clone(&watch), limits), prefix);
-    let service = hyper::service::service_fn(move |req| {
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         watch.request_started();
         let ctx = Arc::clone(&ctx);
         let watch = Arc::clone(&watch);
+        let line = access_log::enabled(ctx.access_log).then(|| {
+            let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+            access_log::Request::new(peer, req.method().as_str(), target)
+        });
         async move {
             let response = route(ctx, peer, req).await;
+            let status = response.status().as_u16();
+            let response = match line {
+                Some(line) => response.map(|body| Logged::new(body, line, status).boxed()),
+                None => response,
+            };
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, watch)))
         }
     });
@@ -131,9 +160,13 @@ async fn dispatch(
             "status is for loopback clients\n".into(),
         ),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/get/") => {
-            files::get_by_index(ctx, &req).await
+            let answer = files::get_by_index(ctx, &req).await;
+            answer.into_response(ctx).await
         }
-        (&Method::GET | &Method::HEAD, "/uri-res/N2R") => files::get_by_urn(ctx, &req).await,
+        (&Method::GET | &Method::HEAD, "/uri-res/N2R") => {
+            let answer = files::get_by_urn(ctx, &req).await;
+            answer.into_response(ctx).await
+        }
         (&Method::GET | &Method::HEAD, "/") if super::browse::wants_packets(&req) => {
             super::browse::browse_host(ctx, &req)
         }

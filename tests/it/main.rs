@@ -22,6 +22,7 @@ mod roles;
 mod routing;
 mod sim;
 mod simtcp;
+mod speed;
 mod strategies;
 mod vectors;
 mod wild;
