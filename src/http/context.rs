@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use hyper::header::HeaderValue;
 
 use super::admission::Gate;
+use super::alt::AltMesh;
 use super::ended::EndCounters;
 use super::limits::HttpLimits;
 use super::open_files::OpenFiles;
@@ -33,6 +34,8 @@ pub struct HttpContext {
     pub gate: Gate,
     /// Request, byte and refusal counters for `/status`.
     pub stats: HttpStats,
+    /// Alternate locations per SHA-1 told by downloaders (`X-Alt`), handed back to others.
+    pub mesh: AltMesh,
     pub(crate) open_files: OpenFiles,
     server_header: OnceLock<Option<HeaderValue>>,
 }
@@ -51,6 +54,7 @@ impl HttpContext {
             uploads: UploadSlots::new(DEFAULT_MAX_UPLOADS),
             gate: Gate::new(HttpLimits::default()),
             stats: HttpStats::default(),
+            mesh: AltMesh::default(),
             open_files: OpenFiles::default(),
             server_header: OnceLock::new(),
         }

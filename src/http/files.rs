@@ -57,7 +57,10 @@ pub(super) async fn get_by_index(ctx: &HttpContext, req: &Request<Incoming>) -> 
         return not_found();
     };
     let Some(file) = lib.get(index) else {
-        return not_found();
+        return match lib.partial(index).filter(|p| name_agrees(name, &p.name)) {
+            Some(p) => super::partial::serve(ctx, req, p).await,
+            None => not_found(),
+        };
     };
     if !name_agrees(name, &file.name) {
         return not_found();
@@ -97,7 +100,10 @@ pub(super) async fn get_by_urn(ctx: &HttpContext, req: &Request<Incoming>) -> Re
     };
     match lib.by_sha1(&digest) {
         Some(file) => serve(ctx, req, file).await,
-        None => not_found(),
+        None => match lib.partial_by_sha1(&digest) {
+            Some(p) => super::partial::serve(ctx, req, p).await,
+            None => not_found(),
+        },
     }
 }
 
@@ -125,6 +131,9 @@ async fn serve(
     };
     let plan = range_plan(req, &fh, len);
     let mut headers = file_headers(&fh);
+    if let Some(d) = file.sha1() {
+        ctx.mesh.exchange(req.headers(), &d, &[], &mut headers);
+    }
     if let RangePlan::Unsatisfiable = plan {
         put(
             &mut headers,
@@ -139,7 +148,7 @@ async fn serve(
     } else {
         match ctx.uploads.try_acquire() {
             Some(s) => Some(s),
-            None => return busy(ctx),
+            None => return super::alt::onto(busy(ctx), &headers),
         }
     };
     let (status, segments, body_len) = body_plan(plan, &fh, len, &mut headers);
@@ -202,7 +211,7 @@ fn file_headers(fh: &FileHeaders) -> HeaderMap {
 }
 
 /// 503 when every upload slot is taken, with when to come back.
-fn busy(ctx: &HttpContext) -> Response<Body> {
+pub(super) fn busy(ctx: &HttpContext) -> Response<Body> {
     ctx.stats.busy_refusals.fetch_add(1, Ordering::Relaxed);
     let mut r = text(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -3,6 +3,7 @@
 //! and the client side used by the downloader ([`client`]).
 
 pub mod admission;
+pub mod alt;
 mod body;
 pub(crate) mod client;
 mod context;
@@ -14,6 +15,7 @@ pub mod io;
 pub mod limits;
 mod listener;
 mod open_files;
+pub mod partial;
 pub mod range;
 mod response;
 pub mod server;
