@@ -34,6 +34,7 @@ mod source;
 pub mod state;
 
 use std::io;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -133,6 +134,9 @@ pub struct DownloadOptions {
     pub retry_backoff: Duration,
     /// Called with every [`DownloadEvent`]; `None`: nobody watches.
     pub on_event: Option<EventHook>,
+    /// Our own listening address, if we have one: never taken as a source from the
+    /// mesh's `X-Alt`.
+    pub own_addr: Option<SocketAddr>,
 }
 
 impl Default for DownloadOptions {
@@ -144,6 +148,7 @@ impl Default for DownloadOptions {
             max_source_failures: DEFAULT_MAX_SOURCE_FAILURES,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             on_event: None,
+            own_addr: None,
         }
     }
 }

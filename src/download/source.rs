@@ -32,6 +32,8 @@ pub(super) enum FetchError {
     Busy(Duration),
     #[error("answered {0}")]
     Status(StatusCode),
+    #[error("holds none of the range asked yet (416 with X-Available-Ranges)")]
+    Unavailable,
     #[error("bad Content-Range {0:?} for the range asked")]
     BadRange(String),
     #[error("no data for {0:?}: stalled")]
@@ -49,6 +51,7 @@ impl FetchError {
             FetchError::Busy(after) => Failure::Busy {
                 retry_after: *after,
             },
+            FetchError::Unavailable => Failure::Unavailable,
             _ => Failure::Error,
         }
     }
