@@ -12,6 +12,7 @@ mod hostile;
 pub mod http;
 mod layout;
 mod matching;
+mod mesh;
 mod net;
 mod props;
 mod qrp;
