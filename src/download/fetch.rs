@@ -136,6 +136,13 @@ const X_QUEUED: HeaderName = HeaderName::from_static("x-queued");
 const X_QUEUE: HeaderName = HeaderName::from_static("x-queue");
 /// Longest PARQ ID kept and sent back (gtk-gnutella's are 32 hex digits).
 const MAX_QUEUE_ID_LEN: usize = 64;
+/// Longest poll interval honoured from a queue (`X-Queue` `pollMin`, `X-Queued` `retry`):
+/// a queue drops a place not polled within its lifetime (PARQ: minutes), so we come back
+/// when told, up to this.
+const MAX_QUEUE_POLL: Duration = Duration::from_secs(300);
+/// What our requests say of queueing: PARQ 1.0 understood (gtk-gnutella keeps our place
+/// and finds it again by the `X-Queued` ID we send back).
+const QUEUE_VERSION: HeaderValue = HeaderValue::from_static("1.0");
 
 /// Adds what a request to `id` tells: the mesh and our queue ID.
 fn mesh_headers(shared: &Shared, id: SourceId, queue_id: Option<&str>, h: &mut HeaderMap) {
@@ -148,6 +155,7 @@ fn mesh_headers(shared: &Shared, id: SourceId, queue_id: Option<&str>, h: &mut H
             h.insert(name, v);
         }
     }
+    h.insert(X_QUEUE, QUEUE_VERSION);
     if let Some(v) = queue_id.and_then(|q| HeaderValue::from_str(&format!("ID={q}")).ok()) {
         h.insert(X_QUEUED, v);
     }
@@ -179,17 +187,22 @@ fn queue_param<'a>(value: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
-/// How long a `503` asks us to wait: `Retry-After`, else the queue's poll interval
-/// (`X-Queue` `pollMin`, `X-Queued` `retry`), else our backoff; capped, and never less
-/// than our backoff.
+/// How long a `503` asks us to wait: a queue's poll interval (`X-Queue` `pollMin`,
+/// `X-Queued` `retry`, or `Retry-After` if longer) up to [`MAX_QUEUE_POLL`]; else its
+/// `Retry-After` up to [`MAX_RETRY_AFTER`]; else our backoff, never less.
 fn busy_wait(h: &HeaderMap, opts: &DownloadOptions) -> Duration {
     let header = |n: &HeaderName| h.get(n).and_then(|v| v.to_str().ok());
-    let secs = header(&RETRY_AFTER)
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .or_else(|| header(&X_QUEUE).and_then(|q| queue_param(q, "pollmin")?.parse().ok()))
-        .or_else(|| header(&X_QUEUED).and_then(|q| queue_param(q, "retry")?.parse().ok()));
-    secs.map_or(opts.retry_backoff, Duration::from_secs)
-        .clamp(opts.retry_backoff, MAX_RETRY_AFTER.max(opts.retry_backoff))
+    let secs = |v: &str| v.trim().parse::<u64>().ok().map(Duration::from_secs);
+    let after = header(&RETRY_AFTER).and_then(secs);
+    let poll = header(&X_QUEUE)
+        .and_then(|q| queue_param(q, "pollmin").and_then(secs))
+        .or_else(|| header(&X_QUEUED).and_then(|q| queue_param(q, "retry").and_then(secs)));
+    let wait = match (poll, after) {
+        (Some(p), a) => p.max(a.unwrap_or_default()).min(MAX_QUEUE_POLL),
+        (None, Some(a)) => a.min(MAX_RETRY_AFTER),
+        (None, None) => opts.retry_backoff,
+    };
+    wait.max(opts.retry_backoff)
 }
 
 /// What a ranged `GET` was answered with: the range the body holds. A `206` may serve
@@ -272,6 +285,12 @@ mod tests {
             )]),
             Duration::from_secs(20)
         );
+        assert_eq!(
+            wait(&[("x-queued", "retry=200"), ("retry-after", "90")]),
+            Duration::from_secs(200),
+            "a queue's poll is honoured past MAX_RETRY_AFTER"
+        );
+        assert_eq!(wait(&[("x-queue", "pollMin=9000")]), MAX_QUEUE_POLL);
         assert_eq!(wait(&[("retry-after", "86400")]), MAX_RETRY_AFTER);
         assert_eq!(wait(&[("retry-after", "0")]), opts.retry_backoff);
         assert_eq!(wait(&[("x-queue", "pollMin=junk")]), opts.retry_backoff);

@@ -268,7 +268,42 @@ impl Library {
             .spawn(move || queue.run(cache, on_hashed, config.progress))
             .map_err(LibraryError::Thread)?;
         lib.rescan();
+        partial::watch(Arc::downgrade(&lib)).map_err(LibraryError::Thread)?;
         Ok(lib)
+    }
+
+    /// Looks for downloads started or finished since the last scan (see [`partial`]):
+    /// new sidecars are shared; when a shared partial's `.part` is gone (its download
+    /// finished, renaming it into place), the whole library is rescanned so the complete
+    /// file is shared instead.
+    pub fn refresh_partials(&self) {
+        let old = self.partials();
+        if old.iter().any(|p| !p.part.is_file()) {
+            self.rescan();
+            return;
+        }
+        let _one_at_a_time = self.rescan_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let found = scan::scan(&self.roots, self.include_hidden).partials;
+        if found.len() == old.len()
+            && found
+                .iter()
+                .zip(old.iter())
+                .all(|(f, p)| *f == p.state_path)
+        {
+            return;
+        }
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let partials: Vec<Arc<PartialFile>> = found
+            .iter()
+            .filter_map(|sp| match old.iter().find(|p| p.state_path == *sp) {
+                Some(p) => Some(Arc::clone(p)),
+                None => PartialFile::open(sp, ids.index_for(sp)).map(Arc::new),
+            })
+            .collect();
+        log::info!("library: {} downloads in progress shared", partials.len());
+        *write(&self.partials) = Arc::new(partials);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Walks the roots again: unchanged files keep their index and hash, new files get
@@ -512,7 +547,14 @@ impl QueryMatcher for Arc<Library> {
     }
 
     fn qrp_words(&self) -> Vec<String> {
-        qrp::index_words(&self.snapshot())
+        let mut words = qrp::index_words(&self.snapshot());
+        let partials = self.partials();
+        if !partials.is_empty() {
+            words.extend(qrp::name_words(partials.iter().map(|p| p.name.as_str())));
+            words.sort_unstable();
+            words.dedup();
+        }
+        words
     }
 
     fn query_keys(&self, query: &Query) -> crate::core::qrp::QueryKeys {

@@ -6,24 +6,46 @@
 //! Only a partial whose sidecar names the file's SHA-1 is shared: without it a downloader
 //! could not tell it serves the file it asked for. The sidecar is read again whenever it
 //! changes on disk (the downloader rewrites it after every chunk, in another process), so
-//! the ranges offered grow as the download goes on; a partial whose `.part` is gone (the
-//! download finished or was removed) offers nothing until the next rescan finds the file.
+//! the ranges offered grow as the download goes on. A thread ([`watch`]) looks for new
+//! downloads every [`PARTIALS_RESCAN_INTERVAL`]; a partial whose `.part` is gone (the
+//! download finished or was removed) offers nothing, and the library is rescanned so the
+//! complete file takes its place.
 
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::SystemTime;
+use std::sync::{Mutex, Weak};
+use std::time::{Duration, SystemTime};
 
 use crate::core::LocalFile;
 
 use super::hash::{self, Sha1Digest};
 use super::matching::{self, Pattern};
 use super::part_state::{PartState, RangeSet};
+use super::Library;
 
 /// Largest sidecar read: a sidecar lists one entry per chunk written, so even a file of
 /// many GiB in 1 MiB chunks stays far below this; anything larger is not a sidecar.
 pub const MAX_SIDECAR_BYTES: u64 = 16 << 20;
+
+/// How often the share roots are walked for downloads started (or finished) since: a
+/// download run by another process (`servent get -o SHARED/FILE`) is shared within this.
+pub const PARTIALS_RESCAN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Starts the thread refreshing `lib`'s partial files every
+/// [`PARTIALS_RESCAN_INTERVAL`] ([`Library::refresh_partials`]); it ends with the library.
+pub(super) fn watch(lib: Weak<Library>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("partials".into())
+        .spawn(move || loop {
+            std::thread::sleep(PARTIALS_RESCAN_INTERVAL);
+            match lib.upgrade() {
+                Some(lib) => lib.refresh_partials(),
+                None => return,
+            }
+        })
+        .map(|_| ())
+}
 
 /// Sources (from the sidecar's served list) a partial offers as alternate locations.
 pub const MAX_PARTIAL_SOURCES: usize = 16;

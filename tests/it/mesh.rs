@@ -353,3 +353,34 @@ fn a_partial_file_is_shared_for_what_it_holds() {
         "the partial source sent only what it holds"
     );
 }
+
+#[test]
+fn downloads_started_or_finished_after_the_scan_are_found_by_the_refresh() {
+    const NAME: &str = "later download.bin";
+    let data = bytes(256 << 10, 61);
+    let p = serve_dir(tempfile::tempdir().unwrap(), 8);
+    assert!(p.lib.partials().is_empty());
+    // Another process starts a download into the shared folder.
+    write_partial(p.dir.path(), NAME, &data, &[0..1000]);
+    p.lib.refresh_partials();
+    let partials = p.lib.partials();
+    assert_eq!(partials.len(), 1);
+    let digest = partials[0].sha1;
+    assert!(p.lib.partial_by_sha1(&digest).is_some());
+    assert_eq!(p.lib.matches(&Query::new("later"), 10).len(), 1);
+    // It finishes: the .part is renamed into place and the sidecar removed.
+    let (part, state_path) = part_paths(&p.dir.path().join(NAME));
+    std::fs::write(&part, &data).unwrap();
+    std::fs::rename(&part, p.dir.path().join(NAME)).unwrap();
+    std::fs::remove_file(state_path).unwrap();
+    p.lib.refresh_partials();
+    assert!(p.lib.partials().is_empty());
+    assert!(p.lib.wait_hashed(Duration::from_secs(30)));
+    let whole = p.lib.by_sha1(&digest).expect("the complete file is shared");
+    assert_eq!(whole.name, NAME);
+    assert_eq!(
+        p.lib.matches(&Query::new("later"), 10).len(),
+        1,
+        "once, complete"
+    );
+}
