@@ -361,7 +361,7 @@ fn downloads_started_or_finished_after_the_scan_are_found_by_the_refresh() {
     let p = serve_dir(tempfile::tempdir().unwrap(), 8);
     assert!(p.lib.partials().is_empty());
     // Another process starts a download into the shared folder.
-    write_partial(p.dir.path(), NAME, &data, &[0..1000]);
+    write_partial(p.dir.path(), NAME, &data, &[0..500, 500..1000]);
     p.lib.refresh_partials();
     let partials = p.lib.partials();
     assert_eq!(partials.len(), 1);
