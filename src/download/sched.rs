@@ -137,6 +137,9 @@ struct Source {
     waiting_since: Option<Duration>,
     /// A partial source's recheck is due: give it a chunk whatever it held.
     recheck: bool,
+    /// Dropped for failing (not for a queue's wait, nor our own write error): a source
+    /// our requests report bad (`X-Nalt`).
+    bad: bool,
 }
 
 impl Source {
@@ -151,6 +154,7 @@ impl Source {
             available: None,
             waiting_since: None,
             recheck: false,
+            bad: false,
         }
     }
 
@@ -164,10 +168,6 @@ impl Source {
         now.saturating_sub(since) >= MAX_QUEUED_WAIT
     }
 }
-
-/// How a source dropped for a local write error is described (not the source's fault:
-/// never reported as a bad source).
-const LOCAL_WRITE_ERROR: &str = "local write error: ";
 
 struct Fetcher {
     source: SourceId,
@@ -254,19 +254,14 @@ impl Scheduler {
         self.sources[id].available = (!whole).then_some(available);
     }
 
-    /// Sources that served bytes and are still in use, and sources dropped (except for a
-    /// local write error): what our requests' `X-Alt` and `X-Nalt` tell the others.
+    /// Sources that served bytes and are still in use, and sources dropped for failing:
+    /// what our requests' `X-Alt` and `X-Nalt` tell the others.
     pub(super) fn good_and_bad(&self) -> (Vec<SourceId>, Vec<SourceId>) {
         let good = (0..self.sources.len())
             .filter(|&i| self.sources[i].bytes > 0 && self.sources[i].dead.is_none())
             .collect();
         let bad = (0..self.sources.len())
-            .filter(|&i| {
-                self.sources[i]
-                    .dead
-                    .as_deref()
-                    .is_some_and(|d| !d.starts_with(LOCAL_WRITE_ERROR))
-            })
+            .filter(|&i| self.sources[i].bad)
             .collect();
         (good, bad)
     }
@@ -441,6 +436,7 @@ impl Scheduler {
             }
         };
         if dropped {
+            src.bad = failure == Failure::Error;
             src.dead = Some(match failure {
                 Failure::Error => reason.to_owned(),
                 _ => format!("{reason}, for {MAX_QUEUED_WAIT:?} in all"),
@@ -504,7 +500,7 @@ impl Scheduler {
         self.inflight.retain(|i| i.range != *chunk);
         self.pending.push_front(chunk.clone());
         for src in &mut self.sources {
-            src.dead = Some(format!("{LOCAL_WRITE_ERROR}{error}"));
+            src.dead = Some(format!("local write error: {error}"));
         }
     }
 

@@ -376,3 +376,27 @@ fn a_source_added_midway_takes_chunks_and_is_reported() {
     assert_eq!(s.reports()[1].bytes, 100);
     assert_eq!(s.source_count(), 2);
 }
+
+#[test]
+fn only_sources_dropped_for_failing_are_reported_bad() {
+    let mut s = sched(300, 3);
+    let mut now = T0;
+    // Source 0 fails until dropped; source 1 is busy past the cap; source 2 serves.
+    loop {
+        match s.next_job(0, now) {
+            Job::Fetch(r) => {
+                fail(&mut s, 0, &r, now);
+            }
+            Job::Pause(d) => now += d,
+            Job::Stop => break,
+            Job::Wait => panic!("chunks are pending"),
+        }
+    }
+    let r = fetch(&mut s, 1, now);
+    s.handle_failure(1, &r, busy(1), "busy", now);
+    s.handle_failure(1, &r, busy(1), "busy", now + MAX_QUEUED_WAIT);
+    let r = fetch(&mut s, 2, now);
+    write(&mut s, 2, &r);
+    assert_eq!(s.live_sources(), 1);
+    assert_eq!(s.good_and_bad(), (vec![2], vec![0]));
+}

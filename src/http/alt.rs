@@ -211,6 +211,12 @@ impl AltMesh {
             .collect()
     }
 
+    /// Whether any source is remembered for `sha1`.
+    fn knows(&self, sha1: &Sha1Digest) -> bool {
+        let files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        files.contains_key(sha1)
+    }
+
     /// Sources remembered for `sha1` (expired ones included until next asked).
     pub fn count(&self, sha1: &Sha1Digest) -> usize {
         let files = self.files.lock().unwrap_or_else(|e| e.into_inner());
@@ -228,11 +234,17 @@ impl AltMesh {
         verified: &[SocketAddr],
         out: &mut HeaderMap,
     ) {
-        let now = Instant::now();
         let told = header_alts(request, &X_ALT);
         let bad = header_alts(request, &X_NALT);
+        if told.is_empty() && verified.is_empty() && !self.knows(sha1) {
+            // The common case of a servent nobody told of others: no clock, one lookup.
+            return;
+        }
+        let now = Instant::now();
         self.learn(sha1, &told, now);
-        self.forget(sha1, &bad);
+        if !bad.is_empty() {
+            self.forget(sha1, &bad);
+        }
         let known: Vec<SocketAddr> = told.iter().chain(&bad).copied().collect();
         let mut send: Vec<SocketAddr> = verified
             .iter()
