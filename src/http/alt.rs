@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::library::hash::Sha1Digest;
+use crate::library::Library;
 
 /// `X-Alt`: sources of the file known good.
 pub const X_ALT: HeaderName = HeaderName::from_static("x-alt");
@@ -221,6 +222,19 @@ impl AltMesh {
     pub fn count(&self, sha1: &Sha1Digest) -> usize {
         let files = self.files.lock().unwrap_or_else(|e| e.into_inner());
         files.get(sha1).map_or(0, Vec::len)
+    }
+
+    /// [`AltMesh::exchange`] with the sources `lib` says this servent downloaded the
+    /// file from as the verified ones.
+    pub fn exchange_for(
+        &self,
+        lib: Option<&Library>,
+        request: &HeaderMap,
+        sha1: &Sha1Digest,
+        out: &mut HeaderMap,
+    ) {
+        let verified = lib.map_or_else(Vec::new, |l| source_addrs(&l.verified_sources(sha1)));
+        self.exchange(request, sha1, &verified, out);
     }
 
     /// One answer's part of the mesh: learns the request's `X-Alt` for `sha1`, forgets

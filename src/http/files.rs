@@ -58,7 +58,7 @@ pub(super) async fn get_by_index(ctx: &HttpContext, req: &Request<Incoming>) -> 
     };
     let Some(file) = lib.get(index) else {
         return match lib.partial(index).filter(|p| name_agrees(name, &p.name)) {
-            Some(p) => super::partial::serve(ctx, req, p).await,
+            Some(p) => super::partial::serve(ctx, req, p, busy).await,
             None => not_found(),
         };
     };
@@ -101,7 +101,7 @@ pub(super) async fn get_by_urn(ctx: &HttpContext, req: &Request<Incoming>) -> Re
     match lib.by_sha1(&digest) {
         Some(file) => serve(ctx, req, file).await,
         None => match lib.partial_by_sha1(&digest) {
-            Some(p) => super::partial::serve(ctx, req, p).await,
+            Some(p) => super::partial::serve(ctx, req, p, busy).await,
             None => not_found(),
         },
     }
@@ -132,7 +132,8 @@ async fn serve(
     let plan = range_plan(req, &fh, len);
     let mut headers = file_headers(&fh);
     if let Some(d) = file.sha1() {
-        ctx.mesh.exchange(req.headers(), &d, &[], &mut headers);
+        let lib = ctx.library.as_deref();
+        ctx.mesh.exchange_for(lib, req.headers(), &d, &mut headers);
     }
     if let RangePlan::Unsatisfiable = plan {
         put(
@@ -211,7 +212,7 @@ fn file_headers(fh: &FileHeaders) -> HeaderMap {
 }
 
 /// 503 when every upload slot is taken, with when to come back.
-pub(super) fn busy(ctx: &HttpContext) -> Response<Body> {
+fn busy(ctx: &HttpContext) -> Response<Body> {
     ctx.stats.busy_refusals.fetch_add(1, Ordering::Relaxed);
     let mut r = text(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -67,11 +67,13 @@ pub fn parse_available_ranges(value: &str, size: u64) -> Option<RangeSet> {
     Some(set)
 }
 
-/// Answers a `GET`/`HEAD` for a partial file. See the module documentation.
+/// Answers a `GET`/`HEAD` for a partial file (`busy`: the file server's answer when
+/// every upload slot is taken). See the module documentation.
 pub(super) async fn serve(
     ctx: &HttpContext,
     req: &Request<Incoming>,
     p: Arc<PartialFile>,
+    busy: fn(&HttpContext) -> Response<Body>,
 ) -> Response<Body> {
     let size = p.size;
     let available = p.available();
@@ -87,9 +89,9 @@ pub(super) async fn serve(
         X_AVAILABLE_RANGES,
         &format_available_ranges(&available),
     );
-    let verified = super::alt::source_addrs(&p.sources());
+    let lib = ctx.library.as_deref();
     ctx.mesh
-        .exchange(req.headers(), &p.sha1, &verified, &mut headers);
+        .exchange_for(lib, req.headers(), &p.sha1, &mut headers);
     let range_header = req
         .headers()
         .get(header::RANGE)
@@ -141,7 +143,7 @@ pub(super) async fn serve(
         return respond(status, headers, empty());
     }
     let Some(slot) = ctx.uploads.try_acquire() else {
-        let mut r = super::files::busy(ctx);
+        let mut r = busy(ctx);
         headers.remove(header::CONTENT_TYPE);
         headers.remove(header::CONTENT_LENGTH);
         headers.remove(header::CONTENT_RANGE);

@@ -220,6 +220,9 @@ pub struct Library {
     by_sha1: Arc<Sha1Map>,
     /// Downloads in progress under the roots (see [`partial`]), found by the last scan.
     partials: RwLock<Arc<Vec<Arc<PartialFile>>>>,
+    /// The sources of downloads seen finishing (SHA-1, the URLs that served it), oldest
+    /// first: this servent verified them, so it hands them out as alternate locations.
+    finished: Mutex<std::collections::VecDeque<(Sha1Digest, Vec<String>)>>,
     ids: Mutex<Ids>,
     cache: Arc<Mutex<HashCache>>,
     queue: Arc<HashQueue>,
@@ -245,6 +248,7 @@ impl Library {
             index: Arc::new(RwLock::new(Arc::new(Index::default()))),
             by_sha1: Arc::new(RwLock::new(HashMap::new())),
             partials: RwLock::new(Arc::new(Vec::new())),
+            finished: Mutex::new(std::collections::VecDeque::new()),
             ids: Mutex::new(Ids::default()),
             cache: Arc::new(Mutex::new(HashCache::load(config.data_dir.as_deref()))),
             queue: HashQueue::new(),
@@ -325,6 +329,7 @@ impl Library {
         let mut to_hash = Vec::new();
         {
             let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+            self.remember_finished(&self.partials());
             let partials = found
                 .partials
                 .iter()
@@ -410,6 +415,36 @@ impl Library {
     /// The downloads in progress shared for what they hold (found by the last scan).
     pub fn partials(&self) -> Arc<Vec<Arc<PartialFile>>> {
         Arc::clone(&read(&self.partials))
+    }
+
+    /// Records the sources of the partials of `old` whose `.part` is gone (finished).
+    fn remember_finished(&self, old: &[Arc<PartialFile>]) {
+        let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        for p in old.iter().filter(|p| !p.part.is_file()) {
+            let sources = p.sources();
+            if sources.is_empty() {
+                continue;
+            }
+            finished.retain(|(d, _)| *d != p.sha1);
+            if finished.len() >= partial::MAX_FINISHED_REMEMBERED {
+                finished.pop_front();
+            }
+            finished.push_back((p.sha1, sources));
+        }
+    }
+
+    /// The sources this servent fetched the file with this SHA-1 from, in a download in
+    /// progress or finished (seen by this library): sources it verified, for `X-Alt`.
+    pub fn verified_sources(&self, digest: &Sha1Digest) -> Vec<String> {
+        if let Some(p) = self.partials().iter().find(|p| p.sha1 == *digest) {
+            return p.sources();
+        }
+        let finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        finished
+            .iter()
+            .find(|(d, _)| d == digest)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
     }
 
     /// The partial file with this SHA-1, when it holds any byte (and no complete file

@@ -47,6 +47,9 @@ pub(super) fn watch(lib: Weak<Library>) -> io::Result<()> {
         .map(|_| ())
 }
 
+/// Finished downloads whose sources the library remembers (the oldest forgotten beyond).
+pub const MAX_FINISHED_REMEMBERED: usize = 1024;
+
 /// Sources (from the sidecar's served list) a partial offers as alternate locations.
 pub const MAX_PARTIAL_SOURCES: usize = 16;
 
@@ -136,7 +139,9 @@ impl PartialFile {
             .and_then(|m| m.modified())
             .ok();
         if mtime.is_none() || !self.part.is_file() {
-            *seen = Seen::default();
+            // Gone (finished, or removed): nothing to serve, but who served it stays known.
+            seen.done = RangeSet::default();
+            seen.mtime = None;
             return seen;
         }
         if mtime != seen.mtime {
@@ -146,7 +151,10 @@ impl PartialFile {
                     seen.done = s.done;
                     seen.mtime = m;
                 }
-                _ => *seen = Seen::default(),
+                _ => {
+                    seen.done = RangeSet::default();
+                    seen.mtime = None;
+                }
             }
         }
         seen
@@ -163,7 +171,7 @@ impl PartialFile {
     }
 
     /// URLs of the sources that served bytes of it (the downloader verified they answer
-    /// for this SHA-1), at most [`MAX_PARTIAL_SOURCES`].
+    /// for this SHA-1), at most [`MAX_PARTIAL_SOURCES`]; still known once it finished.
     pub fn sources(&self) -> Vec<String> {
         self.refresh().sources.clone()
     }

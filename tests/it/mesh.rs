@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, Response, StatusCode};
 
 use servent::core::QueryMatcher;
-use servent::download::state::{part_paths, PartState, RangeSet, STATE_VERSION};
+use servent::download::state::{part_paths, PartState, RangeSet, Served, STATE_VERSION};
 use servent::download::{
     download, DownloadError, DownloadOptions, DownloadReport, DownloadRequest,
 };
@@ -227,11 +227,20 @@ fn write_partial(dir: &std::path::Path, name: &str, data: &[u8], have: &[std::op
     }
     std::fs::write(&part, bytes).unwrap();
     let digest = hash::sha1_reader(data, |_| {}).unwrap();
+    let served = have
+        .iter()
+        .map(|r| Served {
+            start: r.start,
+            end: r.end,
+            source: "http://127.0.0.9:6346/get/1/x".into(),
+        })
+        .collect();
     PartState {
         version: STATE_VERSION,
         size: data.len() as u64,
         sha1: Some(data_encoding::BASE32_NOPAD.encode(&digest)),
         done,
+        served,
         ..PartState::default()
     }
     .save(&state_path)
@@ -383,4 +392,11 @@ fn downloads_started_or_finished_after_the_scan_are_found_by_the_refresh() {
         1,
         "once, complete"
     );
+    // The source it was downloaded from is one this servent verified: it hands it out.
+    let (status, h, _) = request(
+        p.addr(),
+        &format!("HEAD /uri-res/N2R?{} HTTP/1.1\r\n", hash::urn(&digest)),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "x-alt"), Some("127.0.0.9:6346"));
 }
