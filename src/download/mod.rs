@@ -18,6 +18,13 @@
 //! first complete copy is written, the other dropped. A chunk is written only once all
 //! its bytes arrived, so memory stays at one chunk per source.
 //!
+//! As servents transfer: a busy or queued source (`503`, `Retry-After`, `X-Queue`,
+//! PARQ's `X-Queued`) waits and is asked again, never dropped for being busy (within a
+//! total cap); a partial source (`X-Available-Ranges`) is asked only for what it holds;
+//! and the download mesh (`X-Alt`) adds the sources each answer names to the running
+//! download, while our requests tell each source the others that served us (`X-Alt`)
+//! and the ones that failed (`X-Nalt`).
+//!
 //! Nothing fetched is ever deleted: when the final hash does not match, `FILE.part` and
 //! its state are kept, the error names the expected and actual hashes and how many bytes
 //! each source served.
@@ -37,6 +44,7 @@ mod source;
 pub mod state;
 
 use std::io;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,6 +147,9 @@ pub struct DownloadOptions {
     pub on_event: Option<EventHook>,
     /// Sends the Pushes of `push://` sources; `None`: such sources cannot be used.
     pub pusher: Option<Arc<dyn Pusher>>,
+    /// Our own listening address, if we have one: never taken as a source from the
+    /// mesh's `X-Alt`.
+    pub own_addr: Option<SocketAddr>,
 }
 
 impl Default for DownloadOptions {
@@ -151,6 +162,7 @@ impl Default for DownloadOptions {
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             on_event: None,
             pusher: None,
+            own_addr: None,
         }
     }
 }
@@ -198,8 +210,8 @@ pub struct DownloadReport {
     pub fetched: u64,
     /// Bytes already on disk from an earlier run.
     pub resumed: u64,
-    /// Each usable source, in the order given (empty when the output already was the file
-    /// asked for).
+    /// Each usable source, in the order given, then the ones learned from the mesh (empty
+    /// when the output already was the file asked for).
     pub sources: Vec<SourceReport>,
 }
 

@@ -1,5 +1,7 @@
 //! Before a download: a `HEAD` on every source (in parallel) for its size, its advertised
-//! SHA-1 and a warm connection, and the choice of sources that serve the file asked for.
+//! SHA-1 and a warm connection, and the choice of sources that serve the file asked for;
+//! what a partial source holds (`X-Available-Ranges`) and the sources its `X-Alt` names
+//! are kept for the download.
 
 use std::net::SocketAddr;
 
@@ -7,10 +9,13 @@ use futures::future;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{Method, StatusCode};
 
-use crate::http::client::Connection;
+use crate::http::alt::{header_alts, X_ALT};
+use crate::http::client::{Connection, HttpUrl};
+use crate::http::partial::{parse_available_ranges, X_AVAILABLE_RANGES};
 use crate::library::hash::{self, Sha1Digest};
 
-use super::source::{open, request, Endpoint, FetchError, SourceUrl};
+use super::source::{open, request, Endpoint, FetchError, PushSource, SourceUrl};
+use super::state::RangeSet;
 use super::{DownloadError, DownloadOptions};
 
 /// The usable sources, in the order given, and what they agree on.
@@ -21,11 +26,33 @@ pub(super) struct Probed {
     pub size: u64,
     /// The SHA-1 asked for, else the first one a source advertised.
     pub expected: Option<Sha1Digest>,
+    /// What each partial source holds (`None`: all of the file, or not said).
+    pub available: Vec<Option<RangeSet>>,
+    /// Sources the probes' `X-Alt` named (deduplicated).
+    pub alts: Vec<SocketAddr>,
 }
 
 struct ProbeInfo {
     size: u64,
     sha1: Option<Sha1Digest>,
+    /// The raw `X-Available-Ranges` (read once the size is agreed on).
+    ranges: Option<String>,
+    alts: Vec<SocketAddr>,
+}
+
+/// A source as the fetchers see it (probed, or learned from the mesh).
+pub(super) fn endpoint(
+    url: HttpUrl,
+    label: String,
+    addr: SocketAddr,
+    push: Option<PushSource>,
+) -> Endpoint {
+    Endpoint {
+        url,
+        label,
+        addr: Some(addr),
+        push,
+    }
 }
 
 type ProbeResult = Result<(SocketAddr, Option<Connection>, Option<ProbeInfo>), FetchError>;
@@ -43,6 +70,8 @@ pub(super) async fn probe_sources(
     let mut endpoints = Vec::new();
     let mut conns = Vec::new();
     let mut unusable = Vec::new();
+    let mut ranges = Vec::new();
+    let mut alts: Vec<SocketAddr> = Vec::new();
     for (url, probe) in urls.into_iter().zip(probes) {
         let label = url.label.clone();
         let (addr, conn, info) = match probe {
@@ -67,13 +96,14 @@ pub(super) async fn probe_sources(
             }
             size = Some(info.size);
             expected = expected.or(info.sha1);
+            for a in &info.alts {
+                if !alts.contains(a) {
+                    alts.push(*a);
+                }
+            }
         }
-        endpoints.push(Endpoint {
-            url: url.url,
-            label,
-            addr: Some(addr),
-            push: url.push,
-        });
+        ranges.push(info.and_then(|i| i.ranges));
+        endpoints.push(endpoint(url.url, label, addr, url.push));
         conns.push(conn);
     }
     for (s, e) in &unusable {
@@ -82,11 +112,17 @@ pub(super) async fn probe_sources(
     let Some(size) = size.filter(|_| !endpoints.is_empty()) else {
         return Err(DownloadError::NoUsableSource(unusable));
     };
+    let available = ranges
+        .iter()
+        .map(|r| r.as_deref().and_then(|v| parse_available_ranges(v, size)))
+        .collect();
     Ok(Probed {
         endpoints,
         conns,
         size,
         expected,
+        available,
+        alts,
     })
 }
 
@@ -113,5 +149,20 @@ async fn probe(src: &SourceUrl, opts: &DownloadOptions) -> ProbeResult {
         .get("x-gnutella-content-urn")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').find_map(hash::parse_urn));
-    Ok((addr, Some(conn), Some(ProbeInfo { size, sha1 })))
+    let ranges = resp
+        .headers()
+        .get(X_AVAILABLE_RANGES)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let alts = header_alts(resp.headers(), &X_ALT);
+    Ok((
+        addr,
+        Some(conn),
+        Some(ProbeInfo {
+            size,
+            sha1,
+            ranges,
+            alts,
+        }),
+    ))
 }

@@ -32,7 +32,7 @@ pub trait Pusher: Send + Sync {
 
 /// A firewalled source: whom to push and for which file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct PushSource {
+pub(crate) struct PushSource {
     pub servent_id: [u8; 16],
     /// From `/get/<index>/...`; 0 (any file, as gtk-gnutella sends for URN requests)
     /// otherwise.

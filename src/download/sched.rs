@@ -13,20 +13,37 @@
 //! - when nothing is left to start, an idle source also fetches a chunk still in flight
 //!   elsewhere (end game, [`MAX_FETCHERS_PER_CHUNK`]); the first copy written wins;
 //! - a write commits a byte range ([`Scheduler::handle_written`]); a range shorter than the
-//!   chunk puts the rest back at the front of the queue.
+//!   chunk puts the rest back at the front of the queue;
+//! - a busy or queued source (`503` with `Retry-After`, `X-Queue`) is not failing: it
+//!   waits what it was told and is asked again, never dropped for being busy until it has
+//!   kept us waiting [`MAX_QUEUED_WAIT`] in all;
+//! - a partial source (its `X-Available-Ranges`, [`Scheduler::set_available`]) is given
+//!   only ranges it holds; with none we need, it is asked again after
+//!   [`PARTIAL_RECHECK`] (what it holds grows), within the same total wait;
+//! - sources learned mid-download (the mesh's `X-Alt`) join with
+//!   [`Scheduler::add_source`].
 
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::time::Duration;
 
-use super::state::{PartState, Served};
+use super::state::{PartState, RangeSet, Served};
 use super::SourceReport;
 
 /// Sources fetching one chunk at once: its first source plus one end-game helper, so a
 /// slow source cannot hold the last chunks back while the others' bandwidth stays shared.
 pub(super) const MAX_FETCHERS_PER_CHUNK: usize = 2;
 
-/// Index of a source, in the order given to [`Scheduler::new`].
+/// Longest a source may keep us waiting, in all, without serving a byte (busy, queued,
+/// or holding nothing we need): a queue at a popular servent takes minutes, but one that
+/// never moves must not hold the download's end forever.
+pub(super) const MAX_QUEUED_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// How long a partial source holding nothing we need waits before it is asked again
+/// (the file it is downloading grows meanwhile).
+pub(super) const PARTIAL_RECHECK: Duration = Duration::from_secs(30);
+
+/// Index of a source, in the order given to [`Scheduler::new`] then added.
 pub(super) type SourceId = usize;
 
 /// The scheduling knobs (from [`super::DownloadOptions`]).
@@ -66,8 +83,12 @@ pub(super) enum Transfer {
 /// How a fetch failed, as far as scheduling cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Failure {
-    /// `503` with a `Retry-After` (already capped): pause that long.
+    /// `503` with a `Retry-After` or a queue position (already capped): pause that long;
+    /// not a failure (the source is honest, only busy).
     Busy { retry_after: Duration },
+    /// `416` naming the ranges the source holds (a partial source): not a failure either;
+    /// it is given those ranges from now on.
+    Unavailable,
     /// Anything else (connection lost, bad answer, stalled).
     Error,
 }
@@ -110,6 +131,42 @@ struct Source {
     bytes: u64,
     dead: Option<String>,
     paused_until: Option<Duration>,
+    /// What the source holds (`None`: the whole file).
+    available: Option<RangeSet>,
+    /// Since when it has kept us waiting without serving (busy, queued, nothing we need).
+    waiting_since: Option<Duration>,
+    /// A partial source's recheck is due: give it a chunk whatever it held.
+    recheck: bool,
+    /// Dropped for failing (not for a queue's wait, nor our own write error): a source
+    /// our requests report bad (`X-Nalt`).
+    bad: bool,
+}
+
+impl Source {
+    fn new(label: String) -> Source {
+        Source {
+            label,
+            failures: 0,
+            total_failures: 0,
+            bytes: 0,
+            dead: None,
+            paused_until: None,
+            available: None,
+            waiting_since: None,
+            recheck: false,
+            bad: false,
+        }
+    }
+
+    fn holds(&self, r: &Range<u64>) -> bool {
+        self.available.as_ref().is_none_or(|a| a.contains(r))
+    }
+
+    /// Starts (or goes on) waiting at `now`; true when it has waited too long in all.
+    fn waited_too_long(&mut self, now: Duration) -> bool {
+        let since = *self.waiting_since.get_or_insert(now);
+        now.saturating_sub(since) >= MAX_QUEUED_WAIT
+    }
 }
 
 struct Fetcher {
@@ -146,17 +203,7 @@ impl Scheduler {
                 at = end;
             }
         }
-        let sources = labels
-            .into_iter()
-            .map(|label| Source {
-                label,
-                failures: 0,
-                total_failures: 0,
-                bytes: 0,
-                dead: None,
-                paused_until: None,
-            })
-            .collect();
+        let sources = labels.into_iter().map(Source::new).collect();
         Scheduler {
             cfg,
             pending,
@@ -188,6 +235,37 @@ impl Scheduler {
         self.sources.iter().filter(|s| s.dead.is_none()).count()
     }
 
+    /// Sources known (live or dropped).
+    #[cfg(test)]
+    pub(super) fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// A source learned mid-download (an `X-Alt`): it takes chunks like the others.
+    pub(super) fn add_source(&mut self, label: String) -> SourceId {
+        self.sources.push(Source::new(label));
+        self.sources.len() - 1
+    }
+
+    /// `id` holds only `available` (its `X-Available-Ranges`); a source that later holds
+    /// the whole file says so by the same call.
+    pub(super) fn set_available(&mut self, id: SourceId, available: RangeSet) {
+        let whole = available.contains(&(0..self.state.size));
+        self.sources[id].available = (!whole).then_some(available);
+    }
+
+    /// Sources that served bytes and are still in use, and sources dropped for failing:
+    /// what our requests' `X-Alt` and `X-Nalt` tell the others.
+    pub(super) fn good_and_bad(&self) -> (Vec<SourceId>, Vec<SourceId>) {
+        let good = (0..self.sources.len())
+            .filter(|&i| self.sources[i].bytes > 0 && self.sources[i].dead.is_none())
+            .collect();
+        let bad = (0..self.sources.len())
+            .filter(|&i| self.sources[i].bad)
+            .collect();
+        (good, bad)
+    }
+
     /// The next job of `id`: a missing chunk, else (end game) a chunk another source is
     /// still fetching, else wait.
     pub(super) fn next_job(&mut self, id: SourceId, now: Duration) -> Job {
@@ -204,7 +282,7 @@ impl Scheduler {
             source: id,
             last_progress: now,
         };
-        if let Some(r) = self.pending.pop_front() {
+        if let Some(r) = self.take_pending(id) {
             self.inflight.push(Inflight {
                 range: r.clone(),
                 fetchers: vec![me],
@@ -219,13 +297,55 @@ impl Scheduler {
                 !i.writing
                     && !i.fetchers.iter().any(|f| f.source == id)
                     && i.fetchers.len() < MAX_FETCHERS_PER_CHUNK
+                    && self.sources[id].holds(&i.range)
             })
             .min_by_key(|i| i.fetchers.len())
         {
             inf.fetchers.push(me);
             return Job::Fetch(inf.range.clone());
         }
-        Job::Wait
+        if self.pending.is_empty() {
+            return Job::Wait;
+        }
+        // A partial source with nothing we need: ask it again later, within the cap.
+        let src = &mut self.sources[id];
+        if src.waited_too_long(now) {
+            src.dead = Some(format!("held nothing we need for {MAX_QUEUED_WAIT:?}"));
+            return Job::Stop;
+        }
+        src.paused_until = Some(now.saturating_add(PARTIAL_RECHECK));
+        src.recheck = true;
+        Job::Pause(PARTIAL_RECHECK)
+    }
+
+    /// The first pending range `id` holds (a chunk, or the part of one it holds: the rest
+    /// stays queued in place). A partial source whose recheck is due takes the first
+    /// chunk whatever it holds: its answer tells what it holds now.
+    fn take_pending(&mut self, id: SourceId) -> Option<Range<u64>> {
+        let src = &mut self.sources[id];
+        let Some(av) = &src.available else {
+            return self.pending.pop_front();
+        };
+        let found = self
+            .pending
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| av.first_within(r).map(|o| (i, o)));
+        let Some((i, o)) = found else {
+            // Asked again after a recheck pause: its answer tells what it holds now.
+            if std::mem::take(&mut src.recheck) {
+                return self.pending.pop_front();
+            }
+            return None;
+        };
+        let r = self.pending.remove(i)?;
+        if o.end < r.end {
+            self.pending.insert(i, o.end..r.end);
+        }
+        if r.start < o.start {
+            self.pending.insert(i, r.start..o.start);
+        }
+        Some(o)
     }
 
     /// Progress on `chunk` from `id` (the response head, or any body frame): resets its
@@ -300,17 +420,27 @@ impl Scheduler {
             }
         }
         let src = &mut self.sources[id];
-        src.failures += 1;
-        src.total_failures += 1;
-        let dropped = src.failures >= self.cfg.max_source_failures;
+        let dropped = match failure {
+            Failure::Busy { retry_after } => {
+                let gone = src.waited_too_long(now);
+                src.paused_until = Some(now.saturating_add(retry_after));
+                gone
+            }
+            Failure::Unavailable => src.waited_too_long(now),
+            Failure::Error => {
+                src.failures += 1;
+                src.total_failures += 1;
+                let gone = src.failures >= self.cfg.max_source_failures;
+                src.paused_until = Some(now.saturating_add(self.cfg.retry_backoff * src.failures));
+                gone
+            }
+        };
         if dropped {
-            src.dead = Some(reason.to_owned());
-        } else {
-            let pause = match failure {
-                Failure::Busy { retry_after } => retry_after,
-                Failure::Error => self.cfg.retry_backoff * src.failures,
-            };
-            src.paused_until = Some(now.saturating_add(pause));
+            src.bad = failure == Failure::Error;
+            src.dead = Some(match failure {
+                Failure::Error => reason.to_owned(),
+                _ => format!("{reason}, for {MAX_QUEUED_WAIT:?} in all"),
+            });
         }
         Failed {
             label: src.label.clone(),
@@ -350,6 +480,7 @@ impl Scheduler {
         let src = &mut self.sources[id];
         src.bytes += written.end - written.start;
         src.failures = 0;
+        src.waiting_since = None;
         let label = src.label.clone();
         self.state.served.push(Served {
             start: written.start,
@@ -422,267 +553,5 @@ impl Scheduler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::download::state::{RangeSet, STATE_VERSION};
-
-    const CHUNK: u64 = 100;
-    const STALL: Duration = Duration::from_secs(20);
-    const BACKOFF: Duration = Duration::from_millis(250);
-    const T0: Duration = Duration::ZERO;
-
-    fn config() -> SchedConfig {
-        SchedConfig {
-            chunk_size: CHUNK,
-            max_source_failures: 3,
-            retry_backoff: BACKOFF,
-            stall_timeout: STALL,
-        }
-    }
-
-    fn fresh(size: u64) -> PartState {
-        PartState {
-            version: STATE_VERSION,
-            size,
-            ..PartState::default()
-        }
-    }
-
-    fn sched(size: u64, sources: usize) -> Scheduler {
-        let labels = (0..sources).map(|i| format!("http://s{i}/f")).collect();
-        Scheduler::new(fresh(size), config(), labels)
-    }
-
-    fn fetch(s: &mut Scheduler, id: SourceId, now: Duration) -> Range<u64> {
-        match s.next_job(id, now) {
-            Job::Fetch(r) => r,
-            other => panic!("source {id} got {other:?}"),
-        }
-    }
-
-    fn write(s: &mut Scheduler, id: SourceId, r: &Range<u64>) -> Committed {
-        assert!(s.begin_write(id, r), "{r:?} is {id}'s to write");
-        s.handle_written(id, r, r.clone())
-    }
-
-    fn fail(s: &mut Scheduler, id: SourceId, r: &Range<u64>, now: Duration) -> Failed {
-        s.handle_failure(id, r, Failure::Error, "connection reset", now)
-    }
-
-    #[test]
-    fn chunks_are_spread_over_the_sources() {
-        let mut s = sched(450, 3);
-        let jobs: Vec<_> = (0..3).map(|id| fetch(&mut s, id, T0)).collect();
-        assert_eq!(jobs, vec![0..100, 100..200, 200..300]);
-        write(&mut s, 1, &jobs[1]);
-        // The free source takes the next.
-        assert_eq!(fetch(&mut s, 1, T0), 300..400);
-        // The last chunk is the file's tail.
-        assert_eq!(fetch(&mut s, 0, T0), 400..450);
-        assert_eq!(s.done(), 100);
-        let bytes: Vec<u64> = s.reports().iter().map(|r| r.bytes).collect();
-        assert_eq!(bytes, vec![0, 100, 0]);
-    }
-
-    #[test]
-    fn a_failed_chunk_goes_back_and_to_another_source() {
-        let mut s = sched(200, 2);
-        let a = fetch(&mut s, 0, T0);
-        let b = fetch(&mut s, 1, T0);
-        write(&mut s, 1, &b);
-        let f = fail(&mut s, 0, &a, T0);
-        assert!(!f.dropped);
-        // The other source takes the chunk back.
-        assert_eq!(fetch(&mut s, 1, T0), a);
-        // The failed source backs off.
-        assert_eq!(s.next_job(0, T0), Job::Pause(BACKOFF));
-        // Then only helps with it (end game).
-        assert_eq!(s.next_job(0, BACKOFF), Job::Fetch(a.clone()));
-        let c = write(&mut s, 1, &a);
-        assert!(c.complete && c.done == 200);
-        assert_eq!(s.handle_progress(0, &a, BACKOFF), Transfer::Abandon);
-        assert_eq!(s.reports()[0].failures, 1);
-        assert_eq!(s.reports()[1].bytes, 200);
-    }
-
-    #[test]
-    fn a_busy_source_waits_its_retry_after() {
-        let mut s = sched(100, 1);
-        let a = fetch(&mut s, 0, T0);
-        let busy = Failure::Busy {
-            retry_after: Duration::from_secs(7),
-        };
-        s.handle_failure(0, &a, busy, "busy (503)", T0);
-        let later = Duration::from_secs(2);
-        assert_eq!(s.next_job(0, later), Job::Pause(Duration::from_secs(5)));
-        assert_eq!(fetch(&mut s, 0, Duration::from_secs(7)), a);
-    }
-
-    #[test]
-    fn a_source_failing_repeatedly_is_dropped() {
-        let mut s = sched(300, 2);
-        let mut now = T0;
-        for n in 1..=3u32 {
-            let r = loop {
-                match s.next_job(0, now) {
-                    Job::Fetch(r) => break r,
-                    Job::Pause(d) => now += d,
-                    other => panic!("{other:?}"),
-                }
-            };
-            let f = fail(&mut s, 0, &r, now);
-            assert_eq!(f.dropped, n == 3, "failure {n}");
-        }
-        assert_eq!(s.next_job(0, now), Job::Stop);
-        assert_eq!(s.live_sources(), 1);
-        assert_eq!(s.reports()[0].dropped.as_deref(), Some("connection reset"));
-        // The chunk it held is the other source's now, and every chunk is still there.
-        let got: Vec<_> = (0..3).map(|_| fetch(&mut s, 1, now)).collect();
-        assert_eq!(got, vec![0..100, 100..200, 200..300]);
-    }
-
-    #[test]
-    fn a_success_resets_the_failures_in_a_row() {
-        let mut s = sched(500, 1);
-        let mut now = T0;
-        for _ in 0..4 {
-            let r = fetch(&mut s, 0, now);
-            assert!(!fail(&mut s, 0, &r, now).dropped);
-            now += BACKOFF;
-            let r = fetch(&mut s, 0, now);
-            write(&mut s, 0, &r);
-        }
-        assert_eq!(s.reports()[0].failures, 4);
-        assert_eq!(s.live_sources(), 1);
-    }
-
-    #[test]
-    fn a_stalled_source_loses_its_chunk() {
-        let mut s = sched(200, 2);
-        let slow = fetch(&mut s, 0, T0);
-        let fast = fetch(&mut s, 1, T0);
-        let head = Duration::from_secs(1);
-        assert_eq!(s.handle_progress(0, &slow, head), Transfer::Continue);
-        assert_eq!(s.stall_wait(0, &slow, head), Some(STALL));
-        let t = Duration::from_secs(15);
-        assert_eq!(s.stall_wait(0, &slow, t), Some(head + STALL - t));
-        let stalled_at = head + STALL;
-        assert_eq!(s.stall_wait(0, &slow, stalled_at), Some(Duration::ZERO));
-        fail(&mut s, 0, &slow, stalled_at);
-        write(&mut s, 1, &fast);
-        // Moved to the other source.
-        assert_eq!(fetch(&mut s, 1, stalled_at), slow);
-        // No longer the slow one's.
-        assert_eq!(s.stall_wait(0, &slow, stalled_at), None);
-    }
-
-    #[test]
-    fn end_game_doubles_a_chunk_and_the_first_copy_wins() {
-        let mut s = sched(200, 3);
-        let a = fetch(&mut s, 0, T0);
-        let b = fetch(&mut s, 1, T0);
-        write(&mut s, 1, &b);
-        // Idle source helps with the slow chunk.
-        assert_eq!(fetch(&mut s, 1, T0), a);
-        assert_eq!(s.next_job(2, T0), Job::Wait, "two fetchers at most");
-        assert!(s.begin_write(1, &a));
-        assert_eq!(s.handle_progress(0, &a, T0), Transfer::Abandon);
-        assert!(!s.begin_write(0, &a), "the second copy is dropped");
-        let c = s.handle_written(1, &a, a.clone());
-        assert!(c.complete);
-        assert_eq!(s.next_job(0, T0), Job::Stop);
-        assert_eq!(s.reports()[0].bytes, 0);
-    }
-
-    #[test]
-    fn resume_skips_committed_chunks() {
-        let mut state = fresh(500);
-        state.done = RangeSet::default();
-        state.done.insert(0..100);
-        state.done.insert(200..350);
-        let mut s = Scheduler::new(state, config(), vec!["http://s0/f".into()]);
-        assert_eq!(s.done(), 250);
-        let got: Vec<_> = (0..3).map(|_| fetch(&mut s, 0, T0)).collect();
-        assert_eq!(got, vec![100..200, 350..450, 450..500]);
-        assert_eq!(s.next_job(0, T0), Job::Wait);
-    }
-
-    #[test]
-    fn everything_written_means_verify() {
-        let mut s = sched(250, 2);
-        let mut last = None;
-        for id in [0, 1, 0] {
-            let r = fetch(&mut s, id, T0);
-            last = Some(write(&mut s, id, &r));
-        }
-        assert!(last.unwrap().complete);
-        assert_eq!(s.decision(), Decision::Verify);
-        assert_eq!(s.next_job(1, T0), Job::Stop);
-        assert_eq!(s.state().served.len(), 3);
-    }
-
-    #[test]
-    fn a_complete_resume_is_verified_at_once() {
-        let mut state = fresh(300);
-        state.done.insert(0..300);
-        let mut s = Scheduler::new(state, config(), vec!["http://s0/f".into()]);
-        assert_eq!(s.next_job(0, T0), Job::Stop);
-        assert_eq!(s.decision(), Decision::Verify);
-    }
-
-    #[test]
-    fn last_source_dropped_fails_the_download() {
-        let mut s = sched(300, 1);
-        let first = fetch(&mut s, 0, T0);
-        write(&mut s, 0, &first);
-        let mut now = T0;
-        loop {
-            match s.next_job(0, now) {
-                Job::Fetch(r) => {
-                    s.handle_failure(0, &r, Failure::Error, "answered 404 Not Found", now);
-                }
-                Job::Pause(d) => now += d,
-                Job::Stop => break,
-                Job::Wait => panic!("nothing else fetches"),
-            }
-        }
-        assert_eq!(s.live_sources(), 0);
-        assert_eq!(
-            s.decision(),
-            Decision::AllSourcesFailed {
-                missing: 200,
-                total: 300,
-                errors: vec![("http://s0/f".into(), "answered 404 Not Found".into())],
-            }
-        );
-        assert_eq!(s.state().done.len(), 100, "what was written stays recorded");
-    }
-
-    #[test]
-    fn a_local_write_error_stops_every_source() {
-        let mut s = sched(200, 2);
-        let a = fetch(&mut s, 0, T0);
-        fetch(&mut s, 1, T0);
-        assert!(s.begin_write(0, &a));
-        s.handle_write_failed(&a, "No space left on device");
-        assert_eq!(s.next_job(0, T0), Job::Stop);
-        assert_eq!(s.next_job(1, T0), Job::Stop);
-        let Decision::AllSourcesFailed { errors, .. } = s.decision() else {
-            panic!("nothing was written");
-        };
-        assert!(errors.iter().all(|(_, e)| e.contains("local write error")));
-    }
-
-    #[test]
-    fn a_short_write_puts_the_rest_back() {
-        let mut s = sched(300, 2);
-        let a = fetch(&mut s, 0, T0);
-        assert!(s.begin_write(0, &a));
-        let c = s.handle_written(0, &a, 0..40);
-        assert_eq!(c.done, 40);
-        // The rest of the chunk comes first.
-        assert_eq!(fetch(&mut s, 1, T0), 40..100);
-        assert_eq!(fetch(&mut s, 0, T0), 100..200);
-        assert_eq!(s.state().served[0].end, 40);
-    }
-}
+#[path = "sched_tests.rs"]
+mod tests;

@@ -1,8 +1,12 @@
-//! One download in progress, as its fetch tasks share it: the scheduler behind its lock
-//! (with the wake-ups of idle sources), the part file and the sidecar saves; every
-//! decision goes through the scheduler and every event out through the caller's hook.
+//! One download in progress, as its fetch tasks share it: the scheduler and the sources
+//! behind one lock (with the wake-ups of idle sources), the part file and the sidecar
+//! saves, and the download mesh's side of it: sources learned from `X-Alt` join the
+//! running download (bounded, deduplicated, never our own address), and each request
+//! tells the sources we verified and the ones that failed. Every decision goes through
+//! the scheduler and every event out through the caller's hook.
 
 use std::fs::File;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -11,12 +15,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::channel::oneshot;
+use futures::channel::{mpsc, oneshot};
 
+use crate::http::client::HttpUrl;
+use crate::library::hash::{self, Sha1Digest};
 use crate::rt;
 
 use super::sched::{Job, Scheduler, SourceId, Transfer};
 use super::source::{Endpoint, FetchError};
+use super::state::RangeSet;
 use super::{DownloadEvent, DownloadOptions};
 
 /// What a fetch task does next (a [`Job`] with the wake-up to wait on).
@@ -27,8 +34,16 @@ pub(super) enum Next {
     Stop,
 }
 
+/// Sources a download takes from the mesh (`X-Alt`) beyond the ones it was given: plenty
+/// to spread a file over, few enough that a hostile server cannot make us dial the world.
+pub(super) const MAX_LEARNED_SOURCES: usize = 16;
+
 struct Locked {
     sched: Scheduler,
+    /// Every source, by [`SourceId`] (given ones first, then learned ones).
+    endpoints: Vec<Arc<Endpoint>>,
+    /// Sources learned so far.
+    learned: usize,
     /// Idle fetch tasks, woken on any change of the schedule.
     waiters: Vec<oneshot::Sender<()>>,
     /// Fired once when the last byte is written.
@@ -45,7 +60,10 @@ impl Locked {
 
 pub(super) struct Shared {
     locked: Mutex<Locked>,
-    endpoints: Vec<Endpoint>,
+    /// Where a learned source's id goes for the run loop to start its worker.
+    new_sources: mpsc::UnboundedSender<SourceId>,
+    /// The file's SHA-1: learned sources are asked for it by `/uri-res/N2R`.
+    expected: Option<Sha1Digest>,
     file: Arc<File>,
     pub part: PathBuf,
     pub state_path: PathBuf,
@@ -58,25 +76,34 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// The state of a download about to start, and the signal fired when its last byte is
-    /// written.
+    /// The state of a download about to start, the signal fired when its last byte is
+    /// written, and where sources learned mid-download come out.
     pub(super) fn new(
         sched: Scheduler,
         endpoints: Vec<Endpoint>,
+        expected: Option<Sha1Digest>,
         file: File,
-        part: PathBuf,
-        state_path: PathBuf,
+        paths: (PathBuf, PathBuf),
         size: u64,
         options: DownloadOptions,
-    ) -> (Shared, oneshot::Receiver<()>) {
+    ) -> (
+        Shared,
+        oneshot::Receiver<()>,
+        mpsc::UnboundedReceiver<SourceId>,
+    ) {
         let (done_tx, done_rx) = oneshot::channel();
+        let (new_tx, new_rx) = mpsc::unbounded();
+        let (part, state_path) = paths;
         let shared = Shared {
             locked: Mutex::new(Locked {
                 sched,
+                endpoints: endpoints.into_iter().map(Arc::new).collect(),
+                learned: 0,
                 waiters: Vec::new(),
                 done_signal: Some(done_tx),
             }),
-            endpoints,
+            new_sources: new_tx,
+            expected,
             file: Arc::new(file),
             part,
             state_path,
@@ -86,7 +113,7 @@ impl Shared {
             finished: AtomicBool::new(false),
             started: Instant::now(),
         };
-        (shared, done_rx)
+        (shared, done_rx, new_rx)
     }
 
     fn locked(&self) -> MutexGuard<'_, Locked> {
@@ -102,8 +129,65 @@ impl Shared {
         self.started.elapsed()
     }
 
-    pub(super) fn endpoint(&self, id: SourceId) -> &Endpoint {
-        &self.endpoints[id]
+    pub(super) fn endpoint(&self, id: SourceId) -> Arc<Endpoint> {
+        Arc::clone(&self.locked().endpoints[id])
+    }
+
+    /// Sources an `X-Alt` named: each one new (not a source yet, not our own address)
+    /// joins the download, asked for the file by its SHA-1, up to
+    /// [`MAX_LEARNED_SOURCES`]. Without a SHA-1 there is no mesh (nothing to ask by).
+    pub(super) fn learn(&self, addrs: &[SocketAddr]) {
+        let Some(sha1) = self.expected else {
+            return;
+        };
+        let own = self.options.own_addr;
+        let mut added = Vec::new();
+        {
+            let mut l = self.locked();
+            for &addr in addrs {
+                if l.learned >= MAX_LEARNED_SOURCES {
+                    break;
+                }
+                if Some(addr) == own || l.endpoints.iter().any(|e| e.addr == Some(addr)) {
+                    continue;
+                }
+                let label = format!("http://{addr}/uri-res/N2R?{}", hash::urn(&sha1));
+                let Ok(url) = HttpUrl::parse(&label) else {
+                    continue;
+                };
+                let id = l.sched.add_source(label.clone());
+                l.endpoints
+                    .push(Arc::new(super::probe::endpoint(url, label, addr, None)));
+                l.learned += 1;
+                added.push(id);
+            }
+        }
+        for id in added {
+            log::info!("source {} learned from the mesh", self.endpoint(id).label);
+            let _ = self.new_sources.unbounded_send(id);
+        }
+    }
+
+    /// What a request to `id` tells of the others: `X-Alt` (sources that served us and
+    /// are in use) and `X-Nalt` (sources dropped), by address, `id` itself left out.
+    pub(super) fn mesh_for(&self, id: SourceId) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+        let l = self.locked();
+        let (good, bad) = l.sched.good_and_bad();
+        let addrs = |ids: Vec<SourceId>| -> Vec<SocketAddr> {
+            ids.into_iter()
+                .filter(|&i| i != id)
+                .filter_map(|i| l.endpoints[i].addr)
+                .take(crate::http::alt::MAX_ALTS_SENT)
+                .collect()
+        };
+        (addrs(good), addrs(bad))
+    }
+
+    /// `id` said what it holds (`X-Available-Ranges`).
+    pub(super) fn set_available(&self, id: SourceId, available: RangeSet) {
+        let mut l = self.locked();
+        l.sched.set_available(id, available);
+        l.notify();
     }
 
     pub(super) fn emit(&self, e: DownloadEvent) {

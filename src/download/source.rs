@@ -14,7 +14,8 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::http::client::{ClientError, Connection, HttpUrl};
 
-use super::push::{parse_push_url, PushSource};
+use super::push::parse_push_url;
+pub(super) use super::push::PushSource;
 use super::sched::Failure;
 use super::{DownloadOptions, USER_AGENT_VALUE};
 
@@ -90,6 +91,8 @@ pub(super) enum FetchError {
     Busy(Duration),
     #[error("answered {0}")]
     Status(StatusCode),
+    #[error("holds none of the range asked yet (416 with X-Available-Ranges)")]
+    Unavailable,
     #[error("bad Content-Range {0:?} for the range asked")]
     BadRange(String),
     #[error("no data for {0:?}: stalled")]
@@ -111,6 +114,7 @@ impl FetchError {
             FetchError::Busy(after) => Failure::Busy {
                 retry_after: *after,
             },
+            FetchError::Unavailable => Failure::Unavailable,
             _ => Failure::Error,
         }
     }

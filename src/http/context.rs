@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use hyper::header::HeaderValue;
 
 use super::admission::Gate;
+use super::alt::AltMesh;
 use super::ended::EndCounters;
 use super::limits::HttpLimits;
 use super::open_files::OpenFiles;
@@ -38,6 +39,8 @@ pub struct HttpContext {
     pub upload_rate: Arc<RateLimit>,
     /// Whether each request is logged at info level (the access log; off with `--quiet`).
     pub access_log: bool,
+    /// Alternate locations per SHA-1 told by downloaders (`X-Alt`), handed back to others.
+    pub mesh: AltMesh,
     pub(crate) open_files: OpenFiles,
     server_header: OnceLock<Option<HeaderValue>>,
 }
@@ -58,6 +61,7 @@ impl HttpContext {
             stats: HttpStats::default(),
             upload_rate: Arc::new(RateLimit::unlimited()),
             access_log: true,
+            mesh: AltMesh::default(),
             open_files: OpenFiles::default(),
             server_header: OnceLock::new(),
         }

@@ -96,7 +96,10 @@ pub(super) async fn get_by_index<B>(ctx: &HttpContext, req: &Request<B>) -> Answ
         return not_found();
     };
     let Some(file) = lib.get(index) else {
-        return not_found();
+        return match lib.partial(index).filter(|p| name_agrees(name, &p.name)) {
+            Some(p) => super::partial::serve(ctx, req, p, busy).await,
+            None => not_found(),
+        };
     };
     if !name_agrees(name, &file.name) {
         return not_found();
@@ -134,7 +137,10 @@ pub(super) async fn get_by_urn<B>(ctx: &HttpContext, req: &Request<B>) -> Answer
     };
     match lib.by_sha1(&digest) {
         Some(file) => serve(ctx, req, file).await,
-        None => not_found(),
+        None => match lib.partial_by_sha1(&digest) {
+            Some(p) => super::partial::serve(ctx, req, p, busy).await,
+            None => not_found(),
+        },
     }
 }
 
@@ -167,6 +173,10 @@ async fn serve<B>(ctx: &HttpContext, req: &Request<B>, file: Arc<SharedFile>) ->
     };
     let plan = range_plan(req, &fh, len);
     let mut headers = file_headers(&fh);
+    if let Some(d) = file.sha1() {
+        let lib = ctx.library.as_deref();
+        ctx.mesh.exchange_for(lib, req.headers(), &d, &mut headers);
+    }
     if let RangePlan::Unsatisfiable = plan {
         put(
             &mut headers,
@@ -181,7 +191,7 @@ async fn serve<B>(ctx: &HttpContext, req: &Request<B>, file: Arc<SharedFile>) ->
     } else {
         match ctx.uploads.try_acquire() {
             Some(s) => Some(s),
-            None => return busy(ctx).into(),
+            None => return super::alt::onto(busy(ctx), &headers).into(),
         }
     };
     let (status, segments, body_len) = body_plan(plan, &fh, len, &mut headers);

@@ -4,6 +4,7 @@
 
 mod access_log;
 pub mod admission;
+pub mod alt;
 mod body;
 pub mod browse;
 pub(crate) mod client;
@@ -17,6 +18,7 @@ pub mod io;
 pub mod limits;
 mod listener;
 mod open_files;
+pub mod partial;
 pub mod range;
 pub mod rate;
 mod response;

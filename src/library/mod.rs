@@ -10,12 +10,16 @@
 //! - [`index`]: the keyword index a query runs against.
 //! - [`hits`]: the searching side: grouping received hits by SHA-1 and the results table.
 //! - [`qrp`]: the words of our query routing table and a Query's routing keys, folded.
+//! - [`part_state`]: the format of a download's sidecar; [`partial`]: files being
+//!   downloaded into a shared folder, shared for the ranges they hold.
 
 pub mod browse;
 pub mod hash;
 pub mod hits;
 pub mod index;
 pub mod matching;
+pub mod part_state;
+pub mod partial;
 pub mod qrp;
 mod scan;
 
@@ -34,6 +38,7 @@ use hash::{HashCache, HashQueue, Sha1Digest};
 pub use hash::{HashHook, HashProgress};
 use index::Index;
 use matching::Pattern;
+use partial::PartialFile;
 
 /// Why a library could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +198,19 @@ struct Ids {
     next: u32,
 }
 
+impl Ids {
+    /// The file index of `path`: the one it had, else a new one (never reused).
+    fn index_for(&mut self, path: &Path) -> u32 {
+        if let Some(&i) = self.by_path.get(path) {
+            return i;
+        }
+        let i = self.next;
+        self.next += 1;
+        self.by_path.insert(path.to_owned(), i);
+        i
+    }
+}
+
 type Sha1Map = RwLock<HashMap<Sha1Digest, Arc<SharedFile>>>;
 
 /// The shared library. Cheap to query from many threads; rescans swap in a new snapshot.
@@ -201,6 +219,11 @@ pub struct Library {
     include_hidden: bool,
     index: Arc<RwLock<Arc<Index>>>,
     by_sha1: Arc<Sha1Map>,
+    /// Downloads in progress under the roots (see [`partial`]), found by the last scan.
+    partials: RwLock<Arc<Vec<Arc<PartialFile>>>>,
+    /// The sources of downloads seen finishing (SHA-1, the URLs that served it), oldest
+    /// first: this servent verified them, so it hands them out as alternate locations.
+    finished: Mutex<std::collections::VecDeque<(Sha1Digest, Vec<String>)>>,
     ids: Mutex<Ids>,
     cache: Arc<Mutex<HashCache>>,
     queue: Arc<HashQueue>,
@@ -225,6 +248,8 @@ impl Library {
             include_hidden: config.include_hidden,
             index: Arc::new(RwLock::new(Arc::new(Index::default()))),
             by_sha1: Arc::new(RwLock::new(HashMap::new())),
+            partials: RwLock::new(Arc::new(Vec::new())),
+            finished: Mutex::new(std::collections::VecDeque::new()),
             ids: Mutex::new(Ids::default()),
             cache: Arc::new(Mutex::new(HashCache::load(config.data_dir.as_deref()))),
             queue: HashQueue::new(),
@@ -248,7 +273,42 @@ impl Library {
             .spawn(move || queue.run(cache, on_hashed, config.progress))
             .map_err(LibraryError::Thread)?;
         lib.rescan();
+        partial::watch(Arc::downgrade(&lib)).map_err(LibraryError::Thread)?;
         Ok(lib)
+    }
+
+    /// Looks for downloads started or finished since the last scan (see [`partial`]):
+    /// new sidecars are shared; when a shared partial's `.part` is gone (its download
+    /// finished, renaming it into place), the whole library is rescanned so the complete
+    /// file is shared instead.
+    pub fn refresh_partials(&self) {
+        let old = self.partials();
+        if old.iter().any(|p| !p.part.is_file()) {
+            self.rescan();
+            return;
+        }
+        let _one_at_a_time = self.rescan_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let found = scan::scan(&self.roots, self.include_hidden).partials;
+        if found.len() == old.len()
+            && found
+                .iter()
+                .zip(old.iter())
+                .all(|(f, p)| *f == p.state_path)
+        {
+            return;
+        }
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let partials: Vec<Arc<PartialFile>> = found
+            .iter()
+            .filter_map(|sp| match old.iter().find(|p| p.state_path == *sp) {
+                Some(p) => Some(Arc::clone(p)),
+                None => PartialFile::open(sp, ids.index_for(sp)).map(Arc::new),
+            })
+            .collect();
+        log::info!("library: {} downloads in progress shared", partials.len());
+        *write(&self.partials) = Arc::new(partials);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Walks the roots again: unchanged files keep their index and hash, new files get
@@ -270,6 +330,14 @@ impl Library {
         let mut to_hash = Vec::new();
         {
             let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+            self.remember_finished(&self.partials());
+            let partials = found
+                .partials
+                .iter()
+                .filter_map(|p| PartialFile::open(p, ids.index_for(p)))
+                .map(Arc::new)
+                .collect();
+            *write(&self.partials) = Arc::new(partials);
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             for s in found.files {
                 if let Some(f) = old_by_path.get(s.path.as_path()) {
@@ -281,15 +349,7 @@ impl Library {
                 } else {
                     report.added += 1;
                 }
-                let index = match ids.by_path.get(&s.path) {
-                    Some(&i) => i,
-                    None => {
-                        let i = ids.next;
-                        ids.next += 1;
-                        ids.by_path.insert(s.path.clone(), i);
-                        i
-                    }
-                };
+                let index = ids.index_for(&s.path);
                 let f = Arc::new(SharedFile::new(index, s));
                 match cache.get(&f.path, f.size, f.mtime) {
                     Some(d) => f.set_sha1(d),
@@ -351,6 +411,81 @@ impl Library {
     /// The file with this SHA-1 (once hashed).
     pub fn by_sha1(&self, digest: &Sha1Digest) -> Option<Arc<SharedFile>> {
         read(&self.by_sha1).get(digest).cloned()
+    }
+
+    /// The downloads in progress shared for what they hold (found by the last scan).
+    pub fn partials(&self) -> Arc<Vec<Arc<PartialFile>>> {
+        Arc::clone(&read(&self.partials))
+    }
+
+    /// Records the sources of the partials of `old` whose `.part` is gone (finished).
+    fn remember_finished(&self, old: &[Arc<PartialFile>]) {
+        let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        for p in old.iter().filter(|p| !p.part.is_file()) {
+            let sources = p.sources();
+            if sources.is_empty() {
+                continue;
+            }
+            finished.retain(|(d, _)| *d != p.sha1);
+            if finished.len() >= partial::MAX_FINISHED_REMEMBERED {
+                finished.pop_front();
+            }
+            finished.push_back((p.sha1, sources));
+        }
+    }
+
+    /// The sources this servent fetched the file with this SHA-1 from, in a download in
+    /// progress or finished (seen by this library): sources it verified, for `X-Alt`.
+    pub fn verified_sources(&self, digest: &Sha1Digest) -> Vec<String> {
+        if let Some(p) = self.partials().iter().find(|p| p.sha1 == *digest) {
+            return p.sources();
+        }
+        let finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        finished
+            .iter()
+            .find(|(d, _)| d == digest)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The partial file with this SHA-1, when it holds any byte (and no complete file
+    /// has the hash: that one is served instead).
+    pub fn partial_by_sha1(&self, digest: &Sha1Digest) -> Option<Arc<PartialFile>> {
+        self.partials()
+            .iter()
+            .find(|p| p.sha1 == *digest && p.has_data())
+            .cloned()
+    }
+
+    /// The partial file with this Gnutella file index, when it holds any byte.
+    pub fn partial(&self, index: u32) -> Option<Arc<PartialFile>> {
+        self.partials()
+            .iter()
+            .find(|p| p.index == index && p.has_data())
+            .cloned()
+    }
+
+    /// Partial files a Query matches (by SHA-1 or name), at most `limit`.
+    fn partial_answers(&self, query: &Query, limit: usize) -> Vec<LocalFile> {
+        let partials = self.partials();
+        if partials.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        let hit: Box<dyn Fn(&PartialFile) -> bool> = if query.is_by_hash() {
+            let sha1s = query.sha1s();
+            Box::new(move |p| sha1s.contains(&p.sha1) && self.by_sha1(&p.sha1).is_none())
+        } else {
+            match Pattern::parse(&query.text_lossy()) {
+                Ok(pat) => Box::new(move |p| p.matches(&pat)),
+                Err(_) => return Vec::new(),
+            }
+        };
+        partials
+            .iter()
+            .filter(|p| hit(p) && p.has_data())
+            .take(limit)
+            .map(|p| p.local_file())
+            .collect()
     }
 
     /// Files matching `pattern`, in file-index order, at most `limit`.
@@ -437,14 +572,25 @@ impl Library {
 
 impl QueryMatcher for Arc<Library> {
     fn matches(&self, query: &Query, limit: usize) -> Vec<LocalFile> {
-        self.answer(query, limit)
+        let mut hits: Vec<LocalFile> = self
+            .answer(query, limit)
             .iter()
             .map(|f| f.local_file())
-            .collect()
+            .collect();
+        let room = limit.saturating_sub(hits.len());
+        hits.extend(self.partial_answers(query, room));
+        hits
     }
 
     fn qrp_words(&self) -> Vec<String> {
-        qrp::index_words(&self.snapshot())
+        let mut words = qrp::index_words(&self.snapshot());
+        let partials = self.partials();
+        if !partials.is_empty() {
+            words.extend(qrp::name_words(partials.iter().map(|p| p.name.as_str())));
+            words.sort_unstable();
+            words.dedup();
+        }
+        words
     }
 
     fn query_keys(&self, query: &Query) -> crate::core::qrp::QueryKeys {

@@ -1,7 +1,8 @@
 //! Walks the share roots: regular files only, hidden entries skipped unless asked,
 //! symbolic links followed only when their target stays inside a share root (no escape),
-//! each directory visited once (no loops), partial downloads left out. Paths come out
-//! canonical (absolute, no `..`, no links), so what is served is what was scanned.
+//! each directory visited once (no loops), partial downloads left out of the files (their
+//! sidecars are listed apart, for [`super::partial`]). Paths come out canonical
+//! (absolute, no `..`, no links), so what is served is what was scanned.
 
 use std::collections::HashSet;
 use std::fs;
@@ -38,6 +39,8 @@ pub(super) struct ScanProblem {
 pub(super) struct Scan {
     pub files: Vec<ScannedFile>,
     pub problems: Vec<ScanProblem>,
+    /// Sidecars (`FILE.part.state`) of downloads in progress (canonical paths).
+    pub partials: Vec<PathBuf>,
 }
 
 /// Canonicalises share roots, refusing ones that do not exist.
@@ -126,10 +129,14 @@ pub(super) fn scan(roots: &[PathBuf], include_hidden: bool) -> Scan {
                 }
             } else if meta.is_file() && !is_partial(&name) {
                 add_file(&mut out, &mut seen_files, path, &meta);
+            } else if meta.is_file() && name.ends_with(PARTIAL_SUFFIXES[1]) {
+                out.partials.push(path);
             }
         }
     }
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    out.partials.sort();
+    out.partials.dedup();
     out
 }
 

@@ -14,6 +14,7 @@ pub mod http;
 mod layout;
 mod magnet;
 mod matching;
+mod mesh;
 mod net;
 mod props;
 mod push;
