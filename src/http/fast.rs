@@ -23,11 +23,12 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use super::access_log;
+use super::answer::{Answer, FileAnswer};
 use super::body::Segment;
 use super::context::HttpContext;
 use super::deadline::{DeadlineIo, Watch};
 use super::ended::HttpEnd;
-use super::files::{self, Answer, FileAnswer, INLINE_READ_MAX};
+use super::files::{self, INLINE_READ_MAX};
 use super::open_files::http_date;
 use super::response::Body;
 use super::sendfile;

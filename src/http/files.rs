@@ -27,6 +27,7 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
+pub(super) use super::answer::{Answer, FileAnswer};
 use super::body::{boundary, multipart, FileBody, Segment};
 use super::context::HttpContext;
 use super::disk::{self, Cached};
@@ -34,7 +35,6 @@ use super::open_files::FileHeaders;
 use super::range::{self, RangePlan};
 use super::rate::RateLimit;
 use super::response::{empty, full, put, respond, text, Body};
-use super::uploads::SlotGuard;
 use crate::library::{hash, SharedFile};
 use crate::rt;
 
@@ -42,20 +42,6 @@ use crate::rt;
 pub(super) const INLINE_READ_MAX: u64 = 64 * 1024;
 /// What a busy servent asks a downloader to wait before trying again.
 pub(super) const BUSY_RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// How a file route answers.
-pub(super) enum Answer {
-    /// A finished response (an error, a refusal, a `HEAD`).
-    Done(Response<Body>),
-    /// A shared file's body to send.
-    File(FileAnswer),
-}
-
-impl From<Response<Body>> for Answer {
-    fn from(r: Response<Body>) -> Answer {
-        Answer::Done(r)
-    }
-}
 
 impl Answer {
     /// The answer as hyper sends it.
@@ -65,19 +51,6 @@ impl Answer {
             Answer::File(f) => f.into_response(ctx).await,
         }
     }
-}
-
-/// A shared file's answer before its body is sent: status and headers (`Content-Length`
-/// included), the open file, the body's segments, and the upload slot it holds.
-pub(super) struct FileAnswer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub handle: Arc<File>,
-    pub segments: Vec<Segment>,
-    pub len: u64,
-    pub slot: Option<SlotGuard>,
-    /// The file's path, for a log line when reading it fails.
-    pub path: std::path::PathBuf,
 }
 
 /// `GET`/`HEAD /get/<index>/<name>`: the index and the name must agree.

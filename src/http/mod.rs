@@ -5,6 +5,7 @@
 mod access_log;
 pub mod admission;
 pub mod alt;
+mod answer;
 mod body;
 pub mod browse;
 pub(crate) mod client;

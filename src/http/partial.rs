@@ -13,9 +13,9 @@ use std::sync::Arc;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::answer::{Answer, FileAnswer};
 use super::body::Segment;
 use super::context::HttpContext;
-use super::files::{Answer, FileAnswer};
 use super::open_files::content_type;
 use super::range::{self, RangePlan};
 use super::response::{empty, put, respond, text, Body};
