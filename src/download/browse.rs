@@ -394,7 +394,7 @@ mod tests {
             .map(|i| Arc::new(SharedFile::detached(i, &format!("f{i}"), u64::from(i))))
             .collect();
         let mut out = Vec::new();
-        HitEncoder::new("10.0.0.1:1".parse().unwrap()).encode(&files, &mut out);
+        HitEncoder::new("10.0.0.1:1".parse().unwrap(), None).encode(&files, &mut out);
         out
     }
 

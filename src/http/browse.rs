@@ -108,7 +108,7 @@ pub(super) fn browse_host<B>(ctx: &Arc<HttpContext>, req: &Request<B>) -> Respon
     let body = HitStream {
         files,
         next: 0,
-        encoder: HitEncoder::new(our_address(req.headers())),
+        encoder: HitEncoder::new(our_address(req.headers()), ctx.servent_id),
         deflate: deflate.then(|| Compress::new(Compression::default(), true)),
         done: false,
     };
@@ -248,7 +248,7 @@ mod tests {
         let files: Vec<Arc<SharedFile>> = (0..450u32)
             .map(|i| Arc::new(SharedFile::detached(i, &format!("song {i}.ogg"), 1000)))
             .collect();
-        let encoder = HitEncoder::new("127.0.0.1:1".parse().unwrap());
+        let encoder = HitEncoder::new("127.0.0.1:1".parse().unwrap(), None);
         let mut plain = Vec::new();
         encoder.encode(&files[..100], &mut plain);
         let mut s = HitStream {

@@ -41,6 +41,9 @@ pub struct HttpContext {
     pub access_log: bool,
     /// Alternate locations per SHA-1 told by downloaders (`X-Alt`), handed back to others.
     pub mesh: AltMesh,
+    /// Our servent ID, named in browse-host QueryHits (so a browser can Push to us);
+    /// `None` outside a servent: a random one per process.
+    pub servent_id: Option<[u8; 16]>,
     pub(crate) open_files: OpenFiles,
     server_header: OnceLock<Option<HeaderValue>>,
 }
@@ -62,9 +65,16 @@ impl HttpContext {
             upload_rate: Arc::new(RateLimit::unlimited()),
             access_log: true,
             mesh: AltMesh::default(),
+            servent_id: None,
             open_files: OpenFiles::default(),
             server_header: OnceLock::new(),
         }
+    }
+
+    /// Names `servent_id` as ours in browse-host QueryHits.
+    pub fn with_servent_id(mut self, servent_id: [u8; 16]) -> HttpContext {
+        self.servent_id = Some(servent_id);
+        self
     }
 
     /// Serves the files of `library`.

@@ -55,12 +55,16 @@ pub struct HitEncoder {
 }
 
 impl HitEncoder {
-    /// Hits naming `addr` as where to download (the address the client reached us at).
-    pub fn new(addr: SocketAddrV4) -> HitEncoder {
+    /// Hits naming `addr` as where to download (the address the client reached us at)
+    /// and `servent_id` as ours (`None`: one random ID per process).
+    pub fn new(addr: SocketAddrV4, servent_id: Option<[u8; 16]>) -> HitEncoder {
         HitEncoder {
             addr,
             guid: Guid::new_v4(),
-            servent_id: browse_servent_id(),
+            servent_id: servent_id
+                .map(Guid)
+                .filter(|g| g.0 != [0; 16])
+                .unwrap_or_else(browse_servent_id),
         }
     }
 
@@ -267,7 +271,7 @@ mod tests {
     #[test]
     fn a_library_as_hits_of_bounded_size_and_back() {
         let addr: SocketAddrV4 = "127.0.0.1:6346".parse().unwrap();
-        let enc = HitEncoder::new(addr);
+        let enc = HitEncoder::new(addr, None);
         let mut wire = Vec::new();
         enc.encode(&detached(1000), &mut wire);
         for d in frame::parse_all(&wire).unwrap() {
@@ -292,7 +296,7 @@ mod tests {
     #[test]
     fn hostile_streams_are_typed_errors() {
         let mut one = Vec::new();
-        HitEncoder::new("10.0.0.1:1".parse().unwrap()).encode(&detached(101), &mut one);
+        HitEncoder::new("10.0.0.1:1".parse().unwrap(), None).encode(&detached(101), &mut one);
         // A header announcing more than 64 KiB.
         let mut big = one.clone();
         big[19..23].copy_from_slice(&(64 * 1024 + 1u32).to_le_bytes());
@@ -307,7 +311,7 @@ mod tests {
         ));
         // A QueryHit announcing more results than it holds.
         let mut lying = Vec::new();
-        HitEncoder::new("10.0.0.1:1".parse().unwrap()).encode(&detached(1), &mut lying);
+        HitEncoder::new("10.0.0.1:1".parse().unwrap(), None).encode(&detached(1), &mut lying);
         lying[23] = 255;
         assert!(matches!(
             read(&lying, 1000),

@@ -90,6 +90,7 @@ impl Node {
                     .map(|s| status::render(&s).to_string())
                     .unwrap_or_else(|| "{}".into())
             }))
+            .with_servent_id(servent_id.0)
         });
         log::info!("servent {servent_id} listening on {listen} as {role} (RNG seed {seed})");
         rt::spawn(dispatch::accept_loop(

@@ -121,7 +121,24 @@ fn servent_browse_lists_what_a_sharing_servent_shares() {
     }
 
     // Raw, as gtk-gnutella's client asks without deflate: plain QueryHits, TTL 1, hops 0,
-    // our address as the client named it, a servent ID that is not blank.
+    // our address as the client named it, the servent's own ID (what a Push would name).
+    let servent_id = {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET /status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all).unwrap();
+        let body = &all[all.find("\r\n\r\n").expect("a head") + 4..];
+        let v: serde_json::Value = serde_json::from_str(body).expect("/status is JSON");
+        v["servent_id"]
+            .as_str()
+            .expect("servent_id in /status")
+            .to_string()
+    };
     let (head, body) = raw_get(addr, "Accept: application/x-gnutella-packets\r\n");
     let lower = head.to_ascii_lowercase();
     assert!(lower.starts_with("http/1.1 200"), "{head}");
@@ -142,6 +159,7 @@ fn servent_browse_lists_what_a_sharing_servent_shares() {
         assert_eq!(std::net::SocketAddr::from((h.ip, h.port)), addr);
         assert_ne!(h.servent_id, Guid([0; 16]));
         assert_ne!(h.servent_id, d.guid);
+        assert_eq!(h.servent_id.to_string(), servent_id);
         names.extend(h.results.iter().map(|r| r.name_lossy().into_owned()));
     }
     names.sort();
