@@ -139,8 +139,13 @@ impl PartialFile {
             .and_then(|m| m.modified())
             .ok();
         if mtime.is_none() || !self.part.is_file() {
-            // Gone (finished, or removed): nothing to serve, but who served it stays known.
+            // Gone: finished (the complete file is there, verified, until the next scan
+            // shares it as a file of its own) or removed (nothing to serve). Who served
+            // it stays known either way.
             seen.done = RangeSet::default();
+            if self.finished_path().is_some() {
+                seen.done.insert(0..self.size);
+            }
             seen.mtime = None;
             return seen;
         }
@@ -176,9 +181,22 @@ impl PartialFile {
         self.refresh().sources.clone()
     }
 
-    /// Opens `FILE.part` for reading.
+    /// Opens `FILE.part` for reading or, once the download finished, `FILE` (the
+    /// downloader renames only after the SHA-1 checked out), so the file stays served
+    /// between the rename and the scan that shares it as a complete file.
     pub fn open_part(&self) -> io::Result<File> {
-        File::open(&self.part)
+        File::open(&self.part).or_else(|e| match self.finished_path() {
+            Some(done) => File::open(done),
+            None => Err(e),
+        })
+    }
+
+    /// `FILE`, when the `.part` is gone and a regular file of the full size stands in its
+    /// place (the finished download).
+    fn finished_path(&self) -> Option<PathBuf> {
+        let done = self.part.with_file_name(&self.name);
+        let meta = fs::metadata(&done).ok()?;
+        (meta.is_file() && meta.len() == self.size && !self.part.exists()).then_some(done)
     }
 
     /// Whether a Query's pattern matches its name.
@@ -260,8 +278,20 @@ mod tests {
         assert!(p.matches(&Pattern::parse("song").unwrap()));
         assert!(!p.matches(&Pattern::parse("part").unwrap()));
         assert_eq!(p.local_file().index, 5);
-        // The download finishes: nothing is offered any more.
+        // The download finishes: the verified file takes the .part's place and is served
+        // whole until a scan shares it as a complete file.
+        fs::write(dir.path().join("Some Song.mp3"), vec![3u8; 100]).unwrap();
         fs::remove_file(&p.part).unwrap();
+        fs::remove_file(&sp).unwrap();
+        assert_eq!(p.available().ranges().collect::<Vec<_>>(), vec![0..100]);
+        let mut back = Vec::new();
+        io::Read::read_to_end(&mut p.open_part().unwrap(), &mut back).unwrap();
+        assert_eq!(back, vec![3u8; 100]);
+        // Removed (or replaced by a file of another size): nothing is offered any more.
+        fs::write(dir.path().join("Some Song.mp3"), b"other").unwrap();
+        assert!(!p.has_data());
+        assert!(p.open_part().is_err());
+        fs::remove_file(dir.path().join("Some Song.mp3")).unwrap();
         assert!(!p.has_data());
     }
 
