@@ -258,11 +258,13 @@ r = json.load(open(sys.argv[1]))
 panels = [("4 KiB ranged GETs: requests/s (higher is better)", r["ranged_4k_rps"]),
           ("4 KiB ranged GETs: requests per server CPU-second (higher is better)", r["ranged_4k_req_per_cpu_sec"]),
           ("Whole-file GETs: server CPU s per GiB (lower is better)", r["whole_cpu_secs_per_gib"])]
-w, h = 640, 140 * len(panels) + 20
+step = 165
+w, h = 700, step * len(panels) + 40
 out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="13">',
        f'<rect width="{w}" height="{h}" fill="white"/>']
+out.append('<text x="10" y="18" fill="#444">Bars: each server\'s median over the rounds. Ratio: servent / nginx within each round.</text>')
 for i, (title, v) in enumerate(panels):
-    y0 = 20 + i * 140
+    y0 = 50 + i * step
     out.append(f'<text x="10" y="{y0}" font-weight="bold">{title}</text>')
     top = max(v["nginx"], v["servent"]) or 1
     for j, name in enumerate(["nginx", "servent"]):
@@ -272,7 +274,7 @@ for i, (title, v) in enumerate(panels):
         out.append(f'<text x="10" y="{y + 22}">{name}</text>')
         out.append(f'<rect x="80" y="{y}" width="{bw:.1f}" height="32" fill="{color}"/>')
         out.append(f'<text x="{85 + bw:.1f}" y="{y + 22}">{v[name]:g}</text>')
-    out.append(f'<text x="10" y="{y0 + 125}">servent / nginx = {v["ratio"]}x (median; {v["ratio_min"]}-{v["ratio_max"]} over the rounds)</text>')
+    out.append(f'<text x="10" y="{y0 + 125}">servent / nginx per round: min {v["ratio_min"]}x, median {v["ratio"]}x, max {v["ratio_max"]}x</text>')
 out.append('</svg>')
 open(sys.argv[2], "w").write("\n".join(out))
 EOF
