@@ -199,6 +199,9 @@ pub fn our_headers(ours: &Ours, remote: SocketAddr) -> Headers {
     h.push("Listen-IP", ours.listen.to_string());
     h.push("Remote-IP", remote.ip().to_string());
     h.push("Bye-Packet", "0.1");
+    // Every servent answers browse host on its port (an empty list when it shares
+    // nothing), so say so, as gtk-gnutella and LimeWire do.
+    h.push("X-Features", "browse/1.0");
     h.push("GGEP", "0.5");
     h.push("X-Max-TTL", ours.max_ttl.to_string());
     h.push("X-Degree", ours.max_peers.to_string());

@@ -610,6 +610,7 @@ fn handshake_headers_and_503_with_x_try_when_full() {
         );
         assert_eq!(h.get("Remote-IP"), Some("127.0.0.1"));
         assert_eq!(h.get("Bye-Packet"), Some("0.1"));
+        assert_eq!(h.get("X-Features"), Some("browse/1.0"));
         assert_eq!(h.get("Accept-Encoding"), Some("deflate"));
         let mut p = p;
         p.stream
