@@ -92,6 +92,7 @@ where
 {
     let watch = Arc::clone(&permit.watch);
     let limits = *ctx.gate.limits();
+    let access = ctx.access_log;
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         watch.request_started();
         let ctx = Arc::clone(&ctx);
@@ -121,6 +122,12 @@ where
         .await;
     if let Err(e) = &result {
         log::debug!("http connection from {peer}: {e}");
+        // hyper answers a head it cannot parse itself (400, or 431 when too large),
+        // before any route sees it: the access log still gets its line.
+        if (e.is_parse() || e.is_parse_too_large()) && access_log::enabled(access) {
+            let status = if e.is_parse_too_large() { 431 } else { 400 };
+            access_log::line(&access_log::Request::new(peer, "-", "-"), status, 0);
+        }
     }
     permit.watch.cut().unwrap_or(match result {
         Ok(()) => HttpEnd::Completed,

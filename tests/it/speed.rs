@@ -331,6 +331,15 @@ fn serve_logs_each_request_shows_its_limits_and_is_quiet_when_asked() {
     assert_eq!(bw["download"]["limit_bytes_per_sec"], 500 * 1024);
     assert!(bw["upload"]["bytes"].as_u64().unwrap() >= 70_000);
     assert!(line_with(&lines, &["\"GET /status\"", " 200 "]).is_some());
+    // A head hyper refuses before any route (a header line without a colon) is logged
+    // too, with the status hyper answered.
+    let s = connect(addr);
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    w.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\nno colon here\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut r, false).status, 400);
+    assert!(line_with(&lines, &["\"- -\" 400 0 "]).is_some());
 
     let quiet_data = dir.path().join("quiet-data");
     let (_quiet, qaddr, qlines) = run_serve(&share, &quiet_data, &["--quiet"]);
