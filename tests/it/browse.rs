@@ -15,12 +15,12 @@ use servent::proto::{frame, Descriptor, Guid, Payload};
 use super::magnet::{bin, serve_sharing, wait_served};
 
 /// A raw HTTP/1.1 request with `Connection: close`; returns the head and the body.
-fn raw_get(addr: SocketAddr, headers: &str) -> (String, Vec<u8>) {
+fn raw_get(addr: SocketAddr, path: &str, headers: &str) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET / HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut all = Vec::new();
@@ -34,6 +34,23 @@ fn raw_get(addr: SocketAddr, headers: &str) -> (String, Vec<u8>) {
         String::from_utf8_lossy(&all[..end]).into_owned(),
         all[end..].to_vec(),
     )
+}
+
+/// `servent browse ADDR --json`, which must succeed: its lines, the summary last.
+fn browse_json(addr: SocketAddr) -> Vec<serde_json::Value> {
+    let out = bin()
+        .args(["browse", &addr.to_string(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Removes `Transfer-Encoding: chunked` framing.
@@ -74,19 +91,7 @@ fn servent_browse_lists_what_a_sharing_servent_shares() {
         wait_served(addr, u);
     }
 
-    let out = bin()
-        .args(["browse", &addr.to_string(), "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = browse_json(addr);
     let summary = &lines.last().unwrap()["browse"];
     assert_eq!(summary["files"], 3);
     assert_eq!(
@@ -123,23 +128,14 @@ fn servent_browse_lists_what_a_sharing_servent_shares() {
     // Raw, as gtk-gnutella's client asks without deflate: plain QueryHits, TTL 1, hops 0,
     // our address as the client named it, the servent's own ID (what a Push would name).
     let servent_id = {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            s,
-            "GET /status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut all = String::new();
-        s.read_to_string(&mut all).unwrap();
-        let body = &all[all.find("\r\n\r\n").expect("a head") + 4..];
-        let v: serde_json::Value = serde_json::from_str(body).expect("/status is JSON");
+        let (_, body) = raw_get(addr, "/status", "");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("/status is JSON");
         v["servent_id"]
             .as_str()
             .expect("servent_id in /status")
             .to_string()
     };
-    let (head, body) = raw_get(addr, "Accept: application/x-gnutella-packets\r\n");
+    let (head, body) = raw_get(addr, "/", "Accept: application/x-gnutella-packets\r\n");
     let lower = head.to_ascii_lowercase();
     assert!(lower.starts_with("http/1.1 200"), "{head}");
     assert!(lower.contains("content-type: application/x-gnutella-packets"));
@@ -168,7 +164,7 @@ fn servent_browse_lists_what_a_sharing_servent_shares() {
     assert_eq!(names, want);
 
     // A browser's GET / keeps its answer.
-    let (head, _) = raw_get(addr, "Accept: text/html,*/*\r\n");
+    let (head, _) = raw_get(addr, "/", "Accept: text/html,*/*\r\n");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
 
@@ -229,19 +225,7 @@ fn servent_browse_reads_a_gtk_gnutella_style_answer() {
             .unwrap();
     }
     let addr = gtkg_like_server(wire);
-    let out = bin()
-        .args(["browse", &addr.to_string(), "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = browse_json(addr);
     let summary = &lines.last().unwrap()["browse"];
     assert_eq!(summary["files"], 120);
     assert_eq!(summary["hits"], 3);
