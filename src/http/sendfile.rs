@@ -246,11 +246,14 @@ mod linux {
                     events: libc::POLLOUT,
                     revents: 0,
                 };
-                let ms = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
+                // Rounded up: poll's milliseconds must not end the wait before the
+                // timeout has passed; a timed-out poll goes round to check the clock.
+                let ms = left.as_micros().div_ceil(1000).max(1);
+                let ms = libc::c_int::try_from(ms).unwrap_or(i32::MAX);
                 // SAFETY: one valid pollfd for the duration of the call.
                 match unsafe { libc::poll(&mut pfd, 1, ms) } {
                     n if n > 0 => return Ok(()),
-                    0 => return Err(Stop::Stalled),
+                    0 => continue,
                     _ => {
                         let e = io::Error::last_os_error();
                         if e.kind() != io::ErrorKind::Interrupted {
