@@ -25,5 +25,7 @@ mod sim;
 mod simtcp;
 mod speed;
 mod strategies;
+mod ui_browser;
 mod vectors;
+mod webdriver;
 mod wild;
