@@ -1,12 +1,122 @@
-//! The web page in a real browser: headless Chromium driven over WebDriver opens a
-//! servent's page, and what a person does there (type a search, click, watch) is checked
-//! against what the servents really did.
+//! The web page in a real browser: headless Chromium driven over WebDriver opens the page
+//! of one of four separate `servent serve` processes (default options), and what a person
+//! does there (type a wildcard search, click download, open the overlay) is checked against
+//! what the servents really share and hold; screenshots go to `target/ui-screenshots/`.
+//! Also `servent demo --stay`: its mesh stays up and serves the page it prints.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use super::webdriver::{Browser, Session};
+use serde_json::Value;
+
+use servent::library::hash;
+
+use super::magnet::{bin, wait_served};
+use super::webdriver::{http_json, http_request, Browser, Session};
+
+/// A child process, killed when the test ends however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads `child`'s stdout on a thread; the first line `pick` accepts comes back through
+/// the channel (later lines are drained so the child never blocks on a full pipe), and
+/// every line is kept for an error message.
+fn watch_stdout(
+    child: &mut Child,
+    pick: impl Fn(&str) -> Option<String> + Send + 'static,
+) -> (
+    mpsc::Receiver<String>,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = mpsc::channel();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(v) = pick(&line) {
+                let _ = tx.send(v);
+            }
+            let mut l = log.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    (rx, seen)
+}
+
+/// `servent serve --listen 127.0.0.1:0` with its own data directory and `extra` options;
+/// returns it with the address it printed.
+fn serve(data: &Path, extra: &[&std::ffi::OsStr]) -> (Running, SocketAddr) {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (rx, _) = watch_stdout(&mut child, |line| {
+        let rest = line.split(" listening on ").nth(1)?;
+        Some(rest.split_whitespace().next()?.to_owned())
+    });
+    let running = Running(child);
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("servent serve printed its address");
+    (running, addr.parse().unwrap())
+}
+
+/// Where the screenshots go: `target/ui-screenshots/` of this build (CARGO_TARGET_DIR
+/// when set, else the target folder the test binary runs from).
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            // target/<profile>/deps/it-<hash>
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.ancestors().nth(3)?.to_path_buf())
+        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("ui-screenshots")
+}
+
+/// Bytes that differ all along, different per `seed` (a wrong chunk cannot pass unnoticed).
+fn content(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| ((i ^ seed).wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+/// The SHA-1 as the page may write it (`urn:sha1:BASE32` or bare BASE32), bare, upper case.
+fn bare_sha1(text: &str) -> String {
+    let t = text.trim();
+    t.strip_prefix("urn:sha1:")
+        .unwrap_or(t)
+        .to_ascii_uppercase()
+}
+
+/// The number a cell starts with (`"2"`, `"1 hop"`), if any.
+fn leading_number(text: &str) -> Option<u64> {
+    let digits: String = text
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
 
 /// The browser, or `None` with the reason printed (a developer's machine without it). In
 /// CI (`CI` set) a missing browser fails the test instead: the page must be tested there.
@@ -88,4 +198,323 @@ fn webdriver_client_drives_headless_chromium() {
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000);
     assert!(s.find_all("#missing").unwrap().is_empty());
+}
+
+/// A script returning the rows of a table as the page renders them: for every element
+/// matching `arguments[0]`, its `data-*` attributes and the rendered text of the cells
+/// named in `arguments[1]` (class names). One call, so one consistent snapshot while the
+/// page redraws.
+const ROWS_SCRIPT: &str = r#"
+const [rows, cells] = arguments;
+return Array.from(document.querySelectorAll(rows)).map(r => {
+  const o = {data: Object.assign({}, r.dataset)};
+  for (const c of cells) {
+    const e = r.querySelector('.' + c);
+    o[c] = e ? e.innerText.trim() : null;
+  }
+  const p = r.querySelector('progress');
+  o.progress = p ? [p.value, p.max] : null;
+  o.download_button = !!r.querySelector('button.download');
+  return o;
+});
+"#;
+
+fn rows(s: &Session, css: &str, cells: &[&str]) -> Result<Vec<Value>, super::webdriver::WdError> {
+    let v = s.execute(ROWS_SCRIPT, vec![css.into(), serde_json::json!(cells)])?;
+    Ok(v.as_array().cloned().unwrap_or_default())
+}
+
+/// The whole user's path in one browser session, so the test stays well under a minute:
+/// search, results, download to 100% verified and byte-identical on disk, neighbours.
+#[test]
+fn browser_searches_downloads_and_sees_the_neighbours() {
+    let Some(browser) = browser_or_skip("browser_searches_downloads_and_sees_the_neighbours")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let desktop = "ubuntu-24.04-desktop-amd64.iso";
+    let server = "ubuntu-22.04-live-server-amd64.iso";
+    let desktop_data = content(4 << 20, 1);
+    let server_data = content(300_000, 2);
+    // Who shares what: the desktop image twice (two sources), the server image once, and
+    // decoys that the search must not list (a keyword match with another extension, and
+    // another .iso).
+    let shares: [&[(&str, &[u8])]; 4] = [
+        &[("readme.txt", b"the servent with the page")],
+        &[
+            (desktop, &desktop_data),
+            ("ubuntu-notes.txt", b"not an iso"),
+        ],
+        &[
+            (desktop, &desktop_data),
+            ("debian-12.5.0-amd64-netinst.iso", b"decoy"),
+        ],
+        &[(server, &server_data), ("ubuntu.iso.torrent", b"decoy too")],
+    ];
+    let mut dirs = Vec::new();
+    for (i, files) in shares.iter().enumerate() {
+        let dir = tmp.path().join(format!("share{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, data) in *files {
+            std::fs::write(dir.join(name), data).unwrap();
+        }
+        dirs.push(dir);
+    }
+    let downloads = tmp.path().join("downloads");
+    let os = |s: &Path| s.as_os_str().to_owned();
+    let (_a, a) = serve(
+        &tmp.path().join("data0"),
+        &[
+            "--share".as_ref(),
+            dirs[0].as_os_str(),
+            "--download-dir".as_ref(),
+            downloads.as_os_str(),
+        ],
+    );
+    let a_text = a.to_string();
+    let mut others = Vec::new();
+    for (i, dir) in dirs.iter().enumerate().skip(1) {
+        let data = os(&tmp.path().join(format!("data{i}")));
+        others.push(serve(
+            Path::new(&data),
+            &[
+                "--share".as_ref(),
+                dir.as_os_str(),
+                "--peer".as_ref(),
+                a_text.as_ref(),
+            ],
+        ));
+    }
+    let urn = |d: &[u8]| hash::urn(&hash::sha1_reader(d, |_| {}).unwrap());
+    let (desktop_urn, server_urn) = (urn(&desktop_data), urn(&server_data));
+    wait_served(others[0].1, &desktop_urn);
+    wait_served(others[1].1, &desktop_urn);
+    wait_served(others[2].1, &server_urn);
+    let neighbours: BTreeSet<String> = others.iter().map(|(_, addr)| addr.to_string()).collect();
+    wait_linked_with_tables(a, neighbours.len());
+
+    let s = Session::start(&browser).expect("a headless chromium session");
+    let shots = screenshot_dir();
+    s.goto(&format!("http://{a}/")).unwrap();
+
+    // Search: type the wildcard, pick flood, go; the rows appear as the hits arrive.
+    let pattern = s.find("#search-pattern", Duration::from_secs(10));
+    s.type_into(&pattern, "ubuntu*iso").unwrap();
+    s.select_value(&s.find("#search-strategy", Duration::from_secs(1)), "flood")
+        .unwrap();
+    s.click(&s.find("#search-go", Duration::from_secs(1)))
+        .unwrap();
+    let cells = ["name", "size", "sources", "hops"];
+    let want: BTreeSet<&str> = [desktop, server].into();
+    let results = s.wait(
+        Duration::from_secs(20),
+        "the two ubuntu images as results, the desktop one from 2 sources",
+        |s| {
+            let r = rows(s, "tr.result", &cells)?;
+            let names: BTreeSet<&str> = r.iter().filter_map(|r| r["name"].as_str()).collect();
+            let sources = |n: &str| {
+                r.iter()
+                    .find(|r| r["name"] == n)
+                    .and_then(|r| leading_number(r["sources"].as_str()?))
+            };
+            let done = names == want && sources(desktop) == Some(2) && sources(server) == Some(1);
+            Ok(done.then_some(r))
+        },
+    );
+    for (name, data, urn) in [
+        (desktop, &desktop_data, &desktop_urn),
+        (server, &server_data, &server_urn),
+    ] {
+        let row = results.iter().find(|r| r["name"] == name).unwrap();
+        assert_eq!(
+            bare_sha1(row["data"]["sha1"].as_str().unwrap_or_default()),
+            bare_sha1(urn),
+            "{row}"
+        );
+        assert_eq!(
+            leading_number(row["hops"].as_str().unwrap()),
+            Some(1),
+            "{row}"
+        );
+        assert!(
+            !row["size"].as_str().unwrap_or_default().is_empty(),
+            "{name}: a size shown ({} bytes): {row}",
+            data.len()
+        );
+        assert_eq!(row["download_button"], true, "{row}");
+    }
+    let cost = s
+        .text(&s.find("#search-cost", Duration::from_secs(1)))
+        .unwrap();
+    assert!(
+        cost.chars().any(|c| c.is_ascii_digit()),
+        "cost shown: {cost:?}"
+    );
+    s.screenshot(&shots.join("search.png")).unwrap();
+
+    // Download the desktop image (all its sources) with one click.
+    let sha1 = results.iter().find(|r| r["name"] == desktop).unwrap()["data"]["sha1"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let button = s.find(
+        &format!("tr.result[data-sha1={sha1:?}] button.download"),
+        Duration::from_secs(1),
+    );
+    s.click(&button).unwrap();
+    s.click(&s.find("#tab-downloads", Duration::from_secs(1)))
+        .unwrap();
+    assert!(s
+        .displayed(&s.find("#downloads", Duration::from_secs(1)))
+        .unwrap());
+    let done = s.wait(
+        Duration::from_secs(30),
+        "the download at 100%, verified",
+        |s| {
+            let r = rows(
+                s,
+                "#download-list .download[data-id]",
+                &["name", "percent", "state", "verdict"],
+            )?;
+            Ok(r.into_iter().find(|d| {
+                d["name"] == desktop && d["percent"] == "100%" && d["verdict"] == "verified"
+            }))
+        },
+    );
+    let progress = done["progress"].as_array().expect("a progress bar").clone();
+    assert_eq!(progress[0], progress[1], "the bar full: {done}");
+    s.screenshot(&shots.join("download.png")).unwrap();
+    let saved = downloads.join(desktop);
+    assert!(
+        std::fs::read(&saved).is_ok_and(|b| b == desktop_data),
+        "{} byte-identical to the shared file",
+        saved.display()
+    );
+
+    // The overlay: the three neighbours by their listening address.
+    s.click(&s.find("#tab-overlay", Duration::from_secs(1)))
+        .unwrap();
+    assert!(s
+        .displayed(&s.find("#overlay", Duration::from_secs(1)))
+        .unwrap());
+    assert!(!s
+        .displayed(&s.find("#search", Duration::from_secs(1)))
+        .unwrap());
+    s.wait(
+        Duration::from_secs(15),
+        "the 3 neighbours in #neighbours",
+        |s| {
+            let r = rows(s, "#neighbours tr.neighbour", &["addr"])?;
+            let shown: BTreeSet<String> = r
+                .iter()
+                .filter_map(|r| r["addr"].as_str().map(str::to_owned))
+                .collect();
+            Ok((shown == neighbours).then_some(()))
+        },
+    );
+    let graph = s.find("#overlay-graph", Duration::from_secs(5));
+    assert!(s.displayed(&graph).unwrap());
+    s.screenshot(&shots.join("overlay.png")).unwrap();
+    assert_eq!(s.page_error(), None, "no failure shown");
+    eprintln!(
+        "browser test took {:.1} s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        shots.display()
+    );
+}
+
+/// Waits until the servent at `addr` lists `n` neighbours, each with its QRP table
+/// received (so a search through them is answered by every one of them).
+fn wait_linked_with_tables(addr: SocketAddr, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = http_json(addr, "GET", "/status", None).map(|(_, v)| v);
+        let ready = status.as_ref().is_ok_and(|st| {
+            st["neighbours"].as_array().is_some_and(|ns| {
+                ns.len() == n && ns.iter().all(|x| x["qrp_table"]["set"].as_u64() > Some(0))
+            })
+        });
+        if ready {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{addr}: not {n} neighbours with QRP tables within 30 s: {status:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `servent demo --stay` (default options): after its tour the mesh stays up, it prints
+/// the address of servent 0's page, the page and the API answer there with the mesh's
+/// links, and SIGTERM ends it cleanly (every servent says Bye).
+#[test]
+fn demo_stay_keeps_the_mesh_up_and_serves_the_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["demo", "--stay", "--dir"])
+        .arg(tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (rx, seen) = watch_stdout(&mut child, |line| {
+        let addr = line.trim().strip_prefix("http://")?.strip_suffix('/')?;
+        Some(addr.to_owned())
+    });
+    let mut running = Running(child);
+    let printed = rx
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|_| {
+            panic!(
+                "no page address within 120 s; printed:\n{}",
+                seen.lock().unwrap()
+            )
+        });
+    let addr: SocketAddr = printed.parse().unwrap();
+    assert!(addr.ip().is_loopback(), "{addr}");
+
+    let (status, head, page) =
+        http_request(addr, "GET", "/", "Accept: text/html\r\n", b"").unwrap();
+    let page = String::from_utf8_lossy(&page);
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    assert!(page.contains("id=\"search-pattern\""), "{page}");
+
+    let (status, st) = http_json(addr, "GET", "/api/v1/status", None).unwrap();
+    assert_eq!(status, 200, "{st}");
+    assert_eq!(st["listen"], addr.to_string(), "{st}");
+    let links = st["neighbours"].as_array().map_or(0, Vec::len);
+    assert!(links >= 2, "servent 0 still linked into the mesh: {st}");
+
+    let pid = running.0.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(st) = running.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo still running 30 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit}");
+    // The reader thread sees EOF once the process is gone; its log then holds everything.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.lock().unwrap().contains("all servents said Bye") {
+        assert!(
+            Instant::now() < deadline,
+            "no goodbye printed:\n{}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

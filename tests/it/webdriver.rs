@@ -115,26 +115,45 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
-/// One HTTP/1.1 exchange with `Connection: close`; returns the status and the JSON body.
-fn http_json(
+/// One HTTP/1.1 request with `Connection: close` and `headers` (lines ending in CRLF);
+/// returns the status, the head (lower-cased) and the body. Bounded by [`CALL_TIMEOUT`].
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    let mut s = TcpStream::connect_timeout(&addr, CALL_TIMEOUT)?;
+    s.set_read_timeout(Some(CALL_TIMEOUT))?;
+    s.set_write_timeout(Some(CALL_TIMEOUT))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    s.write_all(&req)?;
+    read_response(&mut s)
+}
+
+/// One HTTP/1.1 exchange (a JSON body, if any, sent as `application/json`); returns the
+/// status and the JSON body (`null` when empty).
+pub fn http_json(
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Option<&Value>,
 ) -> Result<(u16, Value), WdError> {
-    let io = |e: std::io::Error| WdError::Io(format!("{method} {path}: {e}"));
-    let mut s = TcpStream::connect_timeout(&addr, CALL_TIMEOUT).map_err(io)?;
-    s.set_read_timeout(Some(CALL_TIMEOUT)).map_err(io)?;
-    s.set_write_timeout(Some(CALL_TIMEOUT)).map_err(io)?;
     let payload = body.map(Value::to_string).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if body.is_some() {
-        req.push_str("Content-Type: application/json; charset=utf-8\r\n");
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n", payload.len()));
-    req.push_str(&payload);
-    s.write_all(req.as_bytes()).map_err(io)?;
-    let (status, body) = read_response(&mut s).map_err(io)?;
+    let headers = if body.is_some() {
+        "Content-Type: application/json; charset=utf-8\r\n"
+    } else {
+        ""
+    };
+    let (status, _, body) = http_request(addr, method, path, headers, payload.as_bytes())
+        .map_err(|e| WdError::Io(format!("{method} {path}: {e}")))?;
     let value = if body.is_empty() {
         Value::Null
     } else {
@@ -149,7 +168,7 @@ fn http_json(
 }
 
 /// Reads a response: head, then a body of `Content-Length` bytes, chunks, or up to EOF.
-fn read_response(s: &mut TcpStream) -> std::io::Result<(u16, Vec<u8>)> {
+fn read_response(s: &mut TcpStream) -> std::io::Result<(u16, String, Vec<u8>)> {
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 << 10];
@@ -183,13 +202,13 @@ fn read_response(s: &mut TcpStream) -> std::io::Result<(u16, Vec<u8>)> {
             body.extend_from_slice(&chunk[..n]);
         }
         body.truncate(len);
-        return Ok((status, body));
+        return Ok((status, head, body));
     }
     s.read_to_end(&mut body)?;
     if header("transfer-encoding:").is_some_and(|v| v.contains("chunked")) {
         body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
     }
-    Ok((status, body))
+    Ok((status, head, body))
 }
 
 fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
