@@ -12,6 +12,7 @@
 //! - [`net`]: the TCP driver of one core: the port, links, upkeep, in-process meshes.
 //! - [`http`]: the HTTP file server and client.
 //! - [`download`]: multi-source, resumable, verified downloads.
+//! - [`ui`]: the web interface: the page, its JSON API and event stream, who may use them.
 //!
 //! The `servent` binary (`src/cli/`) is built on this library and is not part of it.
 
@@ -26,3 +27,4 @@ pub mod proto;
 pub mod rt;
 pub mod sim;
 pub mod topology;
+pub mod ui;

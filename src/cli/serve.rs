@@ -8,6 +8,11 @@ use clap::Args;
 use servent::core::RolePolicy;
 use servent::net::{Node, NodeConfig};
 use servent::rt;
+use servent::ui::{Ui, UiAccess, UiConfig};
+
+/// Shortest `--ui-token` taken: a token guards downloads and file writes, so it must not
+/// be guessable.
+const MIN_TOKEN_LEN: usize = 16;
 
 use super::library_args::{status_with_rates, LibraryArgs, RateArgs};
 use super::signals;
@@ -67,9 +72,32 @@ pub struct ServeArgs {
     /// counts as firewalled after 30 minutes with no incoming connection.
     #[arg(long)]
     pub firewalled: bool,
+    /// Where downloads started from the web interface go (nothing is written outside it).
+    #[arg(long, value_name = "DIR", default_value = servent::ui::DEFAULT_DOWNLOAD_DIR)]
+    pub download_dir: std::path::PathBuf,
+    /// Let non-loopback clients use the web interface and its API (on the same port),
+    /// only with --ui-token. Without it only loopback clients get the page.
+    #[arg(long, requires = "ui_token")]
+    pub ui_remote: bool,
+    /// The token remote clients must show: `Authorization: Bearer TOKEN`, or open the
+    /// page once as http://HOST:PORT/?token=TOKEN (it then sets a cookie).
+    #[arg(long, value_name = "TOKEN")]
+    pub ui_token: Option<String>,
 }
 
 impl ServeArgs {
+    /// The web interface's settings.
+    pub fn ui_config(&self) -> UiConfig {
+        UiConfig {
+            access: UiAccess {
+                listen: None,
+                remote: self.ui_remote,
+                token: self.ui_token.clone(),
+            },
+            download_dir: self.download_dir.clone(),
+        }
+    }
+
     pub fn node_config(&self) -> NodeConfig {
         NodeConfig {
             listen: self.listen,
@@ -95,6 +123,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let matcher = library.as_ref().map(|l| l.shared_files());
     let upload = args.rates.apply();
     let access_log = !args.quiet;
+    if args.ui_remote
+        && args
+            .ui_token
+            .as_deref()
+            .is_none_or(|t| t.len() < MIN_TOKEN_LEN)
+    {
+        anyhow::bail!("--ui-remote needs --ui-token of at least {MIN_TOKEN_LEN} characters");
+    }
+    let ui_library = library.clone();
     rt::block_on(async move {
         let http_args = args.library.clone();
         let node = Node::start(args.node_config(), matcher, move |status| {
@@ -105,11 +142,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_access_log(access_log)
         })
         .await?;
+        let _ui = Ui::start(&node, ui_library, args.ui_config());
         println!(
-            "servent {} listening on {} as {} (status: http://{}/status)",
+            "servent {} listening on {} as {} (web interface: http://{}/, status: http://{}/status)",
             node.servent_id(),
             node.listen_addr(),
             node.with_servent(|s| s.role()),
+            node.listen_addr(),
             node.listen_addr()
         );
         // SIGHUP rescans the library (its own handler); Ctrl-C and SIGTERM end the servent.

@@ -9,6 +9,7 @@ use hyper::header::HeaderValue;
 
 use super::admission::Gate;
 use super::alt::AltMesh;
+use super::app::App;
 use super::ended::EndCounters;
 use super::limits::HttpLimits;
 use super::open_files::OpenFiles;
@@ -44,6 +45,9 @@ pub struct HttpContext {
     /// Our servent ID, named in browse-host QueryHits (so a browser can Push to us);
     /// `None` outside a servent: a random one per process.
     pub servent_id: Option<[u8; 16]>,
+    /// The application served on `/`, `/ui/` and `/api/` (the web interface), set once
+    /// the servent runs ([`HttpContext::set_app`]); unset: those paths are 404.
+    pub app: OnceLock<Arc<dyn App>>,
     pub(crate) open_files: OpenFiles,
     server_header: OnceLock<Option<HeaderValue>>,
 }
@@ -66,6 +70,7 @@ impl HttpContext {
             access_log: true,
             mesh: AltMesh::default(),
             servent_id: None,
+            app: OnceLock::new(),
             open_files: OpenFiles::default(),
             server_header: OnceLock::new(),
         }
@@ -106,6 +111,11 @@ impl HttpContext {
     pub fn with_access_log(mut self, on: bool) -> HttpContext {
         self.access_log = on;
         self
+    }
+
+    /// Serves `app` on `/`, `/ui/` and `/api/` from now on; false when one is already set.
+    pub fn set_app(&self, app: Arc<dyn App>) -> bool {
+        self.app.set(app).is_ok()
     }
 
     /// Other connection caps and timeouts than the defaults (tests use short ones).

@@ -6,6 +6,7 @@ mod access_log;
 pub mod admission;
 pub mod alt;
 mod answer;
+pub mod app;
 mod body;
 pub mod browse;
 pub(crate) mod client;

@@ -1,6 +1,7 @@
 //! The HTTP side of the one port: routes requests to `/status` (loopback clients only),
 //! shared files (`/get/<index>/<name>`, `/uri-res/N2R?urn:sha1:...`, see [`super::files`])
-//! and `POST /library/rescan` (loopback only); another path is 404 and another method 405
+//! `POST /library/rescan` (loopback only) and the application set in the context (the web
+//! interface: `/`, `/ui/`, `/api/`, see [`super::app`]); another path is 404 and another method 405
 //! (with `Allow`). Each connection is admitted by the gate ([`super::admission`]) and
 //! held to its deadlines ([`super::deadline`]). Plain file requests are answered on the
 //! fast path ([`super::fast`]); hyper takes the connection at the first other request.
@@ -176,6 +177,13 @@ async fn dispatch(
         }
         (&Method::GET | &Method::HEAD, "/") if super::browse::wants_packets(&req) => {
             super::browse::browse_host(ctx, &req)
+        }
+        (_, p) if super::app::is_app_path(p) && ctx.app.get().is_some() => {
+            let app = ctx.app.get().map(Arc::clone);
+            match app {
+                Some(app) => super::app::serve(app.as_ref(), peer, req).await,
+                None => text(StatusCode::NOT_FOUND, "not found\n".into()),
+            }
         }
         (&Method::POST, "/library/rescan") => rescan(ctx, peer).await,
         (_, "/library/rescan") => not_allowed("POST"),
