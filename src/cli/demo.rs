@@ -2,7 +2,9 @@
 //! 127.0.0.1 sharing sample files, shows it link up, sends a Ping (answered from pong
 //! caches), runs a wildcard search,
 //! downloads a result from several sources with SHA-1 verification, compares the three
-//! search strategies on the live mesh, and prints each step.
+//! search strategies on the live mesh, and prints each step. With `--stay` the mesh stays
+//! up after the tour and servent 0 serves the web interface, its address printed, until
+//! Ctrl-C.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use servent::proto::payload::Query;
 use servent::proto::PayloadType;
 use servent::rt;
 use servent::topology::Graph;
+use servent::ui::{Ui, UiConfig};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -40,6 +43,10 @@ pub struct DemoArgs {
     /// Where the sample shares and the download go [default: a fresh temporary directory].
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// After the tour keep the mesh up and print the address of servent 0's web page
+    /// (search and download from a browser); Ctrl-C ends it.
+    #[arg(long)]
+    stay: bool,
 }
 
 /// Sample files: (name, size in bytes, every how many servents share it).
@@ -90,9 +97,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let groups = wildcard_search(&mesh).await?;
         download_best(&groups, &base).await?;
         live_strategies(&mesh).await?;
+        if args.stay {
+            simulate(&mesh.graph, &base, args.seed)?;
+            stay(&mesh, &libraries, &base).await?;
+        }
         mesh.shutdown().await;
         println!("\nall servents said Bye and closed their links");
-        simulate(&mesh.graph, &base, args.seed)?;
+        if !args.stay {
+            simulate(&mesh.graph, &base, args.seed)?;
+        }
         if args.dir.is_none() {
             let _ = std::fs::remove_dir_all(&base);
         }
@@ -263,6 +276,35 @@ async fn live_strategies(mesh: &Mesh) -> anyhow::Result<()> {
         costs.push(cost);
     }
     super::costs::print_costs(&costs);
+    Ok(())
+}
+
+/// Step 8 (`--stay`): servent 0 serves the web interface (downloads go to
+/// `base/downloads`) until Ctrl-C or SIGTERM.
+async fn stay(mesh: &Mesh, libraries: &[Arc<Library>], base: &Path) -> anyhow::Result<()> {
+    // Installed only now, so a Ctrl-C during the tour still ends the process at once.
+    let mut sigs = super::signals::signals()?;
+    let node = &mesh.nodes[0];
+    let ui = Ui::start(
+        node,
+        libraries.first().cloned(),
+        UiConfig {
+            download_dir: base.join("downloads"),
+            ..UiConfig::default()
+        },
+    );
+    println!(
+        "\n== 8. The mesh stays up: {} servents; servent 0's web interface (search, download, \
+         overlay, compare) at",
+        mesh.nodes.len()
+    );
+    println!("http://{}/", node.listen_addr());
+    println!(
+        "try the search \"linux*.iso\" there; downloads go to {}. Ctrl-C ends the demo.",
+        base.join("downloads").display()
+    );
+    super::signals::until_shutdown(&mut sigs, || {}).await;
+    drop(ui);
     Ok(())
 }
 
