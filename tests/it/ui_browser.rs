@@ -345,6 +345,20 @@ fn browser_searches_downloads_and_sees_the_neighbours() {
         );
         assert_eq!(row["download_button"], true, "{row}");
     }
+    // A person must be able to read the button: its label drawn in another colour than
+    // its background.
+    let look = s
+        .execute(
+            "const b = document.querySelector('tr.result button.download'); \
+             const st = getComputedStyle(b); \
+             return [b.innerText.trim(), st.color, st.backgroundColor];",
+            vec![],
+        )
+        .unwrap();
+    assert!(
+        look[0].as_str().is_some_and(|t| !t.is_empty()) && look[1] != look[2],
+        "the download button's label is readable (text, colour, background): {look}"
+    );
     let cost = s
         .text(&s.find("#search-cost", Duration::from_secs(1)))
         .unwrap();
