@@ -532,3 +532,115 @@ fn demo_stay_keeps_the_mesh_up_and_serves_the_page() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A source that lies: it serves `bytes` for any path (HEAD: their length, GET: the range
+/// asked, 206) without naming a SHA-1, one request per connection.
+fn lying_source(bytes: Vec<u8>) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let bytes = std::sync::Arc::new(bytes);
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let bytes = std::sync::Arc::clone(&bytes);
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut head = String::new();
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    head.push_str(&line.to_ascii_lowercase());
+                    line.clear();
+                }
+                let len = bytes.len();
+                let (start, end) = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("range: bytes="))
+                    .and_then(|r| {
+                        let (a, b) = r.trim().split_once('-')?;
+                        let a: usize = a.parse().ok()?;
+                        let b: usize = b.parse().map_or(len - 1, |b: usize| b.min(len - 1));
+                        (a <= b).then_some((a, b + 1))
+                    })
+                    .unwrap_or((0, len));
+                let _ = if head.starts_with("head ") {
+                    write!(
+                        conn,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+                    )
+                } else {
+                    write!(
+                        conn,
+                        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {start}-{}/{len}\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n",
+                        end - 1,
+                        end - start
+                    )
+                    .and_then(|()| conn.write_all(&bytes[start..end]))
+                };
+            });
+        }
+    });
+    addr
+}
+
+/// The page is honest about a failure: a magnet pasted into the Downloads tab whose only
+/// source serves other bytes ends `failed` with the verdict `mismatch` and a reason shown,
+/// and nothing appears under the file's name in the download directory.
+#[test]
+fn browser_shows_a_sha1_mismatch_as_a_failed_download() {
+    let Some(browser) = browser_or_skip("browser_shows_a_sha1_mismatch_as_a_failed_download")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let downloads = tmp.path().join("downloads");
+    let (_a, a) = serve(
+        &tmp.path().join("data"),
+        &["--download-dir".as_ref(), downloads.as_os_str()],
+    );
+    let wanted = content(200_000, 7);
+    let served = content(200_000, 8);
+    let liar = lying_source(served);
+    let name = "fedora-40-x86_64.iso";
+    let urn = hash::urn(&hash::sha1_reader(&wanted[..], |_| {}).unwrap());
+    let magnet = format!(
+        "magnet:?xt={urn}&dn={name}&xl={}&xs=http://{liar}/uri-res/N2R%3F{urn}",
+        wanted.len()
+    );
+
+    let s = Session::start(&browser).expect("a headless chromium session");
+    s.goto(&format!("http://{a}/")).unwrap();
+    s.click(&s.find("#tab-downloads", Duration::from_secs(10)))
+        .unwrap();
+    s.type_into(&s.find("#magnet-input", Duration::from_secs(1)), &magnet)
+        .unwrap();
+    s.click(&s.find("#magnet-go", Duration::from_secs(1)))
+        .unwrap();
+    let failed = s.wait(
+        Duration::from_secs(30),
+        "the download failed with the verdict mismatch",
+        |s| {
+            let r = rows(
+                s,
+                "#download-list .download[data-id]",
+                &["name", "state", "verdict", "error"],
+            )?;
+            Ok(r.into_iter()
+                .find(|d| d["name"] == name && d["verdict"] == "mismatch"))
+        },
+    );
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("mismatch")),
+        "the reason shown: {failed}"
+    );
+    s.screenshot(&screenshot_dir().join("mismatch.png"))
+        .unwrap();
+    assert!(
+        !downloads.join(name).exists(),
+        "nothing put in place under the file's name"
+    );
+}
