@@ -224,18 +224,29 @@ fn rows(s: &Session, css: &str, cells: &[&str]) -> Result<Vec<Value>, super::web
     Ok(v.as_array().cloned().unwrap_or_default())
 }
 
-/// The whole user's path in one browser session, so the test stays well under a minute:
-/// search, results, download to 100% verified and byte-identical on disk, neighbours.
-#[test]
-fn browser_searches_downloads_and_sees_the_neighbours() {
-    let Some(browser) = browser_or_skip("browser_searches_downloads_and_sees_the_neighbours")
-    else {
-        return;
-    };
-    let started = Instant::now();
+const DESKTOP: &str = "ubuntu-24.04-desktop-amd64.iso";
+const SERVER: &str = "ubuntu-22.04-live-server-amd64.iso";
+
+/// Four separate `servent serve` processes: `a` with the page, and three that join it
+/// (as its leaves, roles left to `auto`) sharing the ubuntu images and decoys.
+struct Fixture {
+    _servents: Vec<Running>,
+    /// The servent whose page the browser opens.
+    a: SocketAddr,
+    /// The others' listening addresses.
+    neighbours: BTreeSet<String>,
+    /// `a`'s `--download-dir`.
+    downloads: PathBuf,
+    desktop_data: Vec<u8>,
+    /// SHA-1 URNs of the desktop and the server image.
+    urns: [String; 2],
+    _tmp: tempfile::TempDir,
+}
+
+/// Starts the four servents and waits until every file is hashed and served and `a` has
+/// its three neighbours with their QRP tables.
+fn four_servents() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
-    let desktop = "ubuntu-24.04-desktop-amd64.iso";
-    let server = "ubuntu-22.04-live-server-amd64.iso";
     let desktop_data = content(4 << 20, 1);
     let server_data = content(300_000, 2);
     // Who shares what: the desktop image twice (two sources), the server image once, and
@@ -244,14 +255,14 @@ fn browser_searches_downloads_and_sees_the_neighbours() {
     let shares: [&[(&str, &[u8])]; 4] = [
         &[("readme.txt", b"the servent with the page")],
         &[
-            (desktop, &desktop_data),
+            (DESKTOP, &desktop_data),
             ("ubuntu-notes.txt", b"not an iso"),
         ],
         &[
-            (desktop, &desktop_data),
+            (DESKTOP, &desktop_data),
             ("debian-12.5.0-amd64-netinst.iso", b"decoy"),
         ],
-        &[(server, &server_data), ("ubuntu.iso.torrent", b"decoy too")],
+        &[(SERVER, &server_data), ("ubuntu.iso.torrent", b"decoy too")],
     ];
     let mut dirs = Vec::new();
     for (i, files) in shares.iter().enumerate() {
@@ -263,8 +274,7 @@ fn browser_searches_downloads_and_sees_the_neighbours() {
         dirs.push(dir);
     }
     let downloads = tmp.path().join("downloads");
-    let os = |s: &Path| s.as_os_str().to_owned();
-    let (_a, a) = serve(
+    let (first, a) = serve(
         &tmp.path().join("data0"),
         &[
             "--share".as_ref(),
@@ -274,74 +284,98 @@ fn browser_searches_downloads_and_sees_the_neighbours() {
         ],
     );
     let a_text = a.to_string();
-    let mut others = Vec::new();
+    let mut servents = vec![first];
+    let mut addrs = Vec::new();
     for (i, dir) in dirs.iter().enumerate().skip(1) {
-        let data = os(&tmp.path().join(format!("data{i}")));
-        others.push(serve(
-            Path::new(&data),
-            &[
-                "--share".as_ref(),
-                dir.as_os_str(),
-                "--peer".as_ref(),
-                a_text.as_ref(),
-            ],
-        ));
+        let peer = [
+            "--share".as_ref(),
+            dir.as_os_str(),
+            "--peer".as_ref(),
+            a_text.as_ref(),
+        ];
+        let (running, addr) = serve(&tmp.path().join(format!("data{i}")), &peer);
+        servents.push(running);
+        addrs.push(addr);
     }
     let urn = |d: &[u8]| hash::urn(&hash::sha1_reader(d, |_| {}).unwrap());
-    let (desktop_urn, server_urn) = (urn(&desktop_data), urn(&server_data));
-    wait_served(others[0].1, &desktop_urn);
-    wait_served(others[1].1, &desktop_urn);
-    wait_served(others[2].1, &server_urn);
-    let neighbours: BTreeSet<String> = others.iter().map(|(_, addr)| addr.to_string()).collect();
-    wait_linked_with_tables(a, neighbours.len());
+    let urns = [urn(&desktop_data), urn(&server_data)];
+    wait_served(addrs[0], &urns[0]);
+    wait_served(addrs[1], &urns[0]);
+    wait_served(addrs[2], &urns[1]);
+    wait_linked_with_tables(a, addrs.len());
+    Fixture {
+        _servents: servents,
+        a,
+        neighbours: addrs.iter().map(SocketAddr::to_string).collect(),
+        downloads,
+        desktop_data,
+        urns,
+        _tmp: tmp,
+    }
+}
 
+/// The whole user's path in one browser session, so the test stays well under a minute:
+/// search, results, download to 100% verified and byte-identical on disk, neighbours.
+#[test]
+fn browser_searches_downloads_and_sees_the_neighbours() {
+    let Some(browser) = browser_or_skip("browser_searches_downloads_and_sees_the_neighbours")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let f = four_servents();
     let s = Session::start(&browser).expect("a headless chromium session");
     let shots = screenshot_dir();
-    s.goto(&format!("http://{a}/")).unwrap();
+    s.goto(&format!("http://{}/", f.a)).unwrap();
+    let sha1 = search_ubuntu_images(&s, &f);
+    s.screenshot(&shots.join("search.png")).unwrap();
+    download_desktop_image(&s, &f, &sha1);
+    s.screenshot(&shots.join("download.png")).unwrap();
+    see_the_neighbours(&s, &f);
+    s.screenshot(&shots.join("overlay.png")).unwrap();
+    assert_eq!(s.page_error(), None, "no failure shown");
+    eprintln!(
+        "browser test took {:.1} s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        shots.display()
+    );
+}
 
-    // Search: type the wildcard, pick flood, go; the rows appear as the hits arrive.
+/// Types the wildcard, picks flood, goes; waits for exactly the two ubuntu images (the
+/// desktop one from 2 sources) and checks their cells. Returns the desktop row's
+/// `data-sha1`.
+fn search_ubuntu_images(s: &Session, f: &Fixture) -> String {
     let pattern = s.find("#search-pattern", Duration::from_secs(10));
     s.type_into(&pattern, "ubuntu*iso").unwrap();
     s.select_value(&s.find("#search-strategy", Duration::from_secs(1)), "flood")
         .unwrap();
     s.click(&s.find("#search-go", Duration::from_secs(1)))
         .unwrap();
-    let cells = ["name", "size", "sources", "hops"];
-    let want: BTreeSet<&str> = [desktop, server].into();
+    let want: BTreeSet<&str> = [DESKTOP, SERVER].into();
     let results = s.wait(
         Duration::from_secs(20),
         "the two ubuntu images as results, the desktop one from 2 sources",
         |s| {
-            let r = rows(s, "tr.result", &cells)?;
+            let r = rows(s, "tr.result", &["name", "size", "sources", "hops"])?;
             let names: BTreeSet<&str> = r.iter().filter_map(|r| r["name"].as_str()).collect();
             let sources = |n: &str| {
                 r.iter()
                     .find(|r| r["name"] == n)
                     .and_then(|r| leading_number(r["sources"].as_str()?))
             };
-            let done = names == want && sources(desktop) == Some(2) && sources(server) == Some(1);
+            let done = names == want && sources(DESKTOP) == Some(2) && sources(SERVER) == Some(1);
             Ok(done.then_some(r))
         },
     );
-    for (name, data, urn) in [
-        (desktop, &desktop_data, &desktop_urn),
-        (server, &server_data, &server_urn),
-    ] {
+    for (name, urn) in [(DESKTOP, &f.urns[0]), (SERVER, &f.urns[1])] {
         let row = results.iter().find(|r| r["name"] == name).unwrap();
-        assert_eq!(
-            bare_sha1(row["data"]["sha1"].as_str().unwrap_or_default()),
-            bare_sha1(urn),
-            "{row}"
-        );
-        assert_eq!(
-            leading_number(row["hops"].as_str().unwrap()),
-            Some(1),
-            "{row}"
-        );
+        let shown = row["data"]["sha1"].as_str().unwrap_or_default();
+        assert_eq!(bare_sha1(shown), bare_sha1(urn), "{row}");
+        let hops = leading_number(row["hops"].as_str().unwrap_or_default());
+        assert_eq!(hops, Some(1), "{row}");
         assert!(
             !row["size"].as_str().unwrap_or_default().is_empty(),
-            "{name}: a size shown ({} bytes): {row}",
-            data.len()
+            "{row}"
         );
         assert_eq!(row["download_button"], true, "{row}");
     }
@@ -366,13 +400,14 @@ fn browser_searches_downloads_and_sees_the_neighbours() {
         cost.chars().any(|c| c.is_ascii_digit()),
         "cost shown: {cost:?}"
     );
-    s.screenshot(&shots.join("search.png")).unwrap();
+    let desktop = results.iter().find(|r| r["name"] == DESKTOP).unwrap();
+    desktop["data"]["sha1"].as_str().unwrap().to_owned()
+}
 
-    // Download the desktop image (all its sources) with one click.
-    let sha1 = results.iter().find(|r| r["name"] == desktop).unwrap()["data"]["sha1"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+/// Clicks the desktop row's download button, opens the Downloads tab and waits for 100%
+/// verified; then the file in the download directory must be the shared one, byte for
+/// byte.
+fn download_desktop_image(s: &Session, f: &Fixture, sha1: &str) {
     let button = s.find(
         &format!("tr.result[data-sha1={sha1:?}] button.download"),
         Duration::from_secs(1),
@@ -393,21 +428,23 @@ fn browser_searches_downloads_and_sees_the_neighbours() {
                 &["name", "percent", "state", "verdict"],
             )?;
             Ok(r.into_iter().find(|d| {
-                d["name"] == desktop && d["percent"] == "100%" && d["verdict"] == "verified"
+                d["name"] == DESKTOP && d["percent"] == "100%" && d["verdict"] == "verified"
             }))
         },
     );
     let progress = done["progress"].as_array().expect("a progress bar").clone();
     assert_eq!(progress[0], progress[1], "the bar full: {done}");
-    s.screenshot(&shots.join("download.png")).unwrap();
-    let saved = downloads.join(desktop);
+    let saved = f.downloads.join(DESKTOP);
     assert!(
-        std::fs::read(&saved).is_ok_and(|b| b == desktop_data),
+        std::fs::read(&saved).is_ok_and(|b| b == f.desktop_data),
         "{} byte-identical to the shared file",
         saved.display()
     );
+}
 
-    // The overlay: the three neighbours by their listening address.
+/// Opens the Overlay tab: the three neighbours listed by their listening address, the
+/// drawing shown.
+fn see_the_neighbours(s: &Session, f: &Fixture) {
     s.click(&s.find("#tab-overlay", Duration::from_secs(1)))
         .unwrap();
     assert!(s
@@ -425,18 +462,11 @@ fn browser_searches_downloads_and_sees_the_neighbours() {
                 .iter()
                 .filter_map(|r| r["addr"].as_str().map(str::to_owned))
                 .collect();
-            Ok((shown == neighbours).then_some(()))
+            Ok((shown == f.neighbours).then_some(()))
         },
     );
     let graph = s.find("#overlay-graph", Duration::from_secs(5));
     assert!(s.displayed(&graph).unwrap());
-    s.screenshot(&shots.join("overlay.png")).unwrap();
-    assert_eq!(s.page_error(), None, "no failure shown");
-    eprintln!(
-        "browser test took {:.1} s; screenshots in {}",
-        started.elapsed().as_secs_f64(),
-        shots.display()
-    );
 }
 
 /// Waits until the servent at `addr` lists `n` neighbours, each with its QRP table
