@@ -25,5 +25,6 @@ mod sim;
 mod simtcp;
 mod speed;
 mod strategies;
+mod ui_api;
 mod vectors;
 mod wild;
