@@ -644,3 +644,96 @@ fn remote_access_without_a_token_is_refused_at_the_command_line() {
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least"));
 }
+
+/// A source that serves `data` with every byte flipped and advertises no hash (HEAD and
+/// ranged GETs, keep-alive), as a corrupt servent would.
+fn corrupt_source(data: Vec<u8>) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let data = Arc::new(data);
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let data = Arc::clone(&data);
+            std::thread::spawn(move || serve_corrupt(conn, &data));
+        }
+    });
+    addr
+}
+
+fn serve_corrupt(conn: TcpStream, data: &[u8]) {
+    let mut out = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    loop {
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push(line);
+        }
+        let range = head
+            .iter()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("range: bytes=")
+                    .map(str::to_owned)
+            })
+            .and_then(|v| {
+                let (a, b) = v.trim().split_once('-')?;
+                Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
+            });
+        let len = data.len();
+        let answer = if head[0].starts_with("HEAD") {
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nAccept-Ranges: bytes\r\n\r\n")
+                .into_bytes()
+        } else {
+            let (a, b) = range.unwrap_or((0, len - 1));
+            let b = b.min(len - 1);
+            let mut v = format!(
+                "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {a}-{b}/{len}\r\nContent-Length: {}\r\n\r\n",
+                b + 1 - a
+            )
+            .into_bytes();
+            v.extend(data[a..=b].iter().map(|x| x ^ 0x5A));
+            v
+        };
+        if out.write_all(&answer).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_hash_that_does_not_match_is_reported_as_a_mismatch_and_nothing_is_put_in_place() {
+    let m = UiMesh::start();
+    let data = content();
+    let source = corrupt_source(data.clone());
+    let magnet = format!(
+        "magnet:?xt=urn:sha1:{}&dn=corrupt.iso&xs=http://{source}/get/1/corrupt.iso",
+        sha1_of(&data)
+    );
+    let a = m.post("/api/v1/downloads", &json!({"magnet": magnet}));
+    assert_eq!(a.status, 201, "{}", a.body);
+    let id = a.json()["id"].as_u64().unwrap();
+    let d = m.poll(&format!("/api/v1/downloads/{id}"), |d| {
+        d["state"] != "running"
+    });
+    assert_eq!(d["state"], "failed", "{d}");
+    assert_eq!(d["verdict"], "mismatch", "{d}");
+    assert!(
+        d["error"].as_str().unwrap().contains("SHA-1 mismatch"),
+        "{d}"
+    );
+    assert!(
+        !m.downloads.join("corrupt.iso").exists(),
+        "never put in place"
+    );
+    assert!(
+        m.downloads.join("corrupt.iso.part").exists(),
+        "what was fetched is kept"
+    );
+}
