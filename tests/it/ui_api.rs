@@ -737,3 +737,89 @@ fn a_hash_that_does_not_match_is_reported_as_a_mismatch_and_nothing_is_put_in_pl
         "what was fetched is kept"
     );
 }
+
+#[test]
+fn a_firewalled_source_is_downloaded_by_push() {
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("share");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(FILE_NAME), content()).unwrap();
+    let lib = Library::open(LibraryConfig {
+        roots: vec![dir],
+        data_dir: None,
+        include_hidden: false,
+        progress: None,
+    })
+    .unwrap();
+    assert!(lib.wait_hashed(WAIT));
+    let (a, _b) = rt::block_on(async {
+        let a = servent::net::Node::start_plain(NodeConfig {
+            min_peers: 0,
+            ..NodeConfig::default()
+        })
+        .await
+        .unwrap();
+        let b = servent::net::Node::start_shared(
+            NodeConfig {
+                role: servent::core::RolePolicy::Leaf,
+                peers: vec![a.listen_addr()],
+                min_peers: 0,
+                leaf_ultrapeers: 1,
+                firewalled: true,
+                ..NodeConfig::default()
+            },
+            NodeShare::Library(lib),
+        )
+        .await
+        .unwrap();
+        (a, b)
+    });
+    let downloads = base.path().join("downloads");
+    let ui = Ui::start(
+        &a,
+        None,
+        UiConfig {
+            download_dir: downloads.clone(),
+            ..UiConfig::default()
+        },
+    );
+    let host = format!("127.0.0.1:{}", a.listen_addr().port());
+    let post = |path: &str, body: Value| {
+        let h = [
+            ("Host", host.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        request(a.listen_addr(), "POST", path, &h, Some(body.to_string()))
+    };
+    let get = |path: &str| request(a.listen_addr(), "GET", path, &[("Host", &host)], None).json();
+    // The leaf's routing table reaches the ultrapeer shortly after the link: search
+    // again until the hit comes.
+    let end = Instant::now() + WAIT;
+    let (search, sha1) = loop {
+        assert!(Instant::now() < end, "the firewalled leaf never answered");
+        let id = post("/api/v1/searches", json!({"pattern": "linux*iso"})).json()["id"]
+            .as_u64()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let s = get(&format!("/api/v1/searches/{id}"));
+        if let Some(sha1) = s["groups"][0]["sha1"].as_str() {
+            break (id, sha1.to_owned());
+        }
+    };
+    let d = post("/api/v1/downloads", json!({"search": search, "sha1": sha1}));
+    assert_eq!(d.status, 201, "{}", d.body);
+    let id = d.json()["id"].as_u64().unwrap();
+    let end = Instant::now() + WAIT;
+    let d = loop {
+        let d = get(&format!("/api/v1/downloads/{id}"));
+        if d["state"] != "running" {
+            break d;
+        }
+        assert!(Instant::now() < end, "{d}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(d["state"], "done", "{d}");
+    assert_eq!(d["verdict"], "verified");
+    assert!(std::fs::read(downloads.join(FILE_NAME)).unwrap() == content());
+    drop(ui);
+}
