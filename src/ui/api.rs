@@ -137,7 +137,7 @@ pub async fn route(ui: Arc<Ui>, peer: SocketAddr, req: Request<Bytes>) -> Respon
 
 /// The page, with its security headers; opened with `?token=`, it sets the cookie its own
 /// requests then carry.
-fn page(_ui: &Ui, access: Access) -> Response<AppBody> {
+fn page(ui: &Ui, access: Access) -> Response<AppBody> {
     let mut r = answer(
         StatusCode::OK,
         "text/html; charset=utf-8",
@@ -148,7 +148,7 @@ fn page(_ui: &Ui, access: Access) -> Response<AppBody> {
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     if access == Access::TokenInUrl {
-        if let Some(t) = &_ui.config.access.token {
+        if let Some(t) = &ui.config.access.token {
             let cookie = format!("{TOKEN_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict");
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 h.insert(SET_COOKIE, v);
