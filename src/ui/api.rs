@@ -21,6 +21,7 @@ use crate::rt;
 
 use super::compare::{self, CompareRequest};
 use super::downloads::NewDownload;
+use super::push::source_urls;
 use super::security::{self, Access, TOKEN_COOKIE};
 use super::Ui;
 
@@ -136,7 +137,7 @@ pub async fn route(ui: Arc<Ui>, peer: SocketAddr, req: Request<Bytes>) -> Respon
 
 /// The page, with its security headers; opened with `?token=`, it sets the cookie its own
 /// requests then carry.
-fn page(_ui: &Ui, access: Access) -> Response<AppBody> {
+fn page(ui: &Ui, access: Access) -> Response<AppBody> {
     let mut r = answer(
         StatusCode::OK,
         "text/html; charset=utf-8",
@@ -147,7 +148,7 @@ fn page(_ui: &Ui, access: Access) -> Response<AppBody> {
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     if access == Access::TokenInUrl {
-        if let Some(t) = &_ui.config.access.token {
+        if let Some(t) = &ui.config.access.token {
             let cookie = format!("{TOKEN_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict");
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 h.insert(SET_COOKIE, v);
@@ -264,14 +265,17 @@ async fn api(
 fn new_download(ui: &Ui, b: DownloadBody) -> Result<NewDownload, ApiError> {
     let mut new = match (b.search, b.sha1, b.magnet) {
         (Some(search), Some(sha1), None) => {
-            let group = ui.search_group(search, &sha1).ok_or_else(|| {
+            let (group, firewalled) = ui.search_group(search, &sha1).ok_or_else(|| {
                 ApiError::not_found(format!("search {search} has no result {sha1}"))
             })?;
-            let magnet = Magnet::for_group(&group);
+            // Firewalled or unreachable sources by Push, the others directly; every one
+            // by Push should no direct connect work.
+            let (sources, pushed) = source_urls(&group.sources, &firewalled);
             NewDownload {
                 name: group.name.clone(),
-                sources: magnet.sources,
-                sha1: magnet.sha1,
+                sources,
+                fallback: Some(pushed),
+                sha1: Magnet::for_group(&group).sha1,
                 size: Some(group.size),
             }
         }
@@ -290,6 +294,7 @@ fn new_download(ui: &Ui, b: DownloadBody) -> Result<NewDownload, ApiError> {
             NewDownload {
                 name,
                 sources: m.sources,
+                fallback: None,
                 sha1: m.sha1,
                 size: m.size,
             }

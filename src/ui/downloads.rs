@@ -23,6 +23,7 @@ use crate::library::hash::Sha1Digest;
 use crate::rt::{self, JoinHandle};
 
 use super::api::ApiError;
+use super::push::NodePusher;
 use super::Ui;
 
 /// Downloads transferring at once; more wait, queued, and start as others end.
@@ -106,6 +107,8 @@ struct Entry {
     error: Option<String>,
     source_errors: VecDeque<String>,
     request: DownloadRequest,
+    /// Sources for a second try when no source of the first could be used.
+    fallback: Option<Vec<String>>,
     task: Option<Task>,
     /// Bumped at every start: events of an earlier run are ignored.
     run: u64,
@@ -161,8 +164,10 @@ pub struct Downloads {
 pub struct NewDownload {
     /// The name asked for (made safe, or refused).
     pub name: String,
-    /// Source URLs (`http://...`).
+    /// Source URLs (`http://...`, or `push://...` for firewalled servents).
     pub sources: Vec<String>,
+    /// The sources to try instead when none of `sources` can be used (every one by Push).
+    pub fallback: Option<Vec<String>>,
     /// The SHA-1 the file must have, when known.
     pub sha1: Option<Sha1Digest>,
     /// The size when known (shown before the transfer starts).
@@ -225,6 +230,7 @@ impl Ui {
                 output: path.clone(),
                 options: DownloadOptions {
                     own_addr: Some(self.node.listen_addr()),
+                    pusher: Some(Arc::new(NodePusher(self.node.clone()))),
                     ..DownloadOptions::default()
                 },
             };
@@ -241,6 +247,7 @@ impl Ui {
                     error: None,
                     source_errors: VecDeque::new(),
                     request,
+                    fallback: new.fallback.filter(|f| *f != new.sources),
                     task: None,
                     run: 0,
                     speed_bps: 0.0,
@@ -384,6 +391,15 @@ impl Ui {
             };
             e.task = None;
             match result {
+                Err(DownloadError::NoUsableSource(why)) if e.fallback.is_some() => {
+                    // No direct connect worked: ask every source to push.
+                    e.source_errors.push_back(format!(
+                        "no source could be used directly ({} failed): asking them by Push",
+                        why.len()
+                    ));
+                    e.request.sources = e.fallback.take().unwrap_or_default();
+                    self.spawn_run(id, e);
+                }
                 Ok(report) => {
                     e.state = DownloadState::Done;
                     e.size = Some(report.size);

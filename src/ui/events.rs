@@ -19,8 +19,11 @@ use crate::http::app::AppBody;
 use crate::rt;
 
 /// Event streams open at once: a page holds one; a few tabs or scripts fit, a flood of
-/// them cannot pin tasks and buffers.
-pub const MAX_STREAMS: usize = 8;
+/// them cannot pin tasks and buffers. Half the HTTP connections one address may hold
+/// (`http::limits::MAX_HTTP_PER_ADDRESS`, 8): a stream is never idle, so it cannot be
+/// evicted, and streams alone must not lock the page's own requests out. A page refused
+/// a stream (429) still works by polling; its `EventSource` keeps retrying.
+pub const MAX_STREAMS: usize = 4;
 /// A stream ends after this long; the browser's `EventSource` reconnects by itself.
 pub const STREAM_LIFETIME: Duration = Duration::from_secs(3600);
 /// A comment line this often keeps an idle stream from looking dead.

@@ -12,6 +12,7 @@ pub mod compare;
 pub mod downloads;
 pub mod events;
 pub mod overlay;
+pub mod push;
 pub mod searches;
 pub mod security;
 

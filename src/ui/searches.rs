@@ -4,7 +4,7 @@
 //! adds to or changes is published as a `hit` event, and the end as a `search` event with
 //! the cost record.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use crate::library::hits::{group_hits, HitGroup, SearchHit};
 use crate::library::matching::Pattern;
 use crate::net::SearchEvent;
 use crate::proto::payload::Query;
+use crate::proto::Guid;
 use crate::rt;
 
 use super::api::ApiError;
@@ -47,6 +48,8 @@ struct Search {
     /// Fewest hops each source (address, file index) was heard over.
     hops: HashMap<(SocketAddrV4, u32), u8>,
     groups: Vec<HitGroup>,
+    /// Responders whose QueryHits asked for a Push (firewalled).
+    firewalled: HashSet<Guid>,
 }
 
 /// Every search of the interface, by ID.
@@ -156,6 +159,7 @@ impl Ui {
                     hits: Vec::new(),
                     hops: HashMap::new(),
                     groups: Vec::new(),
+                    firewalled: HashSet::new(),
                 },
             );
             while s.by_id.len() > MAX_SEARCHES {
@@ -192,6 +196,9 @@ impl Ui {
             let Some(s) = all.by_id.get_mut(&id) else {
                 return;
             };
+            if hit.needs_push() {
+                s.firewalled.insert(hit.servent_id);
+            }
             let mut keys = Vec::new();
             for h in SearchHit::from_query_hit(hit) {
                 if !s.filter.matches_name(&h.name) || s.hits.len() >= MAX_RESULTS_PER_SEARCH {
@@ -257,15 +264,16 @@ impl Ui {
         all.by_id.get(&id).map(|s| s.detail(id, live.as_ref()))
     }
 
-    /// The group of search `id` whose SHA-1 is `sha1` (base32, any case): its name, size,
-    /// SHA-1 and download URLs of every source.
-    pub fn search_group(&self, id: u64, sha1: &str) -> Option<HitGroup> {
+    /// The group of search `id` whose SHA-1 is `sha1` (base32, any case), with the
+    /// servent IDs of the responders that asked for a Push.
+    pub fn search_group(&self, id: u64, sha1: &str) -> Option<(HitGroup, HashSet<Guid>)> {
         let urn = format!("urn:sha1:{}", sha1.trim().to_ascii_uppercase());
         let all = self.searches();
         let s = all.by_id.get(&id)?;
-        s.groups
+        let g = s
+            .groups
             .iter()
-            .find(|g| g.sha1_urn.as_deref() == Some(urn.as_str()))
-            .cloned()
+            .find(|g| g.sha1_urn.as_deref() == Some(urn.as_str()))?;
+        Some((g.clone(), s.firewalled.clone()))
     }
 }

@@ -35,6 +35,9 @@ const LAYERS: &[(&str, &[&str])] = &[
         "ui",
         &[
             "net", "download", "sim", "rt", "http", "library", "core", "proto",
+            // The compare endpoint parses and bounds a topology before the simulator runs
+            // on it, as `servent compare` does.
+            "topology",
         ],
     ),
 ];

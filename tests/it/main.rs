@@ -25,6 +25,7 @@ mod sim;
 mod simtcp;
 mod speed;
 mod strategies;
+mod ui_api;
 mod ui_browser;
 mod vectors;
 mod webdriver;

@@ -222,7 +222,7 @@ async function downloadGroup(key, btn) {
   const body = g.sha1 ? { search: ui.search, sha1: g.sha1 } : { magnet: g.magnet };
   const res = await attempt(() => api('POST', 'downloads', body));
   if (res) {
-    btn.textContent = 'Queued';
+    btn.textContent = 'Added ✓';
     await refreshDownloads();
   } else {
     btn.disabled = false;
