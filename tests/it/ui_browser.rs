@@ -324,8 +324,10 @@ fn browser_searches_downloads_and_sees_the_neighbours() {
     };
     let started = Instant::now();
     let f = four_servents();
-    let s = Session::start(&browser).expect("a headless chromium session");
+    let mut s = Session::start(&browser).expect("a headless chromium session");
     let shots = screenshot_dir();
+    let _ = std::fs::remove_file(shots.join("failed-main.png"));
+    s.screenshot_on_failure(shots.join("failed-main.png"));
     s.goto(&format!("http://{}/", f.a)).unwrap();
     let sha1 = search_ubuntu_images(&s, &f);
     s.screenshot(&shots.join("search.png")).unwrap();
@@ -364,7 +366,11 @@ fn search_ubuntu_images(s: &Session, f: &Fixture) -> String {
                     .and_then(|r| leading_number(r["sources"].as_str()?))
             };
             let done = names == want && sources(DESKTOP) == Some(2) && sources(SERVER) == Some(1);
-            Ok(done.then_some(r))
+            Ok(if done {
+                Ok(r)
+            } else {
+                Err(Value::from(r).to_string())
+            })
         },
     );
     for (name, urn) in [(DESKTOP, &f.urns[0]), (SERVER, &f.urns[1])] {
@@ -427,9 +433,10 @@ fn download_desktop_image(s: &Session, f: &Fixture, sha1: &str) {
                 "#download-list .download[data-id]",
                 &["name", "percent", "state", "verdict"],
             )?;
-            Ok(r.into_iter().find(|d| {
+            let done = r.iter().find(|d| {
                 d["name"] == DESKTOP && d["percent"] == "100%" && d["verdict"] == "verified"
-            }))
+            });
+            Ok(done.cloned().ok_or_else(|| Value::from(r).to_string()))
         },
     );
     let progress = done["progress"].as_array().expect("a progress bar").clone();
@@ -462,7 +469,11 @@ fn see_the_neighbours(s: &Session, f: &Fixture) {
                 .iter()
                 .filter_map(|r| r["addr"].as_str().map(str::to_owned))
                 .collect();
-            Ok((shown == f.neighbours).then_some(()))
+            Ok(if shown == f.neighbours {
+                Ok(())
+            } else {
+                Err(format!("{shown:?}"))
+            })
         },
     );
     let graph = s.find("#overlay-graph", Duration::from_secs(5));
@@ -639,7 +650,9 @@ fn browser_shows_a_sha1_mismatch_as_a_failed_download() {
         wanted.len()
     );
 
-    let s = Session::start(&browser).expect("a headless chromium session");
+    let mut s = Session::start(&browser).expect("a headless chromium session");
+    let _ = std::fs::remove_file(screenshot_dir().join("failed-mismatch.png"));
+    s.screenshot_on_failure(screenshot_dir().join("failed-mismatch.png"));
     s.goto(&format!("http://{a}/")).unwrap();
     s.click(&s.find("#tab-downloads", Duration::from_secs(10)))
         .unwrap();
@@ -656,8 +669,10 @@ fn browser_shows_a_sha1_mismatch_as_a_failed_download() {
                 "#download-list .download[data-id]",
                 &["name", "state", "verdict", "error"],
             )?;
-            Ok(r.into_iter()
-                .find(|d| d["name"] == name && d["verdict"] == "mismatch"))
+            let failed = r
+                .iter()
+                .find(|d| d["name"] == name && d["verdict"] == "mismatch");
+            Ok(failed.cloned().ok_or_else(|| Value::from(r).to_string()))
         },
     );
     assert_eq!(failed["state"], "failed", "{failed}");

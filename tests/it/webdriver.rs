@@ -97,11 +97,17 @@ impl Browser {
     }
 }
 
+/// What one look at the page found: `Ok(Ok(value))` the thing waited for, `Ok(Err(seen))`
+/// not yet (what was there instead, for the message if time runs out).
+pub type Look<T> = Result<Result<T, String>, WdError>;
+
 /// A running chromedriver with one headless Chromium session; both end when dropped.
 pub struct Session {
     driver: Child,
     addr: SocketAddr,
     id: String,
+    /// Where a wait that runs out saves the page as it was (a CI artifact).
+    failure_shot: Option<PathBuf>,
     _profile: tempfile::TempDir,
 }
 
@@ -245,6 +251,7 @@ impl Session {
             driver,
             addr,
             id: String::new(),
+            failure_shot: None,
             _profile: profile,
         };
         session.wait_ready()?;
@@ -359,8 +366,16 @@ impl Session {
     /// The first element matching a CSS selector; waits up to `within` for it to exist.
     pub fn find(&self, css: &str, within: Duration) -> Element {
         self.wait(within, &format!("an element {css:?}"), |s| {
-            Ok(s.find_all(css)?.into_iter().next())
+            Ok(s.find_all(css)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| "none".to_owned()))
         })
+    }
+
+    /// From now on a wait that runs out first saves a screenshot to `path`.
+    pub fn screenshot_on_failure(&mut self, path: PathBuf) {
+        self.failure_shot = Some(path);
     }
 
     /// Clicks an element (WebDriver scrolls it into view first).
@@ -436,27 +451,37 @@ impl Session {
         std::fs::write(path, png).map_err(|e| WdError::Io(e.to_string()))
     }
 
-    /// Polls `look` until it returns `Some`, up to `within`; panics naming `what` (and the
-    /// last WebDriver error, if any) when time runs out. An element that went stale while
-    /// the page redrew counts as "not yet".
+    /// Polls `look` until it finds what it waits for, up to `within`; when time runs out,
+    /// saves the failure screenshot (if set) and panics naming `what`, what the last look
+    /// saw and the last WebDriver error. An element that went stale while the page redrew
+    /// counts as "not yet".
     pub fn wait<T>(
         &self,
         within: Duration,
         what: &str,
-        mut look: impl FnMut(&Session) -> Result<Option<T>, WdError>,
+        mut look: impl FnMut(&Session) -> Look<T>,
     ) -> T {
         let deadline = Instant::now() + within;
         let mut last_error = None;
+        let mut seen = String::from("nothing yet");
         loop {
             match look(self) {
-                Ok(Some(v)) => return v,
-                Ok(None) => {}
+                Ok(Ok(v)) => return v,
+                Ok(Err(s)) => seen = s,
                 Err(e) => last_error = Some(e),
             }
             if Instant::now() > deadline {
                 let banner = self.page_error().unwrap_or_default();
+                let shot = match &self.failure_shot {
+                    Some(p) => match self.screenshot(p) {
+                        Ok(()) => format!("page saved to {}", p.display()),
+                        Err(e) => format!("no screenshot: {e}"),
+                    },
+                    None => String::new(),
+                };
                 panic!(
-                    "waited {within:?} for {what}; last error: {}; #error banner: {banner:?}",
+                    "waited {within:?} for {what}; last seen: {seen}; last error: {}; \
+                     #error banner: {banner:?}; {shot}",
                     last_error.map_or("none".into(), |e| e.to_string())
                 );
             }
