@@ -355,7 +355,7 @@ fn search_ubuntu_images(s: &Session, f: &Fixture) -> String {
         .unwrap();
     let want: BTreeSet<&str> = [DESKTOP, SERVER].into();
     let results = s.wait(
-        Duration::from_secs(20),
+        Duration::from_secs(30),
         "the two ubuntu images as results, the desktop one from 2 sources",
         |s| {
             let r = rows(s, "tr.result", &["name", "size", "sources", "hops"])?;

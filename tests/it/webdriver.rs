@@ -453,7 +453,7 @@ impl Session {
 
     /// Polls `look` until it finds what it waits for, up to `within`; when time runs out,
     /// saves the failure screenshot (if set) and panics naming `what`, what the last look
-    /// saw and the last WebDriver error. An element that went stale while the page redrew
+    /// saw, the last WebDriver error and the last `#error` banner the page showed. An element that went stale while the page redrew
     /// counts as "not yet".
     pub fn wait<T>(
         &self,
@@ -464,14 +464,17 @@ impl Session {
         let deadline = Instant::now() + within;
         let mut last_error = None;
         let mut seen = String::from("nothing yet");
+        // The page hides its banner after a while: keep the last one shown meanwhile.
+        let mut banner = None;
         loop {
             match look(self) {
                 Ok(Ok(v)) => return v,
                 Ok(Err(s)) => seen = s,
                 Err(e) => last_error = Some(e),
             }
+            banner = self.page_error().or(banner);
             if Instant::now() > deadline {
-                let banner = self.page_error().unwrap_or_default();
+                let banner = banner.unwrap_or_default();
                 let shot = match &self.failure_shot {
                     Some(p) => match self.screenshot(p) {
                         Ok(()) => format!("page saved to {}", p.display()),
