@@ -178,7 +178,10 @@ async fn dispatch(
         (&Method::GET | &Method::HEAD, "/") if super::browse::wants_packets(&req) => {
             super::browse::browse_host(ctx, &req)
         }
-        (_, p) if super::app::is_app_path(p) && ctx.app.get().is_some() => {
+        // The application answers GET, HEAD and POST; another method is 405 as anywhere.
+        (&Method::GET | &Method::HEAD | &Method::POST, p)
+            if super::app::is_app_path(p) && ctx.app.get().is_some() =>
+        {
             let app = ctx.app.get().map(Arc::clone);
             match app {
                 Some(app) => super::app::serve(app.as_ref(), peer, req).await,

@@ -163,9 +163,11 @@ fn servent_browse_lists_what_a_sharing_servent_shares() {
     want.sort();
     assert_eq!(names, want);
 
-    // A browser's GET / keeps its answer.
+    // A browser's GET / gets the web interface's page, not QueryHits.
     let (head, _) = raw_get(addr, "/", "Accept: text/html,*/*\r\n");
-    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.starts_with("http/1.1 200"), "{head}");
+    assert!(lower.contains("content-type: text/html"), "{head}");
 }
 
 /// A browse answer the way gtk-gnutella writes one to a client that cannot take
