@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use servent::core::{Config, PeerId, PeerInfo, Servent};
-use servent::proto::payload::{Extension, Query};
+use servent::proto::payload::{Extension, HitResult, Query, QueryHit};
 use servent::proto::{parse, Descriptor, Guid, Payload};
 
 /// The system allocator, counting this thread's allocations and live bytes.
@@ -140,6 +140,86 @@ fn forwarding_a_query_allocates_nothing_in_the_steady_state() {
         decode_allocs as f64 / MEASURED as f64
     );
     assert_eq!(allocs, 0, "allocations while forwarding {MEASURED} Queries");
+}
+
+fn hit_frame(query: u64, servent: u8) -> Vec<u8> {
+    let mut g = [9u8; 16];
+    g[..8].copy_from_slice(&query.to_le_bytes());
+    let hit = QueryHit {
+        port: 6346,
+        ip: std::net::Ipv4Addr::new(127, 0, 0, 2),
+        speed: 1000,
+        results: vec![HitResult {
+            index: 1,
+            size: 4096,
+            name: b"linux distribution.iso".to_vec(),
+            extensions: Vec::new(),
+        }],
+        trailer: None,
+        servent_id: Guid([servent; 16]),
+    };
+    Descriptor::new(Guid(g), 6, 1, Payload::QueryHit(hit))
+        .to_bytes()
+        .unwrap()
+}
+
+/// Replies too: a QueryHit routed back along its Query's path (refreshing the push route
+/// of its responder, one of a few, so the push route table is full of the holes a key
+/// put again leaves) allocates nothing, while Queries keep arriving.
+#[test]
+fn routing_query_hits_back_allocates_nothing_in_the_steady_state() {
+    const PEERS: u32 = 8;
+    const CAPACITY: usize = 1024;
+    const MEASURED: u64 = 3000;
+    const BEHIND: u64 = 100;
+    let mut s = servent_with_peers(
+        Config {
+            route_table_capacity: CAPACITY,
+            ..Config::default()
+        },
+        PEERS,
+    );
+    // One step: Query `i` arrives (and is relayed), then a hit for Query `i - BEHIND`
+    // arrives from the neighbour after that Query's sender and goes back to the sender.
+    let step = |s: &mut Servent, i: u64, q: Descriptor, h: Descriptor| -> u64 {
+        let mut routed = forward(s, i, PEERS, q);
+        let origin = PeerId(((i - BEHIND) % u64::from(PEERS)) as u32);
+        let from = PeerId((origin.0 + 1) % PEERS);
+        s.handle_descriptor(Duration::from_micros(i), from, h);
+        while let Some(t) = s.poll_transmit() {
+            assert_eq!(t.peer, origin, "a hit goes back the way its Query came");
+            routed += 1;
+        }
+        routed
+    };
+    let input = |i: u64| {
+        let q = parse(&query_frame(i)).unwrap();
+        let h = parse(&hit_frame(i - BEHIND, (i % 5) as u8)).unwrap();
+        (q, h)
+    };
+    let mut i = BEHIND;
+    while i < 4 * CAPACITY as u64 {
+        let (q, h) = input(i);
+        step(&mut s, i, q, h);
+        i += 1;
+    }
+    let inputs: Vec<(Descriptor, Descriptor)> = (i..i + MEASURED).map(input).collect();
+    let (routed, allocs, _) = counted(|| {
+        let mut routed = 0;
+        for (k, (q, h)) in (i..).zip(inputs) {
+            routed += step(&mut s, k, q, h);
+        }
+        routed
+    });
+    assert_eq!(
+        routed,
+        MEASURED * u64::from(PEERS),
+        "7 Query copies and 1 hit each"
+    );
+    assert_eq!(
+        allocs, 0,
+        "allocations while routing {MEASURED} Queries and hits"
+    );
 }
 
 /// Duplicates (the same Query from every neighbour) cost nothing either.

@@ -10,12 +10,12 @@
 //! returns an expired entry, even before `expire` runs.
 //!
 //! Nothing is allocated until the first insertion; the ring then grows by doubling up to
-//! its bound, and the whole table is freed when its last entry expires, so an idle
-//! servent's tables cost 32 bytes each. Memory per entry, with the ring full: the ring slot
-//! (`size_of::<Option<Entry<K, V>>>()`: key + value + 8-byte expiry + 4-byte hash, padded:
-//! 40 bytes for a GUID and a neighbour) plus 8-byte index cells at a load between 1/3 and
-//! 2/3 (12-24 bytes): 52-64 bytes for a ping or push route, 64-80 for a query route (its
-//! value carries the per-query traffic counters).
+//! its capacity (by half again only to hold holes), and the whole table is freed when its
+//! last entry expires, so an idle servent's tables cost 24 bytes each. Memory per entry,
+//! with the ring full: the ring slot (`size_of::<Option<Entry<K, V>>>()`: key + value +
+//! 8-byte expiry + 4-byte hash, padded: 40 bytes for a GUID and an origin or neighbour, 64
+//! for a query route with its traffic counters) plus 8-byte index cells at a load between
+//! 1/3 and 2/3 (12-24 bytes): 52-64 bytes for a ping or push route, 76-88 for a query route.
 
 use std::hash::Hash;
 use std::time::Duration;
@@ -190,26 +190,42 @@ impl<K: Hash + Eq, V> Table<K, V> {
     /// Keeps the head on a filled slot.
     fn skip_holes(&mut self) {
         while self.used > 0 && self.ring[self.head].is_none() {
-            self.head = (self.head + 1) % self.ring.len();
+            self.head = self.wrap(self.head + 1);
             self.used -= 1;
         }
     }
 
-    /// Moves the live entries, oldest first, into a ring of `slots` (holes dropped) and
-    /// rebuilds the index from their stored hashes.
+    /// Ring position `pos` (below twice the ring's length) wrapped into the ring: no
+    /// division on the hot path.
+    fn wrap(&self, pos: usize) -> usize {
+        if pos >= self.ring.len() {
+            pos - self.ring.len()
+        } else {
+            pos
+        }
+    }
+
+    /// Moves the live entries, oldest first, to the front of a ring of `slots` (holes
+    /// dropped) and relinks the index from their stored hashes. In place when the size
+    /// stays: compacting a ring full of holes allocates nothing.
     fn rebuild(&mut self, slots: usize) {
-        let mut ring = Vec::with_capacity(slots);
-        let len = self.ring.len();
+        self.ring.rotate_left(self.head);
+        let mut filled = 0;
         for k in 0..self.used {
-            if let Some(e) = self.ring[(self.head + k) % len].take() {
-                ring.push(Some(e));
+            if self.ring[k].is_some() {
+                self.ring.swap(filled, k);
+                filled += 1;
             }
         }
-        ring.resize_with(slots, || None);
-        self.ring = ring;
+        debug_assert_eq!(filled, self.live);
+        self.ring.resize_with(slots, || None);
         self.head = 0;
         self.used = self.live;
-        self.index = vec![EMPTY; index_len(slots)].into_boxed_slice();
+        if self.index.len() == index_len(slots) {
+            self.index.fill(EMPTY);
+        } else {
+            self.index = vec![EMPTY; index_len(slots)].into_boxed_slice();
+        }
         for slot in 0..self.live {
             let hash = self.entry(slot).hash;
             self.link(hash, slot);
@@ -218,7 +234,7 @@ impl<K: Hash + Eq, V> Table<K, V> {
 
     /// Appends an entry as the newest (the ring has room).
     fn push(&mut self, entry: Entry<K, V>) -> usize {
-        let slot = (self.head + self.used) % self.ring.len();
+        let slot = self.wrap(self.head + self.used);
         let hash = entry.hash;
         self.ring[slot] = Some(entry);
         self.used += 1;
@@ -355,14 +371,16 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
             t.take_head();
         }
         if t.used == t.ring.len() {
-            // Full of holes, or below its bound: compact, growing while it may.
-            // Up to `capacity` without holes; beyond it only to make room for holes.
-            let bound = if t.ring.len() < capacity {
-                capacity
+            // Mostly holes (keys put again): compact in place. Else grow by doubling, up
+            // to `capacity`, and beyond it only to hold holes beside a full table.
+            let len = t.ring.len();
+            let bound = if len < capacity { capacity } else { max_slots };
+            let slots = if t.live <= len / 2 {
+                len
             } else {
-                max_slots
+                (len * 2).min(bound)
             };
-            t.rebuild((t.ring.len() * 2).min(bound));
+            t.rebuild(slots);
         }
         let expires = now.saturating_add(self.lifetime);
         let slot = t.push(Entry {
@@ -457,6 +475,22 @@ mod tests {
     }
 
     #[test]
+    fn a_few_keys_put_again_and_again_keep_a_small_ring() {
+        let mut m = ExpiringMap::new(10 * S, 1000);
+        for i in 0..10_000u32 {
+            m.put(i % 3, i, S);
+        }
+        assert_eq!(m.len(), 3);
+        let t = m.table.as_deref().unwrap();
+        assert!(
+            t.ring.len() <= 8,
+            "ring of {} slots for 3 keys",
+            t.ring.len()
+        );
+        assert_eq!(m.get(&0, S), Some(&9_999));
+    }
+
+    #[test]
     fn nothing_allocated_until_used_and_growth_stops_at_the_bound() {
         let mut m = ExpiringMap::new(10 * S, 100);
         assert_eq!(m.heap_bytes(), 0);
@@ -474,6 +508,22 @@ mod tests {
         assert!(t.ring.len() <= m.max_slots(), "ring {}", t.ring.len());
         assert_eq!(m.get(&9_900, S), Some(&9_900), "the newest 100 kept");
         assert_eq!(m.get(&9_899, S), None);
+    }
+
+    /// The sizes the module documentation and the protocol text state.
+    #[test]
+    fn entry_sizes_are_as_documented() {
+        use crate::core::{Origin, PeerId};
+        use crate::proto::Guid;
+        use std::mem::size_of;
+        assert_eq!(size_of::<Option<Entry<Guid, Origin>>>(), 40);
+        assert_eq!(size_of::<Option<Entry<Guid, PeerId>>>(), 40);
+        assert_eq!(size_of::<ExpiringMap<Guid, Origin>>(), 24);
+        assert_eq!(
+            index_len(100_000) * 8 / 100_000,
+            20,
+            "index bytes per entry at 100k"
+        );
     }
 
     /// The reference semantics, kept naively: entries in insertion order, unique keys.

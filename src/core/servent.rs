@@ -3,13 +3,15 @@
 //! with `poll_transmit`, `poll_event` and `poll_timeout`. Flooded Queries (first copies,
 //! better-TTL copies) and our QueryHits are in `servent/flood.rs`; searches with a strategy
 //! (`search`, timers, costs) live in `servent/search.rs`; walkers and checks in
-//! `servent/walker.rs`; the records they all keep in `servent/state.rs`.
+//! `servent/walker.rs`; the records they all keep in `servent/state.rs`, the lazily boxed
+//! search state in `servent/searching.rs`.
 
 mod dq;
 mod flood;
 mod pings;
 mod qrp;
 mod search;
+mod searching;
 mod state;
 mod walker;
 
@@ -37,8 +39,9 @@ use crate::proto::walker::{CheckMessage, WalkerTag};
 
 pub use flood::MAX_BETTER_TTL_RELAYS;
 pub use qrp::MERGED_TABLE_INTERVAL;
+use searching::Searching;
 pub use state::Origin;
-use state::{Deadline, QueryRoute, Searching, WalkNode, WalkerKey};
+use state::{Deadline, QueryRoute, WalkNode, WalkerKey};
 
 /// Own pings remembered to measure hop latency from their Pongs.
 const OWN_PINGS_CAPACITY: usize = 1024;

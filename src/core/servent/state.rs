@@ -2,10 +2,7 @@
 //! `walker.rs`: reverse routes, timers, our searches and the walkers passing through. Plain
 //! data; the rules that fill them are in the files that use them.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
-
-use crate::core::lazy::Empty;
 
 use crate::core::peer::PeerId;
 use crate::core::strategy::cost::HitSet;
@@ -135,30 +132,4 @@ pub(crate) struct HeldWalker {
     pub(super) path: u16,
     pub(super) sent_at: Duration,
     pub(super) deadline: Duration,
-}
-
-/// What a servent keeps for searches: its own (running and recently finished), walkers
-/// passing through that wait for a verdict, and the dynamic queries it runs.
-#[derive(Default)]
-pub(crate) struct Searching {
-    /// Our searches, running and recently finished (bounded by `max_searches_kept`).
-    pub(super) searches: BTreeMap<SearchId, SearchState>,
-    /// Finished searches, oldest first, for eviction.
-    pub(super) finished: VecDeque<SearchId>,
-    /// Every descriptor ID of our searches -> its search.
-    pub(super) search_of: BTreeMap<Guid, SearchId>,
-    /// Walkers waiting for the requester's verdict, by (query GUID, walker number).
-    pub(super) held: BTreeMap<WalkerKey, HeldWalker>,
-    /// Dynamic queries we run as an ultrapeer, ours and our leaves', by query ID.
-    pub(super) dynamic: BTreeMap<Guid, super::dq::DqRun>,
-}
-
-impl Empty for Searching {
-    const EMPTY: &'static Searching = &Searching {
-        searches: BTreeMap::new(),
-        finished: VecDeque::new(),
-        search_of: BTreeMap::new(),
-        held: BTreeMap::new(),
-        dynamic: BTreeMap::new(),
-    };
 }
