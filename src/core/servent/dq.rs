@@ -22,6 +22,7 @@ use crate::proto::payload::query::{QUERY_FLAG_LEAF_GUIDED, QUERY_MAX_HITS_MASK};
 use crate::proto::vendor::{QueryStatus, VendorError, QUERY_STATUS_STOP};
 use crate::proto::{Descriptor, Guid, Payload, PayloadType};
 
+use super::searching::{DqFor, DqRun};
 use super::state::{Deadline, Origin, QueryRoute, Timer};
 use super::Servent;
 
@@ -36,44 +37,6 @@ const STATUS_EVERY: usize = 3;
 const MAX_STATUS_TIMEOUTS: u8 = 2;
 /// Longest a dynamic query runs whatever happens: gtk-gnutella's `DQ_MAX_LIFETIME`.
 const MAX_LIFETIME: Duration = Duration::from_secs(600);
-
-/// Who a dynamic query runs for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DqFor {
-    /// Our own search.
-    Local(SearchId),
-    /// The leaf that sent us the Query.
-    Leaf(PeerId),
-}
-
-/// One dynamic query this ultrapeer runs.
-pub(crate) struct DqRun {
-    who: DqFor,
-    /// The Query as it leaves us (TTL set per step).
-    template: Descriptor,
-    want: u32,
-    max_ttl: u8,
-    probe_ttl: Option<u8>,
-    /// Ultrapeer neighbours in the order they are tried (shuffled once, from the core's
-    /// RNG over servent-ID order).
-    order: Vec<PeerId>,
-    /// TTL each ultrapeer was sent, and whether it was the probe's.
-    queried: BTreeMap<PeerId, (u8, bool)>,
-    /// Ultrapeers theoretically reached so far.
-    reached: f64,
-    /// Results of hits we routed to the leaf.
-    routed: u32,
-    /// The leaf's last report, and results routed since.
-    kept: Option<u16>,
-    routed_since_status: u32,
-    /// Ask the leaf for its kept results (it announced dynamic querying).
-    guided: bool,
-    waiting_status: bool,
-    status_timeouts: u8,
-    queried_at_status: usize,
-    deadline: Option<Duration>,
-    started: Duration,
-}
 
 impl Servent {
     /// Starts our own `dq` search `id` (descriptor ID `guid`). An ultrapeer runs it; a
