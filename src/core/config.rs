@@ -15,7 +15,8 @@ pub const QUERY_ROUTE_TTL: Duration = Duration::from_secs(300);
 /// start a download a while after the hit; LimeWire keeps 7 minutes.
 pub const PUSH_ROUTE_TTL: Duration = Duration::from_secs(420);
 /// Entries per route table: bounds memory against a flood of unique GUIDs
-/// (LimeWire: 100k). At ~64 bytes an entry, 6.4 MB per table at most.
+/// (LimeWire: 100k). At 52-88 bytes an entry (`src/core/expiring.rs`), 6-8.5 MB per table
+/// at most, allocated only as entries arrive.
 pub const ROUTE_TABLE_CAPACITY: usize = 100_000;
 /// The 0.6 soft TTL limit: TTL + hops above this is lowered to it.
 pub const DEFAULT_MAX_TTL: u8 = 7;

@@ -8,11 +8,13 @@
 pub mod config;
 mod event;
 mod expiring;
+mod lazy;
 pub mod matcher;
 pub(crate) mod peer;
 mod pong_cache;
 pub mod qrp;
 pub mod role;
+mod seeded;
 mod servent;
 mod stats;
 pub mod strategy;

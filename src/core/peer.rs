@@ -67,47 +67,185 @@ impl Default for PeerInfo {
     }
 }
 
-/// Per-type descriptor counters.
-pub(crate) type TypeCounters = [u64; PayloadType::ALL.len()];
+/// Per-type descriptor counters of one link: 32 bits each (4 billion descriptors of one
+/// type on one link), saturating, so a servent with a handful of links stays small.
+pub(crate) type LinkCounters = [u32; PayloadType::ALL.len()];
 
+/// The servent-wide counters, 64 bits (`Stats`).
+pub(crate) use super::stats::TypeCounters;
+
+/// What the core keeps of a link's [`PeerInfo`]: the announcements it routes by (the
+/// address and user agent stay with the driver). 28 bytes instead of 96.
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    /// See [`PeerInfo::bye_supported`].
+    pub bye_supported: bool,
+    /// See [`PeerInfo::ultrapeer`].
+    pub ultrapeer: bool,
+    /// See [`PeerInfo::walker_support`].
+    pub walker_support: bool,
+    /// See [`PeerInfo::query_routing`].
+    pub query_routing: bool,
+    /// See [`PeerInfo::ultrapeer_query_routing`].
+    pub ultrapeer_query_routing: bool,
+    /// See [`PeerInfo::dynamic_querying`].
+    pub dynamic_querying: bool,
+    /// See [`PeerInfo::servent_id`].
+    pub servent_id: Option<crate::proto::Guid>,
+    /// See [`PeerInfo::degree`].
+    pub degree: Option<u32>,
+    /// See [`PeerInfo::max_ttl`].
+    pub max_ttl: Option<u8>,
+}
+
+impl From<PeerInfo> for LinkInfo {
+    fn from(i: PeerInfo) -> LinkInfo {
+        LinkInfo {
+            bye_supported: i.bye_supported,
+            ultrapeer: i.ultrapeer,
+            walker_support: i.walker_support,
+            query_routing: i.query_routing,
+            ultrapeer_query_routing: i.ultrapeer_query_routing,
+            dynamic_querying: i.dynamic_querying,
+            servent_id: i.servent_id,
+            degree: i.degree,
+            max_ttl: i.max_ttl,
+        }
+    }
+}
+
+/// One open link as the core keeps it: 128 bytes.
 #[derive(Debug, Clone)]
 pub struct Peer {
-    pub info: PeerInfo,
-    pub connected_at: Duration,
-    pub received: TypeCounters,
-    pub sent: TypeCounters,
-    pub duplicates: u64,
-    pub dropped: u64,
+    pub info: LinkInfo,
+    pub received: LinkCounters,
+    pub sent: LinkCounters,
+    pub duplicates: u32,
+    pub dropped: u32,
     ping_tokens: u32,
-    ping_refilled_at: Duration,
+    /// When the ping bucket was last refilled, milliseconds since the driver's epoch.
+    ping_refilled_ms: u64,
+}
+
+/// `d` in whole milliseconds, saturating.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Adds one to a link counter, stopping at its maximum.
+pub(crate) fn bump(counter: &mut u32) {
+    *counter = counter.saturating_add(1);
 }
 
 impl Peer {
     pub fn new(now: Duration, info: PeerInfo, ping_burst: u32) -> Peer {
         Peer {
-            info,
-            connected_at: now,
+            info: info.into(),
             received: [0; PayloadType::ALL.len()],
             sent: [0; PayloadType::ALL.len()],
             duplicates: 0,
             dropped: 0,
             ping_tokens: ping_burst,
-            ping_refilled_at: now,
+            ping_refilled_ms: millis(now),
         }
     }
 
     /// Token bucket: may this peer's Ping be handled now?
     pub fn take_ping_token(&mut self, now: Duration, burst: u32, rate_per_sec: u32) -> bool {
-        let elapsed = now.saturating_sub(self.ping_refilled_at);
-        let refill = (elapsed.as_millis() as u64 * rate_per_sec as u64 / 1000) as u32;
+        let now = millis(now);
+        let elapsed = now.saturating_sub(self.ping_refilled_ms);
+        let refill =
+            (elapsed.saturating_mul(rate_per_sec as u64) / 1000).min(u32::MAX as u64) as u32;
         if refill > 0 {
             self.ping_tokens = self.ping_tokens.saturating_add(refill).min(burst);
-            self.ping_refilled_at = now;
+            self.ping_refilled_ms = now;
         }
         if self.ping_tokens == 0 {
             return false;
         }
         self.ping_tokens -= 1;
         true
+    }
+}
+
+/// The open links by [`PeerId`], in `PeerId` order: a sorted vector (a servent has tens of
+/// links, so a binary search beats a tree, and a handful of links cost a handful of
+/// entries, not a tree node of eleven).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PeerMap {
+    entries: Vec<(PeerId, Peer)>,
+}
+
+/// Borrowing iterator of a [`PeerMap`], as `BTreeMap`'s yields.
+pub(crate) type PeerIter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (PeerId, Peer)>,
+    fn(&'a (PeerId, Peer)) -> (&'a PeerId, &'a Peer),
+>;
+
+impl PeerMap {
+    fn at(&self, id: &PeerId) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(id, |(k, _)| *k)
+    }
+
+    pub(crate) fn get(&self, id: &PeerId) -> Option<&Peer> {
+        self.at(id).ok().map(|i| &self.entries[i].1)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &PeerId) -> Option<&mut Peer> {
+        self.at(id).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    pub(crate) fn contains_key(&self, id: &PeerId) -> bool {
+        self.at(id).is_ok()
+    }
+
+    /// Inserts or replaces the link `id`.
+    pub(crate) fn insert(&mut self, id: PeerId, peer: Peer) {
+        match self.at(&id) {
+            Ok(i) => self.entries[i].1 = peer,
+            Err(i) => self.entries.insert(i, (id, peer)),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: &PeerId) -> Option<Peer> {
+        let i = self.at(id).ok()?;
+        let peer = self.entries.remove(i).1;
+        if self.entries.is_empty() {
+            self.entries = Vec::new();
+        }
+        Some(peer)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> PeerIter<'_> {
+        self.entries.iter().map(|(id, p)| (id, p))
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&PeerId, &mut Peer)> {
+        self.entries.iter_mut().map(|(id, p)| (&*id, p))
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Peer> {
+        self.entries.iter().map(|(_, p)| p)
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<(PeerId, Peer)>()
+    }
+}
+
+impl<'a> IntoIterator for &'a PeerMap {
+    type Item = (&'a PeerId, &'a Peer);
+    type IntoIter = PeerIter<'a>;
+    fn into_iter(self) -> PeerIter<'a> {
+        self.iter()
     }
 }

@@ -36,7 +36,7 @@ impl PongCache {
     /// An empty cache of at most `capacity` Pongs, each offered for `lifespan`.
     pub(crate) fn new(capacity: usize, lifespan: Duration) -> PongCache {
         PongCache {
-            entries: VecDeque::with_capacity(capacity.min(1024)),
+            entries: VecDeque::new(),
             capacity,
             lifespan,
         }
@@ -60,6 +60,11 @@ impl PongCache {
         while self.entries.len() > self.capacity {
             self.entries.pop_front();
         }
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Cached>()
     }
 
     /// Forgets Pongs older than the lifespan.

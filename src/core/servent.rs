@@ -3,20 +3,21 @@
 //! with `poll_transmit`, `poll_event` and `poll_timeout`. Flooded Queries (first copies,
 //! better-TTL copies) and our QueryHits are in `servent/flood.rs`; searches with a strategy
 //! (`search`, timers, costs) live in `servent/search.rs`; walkers and checks in
-//! `servent/walker.rs`; the records they all keep in `servent/state.rs`.
+//! `servent/walker.rs`; the records they all keep in `servent/state.rs`, the lazily boxed
+//! search state in `servent/searching.rs`.
 
 mod dq;
 mod flood;
 mod pings;
 mod qrp;
 mod search;
+mod searching;
 mod state;
 mod walker;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::proto::limits::HARD_MAX_TTL;
@@ -27,17 +28,20 @@ use crate::proto::{DecodeError, Descriptor, Guid, Payload, PayloadType};
 use super::config::Config;
 use super::event::{Event, Priority, Transmit};
 use super::expiring::ExpiringMap;
+use super::lazy::Lazy;
 use super::matcher::SharedFiles;
-use super::peer::{Peer, PeerId, PeerInfo};
+use super::peer::{bump, Peer, PeerId, PeerInfo, PeerMap};
 use super::pong_cache::PongCache;
+use super::seeded::SeededRng;
 use super::stats::{DropReason, Stats};
-use super::strategy::{HopLatency, QueryTraffic, SearchId};
+use super::strategy::{HopLatency, QueryTraffic};
 use crate::proto::walker::{CheckMessage, WalkerTag};
 
 pub use flood::MAX_BETTER_TTL_RELAYS;
 pub use qrp::MERGED_TABLE_INTERVAL;
+use searching::Searching;
 pub use state::Origin;
-use state::{Deadline, HeldWalker, QueryRoute, SearchState, WalkNode, WalkerKey};
+use state::{Deadline, QueryRoute, WalkNode, WalkerKey};
 
 /// Own pings remembered to measure hop latency from their Pongs.
 const OWN_PINGS_CAPACITY: usize = 1024;
@@ -46,12 +50,12 @@ const OWN_PINGS_CAPACITY: usize = 1024;
 /// counters. Deterministic for a given [`Config::seed`] and sequence of inputs.
 pub struct Servent {
     config: Config,
-    rng: ChaCha8Rng,
+    rng: SeededRng,
     /// A second stream of the same seed, for the IDs of upkeep Pings (keep-alives,
     /// discovery): how many of those a link's timing caused never shifts a search's
     /// random choices, so a seeded search is the same over TCP and in the simulator.
-    upkeep_rng: ChaCha8Rng,
-    peers: BTreeMap<PeerId, Peer>,
+    upkeep_rng: SeededRng,
+    peers: PeerMap,
     /// Ping GUID -> origin. Doubles as the Ping duplicate cache: a GUID is a duplicate
     /// exactly when it has a live entry.
     ping_routes: ExpiringMap<Guid, Origin>,
@@ -62,22 +66,19 @@ pub struct Servent {
     /// Servent ID -> the peer its QueryHits came from: where Pushes for it go.
     push_routes: ExpiringMap<Guid, PeerId>,
     transmits: VecDeque<Transmit>,
+    /// Where `relay_query` gathers a Query's next hops, kept so relaying does not allocate.
+    relay_targets: Vec<PeerId>,
     events: VecDeque<Event>,
     stats: Stats,
     /// What answers Queries, and the totals our Pongs advertise.
     shared: SharedFiles,
-    /// Our searches, running and recently finished (bounded by `max_searches_kept`).
-    searches: BTreeMap<SearchId, SearchState>,
-    /// Finished searches, oldest first, for eviction.
-    finished: VecDeque<SearchId>,
-    /// Every descriptor ID of our searches -> its search.
-    search_of: HashMap<Guid, SearchId>,
+    /// Our searches, walkers held for a verdict and dynamic queries: allocated when first
+    /// used (a servent that only relays never does).
+    searching: Lazy<Searching>,
     /// Search deadlines and held-walker check deadlines; stale entries are skipped.
     timers: BTreeSet<Deadline>,
     /// Walker query GUID -> our reverse path length and where we sent its walkers.
     walks: ExpiringMap<Guid, WalkNode>,
-    /// Walkers waiting for the requester's verdict, by (query GUID, walker number).
-    held: BTreeMap<WalkerKey, HeldWalker>,
     /// (query GUID, walker number) -> the neighbour a check request came from: where the
     /// verdict goes.
     check_routes: ExpiringMap<WalkerKey, PeerId>,
@@ -90,9 +91,7 @@ pub struct Servent {
     last_discovery: Option<Duration>,
     /// Query routing tables: received per neighbour, ours, what each neighbour has of
     /// ours (`servent/qrp.rs`).
-    qrp: qrp::QrpState,
-    /// Dynamic queries we run as an ultrapeer, ours and our leaves', by query ID.
-    dynamic: BTreeMap<Guid, dq::DqRun>,
+    qrp: Lazy<qrp::QrpState>,
 }
 
 impl Servent {
@@ -101,34 +100,27 @@ impl Servent {
     pub fn new(config: Config) -> Servent {
         let cap = config.route_table_capacity;
         Servent {
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
-            upkeep_rng: {
-                let mut r = ChaCha8Rng::seed_from_u64(config.seed);
-                r.set_stream(1);
-                r
-            },
-            peers: BTreeMap::new(),
+            rng: SeededRng::new(config.seed, 0),
+            upkeep_rng: SeededRng::new(config.seed, 1),
+            peers: PeerMap::default(),
             ping_routes: ExpiringMap::new(config.ping_route_ttl, cap),
             query_routes: ExpiringMap::new(config.query_route_ttl, cap),
             push_seen: ExpiringMap::new(config.push_route_ttl, cap),
             push_routes: ExpiringMap::new(config.push_route_ttl, cap),
             transmits: VecDeque::new(),
+            relay_targets: Vec::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
             shared: SharedFiles::default(),
-            searches: BTreeMap::new(),
-            finished: VecDeque::new(),
-            search_of: HashMap::new(),
+            searching: Lazy::default(),
             timers: BTreeSet::new(),
             walks: ExpiringMap::new(config.query_route_ttl, cap),
-            held: BTreeMap::new(),
             check_routes: ExpiringMap::new(config.query_route_ttl, cap),
             hop_latency: HopLatency::new(config.hop_latency_hint),
             own_pings: ExpiringMap::new(config.ping_route_ttl, OWN_PINGS_CAPACITY),
             pong_cache: PongCache::new(config.pong_cache_capacity, config.pong_cache_lifespan),
             last_discovery: None,
-            qrp: qrp::QrpState::default(),
-            dynamic: BTreeMap::new(),
+            qrp: Lazy::default(),
             config,
         }
     }
@@ -207,7 +199,9 @@ impl Servent {
         self.shared = shared;
         // Our table is rebuilt from the new matcher when next needed; `check_shared`
         // sends the patches to ultrapeers already linked.
-        self.qrp.invalidate_own();
+        if let Some(q) = self.qrp.existing_mut() {
+            q.invalidate_own();
+        }
     }
 
     /// Sets the address advertised in Pongs and QueryHits (known once we listen).
@@ -218,17 +212,42 @@ impl Servent {
 
     /// A random GUID from the core's seeded RNG.
     pub fn new_guid(&mut self) -> Guid {
-        Guid::from_rng(&mut self.rng)
+        Guid::from_rng(self.rng.get())
     }
 
     /// A random GUID for an upkeep Ping, from the upkeep stream.
     pub(crate) fn new_upkeep_guid(&mut self) -> Guid {
-        Guid::from_rng(&mut self.upkeep_rng)
+        Guid::from_rng(self.upkeep_rng.get())
     }
 
     /// The core's seeded RNG, for a driver's choices that must stay reproducible.
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
-        &mut self.rng
+        self.rng.get()
+    }
+
+    /// Heap bytes this servent holds, estimated from its collections' sizes: route and
+    /// duplicate tables, links, random generators, pong cache, transmit and event queues,
+    /// and the search and query routing state by its own size once allocated (not the
+    /// searches, walkers or tables it then holds). Add `size_of::<Servent>()` for the
+    /// whole cost.
+    pub fn heap_bytes_estimate(&self) -> usize {
+        use std::mem::size_of;
+        let tables = self.ping_routes.heap_bytes()
+            + self.query_routes.heap_bytes()
+            + self.push_seen.heap_bytes()
+            + self.push_routes.heap_bytes()
+            + self.walks.heap_bytes()
+            + self.check_routes.heap_bytes()
+            + self.own_pings.heap_bytes();
+        let peers = self.peers.heap_bytes();
+        let rngs = self.rng.heap_bytes() + self.upkeep_rng.heap_bytes();
+        let lazy = usize::from(self.qrp.is_allocated()) * size_of::<qrp::QrpState>()
+            + usize::from(self.searching.is_allocated()) * size_of::<Searching>();
+        let queues = self.pong_cache.heap_bytes()
+            + self.transmits.capacity() * size_of::<Transmit>()
+            + self.events.capacity() * size_of::<Event>()
+            + self.relay_targets.capacity() * size_of::<PeerId>();
+        tables + peers + rngs + lazy + queues
     }
 
     // ---- inputs ------------------------------------------------------------------------
@@ -236,7 +255,9 @@ impl Servent {
     /// A link finished its handshake: descriptors may now come from and go to `peer`, with a
     /// full Ping burst. A `peer` already open is replaced (its counters start over).
     pub fn handle_connected(&mut self, now: Duration, peer: PeerId, info: PeerInfo) {
-        self.qrp.forget(peer);
+        if let Some(q) = self.qrp.existing_mut() {
+            q.forget(peer);
+        }
         self.peers
             .insert(peer, Peer::new(now, info, self.config.ping_burst));
         self.qrp_on_connected(peer);
@@ -245,7 +266,9 @@ impl Servent {
     /// The link is gone. Routes through it die with it (checked on lookup).
     pub fn handle_closed(&mut self, _now: Duration, peer: PeerId) {
         self.peers.remove(&peer);
-        self.qrp.forget(peer);
+        if let Some(q) = self.qrp.existing_mut() {
+            q.forget(peer);
+        }
     }
 
     /// A frame from `peer` failed to decode (framing was intact): count and drop it.
@@ -265,7 +288,7 @@ impl Servent {
         let walkers = match self.peers.get_mut(&from) {
             Some(p) => {
                 self.stats.received[kind.index()] += 1;
-                p.received[kind.index()] += 1;
+                bump(&mut p.received[kind.index()]);
                 p.info.walker_support && self.config.walker_support
             }
             None => return, // a descriptor from a link we never opened (or closed): ignore
@@ -613,7 +636,7 @@ impl Servent {
             if Some(id) == except {
                 continue;
             }
-            peer.sent[kind] += 1;
+            bump(&mut peer.sent[kind]);
             self.stats.sent[kind] += 1;
             self.transmits.push_back(Transmit {
                 peer: id,
@@ -628,7 +651,7 @@ impl Servent {
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
-        p.sent[kind] += 1;
+        bump(&mut p.sent[kind]);
         self.stats.sent[kind] += 1;
         self.transmits.push_back(Transmit {
             peer,
@@ -648,7 +671,7 @@ impl Servent {
 
     fn drop_duplicate(&mut self, from: PeerId) {
         if let Some(p) = self.peers.get_mut(&from) {
-            p.duplicates += 1;
+            bump(&mut p.duplicates);
         }
         self.drop_from(from, DropReason::Duplicate);
     }
@@ -656,7 +679,7 @@ impl Servent {
     fn drop_from(&mut self, from: PeerId, reason: DropReason) {
         self.stats.dropped[reason.index()] += 1;
         if let Some(p) = self.peers.get_mut(&from) {
-            p.dropped += 1;
+            bump(&mut p.dropped);
         }
     }
 }

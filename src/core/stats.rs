@@ -2,7 +2,8 @@
 
 use crate::proto::PayloadType;
 
-use super::peer::TypeCounters;
+/// Per-type descriptor counters of the whole servent (64 bits: they add up every link).
+pub(crate) type TypeCounters = [u64; PayloadType::ALL.len()];
 
 /// Why a descriptor was dropped. Every drop is counted under exactly one reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -42,8 +42,8 @@ pub(super) fn render(shared: &Shared) -> Value {
                 "role": if l.ultrapeer { "ultrapeer" } else { "leaf" },
                 "direction": l.direction,
                 "compressed": { "in": l.deflate_in, "out": l.deflate_out },
-                "received": peer.map(|p| by_type(&p.received)),
-                "sent": peer.map(|p| by_type(&p.sent)),
+                "received": peer.map(|p| by_type(&p.received.map(u64::from))),
+                "sent": peer.map(|p| by_type(&p.sent.map(u64::from))),
                 "duplicates": peer.map(|p| p.duplicates),
                 "dropped": peer.map(|p| p.dropped),
                 "queue": {

@@ -22,6 +22,7 @@ use crate::proto::payload::query::{QUERY_FLAG_LEAF_GUIDED, QUERY_MAX_HITS_MASK};
 use crate::proto::vendor::{QueryStatus, VendorError, QUERY_STATUS_STOP};
 use crate::proto::{Descriptor, Guid, Payload, PayloadType};
 
+use super::searching::{DqFor, DqRun};
 use super::state::{Deadline, Origin, QueryRoute, Timer};
 use super::Servent;
 
@@ -37,55 +38,22 @@ const MAX_STATUS_TIMEOUTS: u8 = 2;
 /// Longest a dynamic query runs whatever happens: gtk-gnutella's `DQ_MAX_LIFETIME`.
 const MAX_LIFETIME: Duration = Duration::from_secs(600);
 
-/// Who a dynamic query runs for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DqFor {
-    /// Our own search.
-    Local(SearchId),
-    /// The leaf that sent us the Query.
-    Leaf(PeerId),
-}
-
-/// One dynamic query this ultrapeer runs.
-pub(crate) struct DqRun {
-    who: DqFor,
-    /// The Query as it leaves us (TTL set per step).
-    template: Descriptor,
-    want: u32,
-    max_ttl: u8,
-    probe_ttl: Option<u8>,
-    /// Ultrapeer neighbours in the order they are tried (shuffled once, from the core's
-    /// RNG over servent-ID order).
-    order: Vec<PeerId>,
-    /// TTL each ultrapeer was sent, and whether it was the probe's.
-    queried: BTreeMap<PeerId, (u8, bool)>,
-    /// Ultrapeers theoretically reached so far.
-    reached: f64,
-    /// Results of hits we routed to the leaf.
-    routed: u32,
-    /// The leaf's last report, and results routed since.
-    kept: Option<u16>,
-    routed_since_status: u32,
-    /// Ask the leaf for its kept results (it announced dynamic querying).
-    guided: bool,
-    waiting_status: bool,
-    status_timeouts: u8,
-    queried_at_status: usize,
-    deadline: Option<Duration>,
-    started: Duration,
-}
-
 impl Servent {
     /// Starts our own `dq` search `id` (descriptor ID `guid`). An ultrapeer runs it; a
     /// leaf sends the Query to its ultrapeers and waits for their results.
     pub(super) fn start_dynamic(&mut self, now: Duration, id: SearchId, guid: Guid) {
-        let Some((q, query)) = self.searches.get_mut(&id).and_then(|s| match s.strategy {
-            Strategy::Dynamic(q) => Some((q, s.query.clone())),
-            _ => None,
-        }) else {
+        let Some((q, query)) =
+            self.searching
+                .searches
+                .get_mut(&id)
+                .and_then(|s| match s.strategy {
+                    Strategy::Dynamic(q) => Some((q, s.query.clone())),
+                    _ => None,
+                })
+        else {
             return;
         };
-        self.search_of.insert(guid, id);
+        self.searching.search_of.insert(guid, id);
         if self.role() == crate::core::Role::Leaf {
             let mut query = query;
             if query.has_flags_word() {
@@ -107,7 +75,7 @@ impl Servent {
             let wait = q.leaf_timeout.unwrap_or_else(|| {
                 crate::core::strategy::dq::leaf_timeout(up_degree, q.max_ttl, per_hop, floor)
             });
-            if let Some(s) = self.searches.get_mut(&id) {
+            if let Some(s) = self.searching.searches.get_mut(&id) {
                 s.cost.guids.push(guid);
                 s.cost.rings = 1;
                 s.deadline = Some(now + wait);
@@ -119,7 +87,7 @@ impl Servent {
             self.flood_own_query(now, guid, ttl, query);
             return;
         }
-        if let Some(s) = self.searches.get_mut(&id) {
+        if let Some(s) = self.searching.searches.get_mut(&id) {
             s.cost.guids.push(guid);
         }
         // Our route entry, with nothing sent yet: each step counts its own sends.
@@ -158,8 +126,8 @@ impl Servent {
             .is_some_and(|p| !p.info.ultrapeer && p.info.dynamic_querying);
         if self.role() != crate::core::Role::Ultrapeer
             || !leaf_dq
-            || self.dynamic.len() >= MAX_DYNAMIC_QUERIES
-            || self.dynamic.contains_key(&d.guid)
+            || self.searching.dynamic.len() >= MAX_DYNAMIC_QUERIES
+            || self.searching.dynamic.contains_key(&d.guid)
         {
             return false;
         }
@@ -199,7 +167,7 @@ impl Servent {
             .collect();
         ups.sort();
         let mut order: Vec<PeerId> = ups.into_iter().map(|(_, id)| id).collect();
-        order.shuffle(&mut self.rng);
+        order.shuffle(self.rng.get());
         let guided = match who {
             DqFor::Leaf(leaf) => self.peers.get(&leaf).is_some_and(|p| {
                 p.info.dynamic_querying
@@ -226,7 +194,7 @@ impl Servent {
             deadline: None,
             started: now,
         };
-        self.dynamic.insert(guid, run);
+        self.searching.dynamic.insert(guid, run);
         self.dq_send_to_leaves(now, guid);
         self.dq_probe(now, guid);
     }
@@ -234,7 +202,7 @@ impl Servent {
     /// Our leaves get the Query once, as a last hop (a leaf relays nothing): every leaf
     /// but the one it came from whose table may match ([`Servent::dq_leaf_may_match`]).
     fn dq_send_to_leaves(&mut self, now: Duration, guid: Guid) {
-        let Some(run) = self.dynamic.get(&guid) else {
+        let Some(run) = self.searching.dynamic.get(&guid) else {
             return;
         };
         let except = match run.who {
@@ -267,7 +235,7 @@ impl Servent {
     }
 
     fn dq_priority(&self, guid: Guid) -> Priority {
-        match self.dynamic.get(&guid).map(|r| r.who) {
+        match self.searching.dynamic.get(&guid).map(|r| r.who) {
             Some(DqFor::Local(_)) => Priority::Own,
             _ => Priority::RelayedBroadcast,
         }
@@ -275,7 +243,7 @@ impl Servent {
 
     /// The probe: a small TTL to the first few ultrapeers.
     fn dq_probe(&mut self, now: Duration, guid: Guid) {
-        let Some(run) = self.dynamic.get(&guid) else {
+        let Some(run) = self.searching.dynamic.get(&guid) else {
             return;
         };
         if run.order.is_empty() {
@@ -311,15 +279,15 @@ impl Servent {
         let priority = self.dq_priority(guid);
         // On its last hop (TTL 1) the query goes only where the ultrapeer's merged table
         // may match; where it cannot, the step counts as done without a message.
-        let last_hop_blocked = ttl == 1
-            && self
-                .dynamic
-                .get(&guid)
-                .is_some_and(|run| match &*run.template.payload {
-                    Payload::Query(q) => !self.query_goes_to(up, &self.query_keys(q), true),
-                    _ => false,
+        let last_hop_blocked =
+            ttl == 1
+                && self.searching.dynamic.get(&guid).is_some_and(|run| {
+                    match &*run.template.payload {
+                        Payload::Query(q) => !self.query_goes_to(up, &self.query_keys(q), true),
+                        _ => false,
+                    }
                 });
-        let Some(run) = self.dynamic.get_mut(&guid) else {
+        let Some(run) = self.searching.dynamic.get_mut(&guid) else {
             return;
         };
         let d = run.template.with_header(ttl, run.template.hops);
@@ -331,7 +299,7 @@ impl Servent {
         run.reached += horizon(degree, ttl) - before;
         run.queried.insert(up, (ttl, probe));
         if let DqFor::Local(id) = run.who {
-            if let Some(s) = self.searches.get_mut(&id) {
+            if let Some(s) = self.searching.searches.get_mut(&id) {
                 s.cost.rings += u32::from(!probe || s.cost.rings == 0);
             }
         }
@@ -343,7 +311,7 @@ impl Servent {
     }
 
     fn dq_wait(&mut self, now: Duration, guid: Guid, wait: Duration) {
-        if let Some(run) = self.dynamic.get_mut(&guid) {
+        if let Some(run) = self.searching.dynamic.get_mut(&guid) {
             run.deadline = Some(now + wait);
             self.timers.insert(Deadline {
                 at: now + wait,
@@ -356,7 +324,7 @@ impl Servent {
     /// the leaf's last report plus what we routed since (what we routed, without one).
     fn dq_results(&self, run: &DqRun) -> u32 {
         match run.who {
-            DqFor::Local(id) => self.searches.get(&id).map_or(0, |s| s.cost.hits),
+            DqFor::Local(id) => self.searching.searches.get(&id).map_or(0, |s| s.cost.hits),
             DqFor::Leaf(_) => match run.kept {
                 Some(k) => (u32::from(k) + run.routed_since_status).max(run.routed),
                 None => run.routed,
@@ -366,7 +334,7 @@ impl Servent {
 
     /// A dynamic query's timer fired at `at`: go on, or stop.
     pub(super) fn on_dq_deadline(&mut self, now: Duration, guid: Guid, at: Duration) {
-        let Some(run) = self.dynamic.get_mut(&guid) else {
+        let Some(run) = self.searching.dynamic.get_mut(&guid) else {
             return;
         };
         if run.deadline != Some(at) {
@@ -394,7 +362,7 @@ impl Servent {
     /// The next step: one ultrapeer not queried yet (or probed with less TTL than it
     /// would get now), with the TTL the results so far call for; or the end.
     fn dq_next(&mut self, now: Duration, guid: Guid) {
-        let Some(run) = self.dynamic.get(&guid) else {
+        let Some(run) = self.searching.dynamic.get(&guid) else {
             return;
         };
         let results = self.dq_results(run);
@@ -416,7 +384,9 @@ impl Servent {
             .collect();
         let mut choice = None;
         for &up in &open {
-            let info = &self.peers[&up].info;
+            let Some(info) = self.peers.get(&up).map(|p| &p.info) else {
+                continue; // `open` holds only open links
+            };
             let progress = Progress {
                 results,
                 want: run.want,
@@ -446,11 +416,11 @@ impl Servent {
 
     /// Ends a dynamic query (its search too, when it is ours).
     fn dq_end(&mut self, now: Duration, guid: Guid) {
-        let Some(run) = self.dynamic.remove(&guid) else {
+        let Some(run) = self.searching.dynamic.remove(&guid) else {
             return;
         };
         if let DqFor::Local(id) = run.who {
-            let end = match self.searches.get(&id) {
+            let end = match self.searching.searches.get(&id) {
                 Some(s) if s.cost.hits >= run.want => SearchEnd::Satisfied,
                 _ => SearchEnd::Exhausted,
             };
@@ -476,7 +446,7 @@ impl Servent {
                 self.send_query_status(now, up, guid, stop);
             }
         } else {
-            self.dynamic.remove(&guid);
+            self.searching.dynamic.remove(&guid);
         }
     }
 
@@ -497,7 +467,7 @@ impl Servent {
     /// A QueryHit we routed for query `guid`: counts its results for the leaf's dynamic
     /// query, if we run one.
     pub(crate) fn dq_count_routed_hit(&mut self, guid: Guid, results: usize) {
-        if let Some(run) = self.dynamic.get_mut(&guid) {
+        if let Some(run) = self.searching.dynamic.get_mut(&guid) {
             let n = u32::try_from(results).unwrap_or(u32::MAX);
             run.routed = run.routed.saturating_add(n);
             run.routed_since_status = run.routed_since_status.saturating_add(n);
@@ -533,9 +503,10 @@ impl Servent {
     /// 65,535 ("stop") when it is over or not ours.
     fn kept_results(&self, guid: Guid) -> u16 {
         match self
+            .searching
             .search_of
             .get(&guid)
-            .and_then(|id| self.searches.get(id))
+            .and_then(|id| self.searching.searches.get(id))
         {
             Some(s) if s.cost.end.is_none() => {
                 u16::try_from(s.cost.hits.min(u32::from(QUERY_STATUS_STOP - 1))).unwrap_or(0)
@@ -545,7 +516,7 @@ impl Servent {
     }
 
     fn on_status_response(&mut self, now: Duration, from: PeerId, guid: Guid, kept: u16) {
-        let Some(run) = self.dynamic.get_mut(&guid) else {
+        let Some(run) = self.searching.dynamic.get_mut(&guid) else {
             return; // over already, or never ours: ignored, as gtk-gnutella does
         };
         if run.who != DqFor::Leaf(from) {

@@ -112,45 +112,57 @@ impl Servent {
             if !ours {
                 return 0;
             }
-            let targets: Vec<PeerId> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.info.ultrapeer)
-                .map(|(id, _)| *id)
-                .collect();
-            return self.send_each(&targets, &up, Priority::Own);
+            let mut targets = std::mem::take(&mut self.relay_targets);
+            targets.clear();
+            targets.extend(
+                self.peers
+                    .iter()
+                    .filter(|(_, p)| p.info.ultrapeer)
+                    .map(|(id, _)| *id),
+            );
+            let sent = self.send_each(&targets, &up, Priority::Own);
+            self.relay_targets = targets;
+            return sent;
         }
         let priority = if ours {
             Priority::Own
         } else {
             Priority::RelayedBroadcast
         };
+        // Ultrapeers first, then leaves, in one list reused from Query to Query: relaying
+        // allocates nothing once it has seen the most neighbours.
+        let mut targets = std::mem::take(&mut self.relay_targets);
+        targets.clear();
         // Hashed only when a table is asked (a leaf, or an ultrapeer on the last hop): a
         // flat mesh relays without hashing a word.
         let keys = std::cell::OnceCell::new();
         let keys = || keys.get_or_init(|| self.query_keys(query));
         let up_ttl_left = up.ttl >= 1;
         let last_hop = up.ttl == 1;
-        let mut to_ups = Vec::new();
-        let mut to_leaves = Vec::new();
         for (&id, p) in &self.peers {
-            if Some(id) == from {
-                continue;
-            }
-            if p.info.ultrapeer {
-                let asks_table = last_hop && self.qrp_table_of(id).is_some();
-                if up_ttl_left && (!asks_table || self.query_goes_to(id, keys(), true)) {
-                    to_ups.push(id);
-                }
-            } else if (leaves || ours) && self.query_goes_to(id, keys(), false) {
-                to_leaves.push(id);
+            let asks_table = last_hop && self.qrp_table_of(id).is_some();
+            if Some(id) != from
+                && p.info.ultrapeer
+                && up_ttl_left
+                && (!asks_table || self.query_goes_to(id, keys(), true))
+            {
+                targets.push(id);
             }
         }
-        if !ours && (!to_ups.is_empty() || !to_leaves.is_empty()) {
+        let ups = targets.len();
+        if leaves || ours {
+            for (&id, p) in &self.peers {
+                if Some(id) != from && !p.info.ultrapeer && self.query_goes_to(id, keys(), false) {
+                    targets.push(id);
+                }
+            }
+        }
+        if !ours && !targets.is_empty() {
             self.stats.routed += 1;
         }
-        let mut sent = self.send_each(&to_ups, &up, priority);
-        sent += self.send_each(&to_leaves, &leaf, priority);
+        let mut sent = self.send_each(&targets[..ups], &up, priority);
+        sent += self.send_each(&targets[ups..], &leaf, priority);
+        self.relay_targets = targets;
         sent
     }
 

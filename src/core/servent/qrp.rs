@@ -45,6 +45,18 @@ pub(crate) struct QrpState {
     merged_sent_at: Option<Duration>,
 }
 
+impl crate::core::lazy::Empty for QrpState {
+    const EMPTY: &'static QrpState = &QrpState {
+        tables: BTreeMap::new(),
+        receiving: BTreeMap::new(),
+        sent: BTreeMap::new(),
+        own: None,
+        own_generation: None,
+        merged_dirty: false,
+        merged_sent_at: None,
+    };
+}
+
 impl QrpState {
     /// Drops what we knew of a closed link.
     pub(super) fn forget(&mut self, peer: PeerId) {
@@ -208,7 +220,9 @@ impl Servent {
     /// `handle_timeout`).
     pub(super) fn qrp_on_timeout(&mut self, now: Duration) {
         if self.config.role != Role::Ultrapeer {
-            self.qrp.merged_dirty = false;
+            if let Some(q) = self.qrp.existing_mut() {
+                q.merged_dirty = false;
+            }
             return;
         }
         match self.qrp.next_deadline() {

@@ -45,21 +45,21 @@ impl Servent {
         match strategy {
             Strategy::Flood(f) => {
                 state.ring_ttl = self.clamp_own_ttl(f.ttl);
-                self.searches.insert(id, state);
+                self.searching.searches.insert(id, state);
                 self.send_ring(now, id, guid);
             }
             Strategy::ExpandingRing(r) => {
                 state.ring_ttl = self.clamp_own_ttl(r.start_ttl.min(r.max_ttl));
-                self.searches.insert(id, state);
+                self.searching.searches.insert(id, state);
                 self.send_ring(now, id, guid);
             }
             Strategy::RandomWalk(w) => {
-                self.searches.insert(id, state);
-                self.search_of.insert(guid, id);
+                self.searching.searches.insert(id, state);
+                self.searching.search_of.insert(guid, id);
                 self.launch_walkers(now, id, guid, w.walkers);
             }
             Strategy::Dynamic(_) => {
-                self.searches.insert(id, state);
+                self.searching.searches.insert(id, state);
                 self.start_dynamic(now, id, guid);
             }
         }
@@ -69,7 +69,7 @@ impl Servent {
     /// The search's cost as we know it now (our own sends; hits, hops, times). Kept for
     /// the most recent `max_searches_kept` searches.
     pub fn search_cost(&self, id: SearchId, now: Duration) -> Option<QueryCost> {
-        let s = self.searches.get(&id)?;
+        let s = self.searching.searches.get(&id)?;
         let mut cost = s.cost.clone();
         if cost.end.is_none() {
             cost.duration = now.saturating_sub(s.started);
@@ -82,7 +82,8 @@ impl Servent {
 
     /// Searches still running.
     pub fn running_searches(&self) -> impl Iterator<Item = SearchId> + '_ {
-        self.searches
+        self.searching
+            .searches
             .iter()
             .filter(|(_, s)| s.cost.end.is_none())
             .map(|(id, _)| *id)
@@ -102,7 +103,7 @@ impl Servent {
     fn send_ring(&mut self, now: Duration, id: SearchId, guid: Guid) {
         let per_hop = self.hop_latency.per_hop_bound();
         let floor = self.config.min_search_timeout;
-        let Some(s) = self.searches.get_mut(&id) else {
+        let Some(s) = self.searching.searches.get_mut(&id) else {
             return;
         };
         let ttl = s.ring_ttl;
@@ -121,12 +122,13 @@ impl Servent {
             at: now + wait,
             timer: Timer::Search(id),
         });
-        self.search_of.insert(guid, id);
+        self.searching.search_of.insert(guid, id);
         self.flood_own_query(now, guid, ttl, query);
     }
 
     fn launch_walkers(&mut self, now: Duration, id: SearchId, guid: Guid, k: u8) {
-        let Some(Strategy::RandomWalk(w)) = self.searches.get(&id).map(|s| s.strategy) else {
+        let Some(Strategy::RandomWalk(w)) = self.searching.searches.get(&id).map(|s| s.strategy)
+        else {
             return;
         };
         let route = QueryRoute {
@@ -140,7 +142,7 @@ impl Servent {
         };
         self.query_routes.put(guid, route, now);
         self.walks.put(guid, WalkNode::new(0), now);
-        let query = self.searches[&id].query.clone();
+        let query = self.searching.searches[&id].query.clone();
         let expect = self.walker_expect_by(now, &w, 0);
         let mut views = Vec::with_capacity(k as usize);
         for walker in 0..k {
@@ -160,7 +162,7 @@ impl Servent {
                 expect_by: expect,
             });
         }
-        if let Some(s) = self.searches.get_mut(&id) {
+        if let Some(s) = self.searching.searches.get_mut(&id) {
             s.cost.guids.push(guid);
             s.cost.walkers = u32::from(k);
             s.walkers = views;
@@ -186,7 +188,7 @@ impl Servent {
     /// Sets the search timer to the first live walker's deadline, or ends the walk when
     /// none is live.
     fn schedule_walk_deadline(&mut self, now: Duration, id: SearchId) {
-        let Some(s) = self.searches.get_mut(&id) else {
+        let Some(s) = self.searching.searches.get_mut(&id) else {
             return;
         };
         if s.cost.end.is_some() {
@@ -226,7 +228,7 @@ impl Servent {
         hit: QueryHit,
         hops: u8,
     ) {
-        let id = self.search_of.get(&guid).copied();
+        let id = self.searching.search_of.get(&guid).copied();
         let search = id.unwrap_or(SearchId(guid));
         let (servent_id, indices): (Guid, Vec<u32>) = (
             hit.servent_id,
@@ -241,7 +243,7 @@ impl Servent {
             hit,
             hops,
         });
-        if let Some(s) = id.and_then(|id| self.searches.get_mut(&id)) {
+        if let Some(s) = id.and_then(|id| self.searching.searches.get_mut(&id)) {
             let count = s.hits.add(servent_id, indices.into_iter());
             let c = &mut s.cost;
             c.hits = count.results;
@@ -299,10 +301,10 @@ impl Servent {
             go_on: false,
             hits: 0,
         };
-        let Some(&id) = self.search_of.get(&guid) else {
+        let Some(&id) = self.searching.search_of.get(&guid) else {
             return STOP;
         };
-        let Some(s) = self.searches.get_mut(&id) else {
+        let Some(s) = self.searching.searches.get_mut(&id) else {
             return STOP;
         };
         let Strategy::RandomWalk(w) = s.strategy else {
@@ -343,14 +345,14 @@ impl Servent {
             self.timers.pop_first();
             match timer {
                 Timer::Search(id) => {
-                    if self.searches.get(&id).and_then(|s| s.deadline) == Some(at) {
+                    if self.searching.searches.get(&id).and_then(|s| s.deadline) == Some(at) {
                         self.on_search_deadline(now, id);
                     }
                 }
                 Timer::Dynamic(guid) => self.on_dq_deadline(now, guid, at),
                 Timer::Walker(key) => {
-                    if self.held.get(&key).map(|h| h.deadline) == Some(at) {
-                        self.held.remove(&key);
+                    if self.searching.held.get(&key).map(|h| h.deadline) == Some(at) {
+                        self.searching.held.remove(&key);
                         // The requester did not answer: it is gone, or the reverse path
                         // broke, so hits could not reach it either. The walker ends.
                         self.stats.walker_check_timeouts += 1;
@@ -363,7 +365,7 @@ impl Servent {
 
     fn on_search_deadline(&mut self, now: Duration, id: SearchId) {
         let limit = self.config.max_ttl;
-        let Some(s) = self.searches.get_mut(&id) else {
+        let Some(s) = self.searching.searches.get_mut(&id) else {
             return;
         };
         s.deadline = None;
@@ -408,14 +410,14 @@ impl Servent {
 
     /// Ends a search: its final record and [`Event::SearchDone`].
     pub(super) fn finish(&mut self, now: Duration, id: SearchId, end: SearchEnd) {
-        let Some(s) = self.searches.get(&id) else {
+        let Some(s) = self.searching.searches.get(&id) else {
             return;
         };
         if s.cost.end.is_some() {
             return;
         }
         let traffic = self.own_traffic(&s.cost.guids, now);
-        let Some(s) = self.searches.get_mut(&id) else {
+        let Some(s) = self.searching.searches.get_mut(&id) else {
             return;
         };
         s.deadline = None;
@@ -427,12 +429,12 @@ impl Servent {
             self.dq_search_finished(now, guid);
         }
         self.events.push_back(Event::SearchDone { id, cost });
-        self.finished.push_back(id);
-        while self.finished.len() > self.config.max_searches_kept {
-            if let Some(old) = self.finished.pop_front() {
-                if let Some(s) = self.searches.remove(&old) {
+        self.searching.finished.push_back(id);
+        while self.searching.finished.len() > self.config.max_searches_kept {
+            if let Some(old) = self.searching.finished.pop_front() {
+                if let Some(s) = self.searching.searches.remove(&old) {
                     for g in &s.cost.guids {
-                        self.search_of.remove(g);
+                        self.searching.search_of.remove(g);
                     }
                 }
             }

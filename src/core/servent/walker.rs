@@ -157,7 +157,7 @@ impl Servent {
                     sender,
                     &node.used,
                     tag.remember_neighbours,
-                    &mut self.rng,
+                    self.rng.get(),
                 ),
             ),
             None => (0, None),
@@ -199,7 +199,9 @@ impl Servent {
         sender: PeerId,
         up: PeerId,
     ) {
-        if self.held.len() >= self.config.max_held_walkers || !self.peers.contains_key(&up) {
+        if self.searching.held.len() >= self.config.max_held_walkers
+            || !self.peers.contains_key(&up)
+        {
             self.stats.walkers_ended += 1;
             self.drop_from(
                 sender,
@@ -227,7 +229,7 @@ impl Servent {
             query: guid,
             walker: tag.walker,
         };
-        self.held.insert(
+        self.searching.held.insert(
             key,
             HeldWalker {
                 query,
@@ -290,7 +292,7 @@ impl Servent {
                 }
             }
             CheckMessage::Verdict { go_on, .. } => {
-                if let Some(h) = self.held.remove(&key) {
+                if let Some(h) = self.searching.held.remove(&key) {
                     self.hop_latency
                         .sample_path(now.saturating_sub(h.sent_at), 2 * u32::from(h.path.max(1)));
                     if go_on {
