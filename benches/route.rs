@@ -2,6 +2,10 @@
 //! unique-GUID Queries (TTL 2) as fast as it can; the servent forwards each to peer B.
 //! Baseline in the same run: the same bytes relayed A -> B by a plain TCP copy loop.
 //!
+//! Three rounds, each a raw relay run then a servent run (interleaved, so load on the
+//! machine hits both alike); figures are min/median/max over the rounds, and the ratio is
+//! taken within each round. Descriptors the servent's send queues dropped are counted.
+//!
 //! Run: `cargo bench --bench route` (or `scripts/bench-route.sh`), `-- --json` for a script.
 
 use std::net::SocketAddr;
@@ -60,20 +64,49 @@ async fn join(addr: SocketAddr) -> TcpStream {
     s
 }
 
-/// Reads until `total` bytes arrived or the deadline; returns bytes read and seconds.
-async fn drain(mut s: TcpStream, total: usize, start: Instant) -> (usize, f64) {
+/// Reads until `total` bytes arrived, the deadline, or 2 s without a byte; returns the
+/// stream, bytes read and seconds until the last of them.
+async fn drain(mut s: TcpStream, total: usize, start: Instant) -> (TcpStream, usize, f64) {
     let mut buf = vec![0u8; 1 << 20];
     let mut got = 0;
+    let mut last = start;
     while got < total && start.elapsed() < DEADLINE {
         match rt::timeout(Duration::from_secs(2), s.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => got += n,
+            Ok(Ok(n)) if n > 0 => {
+                got += n;
+                last = Instant::now();
+            }
             _ => break,
         }
     }
-    (got, start.elapsed().as_secs_f64())
+    (s, got, last.duration_since(start).as_secs_f64())
 }
 
-async fn through_servent(bytes: &[u8], one: usize) -> (f64, usize) {
+/// Rounds of (raw relay, servent) runs.
+const ROUNDS: usize = 3;
+
+/// Descriptors the node dropped (its `/status` counters): by its send queues, and by
+/// the core for any reason.
+fn drops(node: &Node) -> u64 {
+    let status = node.status();
+    let queues: u64 = status["neighbours"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|n| ["relayed", "reply", "own"].map(|k| n["queue"]["drops"][k].as_u64()))
+        .map(|d| d.unwrap_or(0))
+        .sum();
+    let core: u64 = status["dropped"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, v)| v.as_u64())
+        .sum();
+    queues + core
+}
+
+/// One run through a servent: descriptors per second, delivered, dropped by its queues.
+async fn through_servent(bytes: &[u8], one: usize) -> (f64, usize, u64) {
     let node = Node::start_plain(NodeConfig {
         min_peers: 0,
         compress: false,
@@ -86,9 +119,23 @@ async fn through_servent(bytes: &[u8], one: usize) -> (f64, usize) {
     let start = Instant::now();
     let reader = rt::spawn_joinable(drain(b, bytes.len(), start));
     a.write_all(bytes).await.unwrap();
-    let (got, secs) = reader.await;
+    // B stays linked until the counters are read.
+    let (_b, got, secs) = reader.await;
+    let dropped = drops(&node);
+    if std::env::var_os("ROUTE_DEBUG").is_some() {
+        let (r, t) = node.with_servent(|s| {
+            (
+                s.stats().received(servent::proto::PayloadType::Query),
+                s.stats().sent(servent::proto::PayloadType::Query),
+            )
+        });
+        eprintln!(
+            "core received {r} sent {t}; B got {} in {secs:.2} s",
+            got / one
+        );
+    }
     node.shutdown().await;
-    ((got / one) as f64 / secs, got / one)
+    ((got / one) as f64 / secs, got / one, dropped)
 }
 
 async fn raw_relay(bytes: &[u8], one: usize) -> (f64, usize) {
@@ -114,30 +161,59 @@ async fn raw_relay(bytes: &[u8], one: usize) -> (f64, usize) {
     let start = Instant::now();
     let reader = rt::spawn_joinable(drain(b, bytes.len(), start));
     a.write_all(bytes).await.unwrap();
-    let (got, secs) = reader.await;
+    let (_b, got, secs) = reader.await;
     drop(a);
     relay.await;
     ((got / one) as f64 / secs, got / one)
 }
 
+/// min, median, max of three or more figures.
+fn spread(v: &[f64]) -> (f64, f64, f64) {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2], v[v.len() - 1])
+}
+
 fn main() {
     let json = std::env::args().any(|a| a == "--json");
     let (bytes, one) = stream_bytes();
-    let (raw, raw_n) = rt::block_on(raw_relay(&bytes, one));
-    let (srv, srv_n) = rt::block_on(through_servent(&bytes, one));
+    let (mut raw, mut srv, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut delivered, mut dropped) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let (r, _) = rt::block_on(raw_relay(&bytes, one));
+        let (s, n, d) = rt::block_on(through_servent(&bytes, one));
+        raw.push(r);
+        srv.push(s);
+        ratio.push(s / r);
+        delivered.push(n);
+        dropped.push(d);
+    }
+    let threads = rt::worker_threads();
+    let (raw3, srv3, ratio3) = (spread(&raw), spread(&srv), spread(&ratio));
     if json {
         println!(
-            "{{\"descriptor_bytes\":{one},\"count\":{COUNT},\"raw_relay_per_s\":{raw:.0},\"servent_per_s\":{srv:.0},\"servent_delivered\":{srv_n},\"ratio\":{:.3}}}",
-            srv / raw
+            "{{\"descriptor_bytes\":{one},\"count\":{COUNT},\"worker_threads\":{threads},\"rounds\":{ROUNDS},\"raw_relay_per_s\":[{:.0},{:.0},{:.0}],\"servent_per_s\":[{:.0},{:.0},{:.0}],\"ratio\":[{:.3},{:.3},{:.3}],\"servent_delivered\":{delivered:?},\"servent_dropped\":{dropped:?}}}",
+            raw3.0, raw3.1, raw3.2, srv3.0, srv3.1, srv3.2, ratio3.0, ratio3.1, ratio3.2
         );
     } else {
         println!("routing over loopback TCP: {COUNT} Queries of {one} bytes, unique GUIDs, A -> servent -> B");
-        println!("{:<28} {:>14} {:>12}", "path", "descriptors/s", "delivered");
-        println!("{:<28} {raw:>14.0} {raw_n:>12}", "raw TCP relay (baseline)");
+        println!("{threads} worker threads; {ROUNDS} rounds, raw relay and servent interleaved; min / median / max");
         println!(
-            "{:<28} {srv:>14.0} {srv_n:>12}",
-            "servent (decode+route+encode)"
+            "{:<30} {:>12} {:>12} {:>12}",
+            "descriptors/s", "min", "median", "max"
         );
-        println!("servent / raw relay: {:.3}x", srv / raw);
+        println!(
+            "{:<30} {:>12.0} {:>12.0} {:>12.0}",
+            "raw TCP relay (baseline)", raw3.0, raw3.1, raw3.2
+        );
+        println!(
+            "{:<30} {:>12.0} {:>12.0} {:>12.0}",
+            "servent (decode+route+encode)", srv3.0, srv3.1, srv3.2
+        );
+        println!(
+            "servent / raw relay (within each round): {:.3}x / {:.3}x / {:.3}x",
+            ratio3.0, ratio3.1, ratio3.2
+        );
+        println!("servent delivered per round: {delivered:?}; dropped (send queues and core): {dropped:?}");
     }
 }

@@ -118,6 +118,7 @@ impl ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    servent::net::fd_limit::raise_open_files_or_warn();
     let mut sigs = signals::signals()?;
     let library = args.library.open_library()?;
     let matcher = library.as_ref().map(|l| l.shared_files());

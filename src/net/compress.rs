@@ -1,6 +1,12 @@
 //! Deflate-compressed links (`Content-Encoding: deflate`): a zlib stream in each direction,
 //! sync-flushed after every batch so the peer can decode what it has. Inflation is done in
 //! bounded chunks, so a decompression bomb yields at most one chunk at a time.
+//!
+//! A compressor is the big part of a link (~300 KB with its hash chains), so an idle link
+//! drops it: after a sync flush every byte sent so far is decodable, and a fresh raw
+//! compressor that continues the stream never refers back to them, so its blocks follow
+//! the earlier ones as one valid zlib stream (the peer's inflater, 32 KiB window or not,
+//! sees nothing but more deflate blocks; the stream never ends, so no checksum is due).
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
@@ -23,6 +29,12 @@ impl Default for Deflater {
 }
 
 impl Deflater {
+    /// A compressor continuing a stream whose zlib header (and earlier, sync-flushed
+    /// blocks) an earlier, dropped [`Deflater`] wrote: raw deflate blocks, no header.
+    pub fn resume() -> Deflater {
+        Deflater(Compress::new(Compression::fast(), false))
+    }
+
     /// Compresses `input` and sync-flushes, appending to `out`.
     pub fn compress(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressError> {
         loop {
@@ -41,34 +53,43 @@ impl Deflater {
     }
 }
 
-/// The peer's side of a compressed link: inflates in chunks of at most [`INFLATE_CHUNK`].
-/// Inflates into its own scratch chunk (zeroed once per link, not once per read) and
-/// copies out only what came out.
+/// The peer's side of a compressed link: inflates in chunks of at most [`INFLATE_CHUNK`],
+/// straight onto the end of the caller's frame buffer (no chunk of its own).
 pub struct Inflater {
     stream: Decompress,
-    scratch: Box<[u8]>,
 }
 
 impl Default for Inflater {
     fn default() -> Self {
         Inflater {
             stream: Decompress::new(true),
-            scratch: vec![0u8; INFLATE_CHUNK].into_boxed_slice(),
         }
     }
 }
 
 impl Inflater {
-    /// Inflates from `input` into `out`, producing at most [`INFLATE_CHUNK`] bytes.
-    /// Returns how many input bytes were consumed; call again with the rest.
+    /// Inflates from `input` onto the end of `out`, producing at most [`INFLATE_CHUNK`]
+    /// bytes. Returns how many input bytes were consumed; call again with the rest.
     pub fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, CompressError> {
+        self.inflate_at_most(input, out, INFLATE_CHUNK)
+    }
+
+    /// As [`Inflater::inflate`], producing at most `max` bytes (at least 1).
+    pub fn inflate_at_most(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Result<usize, CompressError> {
         let (before_in, before_out) = (self.stream.total_in(), self.stream.total_out());
+        let start = out.len();
+        out.resize(start + max.clamp(1, INFLATE_CHUNK), 0);
         let status = self
             .stream
-            .decompress(input, &mut self.scratch, FlushDecompress::Sync)
+            .decompress(input, &mut out[start..], FlushDecompress::Sync)
             .map_err(|e| CompressError(e.to_string()));
         let produced = (self.stream.total_out() - before_out) as usize;
-        out.extend_from_slice(&self.scratch[..produced]);
+        out.truncate(start + produced);
         if status? == Status::StreamEnd {
             return Err(CompressError("peer ended its deflate stream".into()));
         }
@@ -108,6 +129,38 @@ mod tests {
         let mut out = Vec::new();
         Inflater::default().inflate(&wire, &mut out).unwrap();
         assert_eq!(out, b"hello gnutella");
+    }
+
+    #[test]
+    fn a_dropped_deflater_resumes_the_same_zlib_stream() {
+        let data: Vec<u8> = (0..30_000u32).map(|i| (i % 97) as u8).collect();
+        let mut wire = Vec::new();
+        Deflater::default()
+            .compress(&data[..10_000], &mut wire)
+            .unwrap();
+        // Idle: the compressor is dropped; the next batch comes from a fresh one, twice.
+        Deflater::resume()
+            .compress(&data[10_000..20_000], &mut wire)
+            .unwrap();
+        Deflater::resume()
+            .compress(&data[20_000..], &mut wire)
+            .unwrap();
+        // Plain zlib (as gtk-gnutella inflates, with a 32 KiB window) reads one stream.
+        let mut z = Decompress::new(true);
+        let mut out = Vec::with_capacity(2 * data.len());
+        z.decompress_vec(&wire, &mut out, FlushDecompress::Sync)
+            .unwrap();
+        assert_eq!(out, data);
+        assert_eq!(z.total_in() as usize, wire.len());
+        // So does ours, in chunks far smaller than the data.
+        let mut inf = Inflater::default();
+        let mut ours = Vec::new();
+        let mut input = &wire[..];
+        while ours.len() < data.len() {
+            let used = inf.inflate_at_most(input, &mut ours, 1000).unwrap();
+            input = &input[used..];
+        }
+        assert_eq!(ours, data);
     }
 
     #[test]

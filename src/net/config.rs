@@ -120,6 +120,14 @@ pub struct NodeConfig {
     pub servent_id: Option<crate::proto::Guid>,
     /// Offer and accept deflate-compressed links.
     pub compress: bool,
+    /// Answer Pings from the pong cache and never relay them (the 0.6 scheme, the
+    /// default); off, a Ping floods and every servent within its TTL answers (what
+    /// `servent mesh --ping-check` measures).
+    pub pong_caching: bool,
+    /// Ping every new ultrapeer link for the hosts it knows (the default). Off for a mesh
+    /// whose links are all given and whose servents do not cache Pongs: there, each link's
+    /// discovery Ping would flood the whole mesh while it links up.
+    pub discover_hosts: bool,
     /// Send queue capacity per link, in bytes.
     pub send_queue: usize,
     /// Deadlines and periods of link upkeep.
@@ -157,6 +165,8 @@ impl Default for NodeConfig {
             seed: None,
             servent_id: None,
             compress: true,
+            pong_caching: crate::core::config::PONG_CACHING,
+            discover_hosts: true,
             send_queue: super::send_queue::SEND_QUEUE_BYTES,
             timing: Timing::default(),
             firewalled: false,

@@ -211,6 +211,105 @@ impl Mesh {
     }
 }
 
+/// What a Ping flood sent into a mesh from a servent outside it found
+/// ([`Mesh::ping_check`]). Counts are of distinct servents of the mesh.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PingCheck {
+    /// The Ping's TTL as the outside servent sent it.
+    pub ttl: u8,
+    /// The mesh servent the outside one is linked to.
+    pub entry: usize,
+    /// Servents of the mesh.
+    pub servents: usize,
+    /// Servents the Ping can reach: at most `ttl - 1` links from the entry (the link
+    /// from outside takes one).
+    pub within_ttl: usize,
+    /// Servents whose Pong came back.
+    pub answered: usize,
+    /// Of those, servents within the TTL (all of them, unless routing is broken).
+    pub answered_within_ttl: usize,
+    /// `answered_within_ttl / within_ttl`.
+    pub fraction: f64,
+    /// From sending the Ping until the last Pong arrived.
+    pub seconds: f64,
+}
+
+/// A Ping check waits this long after the last Pong before it counts (the flood and its
+/// Pongs have settled).
+const PING_QUIET: Duration = Duration::from_secs(2);
+
+impl Mesh {
+    /// Starts one more servent outside the mesh, links it to servent `entry` only, sends a
+    /// Ping with `ttl` from it and counts which servents' Pongs come back (each answers
+    /// once: with pong caching off in the mesh, the Ping floods). Waits until no Pong came
+    /// for a moment, at most `within`. The outside servent is shut down after.
+    pub async fn ping_check(
+        &self,
+        entry: usize,
+        ttl: u8,
+        within: Duration,
+    ) -> Result<PingCheck, MeshError> {
+        let outside = self.nodes.len();
+        let prober = Node::start_plain(NodeConfig {
+            min_peers: 0,
+            compress: false,
+            max_ttl: ttl.max(crate::core::config::DEFAULT_MAX_TTL),
+            ..NodeConfig::default()
+        })
+        .await
+        .map_err(|source| MeshError::Start {
+            node: outside,
+            source,
+        })?;
+        let addr = self.nodes[entry].listen_addr();
+        prober
+            .connect(addr)
+            .await
+            .map_err(|source| MeshError::Link {
+                a: outside,
+                b: entry,
+                source,
+            })?;
+        let index = self.addr_index();
+        let dist = self.graph.bfs_distances(entry);
+        let reach = u32::from(ttl.saturating_sub(1));
+        let started = Instant::now();
+        let deadline = started + within;
+        let (_, mut pongs) = prober.ping(ttl);
+        let mut seen = vec![false; self.nodes.len()];
+        let mut last = started;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rt::timeout(left.min(PING_QUIET), pongs.next()).await {
+                Ok(Some(pong)) => {
+                    let from = SocketAddr::from((pong.ip, pong.port));
+                    if let Some(&i) = index.get(&from) {
+                        seen[i] = true;
+                        last = Instant::now();
+                    }
+                }
+                _ => break,
+            }
+        }
+        prober.shutdown().await;
+        let within_ttl = dist.iter().filter(|&&d| d <= reach).count();
+        let answered = seen.iter().filter(|&&s| s).count();
+        let answered_within_ttl = (0..seen.len())
+            .filter(|&i| seen[i] && dist[i] <= reach)
+            .count();
+        Ok(PingCheck {
+            ttl,
+            entry,
+            servents: self.nodes.len(),
+            within_ttl,
+            answered,
+            answered_within_ttl,
+            fraction: answered_within_ttl as f64 / within_ttl.max(1) as f64,
+            seconds: last.duration_since(started).as_secs_f64(),
+        })
+    }
+}
+
 /// Polls `cond` every few milliseconds until it holds or `within` passes. Returns whether
 /// it held: a wait for an outcome with a deadline, never a fixed sleep.
 pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {

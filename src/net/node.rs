@@ -21,7 +21,7 @@ use super::host_cache::HostCache;
 use super::send_queue::SendQueue;
 use super::shared::Shared;
 use super::state::{CloseReason, SearchEvent, State};
-use super::{connect, dispatch, handshake, roles, status, timer, upkeep};
+use super::{connect, dispatch, handshake, roles, router, status, timer, upkeep};
 use crate::rt;
 
 /// File holding the servent ID in the data directory: the ID stays the same across
@@ -75,6 +75,7 @@ impl Node {
             max_ttl: config.max_ttl,
             seed,
             firewalled: config.firewalled,
+            pong_caching: config.pong_caching,
             ..Config::default()
         });
         if let Some(s) = sharing {
@@ -84,7 +85,8 @@ impl Node {
         let mut state = State::new(servent, hosts, listen, deadline);
         state.push = super::push::PushState::new(config.firewalled, config.timing.firewall_window);
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
-        let shared = Shared::new(config, servent_id, listen, state, stop_tx, |weak| {
+        let (inbox, inputs) = super::inbox::channel();
+        let shared = Shared::new(config, servent_id, listen, state, stop_tx, inbox, |weak| {
             http(Box::new(move || {
                 weak.upgrade()
                     .map(|s| status::render(&s).to_string())
@@ -99,6 +101,7 @@ impl Node {
             stop_rx,
         ));
         rt::spawn(timer::run(Arc::clone(&shared), bell));
+        rt::spawn(router::run(Arc::clone(&shared), inputs));
         super::giv::start(&shared);
         rt::spawn(upkeep::run(Arc::clone(&shared)));
         for peer in shared.config.peers.clone() {

@@ -1,5 +1,6 @@
 //! What every task of a networked servent holds: its settings and identity, the clock the
-//! core runs on, the [`State`] behind its one mutex, the shutdown flag and the HTTP side.
+//! core runs on, the [`State`] behind its one mutex, the router's channel, the shutdown
+//! flag and the HTTP side.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,9 +11,10 @@ use futures::channel::oneshot;
 
 use crate::core::PeerId;
 use crate::http::HttpContext;
-use crate::proto::{DecodeError, Descriptor, Guid};
+use crate::proto::Guid;
 
 use super::config::NodeConfig;
+use super::inbox::Inbox;
 use super::state::{CloseReason, State};
 
 pub struct Shared {
@@ -24,18 +26,22 @@ pub struct Shared {
     shutting_down: AtomicBool,
     /// Dropped on shutdown: ends the accept loop, which closes the listener.
     stop_accepting: Mutex<Option<oneshot::Sender<()>>>,
+    /// The router's channel, cloned by each link's reader; dropped on shutdown, so the
+    /// router ends once the last reader does.
+    inbox: Mutex<Option<Inbox>>,
     pub http: Arc<HttpContext>,
 }
 
 impl Shared {
     /// The shared part of a servent listening on `listen`. `http` builds the HTTP side
     /// from a weak handle on it (for `/status`); the clock starts now.
-    pub fn new(
+    pub(super) fn new(
         config: NodeConfig,
         servent_id: Guid,
         listen: SocketAddr,
         state: State,
         stop_accepting: oneshot::Sender<()>,
+        inbox: Inbox,
         http: impl FnOnce(Weak<Shared>) -> HttpContext,
     ) -> Arc<Shared> {
         Arc::new_cyclic(|weak: &Weak<Shared>| Shared {
@@ -45,6 +51,7 @@ impl Shared {
             state: Mutex::new(state),
             shutting_down: AtomicBool::new(false),
             stop_accepting: Mutex::new(Some(stop_accepting)),
+            inbox: Mutex::new(Some(inbox)),
             http: Arc::new(http(weak.clone())),
             config,
         })
@@ -76,23 +83,12 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    /// Feeds a batch of decoded (or failed) descriptors from one link to the core.
-    pub fn handle_batch(&self, peer: PeerId, batch: Vec<Result<Descriptor, DecodeError>>) {
-        let now = self.now();
-        let mut st = self.lock();
-        match st.links.get_mut(&peer) {
-            Some(l) => l.last_rx = now,
-            None => return,
-        }
-        for d in batch {
-            match d {
-                Ok(d) => st.servent.handle_descriptor(now, peer, d),
-                Err(e) => st.servent.handle_malformed(now, peer, &e),
-            }
-        }
-        st.pump(now);
+    /// The channel a new link's reader sends its batches on; None once shutting down.
+    pub(super) fn inbox(&self) -> Option<Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn close_link(&self, peer: PeerId, reason: CloseReason) {

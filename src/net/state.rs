@@ -14,13 +14,13 @@ use futures::channel::mpsc;
 use crate::core::strategy::{QueryCost, SearchId};
 use crate::core::{Event, PeerId, Role, Servent};
 use crate::proto::payload::{Pong, QueryHit};
-use crate::proto::{Guid, Payload, PayloadType};
+use crate::proto::{DecodeError, Descriptor, Guid, Payload, PayloadType};
 
 use super::deadline::DeadlineBell;
 use super::host_cache::HostCache;
 use super::push::PushState;
 use super::roles::LinkCounts;
-use super::send_queue::SendQueue;
+use super::send_queue::{Outbox, SendQueue};
 use crate::rt::TcpStream;
 
 /// Which side opened the link.
@@ -101,6 +101,11 @@ pub enum SearchEvent {
 
 pub struct Link {
     pub queue: Arc<SendQueue>,
+    /// What [`State::pump`] staged for the link, handed to `queue` once per pump.
+    pub outbox: Outbox,
+    /// The router gave up waiting for this link's writer to make room (it is slow or
+    /// stuck): its full queue drops by priority until it drains to a quarter.
+    pub flow_controlled: bool,
     /// A handle on the socket, to shut it down from outside the link's tasks.
     pub stream: TcpStream,
     pub remote: SocketAddr,
@@ -166,7 +171,19 @@ pub struct State {
     pub push: PushState,
     /// Reused encoding buffer of [`State::pump`].
     scratch: Vec<u8>,
+    /// Links whose outbox [`State::pump`] filled, to hand to their queues.
+    staged: Vec<PeerId>,
+    /// Links whose queue [`State::pump`] left above [`CONGESTED`] quarters full, not
+    /// flow-controlled yet: the router waits a moment for their writers (`router.rs`).
+    pub congested: Vec<(PeerId, Arc<SendQueue>)>,
 }
+
+/// Fill (of a queue's capacity, in quarters) above which a link counts as congested:
+/// half, so that the one batch the router may still hand over (at most a 64 KiB read's
+/// worth) fits in the other half of the default 256 KiB queue.
+pub(super) const CONGESTED: usize = 2;
+/// Fill (in quarters) a congested link's writer must bring its queue down to.
+pub(super) const RELIEVED: usize = 1;
 
 impl State {
     pub fn new(
@@ -191,6 +208,8 @@ impl State {
             last_role_switch: None,
             push: PushState::default(),
             scratch: Vec::new(),
+            staged: Vec::new(),
+            congested: Vec::new(),
         }
     }
 
@@ -205,6 +224,29 @@ impl State {
         self.links.values().any(|l| {
             (guid.is_some() && l.servent_id == guid) || (listen.is_some() && l.listen == listen)
         })
+    }
+
+    /// Feeds a batch of decoded (or failed) descriptors from one link to the core; leaves
+    /// `batch` empty. Nothing happens for a link already closed.
+    pub fn handle_batch(
+        &mut self,
+        now: Duration,
+        peer: PeerId,
+        batch: &mut Vec<Result<Descriptor, DecodeError>>,
+    ) {
+        match self.links.get_mut(&peer) {
+            Some(l) => l.last_rx = now,
+            None => {
+                batch.clear();
+                return;
+            }
+        }
+        for d in batch.drain(..) {
+            match d {
+                Ok(d) => self.servent.handle_descriptor(now, peer, d),
+                Err(e) => self.servent.handle_malformed(now, peer, &e),
+            }
+        }
     }
 
     /// Moves the core's outputs where they go. Call after every input.
@@ -222,7 +264,7 @@ impl State {
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut encoded: Option<(*const Payload, Guid, u8, u8)> = None;
         while let Some(t) = self.servent.poll_transmit() {
-            let Some(link) = self.links.get(&t.peer) else {
+            let Some(link) = self.links.get_mut(&t.peer) else {
                 continue;
             };
             let d = &t.descriptor;
@@ -238,9 +280,28 @@ impl State {
                 }
                 encoded = Some(key);
             }
-            link.queue.push(&scratch, t.priority);
+            if link.outbox.is_empty() {
+                self.staged.push(t.peer);
+            }
+            link.outbox.add(&scratch, t.priority);
         }
         self.scratch = scratch;
+        // One lock acquisition (and at most one wake of the writer) per link per pump,
+        // not one per descriptor.
+        for peer in self.staged.drain(..) {
+            if let Some(link) = self.links.get_mut(&peer) {
+                let bytes = link.queue.push_outbox(&mut link.outbox);
+                let capacity = link.queue.capacity();
+                if bytes <= capacity / 4 * RELIEVED {
+                    link.flow_controlled = false;
+                } else if bytes > capacity / 4 * CONGESTED
+                    && !link.flow_controlled
+                    && !self.congested.iter().any(|(p, _)| *p == peer)
+                {
+                    self.congested.push((peer, Arc::clone(&link.queue)));
+                }
+            }
+        }
         while let Some(event) = self.servent.poll_event() {
             match event {
                 Event::Pong {

@@ -21,6 +21,7 @@ mod push;
 mod qrp;
 mod roles;
 mod routing;
+mod scale;
 mod sim;
 mod simtcp;
 mod speed;
