@@ -144,7 +144,7 @@ function showCost(s) {
   const dash = (v) => (v === null || v === undefined ? '–' : String(v));
   $('.cost-state', box).textContent = s.state || '–';
   $('.cost-messages', box).textContent = dash(c.messages);
-  $('.cost-reached', box).textContent = dash(c.servents_reached);
+  $('.cost-reached', box).textContent = c.servents_reached == null ? 'not known live' : String(c.servents_reached);
   $('.cost-hops', box).textContent = dash(c.hops);
   $('.cost-first', box).textContent = c.first_hit_ms === null || c.first_hit_ms === undefined ? '–' : c.first_hit_ms + ' ms';
   $('.cost-hits', box).textContent = c.hits === undefined ? '–' : c.hits + ' / ' + c.responders;
