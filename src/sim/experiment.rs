@@ -27,7 +27,7 @@ use crate::proto::payload::query::QUERY_MAX_HITS_MASK;
 use crate::proto::payload::Query;
 use crate::proto::{Guid, PayloadType};
 
-use super::network::{mix, Latency, Network, NodeId};
+use super::network::{mix, Latency, Network, NodeId, ServentFactory};
 use super::spec::StrategyItem;
 use super::workload::{object_name, ObjectMatcher, Placement, Workload};
 use crate::topology::Graph;
@@ -78,20 +78,23 @@ pub fn node_config(seed: u64, node: NodeId, latency: Latency) -> Config {
     }
 }
 
-/// A network of `graph` (servents configured by [`node_config`], with the roles of a
-/// two-tier graph) whose servents share the objects `placement` gives them, settled: what
-/// links send on opening (leaves' query routing tables) is delivered before it is
-/// returned, so no query pays for it. Events are kept only for a running query's origin.
-pub fn build_network(
-    graph: Graph,
-    placement: &Arc<Placement>,
+/// The servents of an experiment's network: configured by [`node_config`], sharing the
+/// objects a [`Placement`] gives them.
+struct SimServents {
+    placement: Arc<Placement>,
     seed: u64,
     latency: Latency,
-) -> Network {
-    let shared = |node: NodeId| {
-        let files = placement.objects_of(node).len() as u32;
+}
+
+impl ServentFactory for SimServents {
+    fn config(&self, node: NodeId) -> Config {
+        node_config(self.seed, node, self.latency)
+    }
+
+    fn shared(&self, node: NodeId) -> Option<SharedFiles> {
+        let files = self.placement.objects_of(node).len() as u32;
         let matcher = ObjectMatcher {
-            placement: Arc::clone(placement),
+            placement: Arc::clone(&self.placement),
             node,
         };
         Some(SharedFiles {
@@ -99,8 +102,37 @@ pub fn build_network(
             files,
             kbytes: files * 1024,
         })
+    }
+}
+
+/// A network of `graph` (servents configured by [`node_config`], with the roles of a
+/// two-tier graph) whose servents share the objects `placement` gives them, settled: what
+/// links send on opening (leaves' query routing tables) is delivered before it is
+/// returned, so no query pays for it. Events are kept only for a running query's origin.
+/// Servents are built lazily ([`Network::lazy`]), when traffic first reaches them.
+pub fn build_network(
+    graph: Graph,
+    placement: &Arc<Placement>,
+    seed: u64,
+    latency: Latency,
+) -> Network {
+    build_shared_network(Arc::new(graph), placement, seed, latency)
+}
+
+/// As [`build_network`] on a graph shared with other networks (threads of one
+/// experiment): the graph is not copied.
+pub fn build_shared_network(
+    graph: Arc<Graph>,
+    placement: &Arc<Placement>,
+    seed: u64,
+    latency: Latency,
+) -> Network {
+    let servents = SimServents {
+        placement: Arc::clone(placement),
+        seed,
+        latency,
     };
-    let mut net = Network::with_shared(graph, seed, |i| node_config(seed, i, latency), shared);
+    let mut net = Network::lazy(graph, seed, Arc::new(servents));
     net.set_latency(latency);
     net.keep_events_for(None);
     net.settle();
@@ -245,11 +277,10 @@ pub fn run_search(
         sim.satisfied = cost.end == Some(SearchEnd::Satisfied);
         if network_wide {
             let now = net.now();
+            // Servents never built saw no traffic: their tables would add nothing.
             let traffic = NetworkTraffic::sum(
-                (0..net.len()).map(|i| {
-                    let s = net.node(i);
-                    move |g: &Guid| s.query_traffic(g, now)
-                }),
+                net.built_servents()
+                    .map(|(_, s)| move |g: &Guid| s.query_traffic(g, now)),
                 &cost.guids,
             );
             cost.set_network(&traffic);
@@ -431,8 +462,11 @@ impl Experiment<'_> {
         let threads = self.threads.clamp(1, queries.len().max(1));
         let chunk = queries.len().div_ceil(threads).max(1);
         let parts: Vec<&[(NodeId, u32)]> = queries.chunks(chunk).collect();
+        // One copy of the graph, shared read-only by every thread's network.
+        let graph = Arc::new(self.graph.clone());
         let outputs: Vec<Result<Part, ExperimentError>> = if parts.len() <= 1 {
             vec![self.run_part(
+                &graph,
                 0,
                 parts.first().copied().unwrap_or(&[]),
                 strategies,
@@ -445,7 +479,8 @@ impl Experiment<'_> {
                     .enumerate()
                     .map(|(t, part)| {
                         let first = t * chunk;
-                        scope.spawn(move || self.run_part(first, part, strategies, progress))
+                        let graph = &graph;
+                        scope.spawn(move || self.run_part(graph, first, part, strategies, progress))
                     })
                     .collect();
                 handles
@@ -482,13 +517,14 @@ impl Experiment<'_> {
     /// Runs queries `first..first + part.len()` on a network of its own.
     fn run_part(
         &self,
+        graph: &Arc<Graph>,
         first: usize,
         part: &[(NodeId, u32)],
         strategies: &[StrategyItem],
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Part, ExperimentError> {
-        let mut net = build_network(
-            self.graph.clone(),
+        let mut net = build_shared_network(
+            Arc::clone(graph),
             &self.workload.placement,
             self.seed,
             self.latency,

@@ -6,6 +6,7 @@
 
 pub mod experiment;
 mod network;
+mod queue;
 pub mod report;
 pub mod spec;
 pub mod svg;
@@ -17,6 +18,6 @@ pub use crate::topology::Graph;
 pub use experiment::{
     node_config, run_one_query, run_search, Experiment, SearchOutcome, SimCost, Summary,
 };
-pub use network::{Latency, Network, NodeId};
+pub use network::{Latency, Network, NodeId, ServentFactory};
 pub use spec::StrategyItem;
 pub use workload::{Allocation, Workload, WorkloadSpec};
