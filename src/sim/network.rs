@@ -304,12 +304,15 @@ impl Network {
             .expect("the servent was built just above")
     }
 
-    /// Drops every servent of a lazy network (and its pending timers), to be built
-    /// afresh when next needed: between independent queries, this bounds memory by the
-    /// servents one query reaches. Servents keep nothing across queries that a query's
-    /// outcome depends on (each query reseeds the RNGs it uses, its descriptor IDs are
-    /// its own), so results do not change. Does nothing on a network built up front or
-    /// while descriptors are in flight.
+    /// Drops every servent of a lazy network, to be built afresh when next needed:
+    /// between independent queries, this bounds memory by the servents one query
+    /// reaches. Servents keep nothing across queries that a query's outcome depends on
+    /// (each query reseeds the RNGs it uses, its descriptor IDs are its own), so results
+    /// do not change. Timers stay queued: one due for a servent not built again is
+    /// counted as processed and skipped (a finished query's leftover deadline, which
+    /// would find nothing to do). Only the count of such housekeeping timer events can
+    /// change: a kept servent re-arms them, a rebuilt one has none. Does nothing on a
+    /// network built up front or while descriptors are in flight.
     pub fn drop_servents(&mut self) {
         if self.factory.is_none() || self.in_flight > 0 {
             return;
@@ -317,8 +320,6 @@ impl Network {
         for slot in &mut self.nodes {
             slot.take();
         }
-        self.timers.clear();
-        self.next_timer.iter_mut().for_each(|t| *t = NO_TIMER);
         self.events.clear();
     }
 
@@ -585,6 +586,11 @@ impl Network {
             let node = node as usize;
             if self.next_timer[node] == nanos(at) {
                 self.next_timer[node] = NO_TIMER;
+                if self.nodes[node].get().is_none() {
+                    // Dropped since it set the timer, not needed again yet: its fresh
+                    // self would have nothing due.
+                    return;
+                }
                 self.activate(node);
                 let now = self.now;
                 self.servent_mut(node).handle_timeout(now);
