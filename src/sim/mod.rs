@@ -1,5 +1,7 @@
 //! A deterministic discrete-event driver for many unmodified [`crate::core::Servent`]s:
-//! a global event queue over virtual time, links with latency, one seeded RNG. Used by
+//! a global event queue over virtual time (per-instant batches or a calendar queue, in
+//! `queue`), links with latency, one seeded RNG, servents built when traffic first
+//! reaches them on a graph shared by threads. Used by
 //! the routing tests (exact message counts) and by the strategy experiments
 //! (`servent compare`): workloads, per-query cost records, reports, charts. The overlays
 //! it runs on come from [`crate::topology`].

@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::core::{Config, Event, PeerId, PeerInfo, Role, Servent, SharedFiles, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
-use super::queue::{nanos, Deliveries, Delivery};
+use super::queue::{nanos, prefetch, Deliveries, Delivery, PREFETCH_AHEAD};
 use crate::topology::Graph;
 
 /// A servent's index in the network, `0..n`: its graph node (neighbours know it as
@@ -601,6 +601,13 @@ impl Network {
         let Some(d) = self.deliveries.pop() else {
             return;
         };
+        // The servent that handles a delivery a few places on: its state is the next
+        // cache miss, so start fetching it now.
+        if let Some(r) = self.deliveries.receiver_ahead(PREFETCH_AHEAD / 2) {
+            if let Some(s) = self.nodes[r as usize].get() {
+                prefetch(&**s);
+            }
+        }
         self.now = self.now.max(d.at);
         self.in_flight -= 1;
         let to = d.to as usize;

@@ -64,6 +64,25 @@ pub(super) fn nanos(d: Duration) -> u64 {
 /// Below this many deliveries a batch is ordered by a comparison sort; at or above it by
 /// the radix sort (whose counter passes cost more than they save on a few items).
 const RADIX_MIN_BATCH: usize = 1024;
+/// How many deliveries ahead of the one handled the queue prefetches: a servent handles
+/// a descriptor in well under a microsecond, about as long as a few memory reads take.
+pub(super) const PREFETCH_AHEAD: usize = 4;
+
+/// Hints the CPU to fetch `r`'s first cache line (nothing else happens; a no-op off
+/// x86-64).
+#[inline]
+pub(super) fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults, reads nothing into the
+    // program and changes no state; the address is that of a live reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
 /// Bits of the receiver sorted per radix pass: two passes cover 4 million servents, and
 /// the 2048 counters stay in L1.
 const RADIX_BITS: u32 = 11;
@@ -141,7 +160,18 @@ impl Batch {
     fn pop(&mut self) -> Option<Delivery> {
         let key = *self.order.get(self.next)?;
         self.next += 1;
+        // Items are read in receiver order, not the order they sit in: ask for one a few
+        // places ahead now, so it is in cache when its turn comes (in a batch of tens of
+        // thousands each read was a cache miss, most of the queue's cost).
+        if let Some(&ahead) = self.order.get(self.next + PREFETCH_AHEAD) {
+            prefetch(&self.items[(ahead & 0xFFFF_FFFF) as usize]);
+        }
         self.items[(key & 0xFFFF_FFFF) as usize].take()
+    }
+
+    /// The receiver of the delivery `k` places after the next one, if any.
+    fn receiver_ahead(&self, k: usize) -> Option<u32> {
+        self.order.get(self.next + k).map(|&key| (key >> 32) as u32)
     }
 
     fn is_empty(&self) -> bool {
@@ -348,6 +378,15 @@ impl Deliveries {
                 current.pop()
             }
             Deliveries::Calendar(c) => c.pop(),
+        }
+    }
+
+    /// The receiver of the delivery `k` places after the next one, when known cheaply
+    /// (within the current batch at a fixed latency), so the network can prefetch it.
+    pub(super) fn receiver_ahead(&self, k: usize) -> Option<u32> {
+        match self {
+            Deliveries::Batched { current, .. } => current.receiver_ahead(k),
+            Deliveries::Calendar(_) => None,
         }
     }
 
