@@ -10,7 +10,7 @@
 #   N=30000 QUERIES=200 scripts/bench-sim.sh    # a quicker variant
 #   THREADS=1 scripts/bench-sim.sh              # one network instead of one per CPU (max 2)
 #   BIG=1 scripts/bench-sim.sh                  # add the million-servent run
-#   BIG=1 BIG_N=300000 BIG_QUERIES=20 scripts/bench-sim.sh
+#   BIG=1 BIG_N=300000 BIG_QUERIES=20 scripts/bench-sim.sh   # BIG_THREADS=2: two networks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,11 +34,12 @@ cpu() {
     awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$1"
 }
 
-# run NAME N QUERIES: runs compare under /usr/bin/time -v, prints one result line.
+# run NAME N QUERIES [ARGS...]: runs compare under /usr/bin/time -v, prints one result line.
 run() {
     local name=$1 n=$2 queries=$3
+    shift 3
     /usr/bin/time -v "$bin" compare --topology "plrg:n=$n" --queries "$queries" \
-        --strategies "$STRATEGIES" --seed "$SEED" --json "${THREADS_ARG[@]}" \
+        --strategies "$STRATEGIES" --seed "$SEED" --json "$@" \
         >"$tmp/$name.json" 2>"$tmp/$name.time"
     local wall events threads cpu_s rss
     wall=$(grep -o '"wall_seconds": [0-9.e+-]*' "$tmp/$name.json" | awk '{print $2}')
@@ -57,7 +58,7 @@ cargo bench --quiet --bench bfs -- --topology "plrg:n=$N" --seed "$SEED" --json 
 bfs=$(grep -o '"edges_per_cpu_second":[0-9.]*' "$tmp/bfs.json" | cut -d: -f2)
 printf '%-10s %9s %8s %12s %8s %8s %14s %9s\n' run servents threads events wall_s cpu_s \
     events/cpu_s peak_MiB
-run main "$N" "$QUERIES"
+run main "$N" "$QUERIES" "${THREADS_ARG[@]}"
 printf 'limit: CSR BFS over the same graph, %.0f link ends per CPU-second (benches/bfs.rs)\n' "$bfs"
 awk -v a="$(cat "$tmp/main.eps")" -v b="$bfs" \
     'BEGIN { printf "simulator events per CPU-second / BFS link ends per CPU-second: %.3f\n", a / b }'
@@ -65,6 +66,7 @@ echo "per-strategy results of the main run:"
 grep -o '"strategy": "[^"]*"\|"success_rate": [0-9.]*\|"messages_per_query": [0-9.]*\|"mean_hops": [0-9.]*' \
     "$tmp/main.json" | paste - - - - | sed 's/"//g'
 if [[ -n "${BIG:-}" ]]; then
+    # One network by default: each thread's network holds the servents its query reaches.
     echo "big run: plrg n=$BIG_N, $BIG_QUERIES queries each (goal: peak RSS <= 1536 MiB)"
-    run big "$BIG_N" "$BIG_QUERIES"
+    run big "$BIG_N" "$BIG_QUERIES" --threads "${BIG_THREADS:-1}"
 fi
