@@ -27,7 +27,7 @@ use crate::proto::payload::query::QUERY_MAX_HITS_MASK;
 use crate::proto::payload::Query;
 use crate::proto::{Guid, PayloadType};
 
-use super::network::{mix, Latency, Network, NodeId};
+use super::network::{mix, Latency, Network, NodeId, ServentFactory};
 use super::spec::StrategyItem;
 use super::workload::{object_name, ObjectMatcher, Placement, Workload};
 use crate::topology::Graph;
@@ -36,6 +36,19 @@ use crate::topology::Graph;
 /// per servent (an expanding ring one per ring, at most 15), so 16 never evicts a live
 /// query's routes and keeps memory per servent bounded after any number of queries.
 pub const SIM_ROUTE_TABLE_CAPACITY: usize = 16;
+
+/// Pongs an experiment's servent caches: enough to answer one Ping in full (ten cached
+/// Pongs). The cache is allocated at its capacity when a servent is built (about 60 bytes
+/// a Pong) and no experiment floods Pings, so the default 100 would cost ~6 KB per
+/// servent for nothing.
+pub const SIM_PONG_CACHE_CAPACITY: usize = 10;
+
+/// From this many servents up, an experiment at a fixed latency on a flat overlay drops
+/// every servent between queries ([`Network::drop_servents`]), so memory holds only the
+/// servents one query reaches (a flood reaches most of the network, and a servent costs
+/// ~10 KB once its tables hold a query). Below it servents are kept: rebuilding them per
+/// query costs time, and memory is no concern.
+pub const DROP_SERVENTS_FROM: usize = 200_000;
 
 /// Errors running an experiment.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -78,20 +91,26 @@ pub fn node_config(seed: u64, node: NodeId, latency: Latency) -> Config {
     }
 }
 
-/// A network of `graph` (servents configured by [`node_config`], with the roles of a
-/// two-tier graph) whose servents share the objects `placement` gives them, settled: what
-/// links send on opening (leaves' query routing tables) is delivered before it is
-/// returned, so no query pays for it. Events are kept only for a running query's origin.
-pub fn build_network(
-    graph: Graph,
-    placement: &Arc<Placement>,
+/// The servents of an experiment's network: configured by [`node_config`], sharing the
+/// objects a [`Placement`] gives them.
+struct SimServents {
+    placement: Arc<Placement>,
     seed: u64,
     latency: Latency,
-) -> Network {
-    let shared = |node: NodeId| {
-        let files = placement.objects_of(node).len() as u32;
+}
+
+impl ServentFactory for SimServents {
+    fn config(&self, node: NodeId) -> Config {
+        Config {
+            pong_cache_capacity: SIM_PONG_CACHE_CAPACITY,
+            ..node_config(self.seed, node, self.latency)
+        }
+    }
+
+    fn shared(&self, node: NodeId) -> Option<SharedFiles> {
+        let files = self.placement.objects_of(node).len() as u32;
         let matcher = ObjectMatcher {
-            placement: Arc::clone(placement),
+            placement: Arc::clone(&self.placement),
             node,
         };
         Some(SharedFiles {
@@ -99,8 +118,37 @@ pub fn build_network(
             files,
             kbytes: files * 1024,
         })
+    }
+}
+
+/// A network of `graph` (servents configured by [`node_config`], with the roles of a
+/// two-tier graph) whose servents share the objects `placement` gives them, settled: what
+/// links send on opening (leaves' query routing tables) is delivered before it is
+/// returned, so no query pays for it. Events are kept only for a running query's origin.
+/// Servents are built lazily ([`Network::lazy`]), when traffic first reaches them.
+pub fn build_network(
+    graph: Graph,
+    placement: &Arc<Placement>,
+    seed: u64,
+    latency: Latency,
+) -> Network {
+    build_shared_network(Arc::new(graph), placement, seed, latency)
+}
+
+/// As [`build_network`] on a graph shared with other networks (threads of one
+/// experiment): the graph is not copied.
+pub fn build_shared_network(
+    graph: Arc<Graph>,
+    placement: &Arc<Placement>,
+    seed: u64,
+    latency: Latency,
+) -> Network {
+    let servents = SimServents {
+        placement: Arc::clone(placement),
+        seed,
+        latency,
     };
-    let mut net = Network::with_shared(graph, seed, |i| node_config(seed, i, latency), shared);
+    let mut net = Network::lazy(graph, seed, Arc::new(servents));
     net.set_latency(latency);
     net.keep_events_for(None);
     net.settle();
@@ -245,11 +293,10 @@ pub fn run_search(
         sim.satisfied = cost.end == Some(SearchEnd::Satisfied);
         if network_wide {
             let now = net.now();
+            // Servents never built saw no traffic: their tables would add nothing.
             let traffic = NetworkTraffic::sum(
-                (0..net.len()).map(|i| {
-                    let s = net.node(i);
-                    move |g: &Guid| s.query_traffic(g, now)
-                }),
+                net.built_servents()
+                    .map(|(_, s)| move |g: &Guid| s.query_traffic(g, now)),
                 &cost.guids,
             );
             cost.set_network(&traffic);
@@ -427,12 +474,26 @@ impl Experiment<'_> {
         strategies: &[StrategyItem],
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<StrategyResult>, ExperimentError> {
+        self.run_dropping_from(strategies, progress, DROP_SERVENTS_FROM)
+    }
+
+    /// [`Experiment::run`], dropping servents between queries from `drop_from`
+    /// servents up (where the workload allows it; see [`DROP_SERVENTS_FROM`]).
+    fn run_dropping_from(
+        &self,
+        strategies: &[StrategyItem],
+        progress: &(dyn Fn(usize) + Sync),
+        drop_from: usize,
+    ) -> Result<Vec<StrategyResult>, ExperimentError> {
         let queries = &self.workload.queries;
         let threads = self.threads.clamp(1, queries.len().max(1));
         let chunk = queries.len().div_ceil(threads).max(1);
         let parts: Vec<&[(NodeId, u32)]> = queries.chunks(chunk).collect();
+        // One copy of the graph, shared read-only by every thread's network.
+        let graph = Arc::new(self.graph.clone());
         let outputs: Vec<Result<Part, ExperimentError>> = if parts.len() <= 1 {
             vec![self.run_part(
+                (&graph, drop_from),
                 0,
                 parts.first().copied().unwrap_or(&[]),
                 strategies,
@@ -445,7 +506,8 @@ impl Experiment<'_> {
                     .enumerate()
                     .map(|(t, part)| {
                         let first = t * chunk;
-                        scope.spawn(move || self.run_part(first, part, strategies, progress))
+                        let net = (&graph, drop_from);
+                        scope.spawn(move || self.run_part(net, first, part, strategies, progress))
                     })
                     .collect();
                 handles
@@ -479,27 +541,38 @@ impl Experiment<'_> {
         Ok(results)
     }
 
-    /// Runs queries `first..first + part.len()` on a network of its own.
+    /// Runs queries `first..first + part.len()` on a network of its own, of the shared
+    /// graph, dropping its servents between queries from `drop_from` servents up.
     fn run_part(
         &self,
+        (graph, drop_from): (&Arc<Graph>, usize),
         first: usize,
         part: &[(NodeId, u32)],
         strategies: &[StrategyItem],
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Part, ExperimentError> {
-        let mut net = build_network(
-            self.graph.clone(),
+        let mut net = build_shared_network(
+            Arc::clone(graph),
             &self.workload.placement,
             self.seed,
             self.latency,
         );
         let want = self.workload.spec.want_hits;
+        // Queries are independent at a fixed latency (each reseeds the RNGs it uses), so
+        // servents can start afresh for each; not with random latencies (an origin's
+        // hop-latency estimate carries over) nor on two tiers (tables sent at settling).
+        let drop = graph.node_count() >= drop_from
+            && matches!(self.latency, Latency::Fixed(_))
+            && !graph.is_two_tier();
         let mut per_strategy = Vec::with_capacity(strategies.len());
         for (si, item) in strategies.iter().enumerate() {
             net.reset_load();
             let events = net.processed;
             let mut costs = Vec::with_capacity(part.len());
             for (i, &(origin, object)) in part.iter().enumerate() {
+                if drop {
+                    net.drop_servents();
+                }
                 let key = query_key(self.seed, si, first + i);
                 let out = run_search(
                     &mut net,
@@ -530,4 +603,67 @@ struct PartResult {
 
 struct Part {
     per_strategy: Vec<PartResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::spec::parse_strategies;
+    use crate::sim::WorkloadSpec;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// Dropping every servent between queries changes no query's numbers (only the
+    /// count of housekeeping timer events), and a lazy network builds only the
+    /// servents a query reaches.
+    #[test]
+    fn dropping_servents_between_queries_changes_no_result() {
+        let graph = Graph::plrg(3000, 2.1, 1, usize::MAX, &mut ChaCha8Rng::seed_from_u64(4));
+        let spec = WorkloadSpec {
+            queries: 12,
+            ..WorkloadSpec::default()
+        };
+        let workload = Workload::generate_on(&spec, &graph, &mut ChaCha8Rng::seed_from_u64(5));
+        let strategies = parse_strategies("flood:ttl=7,ring,walk:k=8").unwrap();
+        let run = |drop_from: usize, threads: usize| {
+            let experiment = Experiment {
+                graph: &graph,
+                workload: &workload,
+                seed: 3,
+                latency: Latency::default(),
+                threads,
+            };
+            experiment
+                .run_dropping_from(&strategies, &|_| {}, drop_from)
+                .unwrap()
+        };
+        let kept = run(usize::MAX, 1);
+        for dropped in [run(0, 1), run(0, 2)] {
+            for (a, b) in kept.iter().zip(&dropped) {
+                assert_eq!(a.costs, b.costs, "{}", a.summary.strategy);
+                assert_eq!(a.summary.peak_load, b.summary.peak_load);
+                // Events may only shrink: a kept servent's housekeeping timers (a
+                // finished walk's state expiring) re-arm and fire again, a rebuilt
+                // servent has none; they send nothing.
+                assert!(b.summary.events <= a.summary.events);
+                assert!(b.summary.events * 100 >= a.summary.events * 99);
+            }
+        }
+        assert!(kept[0].costs.iter().any(|c| c.hits > 0 && c.visited > 100));
+        // A walk of 8 reaches a few hundred servents at most: only those are built.
+        let placement = &workload.placement;
+        let mut net = build_network(graph.clone(), placement, 3, Latency::default());
+        assert_eq!(net.built(), 0, "a flat network builds no servent to settle");
+        let walk = &strategies[2].strategy;
+        let (origin, object) = workload.queries[0];
+        let out = run_search(&mut net, origin, object_query(object, 1), walk, None, false);
+        let visited = out.unwrap().sim.visited as usize;
+        assert!(
+            net.built() > visited && net.built() < 1000,
+            "{}",
+            net.built()
+        );
+        net.drop_servents();
+        assert_eq!(net.built(), 0);
+    }
 }

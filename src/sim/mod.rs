@@ -1,11 +1,14 @@
 //! A deterministic discrete-event driver for many unmodified [`crate::core::Servent`]s:
-//! a global event queue over virtual time, links with latency, one seeded RNG. Used by
+//! a global event queue over virtual time (per-instant batches or a calendar queue, in
+//! `queue`), links with latency, one seeded RNG, servents built when traffic first
+//! reaches them on a graph shared by threads. Used by
 //! the routing tests (exact message counts) and by the strategy experiments
 //! (`servent compare`): workloads, per-query cost records, reports, charts. The overlays
 //! it runs on come from [`crate::topology`].
 
 pub mod experiment;
 mod network;
+mod queue;
 pub mod report;
 pub mod spec;
 pub mod svg;
@@ -17,6 +20,6 @@ pub use crate::topology::Graph;
 pub use experiment::{
     node_config, run_one_query, run_search, Experiment, SearchOutcome, SimCost, Summary,
 };
-pub use network::{Latency, Network, NodeId};
+pub use network::{Latency, Network, NodeId, ServentFactory};
 pub use spec::StrategyItem;
 pub use workload::{Allocation, Workload, WorkloadSpec};

@@ -3,19 +3,22 @@
 //! `PeerId(j)`. Everything is deterministic for a given graph, configs and seed: each
 //! servent receives the descriptors due at one instant in the order they were scheduled.
 //!
-//! The queue is split for speed. With a fixed latency, deliveries due at one instant form
-//! a batch, and batches leave in time order (a FIFO, no heap); a batch is processed
-//! sorted by receiving servent, which keeps each servent's state in cache while it
-//! handles all its copies (the core's per-descriptor cost is mostly cache misses).
-//! Random latencies use a binary heap. Timers (route expiry) sit in their own heap; the
-//! next event is the earlier of the two heads by (time, sequence number).
+//! Servents are built up front ([`Network::new`]) or, for big networks, lazily
+//! ([`Network::lazy`]): a servent is created, with a link open to each of its graph
+//! neighbours, the first time it receives traffic, so memory follows the servents the
+//! queries reach. The graph is shared (an `Arc`), so threads that each run a network do
+//! not copy it. Deliveries wait in `sim::queue` (per-instant batches at a fixed latency,
+//! a calendar queue otherwise); timers (search deadlines, route expiry) sit in their own
+//! heap; the next event is the earlier of the two heads by (time, sequence number).
 //!
 //! Per-query accounting for the experiments lives here too, because only the driver sees
 //! every delivery: descriptors sent by type, deliveries per servent (load), and the number
 //! of distinct servents a Query reached since [`Network::begin_query_epoch`].
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, VecDeque};
+use std::cell::OnceCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -24,6 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::core::{Config, Event, PeerId, PeerInfo, Role, Servent, SharedFiles, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
+use super::queue::{nanos, prefetch, Deliveries, Delivery, PREFETCH_AHEAD};
 use crate::topology::Graph;
 
 /// A servent's index in the network, `0..n`: its graph node (neighbours know it as
@@ -56,171 +60,6 @@ impl Default for Latency {
     }
 }
 
-/// One descriptor on a link, due at `at`.
-struct Delivery {
-    at: Duration,
-    seq: u64,
-    from: u32,
-    to: u32,
-    descriptor: Descriptor,
-}
-
-impl PartialEq for Delivery {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Delivery {}
-impl PartialOrd for Delivery {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Delivery {
-    /// Reversed: the heap pops the earliest (then first scheduled) delivery.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
-/// Deliveries due at one instant, processed as a batch.
-#[derive(Default)]
-struct Batch {
-    at: Duration,
-    /// Sequence number of the first delivery scheduled into the batch: orders the batch
-    /// against timers due at the same instant.
-    first_seq: u64,
-    /// In scheduling order; taken out (`None`) as they are processed.
-    items: Vec<Option<Delivery>>,
-    /// Processing order once the batch is current: (receiver << 32 | position), sorted
-    /// descending so `pop` yields the next.
-    order: Vec<u64>,
-}
-
-impl Batch {
-    /// Sorts the batch by receiving servent, keeping scheduling order per servent.
-    fn sort_by_receiver(&mut self) {
-        self.order.clear();
-        self.order
-            .extend(self.items.iter().enumerate().map(|(i, d)| {
-                let to = d.as_ref().map_or(0, |d| d.to);
-                (u64::from(to) << 32) | i as u64
-            }));
-        self.order.sort_unstable_by(|a, b| b.cmp(a));
-    }
-
-    fn pop(&mut self) -> Option<Delivery> {
-        let key = self.order.pop()?;
-        self.items[(key & 0xFFFF_FFFF) as usize].take()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
-}
-
-/// Deliveries in flight. With a fixed latency every delivery is due at `now + latency`
-/// and `now` never goes back, so due times are nondecreasing in scheduling order: a FIFO
-/// of per-instant batches is an exact priority queue. A batch is sorted by receiving
-/// servent (stable: each servent gets its copies in scheduling order) when its instant
-/// comes, so each servent's copies are handled back to back while its state is in cache
-/// and servents are visited in memory order. No servent can observe the order across
-/// servents within an instant, as nothing sent at `t` arrives before `t + latency`.
-/// Random latencies use a binary heap ordered by (due time, sequence number).
-enum Deliveries {
-    Batched {
-        /// The batch being processed.
-        current: Batch,
-        pending: VecDeque<Batch>,
-        /// Emptied batches kept for reuse (no allocation per instant).
-        spare: Vec<Batch>,
-    },
-    Heap(BinaryHeap<Delivery>),
-}
-
-impl Deliveries {
-    fn for_latency(latency: Latency) -> Deliveries {
-        match latency {
-            Latency::Fixed(_) => Deliveries::Batched {
-                current: Batch::default(),
-                pending: VecDeque::new(),
-                spare: Vec::new(),
-            },
-            Latency::Uniform(..) => Deliveries::Heap(BinaryHeap::new()),
-        }
-    }
-
-    fn push(&mut self, d: Delivery) {
-        match self {
-            Deliveries::Batched { pending, spare, .. } => match pending.back_mut() {
-                Some(b) if b.at == d.at => b.items.push(Some(d)),
-                _ => {
-                    let mut b = spare.pop().unwrap_or_default();
-                    b.at = d.at;
-                    b.first_seq = d.seq;
-                    b.items.push(Some(d));
-                    pending.push_back(b);
-                }
-            },
-            Deliveries::Heap(h) => h.push(d),
-        }
-    }
-
-    /// The (due time, order key) of the next delivery.
-    fn peek_key(&self) -> Option<(Duration, u64)> {
-        match self {
-            Deliveries::Batched {
-                current, pending, ..
-            } => {
-                if !current.is_empty() {
-                    Some((current.at, current.first_seq))
-                } else {
-                    pending.front().map(|b| (b.at, b.first_seq))
-                }
-            }
-            Deliveries::Heap(h) => h.peek().map(|d| (d.at, d.seq)),
-        }
-    }
-
-    fn pop(&mut self) -> Option<Delivery> {
-        match self {
-            Deliveries::Batched {
-                current,
-                pending,
-                spare,
-            } => {
-                if current.is_empty() {
-                    let mut next = pending.pop_front()?;
-                    next.sort_by_receiver();
-                    let mut done = std::mem::replace(current, next);
-                    done.items.clear();
-                    spare.push(done);
-                }
-                current.pop()
-            }
-            Deliveries::Heap(h) => h.pop(),
-        }
-    }
-
-    fn drain_all(&mut self) -> Vec<Delivery> {
-        match self {
-            Deliveries::Batched {
-                current, pending, ..
-            } => {
-                let mut all = Vec::new();
-                while let Some(d) = current.pop() {
-                    all.push(d);
-                }
-                for b in pending.drain(..) {
-                    all.extend(b.items.into_iter().flatten());
-                }
-                all
-            }
-            Deliveries::Heap(h) => h.drain().collect(),
-        }
-    }
-}
-
 /// A record of one transmitted descriptor (kept only when tracing is on).
 #[derive(Debug, Clone)]
 pub struct TraceEntry {
@@ -242,11 +81,28 @@ enum EventFilter {
     None,
 }
 
+/// What a lazily built network ([`Network::lazy`]) asks about each servent it creates.
+/// Both must be pure: a servent's configuration is asked again for each neighbour that
+/// links to it (for what its handshake would announce), and a servent dropped between
+/// queries ([`Network::drop_servents`]) is built again from the same answers.
+pub trait ServentFactory: Send + Sync {
+    /// The core configuration of servent `node` (its role is set from the graph).
+    fn config(&self, node: NodeId) -> Config;
+    /// What servent `node` shares, if anything.
+    fn shared(&self, node: NodeId) -> Option<SharedFiles>;
+}
+
+/// No timer pending for a servent (in `Network::next_timer`).
+const NO_TIMER: u64 = u64::MAX;
+
 /// A whole simulated Gnutella network: its servents, the links of its graph and the
 /// events in flight over virtual time.
 pub struct Network {
-    nodes: Vec<Servent>,
-    graph: Graph,
+    /// One slot per node; empty until the servent is first needed (lazy networks).
+    nodes: Vec<OnceCell<Box<Servent>>>,
+    /// Builds servents on first use; `None` when all were built up front.
+    factory: Option<Arc<dyn ServentFactory>>,
+    graph: Arc<Graph>,
     deliveries: Deliveries,
     /// Route-expiry timers: (time, sequence, node), earliest first.
     timers: BinaryHeap<Reverse<(Duration, u64, u32)>>,
@@ -254,10 +110,12 @@ pub struct Network {
     now: Duration,
     latency: Latency,
     rng: ChaCha8Rng,
-    next_timer: Vec<Option<Duration>>,
+    /// Each servent's earliest timer in the heap, in ns ([`NO_TIMER`]: none).
+    next_timer: Vec<u64>,
     /// Deliveries scheduled and not yet processed.
     in_flight: usize,
-    events: Vec<Vec<(Duration, Event)>>,
+    /// Events kept per servent (only servents that produced one have an entry).
+    events: HashMap<NodeId, Vec<(Duration, Event)>>,
     /// Descriptors put on links, by payload type.
     pub sent: [u64; PayloadType::ALL.len()],
     /// Events processed (deliveries and timers).
@@ -274,6 +132,56 @@ pub struct Network {
     rng_epoch: Vec<u32>,
     trace: Option<Vec<TraceEntry>>,
     keep: EventFilter,
+}
+
+/// What servent `b` announces to its neighbour `a` in a real handshake (see
+/// [`Network::with_shared`]), given `b`'s configuration.
+fn link_info(graph: &Graph, a: NodeId, b: NodeId, b_config: &Config) -> PeerInfo {
+    let tiers = graph.is_two_tier();
+    let (a_leaf, b_leaf) = (graph.is_leaf(a), graph.is_leaf(b));
+    PeerInfo {
+        walker_support: b_config.walker_support,
+        servent_id: Some(b_config.servent_id),
+        ultrapeer: !b_leaf,
+        query_routing: tiers && a_leaf != b_leaf,
+        ultrapeer_query_routing: tiers && !a_leaf && !b_leaf,
+        dynamic_querying: true,
+        degree: (!b_leaf).then(|| graph.ultrapeer_degree(b) as u32),
+        max_ttl: Some(b_config.max_ttl),
+        ..PeerInfo::default()
+    }
+}
+
+/// The role node `i` runs with: a two-tier graph's, else what its configuration says.
+fn with_role(graph: &Graph, i: NodeId, mut c: Config) -> Config {
+    if graph.is_two_tier() {
+        c.role = if graph.is_leaf(i) {
+            Role::Leaf
+        } else {
+            Role::Ultrapeer
+        };
+    }
+    c
+}
+
+/// One link's delay under `latency`, drawn from `rng` when random.
+fn draw_delay(latency: Latency, rng: &mut ChaCha8Rng) -> Duration {
+    match latency {
+        Latency::Fixed(d) => d,
+        Latency::Uniform(lo, hi) if hi > lo => {
+            lo + Duration::from_nanos(rng.gen_range(0..=(hi - lo).as_nanos() as u64))
+        }
+        Latency::Uniform(lo, _) => lo,
+    }
+}
+
+/// The queue for `latency`: batches at a fixed latency, a calendar covering the range
+/// otherwise.
+fn queue_for(latency: Latency) -> Deliveries {
+    match latency {
+        Latency::Fixed(_) => Deliveries::new(None),
+        Latency::Uniform(_, hi) => Deliveries::new(Some(hi)),
+    }
 }
 
 impl Network {
@@ -298,18 +206,9 @@ impl Network {
         mut shared: impl FnMut(NodeId) -> Option<SharedFiles>,
     ) -> Network {
         let n = graph.node_count();
-        let tiers = graph.is_two_tier();
         let mut nodes: Vec<Servent> = (0..n)
             .map(|i| {
-                let mut c = config(i);
-                if tiers {
-                    c.role = if graph.is_leaf(i) {
-                        Role::Leaf
-                    } else {
-                        Role::Ultrapeer
-                    };
-                }
-                let mut s = Servent::new(c);
+                let mut s = Servent::new(with_role(&graph, i, config(i)));
                 if let Some(files) = shared(i) {
                     s.set_matcher(files);
                 }
@@ -318,40 +217,46 @@ impl Network {
             .collect();
         // What each node would announce in its handshake: walker support per its config
         // (on by default; a test turns it off in a node's Config).
-        let walkers: Vec<bool> = nodes.iter().map(|s| s.config().walker_support).collect();
-        let ids: Vec<_> = nodes.iter().map(|s| s.servent_id()).collect();
-        let max_ttls: Vec<u8> = nodes.iter().map(|s| s.config().max_ttl).collect();
+        let configs: Vec<Config> = nodes.iter().map(|s| s.config().clone()).collect();
         for (a, node) in nodes.iter_mut().enumerate() {
             for &b in graph.neighbours(a) {
-                let b = b as usize;
-                let (a_leaf, b_leaf) = (graph.is_leaf(a), graph.is_leaf(b));
-                let info = PeerInfo {
-                    walker_support: walkers[b],
-                    servent_id: Some(ids[b]),
-                    ultrapeer: !b_leaf,
-                    query_routing: tiers && a_leaf != b_leaf,
-                    ultrapeer_query_routing: tiers && !a_leaf && !b_leaf,
-                    dynamic_querying: true,
-                    degree: (!b_leaf).then(|| graph.ultrapeer_degree(b) as u32),
-                    max_ttl: Some(max_ttls[b]),
-                    ..PeerInfo::default()
-                };
-                node.handle_connected(Duration::ZERO, PeerId(b as u32), info);
+                let info = link_info(&graph, a, b as usize, &configs[b as usize]);
+                node.handle_connected(Duration::ZERO, PeerId(b), info);
             }
         }
+        let mut net = Network::empty(Arc::new(graph), seed, None);
+        for (slot, s) in net.nodes.iter_mut().zip(nodes) {
+            let _ = slot.set(Box::new(s));
+        }
+        net
+    }
+
+    /// A network of `graph` whose servents `factory` describes, each built (and linked
+    /// to all its neighbours, as [`Network::with_shared`] links them) only when it is
+    /// first needed: when it receives a descriptor, acts locally or is looked at. The
+    /// graph is shared, not copied. [`Network::settle`] builds every servent of a
+    /// two-tier graph (leaves send their tables on opening their links); on a flat graph
+    /// opening a link sends nothing, so untouched servents are never built.
+    pub fn lazy(graph: Arc<Graph>, seed: u64, factory: Arc<dyn ServentFactory>) -> Network {
+        Network::empty(graph, seed, Some(factory))
+    }
+
+    fn empty(graph: Arc<Graph>, seed: u64, factory: Option<Arc<dyn ServentFactory>>) -> Network {
+        let n = graph.node_count();
         let latency = Latency::default();
         Network {
-            nodes,
+            nodes: (0..n).map(|_| OnceCell::new()).collect(),
+            factory,
             graph,
-            deliveries: Deliveries::for_latency(latency),
+            deliveries: queue_for(latency),
             timers: BinaryHeap::new(),
             seq: 0,
             now: Duration::ZERO,
             latency,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            next_timer: vec![None; n],
+            next_timer: vec![NO_TIMER; n],
             in_flight: 0,
-            events: (0..n).map(|_| Vec::new()).collect(),
+            events: HashMap::new(),
             sent: [0; PayloadType::ALL.len()],
             processed: 0,
             load: vec![0; n],
@@ -365,13 +270,83 @@ impl Network {
         }
     }
 
+    /// Builds servent `i` from the factory with its links open (at time 0, as
+    /// [`Network::with_shared`] opens them). Only called for empty slots, which only
+    /// lazy networks have.
+    fn build(&self, i: NodeId) -> Box<Servent> {
+        let factory = self
+            .factory
+            .as_ref()
+            .expect("only lazy networks have servents left to build");
+        let graph = &self.graph;
+        let mut s = Servent::new(with_role(graph, i, factory.config(i)));
+        if let Some(files) = factory.shared(i) {
+            s.set_matcher(files);
+        }
+        for &b in graph.neighbours(i) {
+            let b_config = factory.config(b as usize);
+            let info = link_info(graph, i, b as usize, &b_config);
+            s.handle_connected(Duration::ZERO, PeerId(b), info);
+        }
+        Box::new(s)
+    }
+
+    /// Servent `i`, built now (and what its links sent on opening scheduled) if it was
+    /// not yet.
+    fn servent_mut(&mut self, i: NodeId) -> &mut Servent {
+        if self.nodes[i].get().is_none() {
+            let s = self.build(i);
+            let _ = self.nodes[i].set(s);
+            self.flush(i);
+        }
+        self.nodes[i]
+            .get_mut()
+            .expect("the servent was built just above")
+    }
+
+    /// Drops every servent of a lazy network, to be built afresh when next needed:
+    /// between independent queries, this bounds memory by the servents one query
+    /// reaches. Servents keep nothing across queries that a query's outcome depends on
+    /// (each query reseeds the RNGs it uses, its descriptor IDs are its own), so results
+    /// do not change. Timers stay queued: one due for a servent not built again is
+    /// counted as processed and skipped (a finished query's leftover deadline, which
+    /// would find nothing to do). Only the count of such housekeeping timer events can
+    /// change: a kept servent re-arms them, a rebuilt one has none. Does nothing on a
+    /// network built up front or while descriptors are in flight.
+    pub fn drop_servents(&mut self) {
+        if self.factory.is_none() || self.in_flight > 0 {
+            return;
+        }
+        for slot in &mut self.nodes {
+            slot.take();
+        }
+        self.events.clear();
+    }
+
+    /// Servents built so far (all of them, for a network built up front).
+    pub fn built(&self) -> usize {
+        self.nodes.iter().filter(|s| s.get().is_some()).count()
+    }
+
+    /// Every servent built so far, by node (a servent never built saw no traffic).
+    pub fn built_servents(&self) -> impl Iterator<Item = (NodeId, &Servent)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.get().map(|s| (i, &**s)))
+    }
+
     /// Delivers what the servents queued on their own (what links send on opening:
     /// leaves' query routing tables) and everything that causes, until nothing is in
     /// flight. Returns the events processed. Call it once the latency is set and before
     /// measuring anything.
     pub fn settle(&mut self) -> u64 {
-        for i in 0..self.nodes.len() {
-            self.flush(i);
+        let build_all = self.factory.is_none() || self.graph.is_two_tier();
+        if build_all {
+            for i in 0..self.nodes.len() {
+                self.servent_mut(i);
+                self.flush(i);
+            }
         }
         let mut events = self.run_until_quiet();
         // Ultrapeers send their neighbours their tables merged with their leaves' on a
@@ -387,10 +362,15 @@ impl Network {
         let pending = self.deliveries.drain_all();
         self.latency = latency;
         self.deliveries = if pending.is_empty() {
-            Deliveries::for_latency(latency)
+            queue_for(latency)
         } else {
-            // Mixed due times: only a heap keeps them in order.
-            Deliveries::Heap(BinaryHeap::new())
+            // Mixed due times: only the calendar (and its overflow heap) keeps them in
+            // order.
+            let span = match latency {
+                Latency::Fixed(d) => d,
+                Latency::Uniform(_, hi) => hi,
+            };
+            Deliveries::new(Some(span))
         };
         for d in pending {
             self.deliveries.push(d);
@@ -437,9 +417,10 @@ impl Network {
         self.now
     }
 
-    /// Servent `i`'s core. Panics if `i` is not below [`Network::len`].
+    /// Servent `i`'s core (built now if a lazy network had not needed it yet). Panics if
+    /// `i` is not below [`Network::len`].
     pub fn node(&self, i: NodeId) -> &Servent {
-        &self.nodes[i]
+        self.nodes[i].get_or_init(|| self.build(i))
     }
 
     /// Servents in the network.
@@ -501,7 +482,8 @@ impl Network {
         if let Some(key) = self.rng_key {
             if self.rng_epoch[i] != self.epoch {
                 self.rng_epoch[i] = self.epoch;
-                *self.nodes[i].rng() = ChaCha8Rng::seed_from_u64(mix(key ^ mix(i as u64)));
+                let epoch_rng = ChaCha8Rng::seed_from_u64(mix(key ^ mix(i as u64)));
+                *self.servent_mut(i).rng() = epoch_rng;
             }
         }
     }
@@ -515,7 +497,8 @@ impl Network {
     /// it sent.
     pub fn with_node<T>(&mut self, i: NodeId, f: impl FnOnce(&mut Servent, Duration) -> T) -> T {
         self.activate(i);
-        let out = f(&mut self.nodes[i], self.now);
+        let now = self.now;
+        let out = f(self.servent_mut(i), now);
         self.flush(i);
         out
     }
@@ -523,7 +506,9 @@ impl Network {
     /// Hands `descriptor` to node `to` as if it came from neighbour `from`, now.
     pub fn inject(&mut self, from: NodeId, to: NodeId, descriptor: Descriptor) {
         self.activate(to);
-        self.nodes[to].handle_descriptor(self.now, PeerId(from as u32), descriptor);
+        let now = self.now;
+        self.servent_mut(to)
+            .handle_descriptor(now, PeerId(from as u32), descriptor);
         self.flush(to);
     }
 
@@ -534,7 +519,7 @@ impl Network {
 
     /// Events node `i` produced since the last call.
     pub fn take_events(&mut self, i: NodeId) -> Vec<Event> {
-        std::mem::take(&mut self.events[i])
+        self.take_timed_events(i)
             .into_iter()
             .map(|(_, e)| e)
             .collect()
@@ -542,7 +527,7 @@ impl Network {
 
     /// Events node `i` produced since the last call, with the virtual time of each.
     pub fn take_timed_events(&mut self, i: NodeId) -> Vec<(Duration, Event)> {
-        std::mem::take(&mut self.events[i])
+        self.events.remove(&i).unwrap_or_default()
     }
 
     /// The (time, sequence) of the earliest scheduled event, and whether it is a timer.
@@ -566,8 +551,11 @@ impl Network {
     /// Returns the number of events processed.
     pub fn run_until(&mut self, deadline: Duration) -> u64 {
         let mut count = 0;
-        while self.next_event().is_some_and(|(at, _)| at <= deadline) {
-            self.step();
+        while let Some((at, is_timer)) = self.next_event() {
+            if at > deadline {
+                break;
+            }
+            self.step(is_timer);
             count += 1;
         }
         count
@@ -578,17 +566,17 @@ impl Network {
     pub fn run_until_quiet(&mut self) -> u64 {
         let mut count = 0;
         while self.in_flight > 0 {
-            self.step();
+            let Some((_, is_timer)) = self.next_event() else {
+                break;
+            };
+            self.step(is_timer);
             count += 1;
         }
         count
     }
 
-    /// Processes the earliest scheduled event.
-    fn step(&mut self) {
-        let Some((_, is_timer)) = self.next_event() else {
-            return;
-        };
+    /// Processes the earliest scheduled event: the first timer, or the first delivery.
+    fn step(&mut self, is_timer: bool) {
         self.processed += 1;
         if is_timer {
             let Some(Reverse((at, _, node))) = self.timers.pop() else {
@@ -596,10 +584,16 @@ impl Network {
             };
             self.now = self.now.max(at);
             let node = node as usize;
-            if self.next_timer[node] == Some(at) {
-                self.next_timer[node] = None;
+            if self.next_timer[node] == nanos(at) {
+                self.next_timer[node] = NO_TIMER;
+                if self.nodes[node].get().is_none() {
+                    // Dropped since it set the timer, not needed again yet: its fresh
+                    // self would have nothing due.
+                    return;
+                }
                 self.activate(node);
-                self.nodes[node].handle_timeout(self.now);
+                let now = self.now;
+                self.servent_mut(node).handle_timeout(now);
                 self.flush(node);
             }
             return;
@@ -607,6 +601,13 @@ impl Network {
         let Some(d) = self.deliveries.pop() else {
             return;
         };
+        // The servent that handles a delivery a few places on: its state is the next
+        // cache miss, so start fetching it now.
+        if let Some(r) = self.deliveries.receiver_ahead(PREFETCH_AHEAD / 2) {
+            if let Some(s) = self.nodes[r as usize].get() {
+                prefetch(&**s);
+            }
+        }
         self.now = self.now.max(d.at);
         self.in_flight -= 1;
         let to = d.to as usize;
@@ -616,25 +617,20 @@ impl Network {
             self.visited += 1;
         }
         self.activate(to);
-        self.nodes[to].handle_descriptor(self.now, PeerId(d.from), d.descriptor);
+        let now = self.now;
+        self.servent_mut(to)
+            .handle_descriptor(now, PeerId(d.from), d.descriptor);
         self.flush(to);
-    }
-
-    fn delay(&mut self) -> Duration {
-        match self.latency {
-            Latency::Fixed(d) => d,
-            Latency::Uniform(lo, hi) if hi > lo => {
-                lo + Duration::from_nanos(self.rng.gen_range(0..=(hi - lo).as_nanos() as u64))
-            }
-            Latency::Uniform(lo, _) => lo,
-        }
     }
 
     /// Drains node `i`'s outputs into the queue (transmits), the event log and a timer.
     fn flush(&mut self, i: NodeId) {
+        let Some(node) = self.nodes[i].get_mut() else {
+            return;
+        };
         while let Some(Transmit {
             peer, descriptor, ..
-        }) = self.nodes[i].poll_transmit()
+        }) = node.poll_transmit()
         {
             self.sent[descriptor.payload_type().index()] += 1;
             if let Some(trace) = &mut self.trace {
@@ -645,7 +641,7 @@ impl Network {
                     descriptor: descriptor.clone(),
                 });
             }
-            let at = self.now + self.delay();
+            let at = self.now + draw_delay(self.latency, &mut self.rng);
             self.in_flight += 1;
             self.seq += 1;
             self.deliveries.push(Delivery {
@@ -656,19 +652,20 @@ impl Network {
                 descriptor,
             });
         }
-        while let Some(e) = self.nodes[i].poll_event() {
-            let keep = match self.keep {
-                EventFilter::All => true,
-                EventFilter::Only(n) => n == i,
-                EventFilter::None => false,
-            };
+        let keep = match self.keep {
+            EventFilter::All => true,
+            EventFilter::Only(n) => n == i,
+            EventFilter::None => false,
+        };
+        while let Some(e) = node.poll_event() {
             if keep {
-                self.events[i].push((self.now, e));
+                self.events.entry(i).or_default().push((self.now, e));
             }
         }
-        if let Some(t) = self.nodes[i].poll_timeout() {
-            if self.next_timer[i].is_none_or(|cur| t < cur) {
-                self.next_timer[i] = Some(t);
+        if let Some(t) = node.poll_timeout() {
+            let t_ns = nanos(t);
+            if t_ns < self.next_timer[i] {
+                self.next_timer[i] = t_ns;
                 self.seq += 1;
                 self.timers.push(Reverse((t, self.seq, i as u32)));
             }

@@ -5,12 +5,12 @@
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::graph::Graph;
+use super::graph::{AdjacencyBuilder, Graph};
 
 impl Graph {
     /// G(n, m): m distinct edges chosen uniformly at random.
     pub fn gnm<R: Rng>(n: usize, m: usize, rng: &mut R) -> Graph {
-        let mut g = Graph::with_nodes(n);
+        let mut g = AdjacencyBuilder::new(n);
         let max_edges = n.saturating_mul(n.saturating_sub(1)) / 2;
         let m = m.min(max_edges);
         while g.edge_count() < m {
@@ -18,7 +18,7 @@ impl Graph {
             let b = rng.gen_range(0..n);
             g.add_edge(a, b);
         }
-        g
+        g.build()
     }
 
     /// A random graph of the given mean degree (G(n, m) with m = n * degree / 2).
@@ -28,7 +28,7 @@ impl Graph {
 
     /// A ring plus `chords` random chords: connected by construction.
     pub fn ring_with_chords<R: Rng>(n: usize, chords: usize, rng: &mut R) -> Graph {
-        let mut g = Graph::with_nodes(n);
+        let mut g = AdjacencyBuilder::new(n);
         for i in 0..n {
             g.add_edge(i, (i + 1) % n);
         }
@@ -36,7 +36,7 @@ impl Graph {
         while g.edge_count() < target {
             g.add_edge(rng.gen_range(0..n), rng.gen_range(0..n));
         }
-        g
+        g.build()
     }
 
     /// Power-law random graph (PLRG) by the configuration model: every node draws a
