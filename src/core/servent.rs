@@ -225,6 +225,13 @@ impl Servent {
         self.rng.get()
     }
 
+    /// Restarts the seeded RNG as `ChaCha8Rng::seed_from_u64(seed)` would, without building
+    /// the generator until it is drawn from: the simulator reseeds every servent a query
+    /// reaches, and most of them (flood relays) never draw.
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = SeededRng::new(seed, 0);
+    }
+
     /// Heap bytes this servent holds, estimated from its collections' sizes: route and
     /// duplicate tables, links, random generators, pong cache, transmit and event queues,
     /// and the search and query routing state by its own size once allocated (not the

@@ -482,8 +482,8 @@ impl Network {
         if let Some(key) = self.rng_key {
             if self.rng_epoch[i] != self.epoch {
                 self.rng_epoch[i] = self.epoch;
-                let epoch_rng = ChaCha8Rng::seed_from_u64(mix(key ^ mix(i as u64)));
-                *self.servent_mut(i).rng() = epoch_rng;
+                let seed = mix(key ^ mix(i as u64));
+                self.servent_mut(i).reseed(seed);
             }
         }
     }
