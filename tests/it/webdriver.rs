@@ -1,9 +1,10 @@
-//! A small W3C WebDriver client for the browser tests: starts chromedriver on a free
-//! loopback port with headless Chromium behind it, and speaks WebDriver's JSON over
+//! A small W3C WebDriver client for the browser tests: starts chromedriver on a loopback
+//! port it picks itself (`--port=0`, read back from what it prints) with headless Chromium
+//! behind it, and speaks WebDriver's JSON over
 //! HTTP/1.1 (std TcpStream, one connection per command, every call bounded by a timeout).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -115,10 +116,72 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element(String);
 
-/// A free loopback port: bound once to port 0, then released for chromedriver to take.
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
+/// What chromedriver prints once it listens, followed by the port and a full stop.
+const STARTED_ON_PORT: &str = "started successfully on port ";
+
+/// Spawns chromedriver on a port of its own choosing and returns it with that port. A
+/// port found free by binding and releasing it could be taken by another test's servent
+/// before chromedriver binds it (it then exits 1); `--port=0` leaves the choice to the
+/// kernel. What chromedriver printed is in the error when it exits or stays silent.
+fn spawn_driver(chromedriver: &Path) -> Result<(Child, u16), WdError> {
+    let mut driver = Command::new(chromedriver)
+        .arg("--port=0")
+        .arg("--allowed-ips=127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| WdError::Io(format!("spawning chromedriver: {e}")))?;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for out in [
+        driver
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn Read + Send>),
+        driver
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        // Drains the pipe for the driver's whole life so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    let deadline = Instant::now() + DRIVER_START;
+    let mut said = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(rest) = line.split(STARTED_ON_PORT).nth(1) {
+                    if let Ok(port) = rest.trim_end_matches('.').trim().parse::<u16>() {
+                        return Ok((driver, port));
+                    }
+                }
+                said.push(line);
+            }
+            Err(_) => {
+                let st = driver.try_wait().ok().flatten();
+                let _ = driver.kill();
+                let _ = driver.wait();
+                return Err(WdError::Io(format!(
+                    "chromedriver {} without saying its port; it said: {}",
+                    st.map_or(format!("silent for {DRIVER_START:?}"), |s| format!(
+                        "exited ({s})"
+                    )),
+                    said.join(" | ")
+                )));
+            }
+        }
+    }
 }
 
 /// One HTTP/1.1 request with `Connection: close` and `headers` (lines ending in CRLF);
@@ -233,20 +296,12 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl Session {
-    /// Starts chromedriver on a free loopback port and a headless Chromium session with a
+    /// Starts chromedriver on a loopback port and a headless Chromium session with a
     /// fresh profile, a 1280x900 window.
     pub fn start(browser: &Browser) -> Result<Session, WdError> {
         let profile = tempfile::tempdir().map_err(|e| WdError::Io(e.to_string()))?;
-        let port = free_port();
+        let (driver, port) = spawn_driver(&browser.chromedriver)?;
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let driver = Command::new(&browser.chromedriver)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| WdError::Io(format!("spawning chromedriver: {e}")))?;
         let mut session = Session {
             driver,
             addr,

@@ -394,7 +394,9 @@ function drawRates(rates) {
   c.append(svg('line', { x1: L, y1: 4, x2: L, y2: H - B, class: 'axis' }));
   c.append(svg('text', { x: 2, y: 12, text: String(max) }));
   c.append(svg('text', { x: 2, y: H - B, text: '0' }));
-  c.append(svg('text', { x: L, y: H - 4, text: '−' + Math.round((len * rates.interval_s) / 60) + ' min' }));
+  const span = len * rates.interval_s;
+  const ago = span < 120 ? span + ' s ago' : Math.round(span / 60) + ' min ago';
+  c.append(svg('text', { x: L, y: H - 4, text: ago }));
   c.append(svg('text', { x: W - 24, y: H - 4, text: 'now' }));
   for (const [k, cls] of series) {
     const v = rates[k];
