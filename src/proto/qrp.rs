@@ -348,6 +348,19 @@ impl PatchInflater {
         limit: usize,
         out: &mut Vec<u8>,
     ) -> Result<bool, QrpError> {
+        self.feed_each(input, limit, |bytes| out.extend_from_slice(bytes))
+    }
+
+    /// Inflates `input` a few KiB at a time, handing each piece to `each` as it comes out
+    /// (nothing is buffered beyond one step, however large the table); fails once more
+    /// than `limit` bytes would come out of this call (pieces before that were handed
+    /// over). Returns whether the stream has ended.
+    pub fn feed_each(
+        &mut self,
+        input: &[u8],
+        limit: usize,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<bool, QrpError> {
         let mut step = [0u8; INFLATE_STEP];
         let mut produced = 0usize;
         let mut pos = 0usize;
@@ -363,7 +376,7 @@ impl PatchInflater {
                 return Err(QrpError::InflatedTooLarge { limit });
             }
             produced += n;
-            out.extend_from_slice(&step[..n]);
+            each(&step[..n]);
             if status == Status::StreamEnd {
                 self.ended = true;
             } else if n == 0 && pos >= input.len() {

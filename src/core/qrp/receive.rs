@@ -32,8 +32,6 @@ pub struct QrpReceiver {
     table: Option<QueryRoutingTable>,
     infinity: u8,
     sequence: Option<Sequence>,
-    /// Scratch buffer for inflated entries, reused from chunk to chunk.
-    scratch: Vec<u8>,
 }
 
 impl QrpReceiver {
@@ -102,30 +100,35 @@ impl QrpReceiver {
         let last = p.seq_no == seq.seq_size;
         let remaining_slots = table.slots() - seq.slot;
         let remaining_bytes = (remaining_slots as usize * usize::from(seq.entry_bits)).div_ceil(8);
-        let entries: &[u8] = if seq.compressor == COMPRESSOR_ZLIB {
-            self.scratch.clear();
-            let ended = seq
-                .inflater
-                .feed(&p.data, remaining_bytes, &mut self.scratch)
+        if seq.compressor == COMPRESSOR_ZLIB {
+            // Entries are applied as they are inflated: nothing the size of the table is
+            // buffered per link (an error drops the half-patched table anyway).
+            let Sequence {
+                inflater,
+                slot,
+                entry_bits,
+                ..
+            } = seq;
+            let slots = table.slots();
+            let ended = inflater
+                .feed_each(&p.data, remaining_bytes, |entries| {
+                    apply_entries(table, slot, *entry_bits, entries)
+                })
                 .map_err(|e| match e {
-                    QrpError::InflatedTooLarge { .. } => QrpError::PatchOverflow {
-                        slots: table.slots(),
-                    },
+                    QrpError::InflatedTooLarge { .. } => QrpError::PatchOverflow { slots },
                     other => other,
                 })?;
             if ended && !last {
                 return Err(QrpError::EarlyEnd);
             }
-            &self.scratch
         } else {
             if p.data.len() > remaining_bytes {
                 return Err(QrpError::PatchOverflow {
                     slots: table.slots(),
                 });
             }
-            &p.data
-        };
-        apply_entries(table, &mut seq.slot, seq.entry_bits, entries);
+            apply_entries(table, &mut seq.slot, seq.entry_bits, &p.data);
+        }
         if !last {
             return Ok(None);
         }
@@ -382,6 +385,26 @@ mod tests {
             receive(vec![reset(1 << 21), patch(1, 1, 1, 8, bomb)]),
             Err(QrpError::PatchOverflow { slots: 1 << 21 })
         );
+    }
+
+    #[test]
+    fn a_completed_table_is_shared_until_a_later_sequence_changes_it() {
+        // 64 slots, 1-bit entries, compressed: slots 0..8 set, then slot 0 flipped off.
+        let first = compress_patch(&[0xFF, 0, 0, 0, 0, 0, 0, 0]);
+        let second = compress_patch(&[0x80, 0, 0, 0, 0, 0, 0, 0]);
+        let mut r = QrpReceiver::new();
+        r.handle(reset(64)).unwrap();
+        let t1 = r.handle(patch(1, 1, 1, 1, first)).unwrap().unwrap();
+        assert_eq!(t1.set_count(), 8);
+        let kept = r.table.as_ref().unwrap();
+        assert!(
+            t1.shares_bytes_with(kept),
+            "the receiver and the caller share"
+        );
+        let t2 = r.handle(patch(1, 1, 1, 1, second)).unwrap().unwrap();
+        assert_eq!((t1.set_count(), t2.set_count()), (8, 7));
+        assert!(t1.slot(0) && !t2.slot(0), "the first table is untouched");
+        assert!(!t1.shares_bytes_with(&t2));
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! A query routing table: 2^bits slots, one bit each ("some file has a word hashing
 //! here"), stored as gtk-gnutella compacts its tables: slot `i` is bit `7 - i % 8` of byte
 //! `i / 8`. The routing rule ([`QueryRoutingTable::may_route`]) and the OR-merge of leaf
-//! tables into an ultrapeer's are gtk-gnutella's.
+//! tables into an ultrapeer's are gtk-gnutella's. The bytes are shared copy-on-write:
+//! a clone (the table a receiver completes and the servent routes by, the merged table
+//! every ultrapeer link was sent) costs a reference count until one side changes it.
+
+use std::sync::Arc;
 
 use super::hash::{qrp_hash, slot_of};
 use super::keys::QueryKeys;
@@ -15,7 +19,8 @@ pub const MAX_TABLE_BITS: u8 = 21;
 #[derive(Clone, PartialEq, Eq)]
 pub struct QueryRoutingTable {
     bits: u8,
-    arena: Vec<u8>,
+    /// The slots' bits (2^bits / 8 bytes), shared by clones until one is changed.
+    arena: Arc<Vec<u8>>,
     set_count: u32,
 }
 
@@ -41,7 +46,7 @@ impl QueryRoutingTable {
         );
         QueryRoutingTable {
             bits,
-            arena: vec![0; (1usize << bits) / 8],
+            arena: Arc::new(vec![0; (1usize << bits) / 8]),
             set_count: 0,
         }
     }
@@ -167,9 +172,20 @@ impl QueryRoutingTable {
         &self.arena
     }
 
+    /// Whether this table and `other` share their bytes (one is an unchanged clone of
+    /// the other): what a servent holding many copies pays once.
+    pub fn shares_bytes_with(&self, other: &QueryRoutingTable) -> bool {
+        Arc::ptr_eq(&self.arena, &other.arena)
+    }
+
+    /// Heap bytes of the slots (shared ones counted in full by every holder).
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
     /// Sets slot `i` (ignored past the end).
     pub fn set_slot(&mut self, i: u32) {
-        if let Some(b) = self.arena.get_mut((i / 8) as usize) {
+        if let Some(b) = Arc::make_mut(&mut self.arena).get_mut((i / 8) as usize) {
             let mask = 0x80 >> (i % 8);
             if *b & mask == 0 {
                 *b |= mask;
@@ -180,7 +196,7 @@ impl QueryRoutingTable {
 
     /// Clears slot `i` (ignored past the end).
     pub fn clear_slot(&mut self, i: u32) {
-        if let Some(b) = self.arena.get_mut((i / 8) as usize) {
+        if let Some(b) = Arc::make_mut(&mut self.arena).get_mut((i / 8) as usize) {
             let mask = 0x80 >> (i % 8);
             if *b & mask != 0 {
                 *b &= !mask;
@@ -191,7 +207,7 @@ impl QueryRoutingTable {
 
     /// XORs `mask` into byte `n` (a 1-bit patch), keeping the count right.
     pub(super) fn flip_byte(&mut self, n: usize, mask: u8) {
-        if let Some(b) = self.arena.get_mut(n) {
+        if let Some(b) = Arc::make_mut(&mut self.arena).get_mut(n) {
             self.set_count -= b.count_ones();
             *b ^= mask;
             self.set_count += b.count_ones();

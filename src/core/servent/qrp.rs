@@ -43,6 +43,9 @@ pub(crate) struct QrpState {
     merged_dirty: bool,
     /// When the merged table last went out to ultrapeers.
     merged_sent_at: Option<Duration>,
+    /// The merged table as last built, shared by every ultrapeer link it went to; `None`
+    /// when our table or a leaf's changed since.
+    merged: Option<Arc<QueryRoutingTable>>,
 }
 
 impl crate::core::lazy::Empty for QrpState {
@@ -54,6 +57,7 @@ impl crate::core::lazy::Empty for QrpState {
         own_generation: None,
         merged_dirty: false,
         merged_sent_at: None,
+        merged: None,
     };
 }
 
@@ -62,6 +66,7 @@ impl QrpState {
     pub(super) fn forget(&mut self, peer: PeerId) {
         if self.tables.remove(&peer).is_some() {
             self.merged_dirty = true;
+            self.merged = None;
         }
         self.receiving.remove(&peer);
         self.sent.remove(&peer);
@@ -71,6 +76,7 @@ impl QrpState {
     pub(super) fn invalidate_own(&mut self) {
         self.own = None;
         self.own_generation = None;
+        self.merged = None;
     }
 
     /// When the merged table is next due (only when something changed).
@@ -132,6 +138,7 @@ impl Servent {
         let table = QueryRoutingTable::from_keywords(words.iter(), DEFAULT_TABLE_BITS);
         self.qrp.own = Some(Arc::new(table));
         self.qrp.own_generation = Some(generation);
+        self.qrp.merged = None;
     }
 
     /// A link opened: a leaf sends its ultrapeer its table; an ultrapeer sends an
@@ -148,7 +155,7 @@ impl Servent {
         match self.config.role {
             Role::Leaf if up && qrp => self.send_own_table(peer),
             Role::Ultrapeer if up && up_qrp => {
-                let merged = Arc::new(self.merged_table());
+                let merged = self.merged_table();
                 self.send_table(peer, merged);
             }
             _ => {}
@@ -187,9 +194,13 @@ impl Servent {
         self.qrp.sent.insert(peer, table);
     }
 
-    /// Our table merged with every leaf's, at our table's size.
-    fn merged_table(&mut self) -> QueryRoutingTable {
+    /// Our table merged with every leaf's, at our table's size: built once per change
+    /// and shared by every ultrapeer link it goes to (each link keeps what it was sent).
+    fn merged_table(&mut self) -> Arc<QueryRoutingTable> {
         self.refresh_own_table();
+        if let Some(m) = &self.qrp.merged {
+            return Arc::clone(m);
+        }
         let mut merged = self
             .qrp
             .own
@@ -201,6 +212,8 @@ impl Servent {
                 merged.merge_from(t);
             }
         }
+        let merged = Arc::new(merged);
+        self.qrp.merged = Some(Arc::clone(&merged));
         merged
     }
 
@@ -240,7 +253,7 @@ impl Servent {
         if ups.is_empty() {
             return;
         }
-        let merged = Arc::new(self.merged_table());
+        let merged = self.merged_table();
         for up in ups {
             self.send_table(up, Arc::clone(&merged));
         }
@@ -265,6 +278,9 @@ impl Servent {
             Ok(Some(table)) => {
                 let leaf = !p.info.ultrapeer;
                 self.qrp.tables.insert(from, table);
+                if leaf {
+                    self.qrp.merged = None;
+                }
                 if leaf {
                     self.mark_merged_dirty(now);
                 }
