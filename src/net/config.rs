@@ -67,6 +67,10 @@ pub struct Timing {
     /// With no incoming connection this long we count as firewalled (default 30 min,
     /// [`FIREWALL_WINDOW`]).
     pub firewall_window: Duration,
+    /// The shortest search, ring or walker-check timeout, however small the measured hop
+    /// latency (default 20 ms, [`crate::core::config::MIN_SEARCH_TIMEOUT`]); a test that
+    /// must not see a check time out on a loaded machine raises it.
+    pub min_search_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -83,6 +87,7 @@ impl Default for Timing {
             leaf_promote_after: super::roles::LEAF_PROMOTE_AFTER,
             role_switch_min_interval: super::roles::ROLE_SWITCH_MIN_INTERVAL,
             firewall_window: FIREWALL_WINDOW,
+            min_search_timeout: crate::core::config::MIN_SEARCH_TIMEOUT,
         }
     }
 }

@@ -76,6 +76,7 @@ impl Node {
             seed,
             firewalled: config.firewalled,
             pong_caching: config.pong_caching,
+            min_search_timeout: config.timing.min_search_timeout,
             ..Config::default()
         });
         if let Some(s) = sharing {

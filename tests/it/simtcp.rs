@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use servent::core::{QueryTraffic, Strategy};
 use servent::net::mesh::Mesh;
-use servent::net::NodeConfig;
+use servent::net::{NodeConfig, Timing};
 use servent::rt;
 use servent::sim::experiment::{build_network, object_query};
 use servent::sim::workload::Placement;
@@ -73,6 +73,13 @@ fn simulator_and_tcp_mesh_agree_on_floods_and_walks() {
                 max_ttl: c.max_ttl,
                 seed: Some(c.seed),
                 servent_id: Some(c.servent_id),
+                // On a loaded machine a verdict can take longer than the 20 ms floor of
+                // a check's timeout on loopback; a timed-out check would end the walker
+                // early (CI saw 4 steps of 40). Timeouts never fire here otherwise.
+                timing: Timing {
+                    min_search_timeout: Duration::from_secs(2),
+                    ..Timing::default()
+                },
                 ..NodeConfig::default()
             }
         })
