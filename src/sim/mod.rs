@@ -20,6 +20,6 @@ pub use crate::topology::Graph;
 pub use experiment::{
     node_config, run_one_query, run_search, Experiment, SearchOutcome, SimCost, Summary,
 };
-pub use network::{Latency, Network, NodeId, ServentFactory};
+pub use network::{sim_udp_addr, Latency, Network, NodeId, ServentFactory};
 pub use spec::StrategyItem;
 pub use workload::{Allocation, Workload, WorkloadSpec};
