@@ -23,6 +23,7 @@ mod shared;
 mod state;
 mod status;
 mod timer;
+pub mod udp;
 mod upkeep;
 
 pub use config::{NodeConfig, Timing};

@@ -171,6 +171,10 @@ pub struct State {
     pub push: PushState,
     /// Reused encoding buffer of [`State::pump`].
     scratch: Vec<u8>,
+    /// The UDP port's sending side (non-blocking), when we have one (`udp.rs`).
+    pub udp_socket: Option<std::net::UdpSocket>,
+    /// What the driver counted on the UDP port.
+    pub udp_counters: super::udp::UdpCounters,
     /// Links whose outbox [`State::pump`] filled, to hand to their queues.
     staged: Vec<PeerId>,
     /// Links whose queue [`State::pump`] left above [`CONGESTED`] quarters full, not
@@ -208,6 +212,8 @@ impl State {
             last_role_switch: None,
             push: PushState::default(),
             scratch: Vec::new(),
+            udp_socket: None,
+            udp_counters: Default::default(),
             staged: Vec::new(),
             congested: Vec::new(),
         }
@@ -284,6 +290,16 @@ impl State {
                 self.staged.push(t.peer);
             }
             link.outbox.add(&scratch, t.priority);
+        }
+        while let Some(g) = self.servent.poll_datagram() {
+            if crate::proto::datagram::encode(&g.descriptor, &mut scratch).is_err() {
+                self.counters.encode_errors += 1;
+                continue;
+            }
+            match self.udp_socket.as_ref().map(|s| s.send_to(&scratch, g.to)) {
+                Some(Ok(_)) => self.udp_counters.sent += 1,
+                _ => self.udp_counters.send_failed += 1,
+            }
         }
         self.scratch = scratch;
         // One lock acquisition (and at most one wake of the writer) per link per pump,
