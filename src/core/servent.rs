@@ -94,9 +94,8 @@ pub struct Servent {
     /// Query routing tables: received per neighbour, ours, what each neighbour has of
     /// ours (`servent/qrp.rs`).
     qrp: Lazy<qrp::QrpState>,
-    /// Where we take datagrams (`None`: no UDP port), see `servent/udp.rs`.
+    /// Our UDP address (`None`: no port); datagrams to send and UDP counters (`udp.rs`).
     udp_addr: Option<std::net::SocketAddrV4>,
-    /// Datagrams to send and the UDP counters, boxed on first use.
     udp: Lazy<udp::UdpState>,
 }
 

@@ -29,4 +29,4 @@ mod upkeep;
 pub use config::{NodeConfig, Timing};
 pub use node::{Node, NodeShare};
 pub use push::{GivConnection, PushError};
-pub use state::{SearchEvent, SearchHit};
+pub use state::{SearchEvent, SearchHit, UdpCounters};

@@ -248,7 +248,7 @@ impl Node {
     }
 
     /// The UDP port's counters: the driver's, and the core's.
-    pub fn udp_counters(&self) -> (super::udp::UdpCounters, crate::core::UdpStats) {
+    pub fn udp_counters(&self) -> (super::state::UdpCounters, crate::core::UdpStats) {
         let st = self.shared.lock();
         (st.udp_counters, st.servent.udp_stats())
     }

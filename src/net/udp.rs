@@ -78,21 +78,6 @@ impl SourceGate {
     }
 }
 
-/// What the driver counted on the UDP port (the core counts the rest: `UdpStats`).
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
-pub struct UdpCounters {
-    /// Datagrams read from the socket.
-    pub read: u64,
-    /// Refused by the per-source rate limit (or a full source table).
-    pub rate_limited: u64,
-    /// Not from an IPv4 address: dropped.
-    pub not_ipv4: u64,
-    /// Datagrams the socket took for sending.
-    pub sent: u64,
-    /// Sends that failed or would have blocked: dropped.
-    pub send_failed: u64,
-}
-
 /// Binds the UDP port at `listen` (the TCP port's address and number). `None`, logged,
 /// when it cannot: the servent then runs without UDP (walkers it launches carry no
 /// address, holders check along the path).

@@ -18,7 +18,6 @@
 use std::cell::OnceCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::core::{Config, Event, PeerId, PeerInfo, Role, Servent, SharedFiles, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
+use super::datagrams::{datagram_source, encoded, sim_udp_addr, SimDatagrams, DATAGRAM};
 use super::queue::{nanos, prefetch, Deliveries, Delivery, PREFETCH_AHEAD};
 use crate::topology::Graph;
 
@@ -93,54 +93,6 @@ pub trait ServentFactory: Send + Sync {
     fn shared(&self, node: NodeId) -> Option<SharedFiles>;
 }
 
-/// The UDP address the simulator gives servent `node` (its datagrams' source, and where
-/// datagrams for it go): 10.0.0.0 + node, port 6346. A label only, never a real socket.
-pub fn sim_udp_addr(node: NodeId) -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::from(SIM_UDP_BASE + node as u32), SIM_UDP_PORT)
-}
-
-/// The servent a simulated UDP address names, if any of `n`.
-fn sim_udp_node(addr: SocketAddrV4, n: usize) -> Option<NodeId> {
-    let i = u32::from(*addr.ip()).checked_sub(SIM_UDP_BASE)? as usize;
-    (addr.port() == SIM_UDP_PORT && i < n).then_some(i)
-}
-
-/// First simulated UDP address (10.0.0.0): room for 16M servents.
-const SIM_UDP_BASE: u32 = 0x0A00_0000;
-/// The simulated servents' UDP port (Gnutella's usual one).
-const SIM_UDP_PORT: u16 = 6346;
-
-/// A datagram on its way (one message, one link delay, straight to its addressee),
-/// ordered by due time then sequence.
-#[derive(Debug, PartialEq, Eq)]
-struct InFlightDatagram {
-    at: Duration,
-    seq: u64,
-    from: u32,
-    to: u32,
-    bytes: Vec<u8>,
-}
-
-impl Ord for InFlightDatagram {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
-impl PartialOrd for InFlightDatagram {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// What the next event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
-    Timer,
-    Delivery,
-    Datagram,
-}
-
 /// No timer pending for a servent (in `Network::next_timer`).
 const NO_TIMER: u64 = u64::MAX;
 
@@ -165,15 +117,10 @@ pub struct Network {
     in_flight: usize,
     /// Events kept per servent (only servents that produced one have an entry).
     events: HashMap<NodeId, Vec<(Duration, Event)>>,
-    /// Datagrams in flight, earliest first.
-    datagrams: BinaryHeap<Reverse<InFlightDatagram>>,
-    /// Descriptors put on links, by payload type; datagrams count here too (one message
-    /// each) and in `datagrams_sent`.
+    /// Descriptors put on links, by payload type; datagrams too (one message each).
     pub sent: [u64; PayloadType::ALL.len()],
-    /// Datagrams sent (each also counted in `sent` by its type).
-    pub datagrams_sent: u64,
-    /// Datagrams addressed to no servent of the network: lost, never delivered.
-    pub datagrams_lost: u64,
+    /// Datagrams sent and lost.
+    pub datagrams: SimDatagrams,
     /// Events processed (deliveries and timers).
     pub processed: u64,
     /// Descriptors delivered to each servent since [`Network::reset_load`].
@@ -314,10 +261,8 @@ impl Network {
             next_timer: vec![NO_TIMER; n],
             in_flight: 0,
             events: HashMap::new(),
-            datagrams: BinaryHeap::new(),
             sent: [0; PayloadType::ALL.len()],
-            datagrams_sent: 0,
-            datagrams_lost: 0,
+            datagrams: SimDatagrams::default(),
             processed: 0,
             load: vec![0; n],
             visit_epoch: vec![0; n],
@@ -591,21 +536,15 @@ impl Network {
         self.events.remove(&i).unwrap_or_default()
     }
 
-    /// The time of the earliest scheduled event (by time, then sequence), and its kind.
-    fn next_event(&self) -> Option<(Duration, Next)> {
+    /// The (time, sequence) of the earliest scheduled event, and whether it is a timer.
+    fn next_event(&self) -> Option<(Duration, bool)> {
         let d = self.deliveries.peek_key();
         let t = self.timers.peek().map(|Reverse((at, seq, _))| (*at, *seq));
-        let first = match (d, t) {
-            (Some(d), Some(t)) if t < d => Some((t, Next::Timer)),
-            (Some(d), _) => Some((d, Next::Delivery)),
-            (None, Some(t)) => Some((t, Next::Timer)),
+        match (d, t) {
+            (Some(d), Some(t)) if t < d => Some((t.0, true)),
+            (Some(d), _) => Some((d.0, false)),
+            (None, Some(t)) => Some((t.0, true)),
             (None, None) => None,
-        };
-        let g = self.datagrams.peek().map(|Reverse(g)| (g.at, g.seq));
-        match (first, g) {
-            (Some((f, _)), Some(g)) if g < f => Some((g.0, Next::Datagram)),
-            (None, Some(g)) => Some((g.0, Next::Datagram)),
-            (f, _) => f.map(|(key, next)| (key.0, next)),
         }
     }
 
@@ -618,11 +557,11 @@ impl Network {
     /// Returns the number of events processed.
     pub fn run_until(&mut self, deadline: Duration) -> u64 {
         let mut count = 0;
-        while let Some((at, next)) = self.next_event() {
+        while let Some((at, is_timer)) = self.next_event() {
             if at > deadline {
                 break;
             }
-            self.step(next);
+            self.step(is_timer);
             count += 1;
         }
         count
@@ -633,22 +572,19 @@ impl Network {
     pub fn run_until_quiet(&mut self) -> u64 {
         let mut count = 0;
         while self.in_flight > 0 {
-            let Some((_, next)) = self.next_event() else {
+            let Some((_, is_timer)) = self.next_event() else {
                 break;
             };
-            self.step(next);
+            self.step(is_timer);
             count += 1;
         }
         count
     }
 
-    /// Processes the earliest scheduled event: the first timer, delivery or datagram.
-    fn step(&mut self, next: Next) {
+    /// Processes the earliest scheduled event: the first timer, or the first delivery.
+    fn step(&mut self, is_timer: bool) {
         self.processed += 1;
-        if next == Next::Datagram {
-            return self.step_datagram();
-        }
-        if next == Next::Timer {
+        if is_timer {
             let Some(Reverse((at, _, node))) = self.timers.pop() else {
                 return;
             };
@@ -688,63 +624,35 @@ impl Network {
         }
         self.activate(to);
         let now = self.now;
-        self.servent_mut(to)
-            .handle_descriptor(now, PeerId(d.from), d.descriptor);
-        self.flush(to);
-    }
-
-    /// Delivers the first datagram in flight to its servent, from its sender's address.
-    fn step_datagram(&mut self) {
-        let Some(Reverse(g)) = self.datagrams.pop() else {
-            return;
-        };
-        self.now = self.now.max(g.at);
-        self.in_flight -= 1;
-        let to = g.to as usize;
-        self.load[to] = self.load[to].saturating_add(1);
-        self.activate(to);
-        let now = self.now;
-        let from = sim_udp_addr(g.from as usize);
-        self.servent_mut(to)
-            .handle_datagram(now, from, &g.bytes, false);
+        let servent = self.servent_mut(to);
+        match datagram_source(d.from) {
+            Some(src) => servent.handle_datagram(now, src, &encoded(&d.descriptor), false),
+            None => servent.handle_descriptor(now, PeerId(d.from), d.descriptor),
+        }
         self.flush(to);
     }
 
     /// Drains node `i`'s outputs into the queue (transmits), the event log and a timer.
     fn flush(&mut self, i: NodeId) {
-        let n = self.nodes.len();
         let Some(node) = self.nodes[i].get_mut() else {
             return;
         };
         while let Some(g) = node.poll_datagram() {
             self.sent[g.descriptor.payload_type().index()] += 1;
-            self.datagrams_sent += 1;
-            let Some(to) = sim_udp_node(g.to, n) else {
-                self.datagrams_lost += 1;
+            let Some(to) = self.datagrams.addressee(g.to, self.graph.node_count()) else {
                 continue;
             };
-            let mut bytes = Vec::new();
-            if crate::proto::datagram::encode(&g.descriptor, &mut bytes).is_err() {
-                continue;
-            }
-            if let Some(trace) = &mut self.trace {
-                trace.push(TraceEntry {
-                    at: self.now,
-                    from: i,
-                    to,
-                    descriptor: g.descriptor,
-                });
-            }
             let at = self.now + draw_delay(self.latency, &mut self.rng);
-            self.in_flight += 1;
-            self.seq += 1;
-            self.datagrams.push(Reverse(InFlightDatagram {
+            (self.in_flight, self.seq) = (self.in_flight + 1, self.seq + 1);
+            let (from, descriptor) = (i as u32 | DATAGRAM, g.descriptor);
+            let (seq, to) = (self.seq, to as u32);
+            self.deliveries.push(Delivery {
                 at,
-                seq: self.seq,
-                from: i as u32,
-                to: to as u32,
-                bytes,
-            }));
+                seq,
+                from,
+                to,
+                descriptor,
+            });
         }
         while let Some(Transmit {
             peer, descriptor, ..

@@ -60,7 +60,7 @@ fn a_udp_check_costs_exactly_two_messages_in_the_simulator() {
             "{via}: 2 x 4 hops along the path"
         );
         assert_eq!(
-            net.datagrams_sent, udp,
+            net.datagrams.sent, udp,
             "{via}: datagrams the simulator carried"
         );
         assert_eq!(
@@ -69,7 +69,7 @@ fn a_udp_check_costs_exactly_two_messages_in_the_simulator() {
             "{via}: one message per datagram"
         );
         assert_eq!(cost.checks_answered, 1);
-        assert_eq!(net.datagrams_lost, 0);
+        assert_eq!(net.datagrams.lost, 0);
     }
 }
 
@@ -96,7 +96,7 @@ fn an_unreachable_requester_gets_one_datagram_then_the_reverse_path() {
         "the walk went on after the fallback"
     );
     assert_eq!(cost.traffic.udp_checks, 1, "one request, never answered");
-    assert_eq!(net.datagrams_lost, 1);
+    assert_eq!(net.datagrams.lost, 1);
     // Check at servent 4 by the path (2 x 4), then at 8: the walker no longer carries the
     // address, so again by the path (2 x 8).
     assert_eq!(cost.traffic.checks, 8 + 16);
@@ -114,7 +114,7 @@ fn a_firewalled_requester_sends_no_address_and_holders_use_the_path() {
     let out = run_search(&mut net, 0, object_query(0, 0), &walk(8, "udp"), None, true).unwrap();
     let cost = out.cost.expect("the walk ended");
     assert_eq!((cost.traffic.udp_checks, cost.traffic.checks), (0, 8));
-    assert_eq!(net.datagrams_sent, 0);
+    assert_eq!(net.datagrams.sent, 0);
 }
 
 #[test]
