@@ -5,22 +5,25 @@
 # (one line per case) and exits 1 if a case failed.
 #
 #   scripts/interop-gtkg.sh PATH_TO_GTK_GNUTELLA [--gui PATH_TO_GTK2_BUILD] [--json] [--keep]
+#                           [--only LETTERS]
 #
 # PATH_TO_GTK_GNUTELLA: a gtk-gnutella binary (the headless "topless" build will do); how to
 # build one: gtk-gnutella's public repository (github.com/gtk-gnutella/gtk-gnutella), built with ./build.sh --topless. --gui: a GTK2 build, run under Xvfb, for the
 # case where gtk-gnutella starts a search of its own (its shell's `search add` needs the GUI).
 # --json: one JSON document instead of the table. --keep: keep the temporary folder.
+# --only LETTERS: run only these cases (e.g. --only ao).
 # Without a path the script says so and exits 0 (CI has no gtk-gnutella).
 # Needs bash, curl, jq, python3 (free ports, SHA-1 in base32), faketime (gtk-gnutella's version
 # token expires two years after release) and, run as root, setpriv (gtk-gnutella refuses root).
 set -uo pipefail
 
-GTKG="" GTKG_GUI="" JSON=0 KEEP=0
+GTKG="" GTKG_GUI="" JSON=0 KEEP=0 ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --json) JSON=1 ;;
         --keep) KEEP=1 ;;
         --gui) GTKG_GUI="${2:-}"; shift ;;
+        --only) ONLY="${2:-}"; shift ;;
         -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) GTKG="$1" ;;
     esac
@@ -187,6 +190,7 @@ upload_trace = 3
 query_trace = TRUE
 log_dropped_gnutella = TRUE
 node_debug = 1
+enable_udp = TRUE
 $extra
 EOF
     echo 127.0.0.1 >"$dir/home/whitelist"
@@ -230,6 +234,7 @@ record() { RESULTS+=("$1|$2|$3|${4:-}"); log "case $1: $3 ${4:-}"; }
 # 2 (SKIP).
 run_case() {
     local id="$1" name="$2" fn="$3" reason rc
+    if [ -n "$ONLY" ] && [[ "$ONLY" != *"$id"* ]]; then return; fi
     log "case $id: $name"
     # Not in a subshell: servents and gtk-gnutellas a case starts stay known to the others
     # (and to the cleanup).
@@ -480,6 +485,43 @@ case_n() {
     echo "read $(cut -c1-60 <<<"$gmagnet")...; $size bytes identical, verified"
 }
 
+# (o) UDP (issue 15): a UDP Ping as servent sends it (23 bytes, one descriptor per
+# datagram) to gtk-gnutella's port gets a UDP Pong with the same ID naming that port, in
+# the layout servent's datagram codec reads (header length = bytes after the header).
+udp_ping() {
+    python3 - "$1" <<'PY'
+import os, socket, sys
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+s.settimeout(4)
+guid = bytearray(os.urandom(16))
+guid[8], guid[15] = 0xFF, 0x00          # a "modern" GUID, as servents mark theirs
+ping = bytes(guid) + bytes([0x00, 1, 0]) + (0).to_bytes(4, "little")
+for _ in range(4):                       # gtk-gnutella throttles UDP pings per address
+    s.sendto(ping, ("127.0.0.1", port))
+    try:
+        data, src = s.recvfrom(65536)
+    except socket.timeout:
+        continue
+    plen = int.from_bytes(data[19:23], "little")
+    if data[:16] == bytes(guid) and data[16] == 0x01 and plen == len(data) - 23 and plen >= 14:
+        pport = int.from_bytes(data[23:25], "little")
+        ip = ".".join(map(str, data[25:29]))
+        print(f"UDP Pong from {src[0]}:{src[1]}: {len(data)} bytes, names {ip}:{pport}")
+        sys.exit(0 if pport == port else 1)
+print("no UDP Pong")
+sys.exit(1)
+PY
+}
+case_o() { udp_ping "${GPORT[g1]}"; }
+# (p) The same Ping to servent s1 (linked to gtk-gnutella from 127.0.0.1, so the address
+# is verified) gets its UDP Pong, and /status counts it.
+case_p() {
+    udp_ping "${SPORT[s1]}" || return 1
+    servent_has s1 '.udp.core.pongs >= 1' || { echo "/status udp.core.pongs is 0"; return 1; }
+}
+
 # --- run ----------------------------------------------------------------------------------
 
 VERSION="$("${RUNAS[@]}" "$GTKG" --version 2>/dev/null | head -1)"
@@ -504,6 +546,8 @@ run_case k "servent browse gtk-gnutella: its files, sizes, SHA-1s, magnets" case
 run_case l "servent get MAGNET (from the browse) from gtk-gnutella, identical" case_l
 run_case m "servent answers a gtk-gnutella-style browse request (deflated)" case_m
 run_case n "servent get reads a magnet gtk-gnutella wrote, verified" case_n
+run_case o "gtk-gnutella answers a servent-format UDP Ping with a UDP Pong" case_o
+run_case p "servent answers the same UDP Ping with a UDP Pong" case_p
 
 FAILED=0
 for r in "${RESULTS[@]}"; do [ "$(cut -d'|' -f3 <<<"$r")" = FAIL ] && FAILED=$((FAILED + 1)); done

@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-pub use async_std::net::{TcpListener, TcpStream};
+pub use async_std::net::{TcpListener, TcpStream, UdpSocket};
 pub use async_std::task::JoinHandle;
 
 /// Environment variable async-std reads for its executor's thread count (when first used).
@@ -107,6 +107,17 @@ pub fn set_nodelay(stream: &TcpStream) -> io::Result<()> {
 /// Binds a listener (port 0 lets the OS choose; read it back with `local_addr`).
 pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+/// Binds a UDP socket (the servent's datagram port, beside its TCP one). Returns the
+/// runtime's socket, for receiving, and a non-blocking clone of the same socket, for
+/// sending from code that must not await (the driver sends under its state lock; a
+/// datagram that would block is dropped, as UDP may drop it anyway).
+pub fn bind_udp(addr: SocketAddr) -> io::Result<(UdpSocket, std::net::UdpSocket)> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    let sender = socket.try_clone()?;
+    sender.set_nonblocking(true)?;
+    Ok((UdpSocket::from(socket), sender))
 }
 
 /// Sets the executor's worker thread count. Takes effect only before the first task is
@@ -190,6 +201,21 @@ mod tests {
             set_nodelay(&client).unwrap();
             set_nodelay(&server).unwrap();
             assert!(client.nodelay().unwrap() && server.nodelay().unwrap());
+        });
+    }
+
+    #[test]
+    fn a_udp_socket_receives_what_its_clone_sends() {
+        block_on(async {
+            let (a, a_send) = bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+            let (b, _) = bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+            a_send.send_to(b"ping", b.local_addr().unwrap()).unwrap();
+            let mut buf = [0u8; 16];
+            let (n, from) = timeout(Duration::from_secs(5), b.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr().unwrap()));
         });
     }
 

@@ -31,6 +31,16 @@ pub struct Transmit {
     pub priority: Priority,
 }
 
+/// One descriptor to send by UDP, as one datagram, to one address (our UDP port is the
+/// TCP port's number on the same address).
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    /// Where it goes.
+    pub to: std::net::SocketAddrV4,
+    /// The descriptor, header already set (TTL 1, hops 0 for everything we send by UDP).
+    pub descriptor: Descriptor,
+}
+
 /// Something the driver must act on or may report, drained with
 /// [`Servent::poll_event`](crate::core::Servent::poll_event).
 #[derive(Debug, Clone, PartialEq)]

@@ -20,11 +20,11 @@ mod stats;
 pub mod strategy;
 
 pub use config::Config;
-pub use event::{Event, Priority, Transmit};
+pub use event::{Datagram, Event, Priority, Transmit};
 pub use matcher::{LocalFile, NoMatcher, QueryMatcher, SharedFiles};
 pub use peer::{PeerId, PeerInfo};
 pub use role::{Role, RolePolicy};
-pub use servent::{Origin, Servent, MAX_BETTER_TTL_RELAYS, MERGED_TABLE_INTERVAL};
+pub use servent::{Origin, Servent, UdpStats, MAX_BETTER_TTL_RELAYS, MERGED_TABLE_INTERVAL};
 pub use stats::{DropReason, Stats};
 pub use strategy::{
     QueryCost, QueryTraffic, SearchEnd, SearchId, Strategy, WALKER_HEADER, WALKER_VERSION,

@@ -13,6 +13,7 @@ mod qrp;
 mod search;
 mod searching;
 mod state;
+mod udp;
 mod walker;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -42,6 +43,7 @@ pub use qrp::MERGED_TABLE_INTERVAL;
 use searching::Searching;
 pub use state::Origin;
 use state::{Deadline, QueryRoute, WalkNode, WalkerKey};
+pub use udp::UdpStats;
 
 /// Own pings remembered to measure hop latency from their Pongs.
 const OWN_PINGS_CAPACITY: usize = 1024;
@@ -92,6 +94,9 @@ pub struct Servent {
     /// Query routing tables: received per neighbour, ours, what each neighbour has of
     /// ours (`servent/qrp.rs`).
     qrp: Lazy<qrp::QrpState>,
+    /// Our UDP address (`None`: no port); datagrams to send and UDP counters (`udp.rs`).
+    udp_addr: Option<std::net::SocketAddrV4>,
+    udp: Lazy<udp::UdpState>,
 }
 
 impl Servent {
@@ -121,6 +126,8 @@ impl Servent {
             pong_cache: PongCache::new(config.pong_cache_capacity, config.pong_cache_lifespan),
             last_discovery: None,
             qrp: Lazy::default(),
+            udp_addr: None,
+            udp: Lazy::default(),
             config,
         }
     }
@@ -249,7 +256,8 @@ impl Servent {
         let peers = self.peers.heap_bytes();
         let rngs = self.rng.heap_bytes() + self.upkeep_rng.heap_bytes();
         let lazy = usize::from(self.qrp.is_allocated()) * size_of::<qrp::QrpState>()
-            + usize::from(self.searching.is_allocated()) * size_of::<Searching>();
+            + usize::from(self.searching.is_allocated()) * size_of::<Searching>()
+            + usize::from(self.udp.is_allocated()) * size_of::<udp::UdpState>();
         let queues = self.pong_cache.heap_bytes()
             + self.transmits.capacity() * size_of::<Transmit>()
             + self.events.capacity() * size_of::<Event>()

@@ -141,6 +141,8 @@ pub struct NodeConfig {
     /// it we still count as firewalled after `timing.firewall_window` with no incoming
     /// connection.
     pub firewalled: bool,
+    /// Listen for UDP on the TCP port's address and number (Pings, walker checks).
+    pub udp: bool,
 }
 
 impl NodeConfig {
@@ -175,6 +177,7 @@ impl Default for NodeConfig {
             send_queue: super::send_queue::SEND_QUEUE_BYTES,
             timing: Timing::default(),
             firewalled: false,
+            udp: true,
         }
     }
 }

@@ -23,9 +23,10 @@ mod shared;
 mod state;
 mod status;
 mod timer;
+pub mod udp;
 mod upkeep;
 
 pub use config::{NodeConfig, Timing};
 pub use node::{Node, NodeShare};
 pub use push::{GivConnection, PushError};
-pub use state::{SearchEvent, SearchHit};
+pub use state::{SearchEvent, SearchHit, UdpCounters};

@@ -82,8 +82,23 @@ impl Node {
         if let Some(s) = sharing {
             servent.set_matcher(s);
         }
+        // The UDP port: the TCP port's address and number.
+        let udp = if config.udp {
+            super::udp::bind(listen)
+        } else {
+            None
+        };
+        if udp.is_some() {
+            if let SocketAddr::V4(a) = listen {
+                servent.set_udp_addr(Some(a));
+            }
+        }
         let (deadline, bell) = DeadlineBell::new();
         let mut state = State::new(servent, hosts, listen, deadline);
+        let udp_recv = udp.map(|(recv, send)| {
+            state.udp_socket = Some(send);
+            recv
+        });
         state.push = super::push::PushState::new(config.firewalled, config.timing.firewall_window);
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
         let (inbox, inputs) = super::inbox::channel();
@@ -102,6 +117,9 @@ impl Node {
             stop_rx,
         ));
         rt::spawn(timer::run(Arc::clone(&shared), bell));
+        if let Some(socket) = udp_recv {
+            rt::spawn(super::udp::run(Arc::clone(&shared), socket));
+        }
         rt::spawn(router::run(Arc::clone(&shared), inputs));
         super::giv::start(&shared);
         rt::spawn(upkeep::run(Arc::clone(&shared)));
@@ -219,6 +237,31 @@ impl Node {
     pub fn query_traffic(&self, guid: &Guid) -> Option<QueryTraffic> {
         let now = self.shared.now();
         self.shared.lock().servent.query_traffic(guid, now)
+    }
+
+    /// Our UDP port's address (the TCP port's), when we have one.
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        self.shared
+            .lock()
+            .udp_socket
+            .as_ref()
+            .and_then(|s| s.local_addr().ok())
+    }
+
+    /// The UDP port's counters: the driver's, and the core's.
+    pub fn udp_counters(&self) -> (super::state::UdpCounters, crate::core::UdpStats) {
+        let st = self.shared.lock();
+        (st.udp_counters, st.servent.udp_stats())
+    }
+
+    /// Runs `f` on the core under the lock, then sends what it queued (tests change
+    /// settings with it, e.g. the UDP address walkers carry).
+    pub fn with_servent_mut<T>(&self, f: impl FnOnce(&mut Servent) -> T) -> T {
+        let now = self.shared.now();
+        let mut st = self.shared.lock();
+        let out = f(&mut st.servent);
+        st.pump(now);
+        out
     }
 
     /// Runs `f` on the core (counters, stats) under the lock.

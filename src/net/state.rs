@@ -146,6 +146,21 @@ pub struct NetCounters {
     pub role_switches: u64,
 }
 
+/// What the driver counted on the UDP port (the core counts the rest: `UdpStats`).
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct UdpCounters {
+    /// Datagrams read from the socket.
+    pub read: u64,
+    /// Refused by the per-source rate limit (or a full source table).
+    pub rate_limited: u64,
+    /// Not from an IPv4 address: dropped.
+    pub not_ipv4: u64,
+    /// Datagrams the socket took for sending.
+    pub sent: u64,
+    /// Sends that failed or would have blocked: dropped.
+    pub send_failed: u64,
+}
+
 pub struct State {
     pub servent: Servent,
     pub links: BTreeMap<PeerId, Link>,
@@ -171,6 +186,10 @@ pub struct State {
     pub push: PushState,
     /// Reused encoding buffer of [`State::pump`].
     scratch: Vec<u8>,
+    /// The UDP port's sending side (non-blocking), when we have one (`udp.rs`).
+    pub udp_socket: Option<std::net::UdpSocket>,
+    /// What the driver counted on the UDP port.
+    pub udp_counters: UdpCounters,
     /// Links whose outbox [`State::pump`] filled, to hand to their queues.
     staged: Vec<PeerId>,
     /// Links whose queue [`State::pump`] left above [`CONGESTED`] quarters full, not
@@ -208,6 +227,8 @@ impl State {
             last_role_switch: None,
             push: PushState::default(),
             scratch: Vec::new(),
+            udp_socket: None,
+            udp_counters: Default::default(),
             staged: Vec::new(),
             congested: Vec::new(),
         }
@@ -285,6 +306,7 @@ impl State {
             }
             link.outbox.add(&scratch, t.priority);
         }
+        self.send_datagrams(&mut scratch);
         self.scratch = scratch;
         // One lock acquisition (and at most one wake of the writer) per link per pump,
         // not one per descriptor.
@@ -366,6 +388,21 @@ impl State {
             }
         }
         self.deadline.note(self.servent.poll_timeout());
+    }
+
+    /// Sends the core's datagrams on the UDP port without waiting: one that would block
+    /// is dropped (counted), as the network may drop any datagram.
+    fn send_datagrams(&mut self, scratch: &mut Vec<u8>) {
+        while let Some(g) = self.servent.poll_datagram() {
+            if crate::proto::datagram::encode(&g.descriptor, scratch).is_err() {
+                self.counters.encode_errors += 1;
+                continue;
+            }
+            match self.udp_socket.as_ref().map(|s| s.send_to(scratch, g.to)) {
+                Some(Ok(_)) => self.udp_counters.sent += 1,
+                _ => self.udp_counters.send_failed += 1,
+            }
+        }
     }
 
     /// Closes a link: the core forgets the peer, the writer sends what is queued (a Bye,

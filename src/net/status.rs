@@ -117,6 +117,11 @@ pub(super) fn render(shared: &Shared) -> Value {
             "last_incoming_s_ago": st.push.last_incoming().map(|t| now.saturating_sub(t).as_secs_f64()),
         },
         "push": st.push.counters,
+        "udp": {
+            "addr": st.servent.udp_addr().map(|a| a.to_string()),
+            "driver": st.udp_counters,
+            "core": st.servent.udp_stats(),
+        },
         "encode_errors": c.encode_errors,
         "queries": per_query,
         "hop_latency_ms": st.servent.hop_latency().mean().as_secs_f64() * 1e3,

@@ -132,6 +132,9 @@ pub enum WalkerError {
         /// Data bytes that selector has (5 or 4).
         expected: usize,
     },
+    /// A walker's `RA` (requester's UDP address) names address 0.0.0.0 or port 0.
+    #[error("walker reply address with a zero address or port")]
+    ReplyAddr,
     /// A verdict's verdict byte is neither 0 (stop) nor 1 (go on).
     #[error("check verdict {value} is neither 0 (stop) nor 1 (go on)")]
     Verdict {

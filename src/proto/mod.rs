@@ -6,6 +6,7 @@
 //! Framing is two-phase, as in mini-redis: [`frame::check`] tells whether a buffer holds
 //! a complete descriptor (without allocating), then [`frame::parse`] decodes it.
 
+pub mod datagram;
 mod descriptor;
 pub mod error;
 pub mod frame;
@@ -19,6 +20,7 @@ pub mod payload;
 pub mod qrp;
 pub mod vendor;
 pub mod walker;
+pub mod walker_ext;
 mod wire;
 
 pub use descriptor::{Descriptor, Payload};

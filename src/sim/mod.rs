@@ -6,6 +6,7 @@
 //! (`servent compare`): workloads, per-query cost records, reports, charts. The overlays
 //! it runs on come from [`crate::topology`].
 
+mod datagrams;
 pub mod experiment;
 mod network;
 mod queue;
@@ -17,6 +18,7 @@ pub mod workload;
 /// The graph every simulated network is built on, named here too for the routing and
 /// strategy tests that build networks; new code names [`crate::topology::Graph`].
 pub use crate::topology::Graph;
+pub use datagrams::{sim_udp_addr, SimDatagrams};
 pub use experiment::{
     node_config, run_one_query, run_search, Experiment, SearchOutcome, SimCost, Summary,
 };

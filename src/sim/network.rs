@@ -27,6 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::core::{Config, Event, PeerId, PeerInfo, Role, Servent, SharedFiles, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
+use super::datagrams::{datagram_source, encoded, sim_udp_addr, SimDatagrams, DATAGRAM};
 use super::queue::{nanos, prefetch, Deliveries, Delivery, PREFETCH_AHEAD};
 use crate::topology::Graph;
 
@@ -116,8 +117,10 @@ pub struct Network {
     in_flight: usize,
     /// Events kept per servent (only servents that produced one have an entry).
     events: HashMap<NodeId, Vec<(Duration, Event)>>,
-    /// Descriptors put on links, by payload type.
+    /// Descriptors put on links, by payload type; datagrams too (one message each).
     pub sent: [u64; PayloadType::ALL.len()],
+    /// Datagrams sent and lost.
+    pub datagrams: SimDatagrams,
     /// Events processed (deliveries and timers).
     pub processed: u64,
     /// Descriptors delivered to each servent since [`Network::reset_load`].
@@ -209,6 +212,7 @@ impl Network {
         let mut nodes: Vec<Servent> = (0..n)
             .map(|i| {
                 let mut s = Servent::new(with_role(&graph, i, config(i)));
+                s.set_udp_addr(Some(sim_udp_addr(i)));
                 if let Some(files) = shared(i) {
                     s.set_matcher(files);
                 }
@@ -258,6 +262,7 @@ impl Network {
             in_flight: 0,
             events: HashMap::new(),
             sent: [0; PayloadType::ALL.len()],
+            datagrams: SimDatagrams::default(),
             processed: 0,
             load: vec![0; n],
             visit_epoch: vec![0; n],
@@ -280,6 +285,7 @@ impl Network {
             .expect("only lazy networks have servents left to build");
         let graph = &self.graph;
         let mut s = Servent::new(with_role(graph, i, factory.config(i)));
+        s.set_udp_addr(Some(sim_udp_addr(i)));
         if let Some(files) = factory.shared(i) {
             s.set_matcher(files);
         }
@@ -618,8 +624,11 @@ impl Network {
         }
         self.activate(to);
         let now = self.now;
-        self.servent_mut(to)
-            .handle_descriptor(now, PeerId(d.from), d.descriptor);
+        let servent = self.servent_mut(to);
+        match datagram_source(d.from) {
+            Some(src) => servent.handle_datagram(now, src, &encoded(&d.descriptor), false),
+            None => servent.handle_descriptor(now, PeerId(d.from), d.descriptor),
+        }
         self.flush(to);
     }
 
@@ -628,6 +637,23 @@ impl Network {
         let Some(node) = self.nodes[i].get_mut() else {
             return;
         };
+        while let Some(g) = node.poll_datagram() {
+            self.sent[g.descriptor.payload_type().index()] += 1;
+            let Some(to) = self.datagrams.addressee(g.to, self.graph.node_count()) else {
+                continue;
+            };
+            let at = self.now + draw_delay(self.latency, &mut self.rng);
+            (self.in_flight, self.seq) = (self.in_flight + 1, self.seq + 1);
+            let (from, descriptor) = (i as u32 | DATAGRAM, g.descriptor);
+            let (seq, to) = (self.seq, to as u32);
+            self.deliveries.push(Delivery {
+                at,
+                seq,
+                from,
+                to,
+                descriptor,
+            });
+        }
         while let Some(Transmit {
             peer, descriptor, ..
         }) = node.poll_transmit()

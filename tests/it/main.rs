@@ -26,6 +26,7 @@ mod sim;
 mod simtcp;
 mod speed;
 mod strategies;
+mod udp;
 mod ui_api;
 mod ui_browser;
 mod vectors;

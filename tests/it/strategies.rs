@@ -388,6 +388,7 @@ fn walk(k: u8, max_steps: u16, check_every: u8, want: u32) -> Strategy {
         check_every,
         want_hits: want,
         remember_neighbours: true,
+        check_via: Default::default(),
     })
 }
 

@@ -103,7 +103,7 @@ impl Servent {
     }
 
     /// Our Pong: the advertised address and shared totals.
-    fn our_pong(&self) -> Pong {
+    pub(super) fn our_pong(&self) -> Pong {
         Pong {
             port: self.config.port,
             ip: self.config.ip,

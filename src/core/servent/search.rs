@@ -10,15 +10,17 @@ use crate::core::peer::PeerId;
 use crate::core::strategy::cost::HitSet;
 use crate::core::strategy::flood::flood_timeout;
 use crate::core::strategy::{
-    QueryCost, QueryTraffic, RandomWalk, SearchEnd, SearchId, Strategy, Traffic,
+    CheckVia, QueryCost, QueryTraffic, RandomWalk, SearchEnd, SearchId, Strategy, Traffic,
 };
 use crate::proto::payload::{Query, QueryHit};
 use crate::proto::walker::WalkerTag;
+use crate::proto::walker_ext::{FindSteps, ReplyAddr};
 use crate::proto::Guid;
 
 use super::state::{
     CheckAnswer, Deadline, Origin, QueryRoute, SearchState, SentRing, Timer, WalkNode, WalkerView,
 };
+use super::walker::udp_check_wait;
 use super::Servent;
 
 impl Servent {
@@ -142,7 +144,22 @@ impl Servent {
         };
         self.query_routes.put(guid, route, now);
         self.walks.put(guid, WalkNode::new(0), now);
-        let query = self.searching.searches[&id].query.clone();
+        let mut query = self.searching.searches[&id].query.clone();
+        // Direct checks: the walkers carry where we take them (`RA`, in `RW`'s block),
+        // unless we have no UDP port or are firewalled (then holders use the path).
+        if w.check_via == CheckVia::Udp && !self.config.firewalled {
+            if let Some(addr) = self.udp_addr {
+                let template = WalkerTag {
+                    walker: 0,
+                    check_every: w.check_every,
+                    remember_neighbours: w.remember_neighbours,
+                    steps: 0,
+                    steps_left: w.max_steps,
+                    sender_path: 0,
+                };
+                query = ReplyAddr(addr).apply(&template.apply(&query));
+            }
+        }
         let expect = self.walker_expect_by(now, &w, 0);
         let mut views = Vec::with_capacity(k as usize);
         for walker in 0..k {
@@ -182,7 +199,20 @@ impl Servent {
         } else {
             2 * u32::from(path) + 3 * u32::from(w.check_every) + 1
         };
-        now + (per_hop * hops).max(self.config.min_search_timeout)
+        now + (per_hop * hops).max(self.config.min_search_timeout) + self.udp_slack(w)
+    }
+
+    /// With direct checks, a holder whose datagram got no verdict waits this long before
+    /// asking along the path: the requester allows for it once per check.
+    fn udp_slack(&self, w: &RandomWalk) -> Duration {
+        if w.check_via == CheckVia::Udp {
+            udp_check_wait(
+                self.hop_latency.per_hop_bound(),
+                self.config.min_search_timeout,
+            )
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// Sets the search timer to the first live walker's deadline, or ends the walk when
@@ -230,6 +260,7 @@ impl Servent {
     ) {
         let id = self.searching.search_of.get(&guid).copied();
         let search = id.unwrap_or(SearchId(guid));
+        let found = FindSteps::find(&hit);
         let (servent_id, indices): (Guid, Vec<u32>) = (
             hit.servent_id,
             hit.results.iter().map(|r| r.index).collect(),
@@ -252,6 +283,9 @@ impl Servent {
             if c.first_hit_hops.is_none() {
                 c.first_hit_hops = Some(hops);
                 c.first_hit_after = Some(now.saturating_sub(s.started));
+                if matches!(s.strategy, Strategy::RandomWalk(_)) {
+                    c.first_hit_steps = found.map(|f| f.steps);
+                }
             }
             // A flood's or ring's hit measured the path both ways; a walker's hit waited
             // at checks and a dynamic query's at its later steps, so they say nothing
@@ -304,10 +338,12 @@ impl Servent {
         let Some(&id) = self.searching.search_of.get(&guid) else {
             return STOP;
         };
-        let Some(s) = self.searching.searches.get_mut(&id) else {
+        let Some(Strategy::RandomWalk(w)) = self.searching.searches.get(&id).map(|s| s.strategy)
+        else {
             return STOP;
         };
-        let Strategy::RandomWalk(w) = s.strategy else {
+        let slack = self.udp_slack(&w);
+        let Some(s) = self.searching.searches.get_mut(&id) else {
             return STOP;
         };
         let go_on = !s.satisfied && s.cost.end.is_none();
@@ -316,7 +352,7 @@ impl Servent {
         let expect = {
             let per_hop = self.hop_latency.per_hop_bound();
             let hops = 2 * u32::from(path) + 3 * u32::from(w.check_every) + 1;
-            now + (per_hop * hops).max(self.config.min_search_timeout)
+            now + (per_hop * hops).max(self.config.min_search_timeout) + slack
         };
         if let Some(v) = s.walkers.get_mut(walker as usize) {
             v.steps = v.steps.max(steps);
@@ -352,11 +388,7 @@ impl Servent {
                 Timer::Dynamic(guid) => self.on_dq_deadline(now, guid, at),
                 Timer::Walker(key) => {
                     if self.searching.held.get(&key).map(|h| h.deadline) == Some(at) {
-                        self.searching.held.remove(&key);
-                        // The requester did not answer: it is gone, or the reverse path
-                        // broke, so hits could not reach it either. The walker ends.
-                        self.stats.walker_check_timeouts += 1;
-                        self.stats.walkers_ended += 1;
+                        self.on_check_timeout(now, key);
                     }
                 }
             }

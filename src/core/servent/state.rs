@@ -132,4 +132,7 @@ pub(crate) struct HeldWalker {
     pub(super) path: u16,
     pub(super) sent_at: Duration,
     pub(super) deadline: Duration,
+    /// The requester's address when the check went directly by UDP (its verdict must come
+    /// from there); `None` for a check along the reverse path.
+    pub(super) via_udp: Option<std::net::SocketAddrV4>,
 }

@@ -13,7 +13,9 @@ use crate::core::strategy::walk::{check_due, choose_next, next_tag};
 use crate::core::strategy::QueryTraffic;
 use crate::proto::payload::Query;
 use crate::proto::walker::{CheckMessage, WalkerTag};
+use crate::proto::walker_ext::{FindSteps, ReplyAddr};
 use crate::proto::{Descriptor, Guid, Payload, PayloadType};
+use std::net::SocketAddrV4;
 
 use super::state::{Deadline, HeldWalker, Origin, QueryRoute, Timer, WalkNode, WalkerKey};
 use super::Servent;
@@ -47,7 +49,7 @@ impl Servent {
             self.walks.put(guid, WalkNode::new(path), now);
         }
         if first {
-            self.answer_walker(now, from, guid, query);
+            self.answer_walker(now, from, guid, query, &tag);
             // An ultrapeer's leaves are part of each step: the ones whose tables may
             // match get the walker once (a leaf answers it and walks it no further).
             self.walker_to_leaves(now, from, &d, query);
@@ -106,7 +108,16 @@ impl Servent {
     /// Our QueryHits for a walker, the first time it reaches us: sent back to the
     /// neighbour it came from with TTL 1 (walker replies are routed by the reverse path,
     /// not by TTL).
-    fn answer_walker(&mut self, now: Duration, from: PeerId, guid: Guid, query: &Query) {
+    /// Each hit carries `RS`: the walker's number and steps here (the requester's
+    /// "steps to first find").
+    fn answer_walker(
+        &mut self,
+        now: Duration,
+        from: PeerId,
+        guid: Guid,
+        query: &Query,
+        tag: &WalkerTag,
+    ) {
         if !self.answers(query) {
             return;
         }
@@ -116,7 +127,14 @@ impl Servent {
             return;
         }
         self.stats.queries_answered += 1;
-        let hits = self.build_query_hits(&files);
+        let mut hits = self.build_query_hits(&files);
+        let found = FindSteps {
+            walker: tag.walker,
+            steps: tag.steps,
+        };
+        for hit in &mut hits {
+            found.apply(hit);
+        }
         self.count_traffic(guid, now, |t| t.hits += hits.len() as u32);
         for hit in hits {
             let reply = Descriptor::new(guid, 1, 0, Payload::QueryHit(hit));
@@ -188,8 +206,9 @@ impl Servent {
         true
     }
 
-    /// Holds the walker and sends a check request towards the requester (via `up`, our
-    /// reverse route).
+    /// Holds the walker and sends a check request: directly by UDP when the walker
+    /// carries its requester's address and we have a UDP port, else towards the
+    /// requester along `up`, our reverse route.
     fn hold_for_check(
         &mut self,
         now: Duration,
@@ -199,6 +218,35 @@ impl Servent {
         sender: PeerId,
         up: PeerId,
     ) {
+        let direct = match ReplyAddr::find(&query) {
+            Some(Ok(a)) if self.udp_addr.is_some() => Some(a.0),
+            _ => None,
+        };
+        if let Some(to) = direct {
+            if self.searching.held.len() >= self.config.max_held_walkers {
+                self.stats.walkers_ended += 1;
+                self.drop_from(sender, DropReason::Limit);
+                return;
+            }
+            let path = self.walks.get(&guid, now).map_or(1, |n| n.path);
+            let request = CheckMessage::Request {
+                walker: tag.walker,
+                steps: tag.steps,
+                path,
+            };
+            if !self.send_datagram(to, check_descriptor(guid, 0, request), None) {
+                return;
+            }
+            self.udp.stats.check_requests += 1;
+            self.count_traffic(guid, now, |t| t.udp_checks += 1);
+            let deadline = now
+                + udp_check_wait(
+                    self.hop_latency.per_hop_bound(),
+                    self.config.min_search_timeout,
+                );
+            self.hold(guid, query, tag, sender, path, now, deadline, Some(to));
+            return;
+        }
         if self.searching.held.len() >= self.config.max_held_walkers
             || !self.peers.contains_key(&up)
         {
@@ -224,7 +272,22 @@ impl Servent {
         // The request travels `path` hops up, the verdict `path` hops back.
         let wait = (self.hop_latency.per_hop_bound() * 2 * u32::from(path.max(1)))
             .max(self.config.min_search_timeout);
-        let deadline = now + wait;
+        self.hold(guid, query, tag, sender, path, now, now + wait, None);
+    }
+
+    /// Keeps the walker until its verdict, or `deadline`.
+    #[allow(clippy::too_many_arguments)]
+    fn hold(
+        &mut self,
+        guid: Guid,
+        query: Query,
+        tag: WalkerTag,
+        sender: PeerId,
+        path: u16,
+        now: Duration,
+        deadline: Duration,
+        via_udp: Option<SocketAddrV4>,
+    ) {
         let key = WalkerKey {
             query: guid,
             walker: tag.walker,
@@ -238,12 +301,101 @@ impl Servent {
                 path,
                 sent_at: now,
                 deadline,
+                via_udp,
             },
         );
         self.timers.insert(Deadline {
             at: deadline,
             timer: Timer::Walker(key),
         });
+    }
+
+    /// A held walker's verdict did not come in time. After a direct check, ask along the
+    /// reverse path instead, the walker's `RA` removed (it would only cost the next holder
+    /// the same wait, and an address that never answers gets at most one datagram per
+    /// walker); after a reverse-path check, the requester is gone: the walker ends.
+    pub(super) fn on_check_timeout(&mut self, now: Duration, key: WalkerKey) {
+        let Some(h) = self.searching.held.remove(&key) else {
+            return;
+        };
+        if h.via_udp.is_some() {
+            self.udp.stats.fallbacks += 1;
+            let origin = self.query_routes.get(&key.query, now).map(|r| r.origin);
+            let query = ReplyAddr::strip(&h.query);
+            match origin {
+                Some(Origin::Peer(up)) => {
+                    return self.hold_for_check(now, key.query, query, h.tag, h.sender, up)
+                }
+                _ => {
+                    self.stats.walkers_ended += 1;
+                    return;
+                }
+            }
+        }
+        // The requester did not answer: it is gone, or the reverse path broke, so hits
+        // could not reach it either. The walker ends.
+        self.stats.walker_check_timeouts += 1;
+        self.stats.walkers_ended += 1;
+    }
+
+    /// A check message by UDP from `from`, `budget` bytes long: a request to us as a
+    /// walk's requester (answered by UDP to its source, never bigger than it), or a
+    /// verdict for a walker we hold (only from the address we asked).
+    pub(super) fn on_udp_check(
+        &mut self,
+        now: Duration,
+        from: SocketAddrV4,
+        guid: Guid,
+        m: CheckMessage,
+        budget: Option<usize>,
+    ) {
+        let key = WalkerKey {
+            query: guid,
+            walker: m.walker(),
+        };
+        match m {
+            CheckMessage::Request {
+                walker,
+                steps,
+                path,
+            } => {
+                let ours = self.walks.contains(&guid, now)
+                    && self.query_routes.get(&guid, now).map(|r| r.origin) == Some(Origin::Local);
+                if !ours {
+                    self.udp.stats.ignored += 1;
+                    return;
+                }
+                let answer = self.answer_check(now, guid, walker, steps, path);
+                let verdict = CheckMessage::Verdict {
+                    walker,
+                    go_on: answer.go_on,
+                    hits: answer.hits,
+                };
+                if self.send_datagram(from, check_descriptor(guid, 0, verdict), budget) {
+                    self.udp.stats.verdicts_sent += 1;
+                    self.count_traffic(guid, now, |t| t.udp_checks += 1);
+                }
+            }
+            CheckMessage::Verdict { go_on, .. } => {
+                let ok = self
+                    .searching
+                    .held
+                    .get(&key)
+                    .is_some_and(|h| h.via_udp == Some(from));
+                if !ok {
+                    self.udp.stats.ignored += 1;
+                    return;
+                }
+                self.udp.stats.verdicts_received += 1;
+                if let Some(h) = self.searching.held.remove(&key) {
+                    if go_on {
+                        self.step_walker(now, guid, &h.query, h.tag, Some(h.sender));
+                    } else {
+                        self.stats.walkers_ended += 1;
+                    }
+                }
+            }
+        }
     }
 
     /// A check request or verdict from a peer that supports walkers.
@@ -292,7 +444,14 @@ impl Servent {
                 }
             }
             CheckMessage::Verdict { go_on, .. } => {
-                if let Some(h) = self.searching.held.remove(&key) {
+                // A path verdict for a walker we asked by UDP: not ours to take (the
+                // walker waits for the datagram, or its fallback's own verdict).
+                let by_path = self
+                    .searching
+                    .held
+                    .get(&key)
+                    .is_some_and(|h| h.via_udp.is_none());
+                if let Some(h) = by_path.then(|| self.searching.held.remove(&key)).flatten() {
                     self.hop_latency
                         .sample_path(now.saturating_sub(h.sent_at), 2 * u32::from(h.path.max(1)));
                     if go_on {
@@ -339,6 +498,12 @@ impl Servent {
             _ => self.drop_from(from, DropReason::NoRoute),
         }
     }
+}
+
+/// How long a holder waits for a direct verdict: one hop there and one back at the hop
+/// bound, and at least the search floor (a datagram crosses no relays, but may be lost).
+pub(crate) fn udp_check_wait(per_hop: Duration, floor: Duration) -> Duration {
+    (per_hop * 2).max(floor)
 }
 
 /// A check message as a descriptor: the walker query's ID, TTL 1, `hops` travelled.

@@ -21,6 +21,9 @@ pub struct QueryTraffic {
     pub hits: u32,
     /// Check vendor messages sent (requests and verdicts, ours and relayed).
     pub checks: u32,
+    /// Check datagrams sent by UDP, directly between holder and requester (requests and
+    /// verdicts; one message each, not counted in `checks`).
+    pub udp_checks: u32,
     /// Copies of the Query received after the first (dropped, relayed again for more TTL,
     /// or a walker revisiting).
     pub duplicates: u32,
@@ -35,8 +38,10 @@ pub struct Traffic {
     pub queries: u64,
     /// QueryHit descriptors sent, ours and relayed.
     pub hits: u64,
-    /// Check vendor messages sent (requests and verdicts, every hop).
+    /// Check vendor messages sent along reverse paths (requests and verdicts, every hop).
     pub checks: u64,
+    /// Check datagrams sent directly by UDP (requests and verdicts, one message each).
+    pub udp_checks: u64,
     /// Copies of a Query received after the first (not sent, so not in `total`).
     pub duplicates: u64,
 }
@@ -47,12 +52,13 @@ impl Traffic {
         self.queries += u64::from(t.queries);
         self.hits += u64::from(t.hits);
         self.checks += u64::from(t.checks);
+        self.udp_checks += u64::from(t.udp_checks);
         self.duplicates += u64::from(t.duplicates);
     }
 
     /// Every descriptor sent for the search.
     pub fn total(&self) -> u64 {
-        self.queries + self.hits + self.checks
+        self.queries + self.hits + self.checks + self.udp_checks
     }
 }
 
@@ -122,6 +128,10 @@ pub struct QueryCost {
     pub first_hit_hops: Option<u8>,
     /// Time from the start of the search to the first hit.
     pub first_hit_after: Option<Duration>,
+    /// Steps the walker that found the first hit had taken when it reached the responder
+    /// (from the hit's `RS`); beside `first_hit_hops`, which is the hit's way back along
+    /// the reverse path. `None` for floods and rings, or when the responder did not say.
+    pub first_hit_steps: Option<u16>,
     /// Time from the start to the end (so far, while running).
     pub duration: Duration,
     /// Rings flooded (1 for a flood, 0 for a walk).
@@ -151,6 +161,7 @@ impl QueryCost {
             responders: 0,
             first_hit_hops: None,
             first_hit_after: None,
+            first_hit_steps: None,
             duration: Duration::ZERO,
             rings: 0,
             walker_steps: 0,

@@ -47,7 +47,7 @@ pub(crate) struct Param<'a> {
 }
 
 impl Param<'_> {
-    fn bad(&self, why: &'static str) -> StrategyError {
+    pub(crate) fn bad(&self, why: &'static str) -> StrategyError {
         StrategyError::BadValue {
             strategy: self.strategy,
             key: self.key.to_owned(),

@@ -25,7 +25,22 @@ pub(crate) const DEFAULT_MAX_STEPS: u16 = 1024;
 /// Steps between checks: "every 4th step", as in the paper.
 pub(crate) const DEFAULT_CHECK_EVERY: u8 = 4;
 
-/// A random walk's parameters (`walk:k=16,steps=1024,check=4,want=1,remember=true`).
+/// How a walker's holder reaches the requester for a check (`via=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckVia {
+    /// Along the walker's reverse path, hop by hop over TCP: 2 x L descriptors for a
+    /// holder L hops away (section 9.4). The default: exact counts stay those of the
+    /// reverse-path design, and every servent can do it.
+    #[default]
+    Path,
+    /// Directly by UDP to the address the requester put in the walker (`RA`): one request
+    /// datagram, one verdict datagram (section 9.7); the reverse path when no verdict
+    /// comes in time or the requester gave no address (firewalled).
+    Udp,
+}
+
+/// A random walk's parameters (`walk:k=16,steps=1024,check=4,want=1,remember=true`, and
+/// `via=udp` for direct checks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RandomWalk {
     /// Number of walkers, 1-255 (the walker number is one byte).
@@ -39,6 +54,8 @@ pub struct RandomWalk {
     pub want_hits: u32,
     /// A servent sends the walkers of one query to different neighbours while it can.
     pub remember_neighbours: bool,
+    /// How holders check with the requester.
+    pub check_via: CheckVia,
 }
 
 impl Default for RandomWalk {
@@ -49,6 +66,7 @@ impl Default for RandomWalk {
             check_every: DEFAULT_CHECK_EVERY,
             want_hits: super::ring::DEFAULT_WANT_HITS,
             remember_neighbours: true,
+            check_via: CheckVia::Path,
         }
     }
 }
@@ -63,6 +81,13 @@ impl RandomWalk {
                 "check" => w.check_every = p.int(0, u8::MAX as u64)?,
                 "want" => w.want_hits = p.int(1, u32::MAX as u64)?,
                 "remember" => w.remember_neighbours = p.boolean()?,
+                "via" => {
+                    w.check_via = match p.value {
+                        "path" => CheckVia::Path,
+                        "udp" => CheckVia::Udp,
+                        _ => return Err(p.bad("expected path or udp")),
+                    }
+                }
                 _ => return Err(p.unknown()),
             }
         }
@@ -80,7 +105,12 @@ impl fmt::Display for RandomWalk {
             self.check_every,
             self.want_hits,
             self.remember_neighbours
-        )
+        )?;
+        // `via=path` is the default and left out, so existing names stay as they were.
+        if self.check_via == CheckVia::Udp {
+            write!(f, ",via=udp")?;
+        }
+        Ok(())
     }
 }
 
