@@ -62,10 +62,16 @@ impl Node {
             IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
         };
         let seed = config.seed.unwrap_or_else(fresh_seed);
-        let hosts = match &config.data_dir {
+        let mut hosts = match &config.data_dir {
             Some(dir) => HostCache::load(dir, Duration::ZERO),
             None => HostCache::default(),
         };
+        // The peers we were told to join through go in the host cache too, so a connect
+        // that fails (a script starting servents one after another: this one came up
+        // before its peer listened) is tried again with backoff, as any host is.
+        for &peer in &config.peers {
+            hosts.add(peer, Duration::ZERO);
+        }
         let role = roles::initial_role(config.role, !config.peers.is_empty() || !hosts.is_empty());
         let mut servent = Servent::new(Config {
             role,

@@ -987,3 +987,49 @@ fn open_http_connections_are_bounded_and_freed() {
         assert_eq!(status(&node).await["connections"]["http_refused"], 1);
     });
 }
+
+/// Servents started one after another, as a script starts them: the one whose `--peer`
+/// does not answer yet (here a port that takes the connection and drops it) tries it
+/// again and joins once a servent listens there.
+#[test]
+fn a_peer_that_is_not_up_yet_is_tried_again_until_it_is() {
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let later = fake.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Take the first connect and drop it: the early servent's try has failed.
+        let _ = fake.accept();
+        drop(fake);
+        let _ = tx.send(());
+    });
+    rt::block_on(async {
+        let early = Node::start_plain(NodeConfig {
+            peers: vec![later],
+            // As `servent serve` runs: it keeps connecting while below its minimum.
+            min_peers: NodeConfig::default().min_peers,
+            ..config(1)
+        })
+        .await
+        .unwrap();
+        rx.recv_timeout(WAIT)
+            .expect("the early servent tries its peer");
+        assert_eq!(early.neighbour_count(), 0);
+        let peer = Node::start_plain(NodeConfig {
+            listen: later,
+            ..config(2)
+        })
+        .await
+        .unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while early.neighbour_count() == 0 && std::time::Instant::now() < deadline {
+            rt::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            early.neighbours(),
+            vec![later],
+            "the early servent joined its peer once it was up"
+        );
+        peer.shutdown().await;
+        early.shutdown().await;
+    });
+}
