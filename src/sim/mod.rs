@@ -7,11 +7,15 @@
 //! it runs on come from [`crate::topology`].
 
 pub mod experiment;
+pub mod labels;
 mod network;
 mod queue;
 pub mod report;
+pub mod seeds;
 pub mod spec;
+pub mod stats;
 pub mod svg;
+pub mod svg_dist;
 pub mod workload;
 
 /// The graph every simulated network is built on, named here too for the routing and
@@ -22,4 +26,4 @@ pub use experiment::{
 };
 pub use network::{Latency, Network, NodeId, ServentFactory};
 pub use spec::StrategyItem;
-pub use workload::{Allocation, Workload, WorkloadSpec};
+pub use workload::{Allocation, Origins, Workload, WorkloadSpec};
