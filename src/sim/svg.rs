@@ -123,28 +123,35 @@ pub(super) fn mark(out: &mut String, shape: &str, x: f64, y: f64, color: &str) {
     };
 }
 
-/// Groups marks of one family lying within a few pixels of each other and gives each
-/// group one label: the shared `key=` once, then the values (`ttl=5/6/7`), or the labels
-/// joined when they differ otherwise.
+/// Marks closer than this (pixels, both ways) are drawn on top of each other: they
+/// share one label.
+const SAME_PLACE: f64 = 1.5;
+
+/// Groups the marks of one sweep (or of one family's unswept strategies) that sit on
+/// top of each other and gives each group one label: the shared `key=` once, then the
+/// values (`ttl=5/6/7`), or the labels joined when they differ otherwise. Marks merely
+/// near each other keep labels of their own.
 fn label_groups<'a>(
     rows: &'a [Summary],
     marks: &[Option<(f64, f64)>],
 ) -> Vec<(f64, f64, &'a str, String)> {
-    let mut groups: Vec<(f64, f64, &str, Vec<&str>)> = Vec::new();
+    type Group<'a> = (f64, f64, (&'a str, Option<usize>), Vec<&'a str>);
+    let mut groups: Vec<Group> = Vec::new();
     for (r, m) in rows.iter().zip(marks) {
         let Some((x, y)) = *m else { continue };
         let label = param_label(&r.strategy);
+        let key = (r.family, r.sweep);
         match groups
             .iter_mut()
-            .find(|g| g.2 == r.family && (g.0 - x).abs() < 4.0 && (g.1 - y).abs() < 4.0)
+            .find(|g| g.2 == key && (g.0 - x).abs() < SAME_PLACE && (g.1 - y).abs() < SAME_PLACE)
         {
             Some(g) => g.3.push(label),
-            None => groups.push((x, y, r.family, vec![label])),
+            None => groups.push((x, y, key, vec![label])),
         }
     }
     groups
         .into_iter()
-        .map(|(x, y, family, labels)| {
+        .map(|(x, y, (family, _), labels)| {
             let key = labels[0].split_once('=').map(|(k, _)| k);
             let same_key = labels.len() > 1
                 && key.is_some()
@@ -491,6 +498,8 @@ fn curves(out: &mut String, rows: &[Summary], scales: &Scales) {
             continue;
         }
         let (color, _) = family_style(members[0].family);
+        // Sweeps of one family share its colour: the second is dashed, the third dotted.
+        let dash = ["", "7 4", "2 3", "10 3 2 3"][sweep % 4];
         let pts: Vec<String> = members
             .iter()
             .map(|r| {
@@ -501,7 +510,7 @@ fn curves(out: &mut String, rows: &[Summary], scales: &Scales) {
                 )
             })
             .collect();
-        polyline(out, &pts, color);
+        polyline(out, &pts, color, dash);
         let pts: Vec<String> = members
             .iter()
             .filter_map(|r| {
@@ -509,14 +518,19 @@ fn curves(out: &mut String, rows: &[Summary], scales: &Scales) {
                     .map(|h| format!("{:.1},{:.1}", scales.x(r, LEFT[1]), scales.y_hops(h)))
             })
             .collect();
-        polyline(out, &pts, color);
+        polyline(out, &pts, color, dash);
     }
 }
 
-fn polyline(out: &mut String, points: &[String], color: &str) {
+fn polyline(out: &mut String, points: &[String], color: &str, dash: &str) {
+    let dash = if dash.is_empty() {
+        String::new()
+    } else {
+        format!(r#" stroke-dasharray="{dash}""#)
+    };
     let _ = writeln!(
         out,
-        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2" opacity="0.7"/>"#,
+        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2" opacity="0.7"{dash}/>"#,
         points.join(" ")
     );
 }

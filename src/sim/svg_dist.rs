@@ -1,7 +1,8 @@
 //! The distributions chart `servent compare --svg-dist` writes, one row per strategy:
 //! how the descriptors it made servents handle spread over the servents (median, 99th
 //! percentile and maximum on a log axis, with the load's Gini coefficient beside), and
-//! how long its queries waited for their first hit (median, 90th and 99th percentile).
+//! how long its queries waited for their first hit (median, 90th and 99th percentile,
+//! also on a log axis).
 
 use std::fmt::Write as _;
 
@@ -26,19 +27,6 @@ fn fit(s: &str, width: f64, size: f64) -> String {
     let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
     t.push('…');
     t
-}
-
-/// A linear axis from 0 to a round top, with its tick step.
-fn linear_top(max: f64) -> (f64, f64) {
-    let max = max.max(1.0);
-    let magnitude = 10f64.powf(max.log10().floor());
-    for m in [1.0, 2.0, 5.0, 10.0] {
-        let step = m * magnitude / 5.0;
-        if 5.0 * step >= max {
-            return (5.0 * step, step);
-        }
-    }
-    (10.0 * magnitude, 2.0 * magnitude)
 }
 
 /// A panel's frame, title and the key of its three marks.
@@ -144,36 +132,24 @@ pub fn render_distributions(chart: &Chart) -> String {
         "descriptors over the query set (log; 0 at the left end)",
         "",
     );
-    let max_time = rows
-        .iter()
-        .filter_map(|r| r.first_hit_delay_p99)
-        .fold(1.0f64, f64::max);
-    let (time_top, step) = linear_top(max_time);
-    let tx = |v: f64| TIME.0 + 10.0 + (TIME.1 - TIME.0 - 20.0) * v / time_top;
-    for i in 0..=5 {
-        let v = i as f64 * step;
-        let x = tx(v);
-        let _ = writeln!(
-            out,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{bottom:.1}" stroke="#ddd"/>"##
-        );
-        text(
-            &mut out,
-            x,
-            bottom + 18.0,
-            "tick",
-            "middle",
-            &format!("{v}"),
-            "",
-        );
-    }
+    let time = LogAxis::fit(rows.iter().flat_map(|r| {
+        [
+            r.first_hit_delay_median,
+            r.first_hit_delay_p90,
+            r.first_hit_delay_p99,
+        ]
+        .into_iter()
+        .flatten()
+    }));
+    log_ticks(&mut out, &time, TIME.0, TIME.1 - TIME.0, TOP, bottom);
+    let tx = |v: f64| time.at(v, TIME.0, TIME.1 - TIME.0);
     text(
         &mut out,
         (TIME.0 + TIME.1) / 2.0,
         bottom + 42.0,
         "axis",
         "middle",
-        "link latencies, the Query out and the hit back",
+        "link latencies, the Query out and the hit back (log)",
         "",
     );
 
@@ -256,13 +232,5 @@ mod tests {
         assert!(svg.contains(">no hit<"));
         assert!(svg.contains(">1M<") || svg.contains(">10M<"));
         assert_no_overlap(&svg);
-    }
-
-    #[test]
-    fn linear_axis_tops_are_round() {
-        assert_eq!(linear_top(7.0), (10.0, 2.0));
-        assert_eq!(linear_top(23.0), (50.0, 10.0));
-        assert_eq!(linear_top(100.0), (100.0, 20.0));
-        assert_eq!(linear_top(0.2), (1.0, 0.2));
     }
 }
