@@ -188,8 +188,7 @@ pub struct SimCost {
     pub rings: u32,
     /// Walkers launched, from the origin's record.
     pub walkers: u32,
-    /// Checks the origin answered (walker checks reaching the requester), from its
-    /// record; their messages, every hop, are in `check_messages`.
+    /// Checks the origin answered (their messages, every hop: `check_messages`).
     pub checks: u32,
     /// Whether the search got the hits it wanted (a flood never says so).
     pub satisfied: bool,
@@ -346,8 +345,7 @@ pub struct Summary {
     pub parameters: String,
     /// The strategy's name: `flood`, `ring` or `walk`.
     pub family: &'static str,
-    /// Which `--sweep` the strategy came from (its index), `None` if it was listed on
-    /// its own: only a sweep's marks are joined into a curve.
+    /// Which `--sweep` it came from (`None`: listed alone); a sweep's marks make a curve.
     pub sweep: Option<usize>,
     /// Queries run.
     pub queries: usize,
@@ -370,8 +368,7 @@ pub struct Summary {
     pub hit_messages_per_query: f64,
     /// Check requests and verdicts sent per query, every hop counted.
     pub check_messages_per_query: f64,
-    /// Checks the requester answered per query (each costs its request and verdict on
-    /// every hop of the path: `check_messages_per_query`).
+    /// Checks the requester answered per query (messages: `check_messages_per_query`).
     pub checks_per_query: f64,
     /// Distinct servents reached per query.
     pub visited_per_query: f64,
@@ -379,13 +376,11 @@ pub struct Summary {
     pub duplicate_ratio: f64,
     /// Most descriptors delivered to one servent over the whole query set.
     pub peak_load: u64,
-    /// Median descriptors delivered to a servent over the whole query set (every
-    /// servent of the network counted, those never reached as 0).
+    /// Median descriptors one servent handled over the query set (unreached ones as 0).
     pub load_median: u64,
-    /// 99th percentile (nearest rank) of the same per-servent load.
+    /// 99th percentile (nearest rank) of that per-servent load.
     pub load_p99: u64,
-    /// Gini coefficient of the per-servent load: 0 when every servent handles the same,
-    /// towards 1 when a few handle it all.
+    /// Gini coefficient of the per-servent load (0: even, towards 1: a few carry it).
     pub load_gini: f64,
     /// Mean virtual time to the first hit, in link latencies (hops at unit latency).
     pub mean_first_hit_delay: Option<f64>,
@@ -414,7 +409,6 @@ pub fn summarize(
     unit: Duration,
     events: u64,
 ) -> Summary {
-    let nodes = load.len();
     let q = costs.len().max(1) as f64;
     let mut hops: Vec<u8> = costs.iter().filter_map(|c| c.first_hit_hops).collect();
     hops.sort_unstable();
@@ -440,7 +434,7 @@ pub fn summarize(
             .then(|| hops.iter().map(|&h| h as f64).sum::<f64>() / successes as f64),
         p95_hops: (successes > 0).then(|| hops[(successes * 95).div_ceil(100) - 1]),
         messages_per_query: search / q,
-        messages_per_servent_per_query: search / q / nodes.max(1) as f64,
+        messages_per_servent_per_query: search / q / load.len().max(1) as f64,
         query_messages_per_query: query_msgs / q,
         hit_messages_per_query: sum(|c| c.hit_messages) / q,
         check_messages_per_query: sum(|c| c.check_messages) / q,

@@ -15,7 +15,9 @@ pub mod seeds;
 pub mod spec;
 pub mod stats;
 pub mod svg;
+mod svg_bars;
 pub mod svg_dist;
+pub mod svg_draw;
 pub mod workload;
 
 /// The graph every simulated network is built on, named here too for the routing and

@@ -11,8 +11,10 @@ use std::fmt::Write as _;
 
 use super::experiment::Summary;
 use super::labels::{Placer, Rect};
+use super::svg_bars::{bars_height, stacked_bars, stacked_rows};
+use super::svg_draw::{family_style, header, log_ticks, mark, text, LogAxis, WIDTH};
+pub use super::svg_draw::{font_size, FONT};
 
-const WIDTH: f64 = 1100.0;
 const PANEL_W: f64 = 430.0;
 const PANEL_H: f64 = 340.0;
 const TOP: f64 = 110.0;
@@ -20,25 +22,6 @@ const LEFT: [f64; 2] = [90.0, 620.0];
 /// Space kept inside each panel above its top value and below its bottom one, so marks
 /// and their labels at the extremes stay inside the frame.
 const PAD: f64 = 22.0;
-/// Height of one bar of the stacked-messages panel, gap included.
-const BAR_ROW: f64 = 24.0;
-
-/// Font size in pixels of each text class the charts use (the test on label boxes
-/// reads them from here too).
-pub const FONT: [(&str, f64); 7] = [
-    ("title", 20.0),
-    ("sub", 13.0),
-    ("panel", 15.0),
-    ("tick", 12.0),
-    ("axis", 13.0),
-    ("label", 11.0),
-    ("legend", 13.0),
-];
-
-/// The font size of text class `class`.
-pub fn font_size(class: &str) -> f64 {
-    FONT.iter().find(|f| f.0 == class).map_or(12.0, |f| f.1)
-}
 
 /// What to draw.
 pub struct Chart<'a> {
@@ -50,77 +33,6 @@ pub struct Chart<'a> {
     pub rows: &'a [Summary],
     /// Join the marks of each sweep (rows with the same [`Summary::sweep`]) into a curve.
     pub curves: bool,
-}
-
-pub(super) fn family_style(family: &str) -> (&'static str, &'static str) {
-    match family {
-        "flood" => ("#1f5fa8", "circle"),
-        "ring" => ("#d9731a", "square"),
-        "dq" => ("#8a3ab9", "diamond"),
-        _ => ("#2e8b3a", "triangle"),
-    }
-}
-
-pub(super) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A `<text>` of class `class` at (x, baseline y), anchored `anchor`, with `extra`
-/// attributes (fill, transform).
-pub(super) fn text(
-    out: &mut String,
-    x: f64,
-    y: f64,
-    class: &str,
-    anchor: &str,
-    s: &str,
-    extra: &str,
-) {
-    let _ = writeln!(
-        out,
-        r#"<text x="{x:.1}" y="{y:.1}" class="{class}" text-anchor="{anchor}"{extra}>{}</text>"#,
-        escape(s)
-    );
-}
-
-/// A mark of `shape` centred at (x, y).
-pub(super) fn mark(out: &mut String, shape: &str, x: f64, y: f64, color: &str) {
-    let _ = match shape {
-        "circle" => writeln!(
-            out,
-            r#"<circle cx="{x:.1}" cy="{y:.1}" r="6" fill="{color}" stroke="white" stroke-width="1.5"/>"#
-        ),
-        "square" => writeln!(
-            out,
-            r#"<rect x="{:.1}" y="{:.1}" width="11" height="11" fill="{color}" stroke="white" stroke-width="1.5"/>"#,
-            x - 5.5,
-            y - 5.5
-        ),
-        "diamond" => writeln!(
-            out,
-            r#"<path d="M{:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} Z" fill="{color}" stroke="white" stroke-width="1.5"/>"#,
-            x,
-            y - 7.0,
-            x + 7.0,
-            y,
-            x,
-            y + 7.0,
-            x - 7.0,
-            y
-        ),
-        _ => writeln!(
-            out,
-            r#"<path d="M{:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} Z" fill="{color}" stroke="white" stroke-width="1.5"/>"#,
-            x,
-            y - 7.0,
-            x + 6.5,
-            y + 5.0,
-            x - 6.5,
-            y + 5.0
-        ),
-    };
 }
 
 /// Marks closer than this (pixels, both ways) are drawn on top of each other: they
@@ -173,93 +85,9 @@ fn label_groups<'a>(
         .collect()
 }
 
-/// `1000` -> `1k`, `2500000` -> `2.5M`.
-pub(super) fn short(v: f64) -> String {
-    let (d, suffix) = if v >= 1e6 {
-        (v / 1e6, "M")
-    } else if v >= 1e3 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    if (d - d.round()).abs() < 1e-9 {
-        format!("{}{suffix}", d.round())
-    } else {
-        format!("{d:.1}{suffix}")
-    }
-}
-
 /// The parameter part of a strategy label (`walk:k=16,check=4` -> `k=16,check=4`).
 fn param_label(strategy: &str) -> &str {
     strategy.split_once(':').map_or(strategy, |(_, p)| p)
-}
-
-/// A logarithmic axis over whole decades.
-pub(super) struct LogAxis {
-    pub(super) lo: f64,
-    pub(super) hi: f64,
-}
-
-impl LogAxis {
-    pub(super) fn fit(values: impl Iterator<Item = f64>) -> LogAxis {
-        let (mut lo, mut hi) = (f64::MAX, f64::MIN);
-        for v in values.filter(|v| *v > 0.0) {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        if lo > hi {
-            (lo, hi) = (1.0, 10.0);
-        }
-        let lo = 10f64.powf(lo.log10().floor());
-        let mut hi = 10f64.powf(hi.log10().ceil());
-        if hi <= lo {
-            hi = lo * 10.0;
-        }
-        LogAxis { lo, hi }
-    }
-
-    /// x of `v` on an axis `width` wide starting at `left` (values below the axis at
-    /// its left end).
-    pub(super) fn at(&self, v: f64, left: f64, width: f64) -> f64 {
-        let v = v.max(self.lo);
-        left + width * (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
-    }
-
-    fn x(&self, v: f64, left: f64) -> f64 {
-        self.at(v, left, PANEL_W)
-    }
-}
-
-/// Decade grid lines, labels and minor ticks of `axis` under a panel `width` wide at
-/// `left` whose frame spans `top..bottom`.
-pub(super) fn log_ticks(
-    out: &mut String,
-    axis: &LogAxis,
-    left: f64,
-    width: f64,
-    top: f64,
-    bottom: f64,
-) {
-    let mut decade = axis.lo;
-    while decade <= axis.hi * 1.0001 {
-        let x = axis.at(decade, left, width);
-        let _ = writeln!(
-            out,
-            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="#ddd"/>"##
-        );
-        text(out, x, bottom + 18.0, "tick", "middle", &short(decade), "");
-        if decade < axis.hi {
-            for m in 2..10 {
-                let x = axis.at(decade * m as f64, left, width);
-                let _ = writeln!(
-                    out,
-                    r##"<line x1="{x:.1}" y1="{bottom}" x2="{x:.1}" y2="{:.1}" stroke="#888"/>"##,
-                    bottom - 5.0
-                );
-            }
-        }
-        decade *= 10.0;
-    }
 }
 
 /// Draws the panel frame, the log x axis with decade labels and minor ticks, and the
@@ -386,7 +214,7 @@ impl Scales {
 
     /// x of a row's messages per query in the panel starting at `left`.
     fn x(&self, r: &Summary, left: f64) -> f64 {
-        self.axis.x(r.messages_per_query.max(1.0), left)
+        self.axis.at(r.messages_per_query.max(1.0), left, PANEL_W)
     }
 
     fn y_success(&self, rate: f64) -> f64 {
@@ -397,30 +225,6 @@ impl Scales {
     fn y_hops(&self, h: f64) -> f64 {
         TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - h / self.hop_top)
     }
-}
-
-/// The document's opening: the `<svg>` element `height` tall, styles, background, title
-/// and subtitle.
-pub(super) fn header(out: &mut String, title: &str, subtitle: &str, height: f64) {
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif">"#
-    );
-    out.push_str("<style>");
-    for (class, size) in FONT {
-        let extra = match class {
-            "title" | "panel" | "label" => ";font-weight:bold",
-            "sub" => ";fill:#444",
-            "tick" => ";fill:#333",
-            _ => "",
-        };
-        let _ = write!(out, ".{class}{{font-size:{size}px{extra}}}");
-    }
-    out.push_str("</style>\n");
-    out.push_str(r#"<rect width="100%" height="100%" fill="white"/>"#);
-    out.push('\n');
-    text(out, WIDTH / 2.0, 30.0, "title", "middle", title, "");
-    text(out, WIDTH / 2.0, 52.0, "sub", "middle", subtitle, "");
 }
 
 /// The strategy families present in `rows`, in legend order.
@@ -634,110 +438,6 @@ fn labels(
         }
     }
     dropped
-}
-
-/// Rows that send checks (walkers, dq's status messages): the stacked bars' rows.
-fn stacked_rows(rows: &[Summary]) -> Vec<&Summary> {
-    rows.iter()
-        .filter(|r| r.check_messages_per_query > 0.0)
-        .collect()
-}
-
-/// Height of the stacked-bars panel for `n` bars (0 without bars).
-fn bars_height(n: usize) -> f64 {
-    if n == 0 {
-        0.0
-    } else {
-        70.0 + BAR_ROW * n as f64
-    }
-}
-
-/// The panel under the scatter plots: for each strategy with checks, its messages per
-/// query as a bar of Query messages (for walkers, their steps) then check messages, on a
-/// linear axis, with the two figures and their sum at the bar's end.
-fn stacked_bars(out: &mut String, rows: &[&Summary], top: f64) {
-    if rows.is_empty() {
-        return;
-    }
-    let (left, right) = (LEFT[0] + 150.0, WIDTH - 200.0);
-    let max = rows
-        .iter()
-        .map(|r| r.query_messages_per_query + r.check_messages_per_query)
-        .fold(1.0f64, f64::max);
-    let scale = (right - left) / max;
-    text(
-        out,
-        WIDTH / 2.0,
-        top + 16.0,
-        "panel",
-        "middle",
-        "Messages per query: Query messages (walker steps) + check messages",
-        "",
-    );
-    let key_y = top + 36.0;
-    let _ = writeln!(
-        out,
-        r##"<rect x="{left:.1}" y="{:.1}" width="14" height="10" fill="#2e8b3a"/>"##,
-        key_y - 9.0
-    );
-    text(
-        out,
-        left + 20.0,
-        key_y,
-        "legend",
-        "start",
-        "Query messages (steps)",
-        "",
-    );
-    let kx = left + 220.0;
-    let _ = writeln!(
-        out,
-        r##"<rect x="{kx:.1}" y="{:.1}" width="14" height="10" fill="#b8b8b8"/>"##,
-        key_y - 9.0
-    );
-    text(
-        out,
-        kx + 20.0,
-        key_y,
-        "legend",
-        "start",
-        "check messages",
-        "",
-    );
-    for (i, r) in rows.iter().enumerate() {
-        let y = top + 50.0 + BAR_ROW * i as f64;
-        let (color, _) = family_style(r.family);
-        let q = r.query_messages_per_query;
-        let c = r.check_messages_per_query;
-        text(out, left - 8.0, y + 13.0, "tick", "end", &r.strategy, "");
-        let _ = writeln!(
-            out,
-            r#"<rect x="{left:.1}" y="{y:.1}" width="{:.1}" height="17" fill="{color}"/>"#,
-            q * scale
-        );
-        let _ = writeln!(
-            out,
-            r##"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="17" fill="#b8b8b8"/>"##,
-            left + q * scale,
-            c * scale
-        );
-        let figures = format!(
-            "{:.0} + {:.0} = {:.0} ({:.0}% checks)",
-            q,
-            c,
-            q + c,
-            100.0 * c / (q + c).max(1e-9)
-        );
-        text(
-            out,
-            left + (q + c) * scale + 6.0,
-            y + 13.0,
-            "tick",
-            "start",
-            &figures,
-            "",
-        );
-    }
 }
 
 /// Renders the chart as an SVG document.

@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use super::labels::CHAR_EM;
-use super::svg::{family_style, font_size, header, log_ticks, mark, text, Chart, LogAxis};
+use super::svg::Chart;
+use super::svg_draw::{family_style, font_size, header, log_ticks, mark, text, LogAxis};
 
 const TOP: f64 = 120.0;
 /// Height of one strategy's row.
