@@ -1,6 +1,8 @@
 //! `servent compare`: runs search strategies over a simulated overlay (the unmodified
 //! core in the discrete-event simulator) and prints their cost side by side: a table,
-//! `--json`, `--csv FILE` and an `--svg FILE` chart. `--sweep` varies one parameter.
+//! `--json`, `--csv FILE`, `--per-query FILE` and `--svg FILE` / `--svg-dist FILE`
+//! charts. `--sweep` varies one parameter; `--seeds N` repeats the experiment on N seeds
+//! and gives each column's mean with its 95% confidence interval.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -12,11 +14,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use servent::sim::experiment::{workload_seed, Experiment, Summary};
+use servent::sim::experiment::{latency_unit, workload_seed, Experiment, Summary};
 use servent::sim::report::{self, TopologyInfo};
+use servent::sim::seeds::{self, StrategyIntervals};
 use servent::sim::spec::{parse_strategies, parse_sweep};
 use servent::sim::svg::{self, Chart};
-use servent::sim::{Allocation, Latency, StrategyItem, Workload, WorkloadSpec};
+use servent::sim::svg_dist;
+use servent::sim::workload::origin_pool;
+use servent::sim::{Allocation, Latency, Origins, StrategyItem, Workload, WorkloadSpec};
 use servent::topology::{Graph, TopologySpec};
 
 /// What `servent compare` runs without `--strategies` or `--sweep`.
@@ -68,6 +73,20 @@ pub struct CompareArgs {
     /// Seed of the topology, the workload and every servent's RNG.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Run the experiment on this many seeds (--seed, --seed + 1, ...: each its own
+    /// topology draw, workload and servent RNGs) and report every column's mean with
+    /// its 95% confidence interval (Student t).
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// Start queries only at these servents (one index per line, `#` comments), used in
+    /// turn; each must be a servent of the topology (after --lcc).
+    #[arg(long)]
+    origins: Option<PathBuf>,
+    /// Draw origins from every servent; by default they come from the largest connected
+    /// component only (origins elsewhere cannot find most objects, and their walkers
+    /// run to the step limit).
+    #[arg(long)]
+    all_origins: bool,
     /// Networks simulated side by side, each running a share of the queries (memory
     /// grows with each). At a fixed latency the numbers do not depend on it; with random
     /// latencies they do slightly (timeouts follow each origin's measured hop latency).
@@ -83,6 +102,13 @@ pub struct CompareArgs {
     /// Also write a chart (SVG).
     #[arg(long)]
     svg: Option<PathBuf>,
+    /// Also write a chart of the distributions (SVG): per-servent load and time to the
+    /// first hit.
+    #[arg(long)]
+    svg_dist: Option<PathBuf>,
+    /// Also write one CSV row per query per strategy (per seed).
+    #[arg(long)]
+    per_query: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> anyhow::Result<Duration> {
@@ -129,12 +155,21 @@ fn latency_text(l: Latency) -> String {
 #[derive(serde::Serialize)]
 struct Output<'a> {
     seed: u64,
+    seeds: Vec<u64>,
     threads: usize,
     topology: &'a TopologyInfo,
     workload: &'a WorkloadSpec,
     replicas: usize,
+    origins: &'a str,
     latency: String,
+    /// One seed's results, or with several seeds every column's mean over them.
     results: &'a [Summary],
+    /// With several seeds: every numeric column's mean and 95% interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    intervals: Option<&'a [StrategyIntervals]>,
+    /// With several seeds: each seed's own results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    per_seed: Option<&'a [Vec<Summary>]>,
     events: u64,
     wall_seconds: f64,
     events_per_second: f64,
@@ -147,10 +182,13 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         args.replication > 0.0 && args.replication <= 1.0,
         "--replication is a fraction in (0, 1]"
     );
+    anyhow::ensure!((1..=1000).contains(&args.seeds), "--seeds is 1 to 1000");
     let latency = parse_latency(&args.latency)?;
     let threads = threads(&args, latency)?;
-    let (graph, info) = topology(&args)?;
-
+    let fixed_origins = match &args.origins {
+        Some(path) => Some(read_origins(path)?),
+        None => None,
+    };
     let spec = WorkloadSpec {
         objects: args.objects,
         replication: args.replication,
@@ -159,51 +197,183 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         queries: args.queries,
         want_hits: args.want_hits,
     };
-    let mut wrng = ChaCha8Rng::seed_from_u64(workload_seed(args.seed));
-    let workload = Workload::generate_on(&spec, &graph, &mut wrng);
-    let replicas = workload.placement.total_replicas();
+
+    let started = Instant::now();
+    let bar = progress_bar(&args, args.seeds as usize * strategies.len() * spec.queries);
+    let labels: Vec<String> = strategies.iter().map(|s| s.label.clone()).collect();
+    let progress = |si: usize| {
+        bar.set_message(labels[si].clone());
+        bar.inc(1);
+    };
+    let mut per_seed: Vec<Vec<Summary>> = Vec::new();
+    let mut per_query = args
+        .per_query
+        .as_ref()
+        .map(|_| String::from(report::PER_QUERY_HEADER));
+    let mut first: Option<(TopologyInfo, usize, String)> = None;
+    let seed_list: Vec<u64> = (0..args.seeds).map(|k| args.seed + k).collect();
+    for &seed in &seed_list {
+        let (graph, info) = topology(&args, seed)?;
+        let (origins, origins_text) = origins(&args, &graph, fixed_origins.as_deref())?;
+        let mut wrng = ChaCha8Rng::seed_from_u64(workload_seed(seed));
+        let workload = Workload::generate_with(&spec, &graph, &origins, &mut wrng);
+        let replicas = workload.placement.total_replicas();
+        if first.is_none() && !args.json {
+            let setup = Setup {
+                info: &info,
+                spec: &spec,
+                replicas,
+                latency,
+                threads,
+                origins: &origins_text,
+            };
+            bar.suspend(|| print_setup(&args, &setup));
+        }
+        let experiment = Experiment {
+            graph: &graph,
+            workload: &workload,
+            seed,
+            latency,
+            threads,
+        };
+        let results = experiment.run(&strategies, &progress)?;
+        if let Some(out) = &mut per_query {
+            for r in &results {
+                report::per_query_csv(
+                    out,
+                    seed,
+                    &r.summary.strategy,
+                    &r.costs,
+                    latency_unit(latency),
+                );
+            }
+        }
+        per_seed.push(results.into_iter().map(|r| r.summary).collect());
+        first.get_or_insert((info, replicas, origins_text));
+    }
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let (info, replicas, origins_text) = first.context("no seed ran")?;
+    let intervals = (per_seed.len() > 1).then(|| seeds::intervals(&per_seed));
+    let results: Vec<Summary> = match &intervals {
+        Some(iv) => per_seed[0]
+            .iter()
+            .zip(iv)
+            .map(|(base, iv)| seeds::mean_summary(base, iv))
+            .collect(),
+        None => per_seed[0].clone(),
+    };
     let setup = Setup {
         info: &info,
         spec: &spec,
         replicas,
         latency,
         threads,
+        origins: &origins_text,
     };
-    if !args.json {
-        print_setup(&args, &setup);
-    }
-
-    let started = Instant::now();
-    let bar = progress_bar(&args, strategies.len() * spec.queries);
-    let experiment = Experiment {
-        graph: &graph,
-        workload: &workload,
-        seed: args.seed,
-        latency,
-        threads,
+    let report = Report {
+        seeds: &seed_list,
+        results: &results,
+        intervals: intervals.as_deref(),
+        per_seed: &per_seed,
     };
-    let labels: Vec<String> = strategies.iter().map(|s| s.label.clone()).collect();
-    let progress = |si: usize| {
-        bar.set_message(labels[si].clone());
-        bar.inc(1);
-    };
-    let results: Vec<Summary> = experiment
-        .run(&strategies, &progress)?
-        .into_iter()
-        .map(|r| r.summary)
-        .collect();
-    bar.finish_and_clear();
-    let wall = started.elapsed().as_secs_f64();
-
-    print_results(&args, &setup, &results, wall)?;
+    print_results(&args, &setup, &report, wall)?;
     if let Some(path) = &args.csv {
         std::fs::write(path, report::csv(&results))
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    if let (Some(path), Some(rows)) = (&args.per_query, &per_query) {
+        std::fs::write(path, rows).with_context(|| format!("writing {}", path.display()))?;
+    }
     if let Some(path) = &args.svg {
-        write_chart(path, &args, &setup, &results)?;
+        write_chart(path, &args, &setup, &report)?;
+    }
+    if let Some(path) = &args.svg_dist {
+        write_dist_chart(path, &args, &setup, &report)?;
     }
     Ok(())
+}
+
+/// What an experiment found, over one seed or several.
+struct Report<'a> {
+    seeds: &'a [u64],
+    /// One seed's results or the means over the seeds.
+    results: &'a [Summary],
+    intervals: Option<&'a [StrategyIntervals]>,
+    per_seed: &'a [Vec<Summary>],
+}
+
+/// Reads `--origins`: one servent index per line; blank lines and `#` comments skipped.
+fn read_origins(path: &Path) -> anyhow::Result<Vec<usize>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading origins {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let v: usize = line.parse().with_context(|| {
+            format!(
+                "{} line {}: {line:?} is not a servent index",
+                path.display(),
+                n + 1
+            )
+        })?;
+        out.push(v);
+    }
+    anyhow::ensure!(!out.is_empty(), "{}: no origin listed", path.display());
+    Ok(out)
+}
+
+/// Where queries start on `graph`, and how to say so: `--origins` (each checked to be a
+/// servent of the graph), every servent with `--all-origins`, else the largest component.
+fn origins(
+    args: &CompareArgs,
+    graph: &Graph,
+    fixed: Option<&[usize]>,
+) -> anyhow::Result<(Origins, String)> {
+    let n = graph.node_count();
+    if let Some(list) = fixed {
+        if let Some(&bad) = list.iter().find(|&&v| v >= n) {
+            anyhow::bail!(
+                "--origins: servent {bad} is not in the topology (servents are 0 to {})",
+                n - 1
+            );
+        }
+        let text = format!(
+            "{} fixed origin(s) from {}, in turn",
+            list.len(),
+            path_text(&args.origins)
+        );
+        return Ok((Origins::Fixed(list.to_vec()), text));
+    }
+    let all = origin_pool(graph, false).len();
+    if args.all_origins {
+        return Ok((
+            Origins::All,
+            format!("any of {} servents", report::group(all as f64, 0)),
+        ));
+    }
+    let pool = origin_pool(graph, true).len();
+    let text = if pool == all {
+        format!(
+            "any of {} servents (one component)",
+            report::group(all as f64, 0)
+        )
+    } else {
+        format!(
+            "the largest component's {} of {} servents (--all-origins for every servent)",
+            report::group(pool as f64, 0),
+            report::group(all as f64, 0)
+        )
+    };
+    Ok((Origins::LargestComponent, text))
+}
+
+fn path_text(p: &Option<PathBuf>) -> String {
+    p.as_ref()
+        .map_or_else(String::new, |p| p.display().to_string())
 }
 
 /// The strategies to run: `--strategies` (or the default list without `--sweep`), then
@@ -215,8 +385,11 @@ fn strategies(args: &CompareArgs) -> anyhow::Result<Vec<StrategyItem>> {
         None if args.sweep.is_empty() => strategies.extend(parse_strategies(DEFAULT_STRATEGIES)?),
         None => {}
     }
-    for s in &args.sweep {
-        strategies.extend(parse_sweep(s)?);
+    for (i, s) in args.sweep.iter().enumerate() {
+        strategies.extend(parse_sweep(s)?.into_iter().map(|mut item| {
+            item.sweep = Some(i);
+            item
+        }));
     }
     for s in &mut strategies {
         s.default_want_hits(u32::from(args.want_hits.max(1)));
@@ -237,11 +410,11 @@ fn threads(args: &CompareArgs, latency: Latency) -> anyhow::Result<usize> {
     Ok(threads)
 }
 
-/// Builds `--topology` (drawn from the seed) and describes it.
-fn topology(args: &CompareArgs) -> anyhow::Result<(Graph, TopologyInfo)> {
+/// Builds `--topology` (drawn from `seed`) and describes it.
+fn topology(args: &CompareArgs, seed: u64) -> anyhow::Result<(Graph, TopologyInfo)> {
     let mut topo: TopologySpec = args.topology.parse()?;
     topo.largest_component |= args.lcc;
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let graph = topo
         .build(&mut rng)
         .with_context(|| format!("building topology {topo}"))?;
@@ -260,14 +433,23 @@ struct Setup<'a> {
     replicas: usize,
     latency: Latency,
     threads: usize,
+    origins: &'a str,
 }
 
 fn print_setup(args: &CompareArgs, setup: &Setup) {
     let spec = setup.spec;
-    println!("servent compare: seed {}", args.seed);
+    if args.seeds > 1 {
+        println!(
+            "servent compare: seeds {}..={} (each its own topology draw and workload; the first described)",
+            args.seed,
+            args.seed + args.seeds - 1
+        );
+    } else {
+        println!("servent compare: seed {}", args.seed);
+    }
     println!("{}", setup.info.describe());
     println!(
-        "workload: {} objects, {:.2}% replication ({} allocation, Zipf alpha {}), {} replicas; {} queries per strategy from random {}, {} hit(s) wanted; {}; {} thread(s)",
+        "workload: {} objects, {:.2}% replication ({} allocation, Zipf alpha {}), {} replicas; {} queries per strategy from random {}, {} hit(s) wanted; {}; {} thread(s)\norigins: {}",
         spec.objects,
         100.0 * spec.replication,
         spec.allocation,
@@ -281,7 +463,8 @@ fn print_setup(args: &CompareArgs, setup: &Setup) {
         },
         spec.want_hits,
         latency_text(setup.latency),
-        setup.threads
+        setup.threads,
+        setup.origins
     );
 }
 
@@ -305,20 +488,24 @@ fn progress_bar(args: &CompareArgs, queries: usize) -> ProgressBar {
 fn print_results(
     args: &CompareArgs,
     setup: &Setup,
-    results: &[Summary],
+    report: &Report,
     wall: f64,
 ) -> anyhow::Result<()> {
-    let events: u64 = results.iter().map(|r| r.events).sum();
+    let events: u64 = report.per_seed.iter().flatten().map(|r| r.events).sum();
     let events_per_second = events as f64 / wall.max(1e-9);
     if args.json {
         let out = Output {
             seed: args.seed,
+            seeds: report.seeds.to_vec(),
             threads: setup.threads,
             topology: setup.info,
             workload: setup.spec,
             replicas: setup.replicas,
+            origins: setup.origins,
             latency: latency_text(setup.latency),
-            results,
+            results: report.results,
+            intervals: report.intervals,
+            per_seed: report.intervals.map(|_| report.per_seed),
             events,
             wall_seconds: wall,
             events_per_second,
@@ -326,11 +513,16 @@ fn print_results(
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!();
-        print!("{}", report::table(results));
+        print!("{}", report::table(report.results, report.intervals));
+        if report.seeds.len() > 1 {
+            println!(
+                "\nmean±half-width of the 95% confidence interval over {} seeds (Student t).",
+                report.seeds.len()
+            );
+        }
         println!(
-            "\nmsgs/query: Query + check descriptors per query (checks: walker checks and dq's query status messages); msgs/servent: the same per servent; \
-             visited: distinct servents reached; dup: share of Query deliveries to a servent that had it; \
-             peak load: most descriptors one servent handled over all {} queries; hops at unit latency.",
+            "\n{} Over all {} queries per strategy.",
+            report::LEGEND,
             setup.spec.queries
         );
         println!(
@@ -343,26 +535,51 @@ fn print_results(
     Ok(())
 }
 
-/// `--svg`: the chart of `results`, curves for a sweep.
+/// The chart's subtitle: the topology and the workload.
+fn subtitle(args: &CompareArgs, setup: &Setup, report: &Report) -> String {
+    let (info, spec) = (setup.info, setup.spec);
+    let seeds = match report.seeds {
+        [one] => format!("seed {one}"),
+        many => format!("mean of {} seeds from {}", many.len(), args.seed),
+    };
+    format!(
+        "{} servents, {} links; {} objects at {:.2}% replication; {} queries per strategy; {seeds}",
+        report::group(info.servents as f64, 0),
+        report::group(info.links as f64, 0),
+        spec.objects,
+        100.0 * spec.replication,
+        spec.queries,
+    )
+}
+
+/// `--svg-dist`: the distributions chart of the results.
+fn write_dist_chart(
+    path: &Path,
+    args: &CompareArgs,
+    setup: &Setup,
+    report: &Report,
+) -> anyhow::Result<()> {
+    let chart = Chart {
+        title: format!("Load and time to the first hit on {}", setup.info.spec),
+        subtitle: subtitle(args, setup, report),
+        rows: report.results,
+        curves: false,
+    };
+    std::fs::write(path, svg_dist::render_distributions(&chart))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `--svg`: the chart of the results, curves for each sweep.
 fn write_chart(
     path: &Path,
     args: &CompareArgs,
     setup: &Setup,
-    results: &[Summary],
+    report: &Report,
 ) -> anyhow::Result<()> {
-    let (info, spec) = (setup.info, setup.spec);
     let chart = Chart {
-        title: format!("Search cost on {}", info.spec),
-        subtitle: format!(
-            "{} servents, {} links; {} objects at {:.2}% replication; {} queries per strategy; seed {}",
-            report::group(info.servents as f64, 0),
-            report::group(info.links as f64, 0),
-            spec.objects,
-            100.0 * spec.replication,
-            spec.queries,
-            args.seed
-        ),
-        rows: results,
+        title: format!("Search cost on {}", setup.info.spec),
+        subtitle: subtitle(args, setup, report),
+        rows: report.results,
         curves: !args.sweep.is_empty(),
     };
     std::fs::write(path, svg::render(&chart)).with_context(|| format!("writing {}", path.display()))

@@ -8,11 +8,17 @@
 
 mod datagrams;
 pub mod experiment;
+pub mod labels;
 mod network;
 mod queue;
 pub mod report;
+pub mod seeds;
 pub mod spec;
+pub mod stats;
 pub mod svg;
+mod svg_bars;
+pub mod svg_dist;
+pub mod svg_draw;
 pub mod workload;
 
 /// The graph every simulated network is built on, named here too for the routing and
@@ -24,4 +30,4 @@ pub use experiment::{
 };
 pub use network::{Latency, Network, NodeId, ServentFactory};
 pub use spec::StrategyItem;
-pub use workload::{Allocation, Workload, WorkloadSpec};
+pub use workload::{Allocation, Origins, Workload, WorkloadSpec};

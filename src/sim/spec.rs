@@ -37,6 +37,9 @@ pub struct StrategyItem {
     pub label: String,
     /// The parsed strategy, defaults filled in.
     pub strategy: Strategy,
+    /// Which sweep of the experiment it belongs to (its index among the sweeps), `None`
+    /// for a strategy listed on its own. Set by the caller that numbers the sweeps.
+    pub sweep: Option<usize>,
 }
 
 impl StrategyItem {
@@ -50,6 +53,7 @@ impl StrategyItem {
         Ok(StrategyItem {
             label: text.to_owned(),
             strategy,
+            sweep: None,
         })
     }
 

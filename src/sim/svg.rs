@@ -1,118 +1,27 @@
 //! The comparison chart `servent compare --svg` writes: two panels sharing a log-scale
-//! x axis of messages per query; the left plots success rate, the right hops to the first
-//! hit (mean, with a whisker to the 95th percentile). One mark per strategy and
-//! parameter, coloured and shaped by family; a sweep's marks are joined into a curve.
+//! x axis of messages per query; the left plots success rate (its axis zoomed to the
+//! data), the right hops to the first hit (mean, with a whisker to the 95th percentile);
+//! under them, what each strategy with checks sends per query as a bar stacked from its
+//! Query messages (walker steps) and its check messages. One mark per strategy, coloured
+//! and shaped by family; only a sweep's marks are joined into a curve; labels are placed
+//! so that none overlaps another, or dropped. The distributions chart is in `svg_dist`.
 //! Hand-written SVG: no dependency, and the output is small and diffable.
 
 use std::fmt::Write as _;
 
 use super::experiment::Summary;
+use super::labels::{Placer, Rect};
+use super::svg_bars::{bars_height, stacked_bars, stacked_rows};
+use super::svg_draw::{family_style, header, log_ticks, mark, text, LogAxis, WIDTH};
+pub use super::svg_draw::{font_size, FONT};
 
-const WIDTH: f64 = 1100.0;
-const HEIGHT: f64 = 520.0;
 const PANEL_W: f64 = 430.0;
 const PANEL_H: f64 = 340.0;
 const TOP: f64 = 110.0;
 const LEFT: [f64; 2] = [90.0, 620.0];
 /// Space kept inside each panel above its top value and below its bottom one, so marks
-/// and their labels at 100% or 0 stay inside the frame.
+/// and their labels at the extremes stay inside the frame.
 const PAD: f64 = 22.0;
-
-/// A label's box, for keeping labels apart.
-#[derive(Clone, Copy)]
-struct Rect {
-    x0: f64,
-    y0: f64,
-    x1: f64,
-    y1: f64,
-}
-
-impl Rect {
-    fn overlaps(&self, o: &Rect) -> bool {
-        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
-    }
-}
-
-/// Places labels next to their marks without overlapping each other or other marks:
-/// tries positions around the mark, nearest first, and keeps the first free one.
-struct Placer {
-    taken: Vec<Rect>,
-    bounds: Rect,
-}
-
-impl Placer {
-    fn new(left: f64) -> Placer {
-        Placer {
-            taken: Vec::new(),
-            bounds: Rect {
-                x0: left + 2.0,
-                y0: TOP + 2.0,
-                x1: left + PANEL_W - 2.0,
-                y1: TOP + PANEL_H - 2.0,
-            },
-        }
-    }
-
-    fn mark(&mut self, x: f64, y: f64) {
-        self.taken.push(Rect {
-            x0: x - 7.0,
-            y0: y - 7.0,
-            x1: x + 7.0,
-            y1: y + 7.0,
-        });
-    }
-
-    /// Where to draw `text` for the mark at (x, y): (x, baseline y, anchor).
-    fn place(&mut self, x: f64, y: f64, text: &str) -> (f64, f64, &'static str) {
-        let w = 6.3 * text.chars().count() as f64;
-        let h = 12.0;
-        let candidates = [
-            (9.0, -4.0, "start"),
-            (-9.0, -4.0, "end"),
-            (9.0, 12.0, "start"),
-            (-9.0, 12.0, "end"),
-            (0.0, -12.0, "middle"),
-            (0.0, 20.0, "middle"),
-            (9.0, -16.0, "start"),
-            (-9.0, -16.0, "end"),
-            (9.0, 24.0, "start"),
-            (-9.0, 24.0, "end"),
-            (0.0, -26.0, "middle"),
-            (0.0, 34.0, "middle"),
-        ];
-        let rect_of = |(dx, dy, anchor): (f64, f64, &str)| {
-            let lx = x + dx;
-            let x0 = match anchor {
-                "start" => lx,
-                "end" => lx - w,
-                _ => lx - w / 2.0,
-            };
-            Rect {
-                x0,
-                y0: y + dy - h + 2.0,
-                x1: x0 + w,
-                y1: y + dy + 2.0,
-            }
-        };
-        let inside = |r: &Rect| {
-            r.x0 >= self.bounds.x0
-                && r.x1 <= self.bounds.x1
-                && r.y0 >= self.bounds.y0
-                && r.y1 <= self.bounds.y1
-        };
-        let chosen = candidates
-            .iter()
-            .copied()
-            .find(|&c| {
-                let r = rect_of(c);
-                inside(&r) && !self.taken.iter().any(|t| t.overlaps(&r))
-            })
-            .or_else(|| candidates.iter().copied().find(|&c| inside(&rect_of(c))))
-            .unwrap_or(candidates[0]);
-        self.taken.push(rect_of(chosen));
-        (x + chosen.0, y + chosen.1, chosen.2)
-    }
-}
 
 /// What to draw.
 pub struct Chart<'a> {
@@ -122,72 +31,39 @@ pub struct Chart<'a> {
     pub subtitle: String,
     /// One mark per strategy: messages per query against success rate and hops.
     pub rows: &'a [Summary],
-    /// Join marks of the same family into a curve (a parameter sweep).
+    /// Join the marks of each sweep (rows with the same [`Summary::sweep`]) into a curve.
     pub curves: bool,
 }
 
-fn family_style(family: &str) -> (&'static str, &'static str) {
-    match family {
-        "flood" => ("#1f5fa8", "circle"),
-        "ring" => ("#d9731a", "square"),
-        _ => ("#2e8b3a", "triangle"),
-    }
-}
+/// Marks closer than this (pixels, both ways) are drawn on top of each other: they
+/// share one label.
+const SAME_PLACE: f64 = 1.5;
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A mark of `shape` centred at (x, y).
-fn mark(out: &mut String, shape: &str, x: f64, y: f64, color: &str) {
-    let _ = match shape {
-        "circle" => writeln!(
-            out,
-            r#"<circle cx="{x:.1}" cy="{y:.1}" r="6" fill="{color}" stroke="white" stroke-width="1.5"/>"#
-        ),
-        "square" => writeln!(
-            out,
-            r#"<rect x="{:.1}" y="{:.1}" width="11" height="11" fill="{color}" stroke="white" stroke-width="1.5"/>"#,
-            x - 5.5,
-            y - 5.5
-        ),
-        _ => writeln!(
-            out,
-            r#"<path d="M{:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} Z" fill="{color}" stroke="white" stroke-width="1.5"/>"#,
-            x,
-            y - 7.0,
-            x + 6.5,
-            y + 5.0,
-            x - 6.5,
-            y + 5.0
-        ),
-    };
-}
-
-/// Groups marks of one family lying within a few pixels of each other and gives each
-/// group one label: the shared `key=` once, then the values (`ttl=5/6/7`), or the labels
-/// joined when they differ otherwise.
+/// Groups the marks of one sweep (or of one family's unswept strategies) that sit on
+/// top of each other and gives each group one label: the shared `key=` once, then the
+/// values (`ttl=5/6/7`), or the labels joined when they differ otherwise. Marks merely
+/// near each other keep labels of their own.
 fn label_groups<'a>(
     rows: &'a [Summary],
     marks: &[Option<(f64, f64)>],
 ) -> Vec<(f64, f64, &'a str, String)> {
-    let mut groups: Vec<(f64, f64, &str, Vec<&str>)> = Vec::new();
+    type Group<'a> = (f64, f64, (&'a str, Option<usize>), Vec<&'a str>);
+    let mut groups: Vec<Group> = Vec::new();
     for (r, m) in rows.iter().zip(marks) {
         let Some((x, y)) = *m else { continue };
         let label = param_label(&r.strategy);
+        let key = (r.family, r.sweep);
         match groups
             .iter_mut()
-            .find(|g| g.2 == r.family && (g.0 - x).abs() < 4.0 && (g.1 - y).abs() < 4.0)
+            .find(|g| g.2 == key && (g.0 - x).abs() < SAME_PLACE && (g.1 - y).abs() < SAME_PLACE)
         {
             Some(g) => g.3.push(label),
-            None => groups.push((x, y, r.family, vec![label])),
+            None => groups.push((x, y, key, vec![label])),
         }
     }
     groups
         .into_iter()
-        .map(|(x, y, family, labels)| {
+        .map(|(x, y, (family, _), labels)| {
             let key = labels[0].split_once('=').map(|(k, _)| k);
             let same_key = labels.len() > 1
                 && key.is_some()
@@ -209,54 +85,9 @@ fn label_groups<'a>(
         .collect()
 }
 
-/// `1000` -> `1k`, `2500000` -> `2.5M`.
-fn short(v: f64) -> String {
-    let (d, suffix) = if v >= 1e6 {
-        (v / 1e6, "M")
-    } else if v >= 1e3 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    if (d - d.round()).abs() < 1e-9 {
-        format!("{}{suffix}", d.round())
-    } else {
-        format!("{d:.1}{suffix}")
-    }
-}
-
 /// The parameter part of a strategy label (`walk:k=16,check=4` -> `k=16,check=4`).
 fn param_label(strategy: &str) -> &str {
     strategy.split_once(':').map_or(strategy, |(_, p)| p)
-}
-
-struct LogAxis {
-    lo: f64,
-    hi: f64,
-}
-
-impl LogAxis {
-    fn fit(values: impl Iterator<Item = f64>) -> LogAxis {
-        let (mut lo, mut hi) = (f64::MAX, f64::MIN);
-        for v in values.filter(|v| *v > 0.0) {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        if lo > hi {
-            (lo, hi) = (1.0, 10.0);
-        }
-        let lo = 10f64.powf(lo.log10().floor());
-        let mut hi = 10f64.powf(hi.log10().ceil());
-        if hi <= lo {
-            hi = lo * 10.0;
-        }
-        LogAxis { lo, hi }
-    }
-
-    fn x(&self, v: f64, left: f64) -> f64 {
-        let v = v.max(self.lo);
-        left + PANEL_W * (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
-    }
 }
 
 /// Draws the panel frame, the log x axis with decade labels and minor ticks, and the
@@ -274,43 +105,24 @@ fn frame(
         out,
         r##"<rect x="{left}" y="{TOP}" width="{PANEL_W}" height="{PANEL_H}" fill="#fbfbfb" stroke="#888"/>"##
     );
-    let _ = writeln!(
+    text(
         out,
-        r#"<text x="{:.1}" y="{:.1}" class="panel">{}</text>"#,
         left + PANEL_W / 2.0,
         TOP - 14.0,
-        escape(title)
+        "panel",
+        "middle",
+        title,
+        "",
     );
-    let mut decade = axis.lo;
-    while decade <= axis.hi * 1.0001 {
-        let x = axis.x(decade, left);
-        let _ = writeln!(
-            out,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{bottom}" stroke="#ddd"/>"##
-        );
-        let _ = writeln!(
-            out,
-            r#"<text x="{x:.1}" y="{:.1}" class="tick" text-anchor="middle">{}</text>"#,
-            bottom + 18.0,
-            short(decade)
-        );
-        if decade < axis.hi {
-            for m in 2..10 {
-                let x = axis.x(decade * m as f64, left);
-                let _ = writeln!(
-                    out,
-                    r##"<line x1="{x:.1}" y1="{bottom}" x2="{x:.1}" y2="{:.1}" stroke="#888"/>"##,
-                    bottom - 5.0
-                );
-            }
-        }
-        decade *= 10.0;
-    }
-    let _ = writeln!(
+    log_ticks(out, axis, left, PANEL_W, TOP, bottom);
+    text(
         out,
-        r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="middle">messages per query (log scale)</text>"#,
         left + PANEL_W / 2.0,
-        bottom + 42.0
+        bottom + 42.0,
+        "axis",
+        "middle",
+        "messages per query (log scale)",
+        "",
     );
     for (y, label) in yticks {
         let _ = writeln!(
@@ -318,24 +130,59 @@ fn frame(
             r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e4e4e4"/>"##,
             left + PANEL_W
         );
-        let _ = writeln!(
-            out,
-            r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{label}</text>"#,
-            left - 8.0,
-            y + 4.0
-        );
+        text(out, left - 8.0, y + 4.0, "tick", "end", label, "");
     }
     let (cx, cy) = (left - 58.0, TOP + PANEL_H / 2.0);
-    let _ = writeln!(
-        out,
-        r#"<text x="{cx:.1}" y="{cy:.1}" class="axis" text-anchor="middle" transform="rotate(-90 {cx:.1} {cy:.1})">{ylabel}</text>"#
-    );
+    let rotate = format!(r#" transform="rotate(-90 {cx:.1} {cy:.1})""#);
+    text(out, cx, cy, "axis", "middle", ylabel, &rotate);
 }
 
-/// The two panels' scales: the shared log x axis, the success rate's linear y axis and
+/// The success axis: from `lo` to 100% in steps of `step` (fractions), zoomed so the
+/// lowest success rate sits near the bottom: 94-100% when every strategy finds 94% or
+/// more, 0-100% when one finds little.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SuccessAxis {
+    /// Bottom of the axis, a multiple of `step`.
+    pub lo: f64,
+    /// Distance between ticks.
+    pub step: f64,
+}
+
+impl SuccessAxis {
+    /// The axis for success rates `rates` (0 to 1): the smallest tick step of 0.5, 1, 2,
+    /// 5, 10 or 20 points giving at most 6 intervals from the lowest rate (rounded down
+    /// to the step) to 100%; an empty or all-100% input gives 95-100%.
+    pub fn fit(rates: impl Iterator<Item = f64>) -> SuccessAxis {
+        let min = rates.fold(1.0f64, f64::min).clamp(0.0, 1.0);
+        let min = if min >= 1.0 { 0.95 } else { min };
+        for step in [0.005, 0.01, 0.02, 0.05, 0.1, 0.2] {
+            let lo = ((min + 1e-9) / step).floor() * step;
+            if (1.0 - lo) / step <= 6.0 + 1e-9 {
+                return SuccessAxis { lo, step };
+            }
+        }
+        SuccessAxis { lo: 0.0, step: 0.2 }
+    }
+
+    fn ticks(&self) -> Vec<f64> {
+        let n = ((1.0 - self.lo) / self.step).round() as usize;
+        (0..=n).map(|i| self.lo + i as f64 * self.step).collect()
+    }
+
+    fn label(&self, v: f64) -> String {
+        if self.step < 0.01 {
+            format!("{:.1}%", 100.0 * v)
+        } else {
+            format!("{:.0}%", 100.0 * v)
+        }
+    }
+}
+
+/// The two panels' scales: the shared log x axis, the success rate's zoomed y axis and
 /// the hops' linear y axis up to `hop_top` in steps of `hop_step`.
 struct Scales {
     axis: LogAxis,
+    success: SuccessAxis,
     hop_step: f64,
     hop_top: f64,
 }
@@ -359,6 +206,7 @@ impl Scales {
         let hop_top = (max_hops / hop_step).ceil() * hop_step;
         Scales {
             axis,
+            success: SuccessAxis::fit(rows.iter().map(|r| r.success_rate)),
             hop_step,
             hop_top,
         }
@@ -366,11 +214,12 @@ impl Scales {
 
     /// x of a row's messages per query in the panel starting at `left`.
     fn x(&self, r: &Summary, left: f64) -> f64 {
-        self.axis.x(r.messages_per_query.max(1.0), left)
+        self.axis.at(r.messages_per_query.max(1.0), left, PANEL_W)
     }
 
     fn y_success(&self, rate: f64) -> f64 {
-        TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - rate)
+        let f = (rate - self.success.lo) / (1.0 - self.success.lo);
+        TOP + PAD + (PANEL_H - 2.0 * PAD) * (1.0 - f)
     }
 
     fn y_hops(&self, h: f64) -> f64 {
@@ -378,36 +227,9 @@ impl Scales {
     }
 }
 
-/// The document's opening: the `<svg>` element, styles, background, title and subtitle.
-fn header(out: &mut String, chart: &Chart) {
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Helvetica, Arial, sans-serif">"#
-    );
-    out.push_str(
-        "<style>.title{font-size:20px;font-weight:bold}.sub{font-size:13px;fill:#444}\
-         .panel{font-size:15px;font-weight:bold;text-anchor:middle}.tick{font-size:12px;fill:#333}\
-         .axis{font-size:13px}.label{font-size:11px;font-weight:bold}.legend{font-size:13px}</style>\n",
-    );
-    out.push_str(r#"<rect width="100%" height="100%" fill="white"/>"#);
-    out.push('\n');
-    let _ = writeln!(
-        out,
-        r#"<text x="{:.1}" y="30" class="title" text-anchor="middle">{}</text>"#,
-        WIDTH / 2.0,
-        escape(&chart.title)
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="{:.1}" y="52" class="sub" text-anchor="middle">{}</text>"#,
-        WIDTH / 2.0,
-        escape(&chart.subtitle)
-    );
-}
-
 /// The strategy families present in `rows`, in legend order.
 fn families_of(rows: &[Summary]) -> Vec<&'static str> {
-    ["flood", "ring", "walk"]
+    ["flood", "ring", "walk", "dq"]
         .into_iter()
         .filter(|f| rows.iter().any(|r| r.family == *f))
         .collect()
@@ -415,20 +237,17 @@ fn families_of(rows: &[Summary]) -> Vec<&'static str> {
 
 /// The legend: one entry per family present.
 fn legend(out: &mut String, families: &[&str]) {
-    let mut lx = WIDTH / 2.0 - 90.0 * families.len() as f64 / 2.0;
+    let mut lx = WIDTH / 2.0 - 150.0 * families.len() as f64 / 2.0 + 20.0;
     for f in families {
         let (color, shape) = family_style(f);
         mark(out, shape, lx, 74.0, color);
         let name = match *f {
             "flood" => "flooding",
             "ring" => "expanding ring",
+            "dq" => "dynamic querying",
             _ => "random walkers",
         };
-        let _ = writeln!(
-            out,
-            r#"<text x="{:.1}" y="78" class="legend">{name}</text>"#,
-            lx + 12.0
-        );
+        text(out, lx + 12.0, 78.0, "legend", "start", name, "");
         lx += 150.0;
     }
 }
@@ -436,14 +255,22 @@ fn legend(out: &mut String, families: &[&str]) {
 /// Both panels' frames and axes: success rate on the left, hops to the first hit on the
 /// right.
 fn axes(out: &mut String, scales: &Scales) {
-    let ticks: Vec<(f64, String)> = (0..=5)
-        .map(|i| (scales.y_success(i as f64 / 5.0), format!("{}%", i * 20)))
+    let s = scales.success;
+    let ticks: Vec<(f64, String)> = s
+        .ticks()
+        .into_iter()
+        .map(|v| (scales.y_success(v), s.label(v)))
         .collect();
+    let title = if s.lo > 0.0 {
+        format!("Success rate (axis from {})", s.label(s.lo))
+    } else {
+        "Success rate".to_owned()
+    };
     frame(
         out,
         LEFT[0],
         &scales.axis,
-        "Success rate",
+        &title,
         "queries with at least one hit",
         &ticks,
     );
@@ -457,21 +284,26 @@ fn axes(out: &mut String, scales: &Scales) {
         out,
         LEFT[1],
         &scales.axis,
-        "Hops to the first hit (mean, whisker to 95th pct.)",
+        "Hops to the first hit (mean, whisker to p95)",
         "hops",
         &ticks,
     );
 }
 
-/// A sweep's curves, one per family with two or more marks, in both panels (drawn before
-/// the marks, so under them).
-fn curves(out: &mut String, rows: &[Summary], families: &[&str], scales: &Scales) {
-    for f in families {
-        let (color, _) = family_style(f);
-        let members: Vec<&Summary> = rows.iter().filter(|r| r.family == *f).collect();
+/// Each sweep's curve (rows sharing a [`Summary::sweep`], two or more) in both panels,
+/// drawn before the marks, so under them. Strategies listed on their own are not joined.
+fn curves(out: &mut String, rows: &[Summary], scales: &Scales) {
+    let mut sweeps: Vec<usize> = rows.iter().filter_map(|r| r.sweep).collect();
+    sweeps.sort_unstable();
+    sweeps.dedup();
+    for sweep in sweeps {
+        let members: Vec<&Summary> = rows.iter().filter(|r| r.sweep == Some(sweep)).collect();
         if members.len() < 2 {
             continue;
         }
+        let (color, _) = family_style(members[0].family);
+        // Sweeps of one family share its colour: the second is dashed, the third dotted.
+        let dash = ["", "7 4", "2 3", "10 3 2 3"][sweep % 4];
         let pts: Vec<String> = members
             .iter()
             .map(|r| {
@@ -482,7 +314,7 @@ fn curves(out: &mut String, rows: &[Summary], families: &[&str], scales: &Scales
                 )
             })
             .collect();
-        polyline(out, &pts, color);
+        polyline(out, &pts, color, dash);
         let pts: Vec<String> = members
             .iter()
             .filter_map(|r| {
@@ -490,14 +322,19 @@ fn curves(out: &mut String, rows: &[Summary], families: &[&str], scales: &Scales
                     .map(|h| format!("{:.1},{:.1}", scales.x(r, LEFT[1]), scales.y_hops(h)))
             })
             .collect();
-        polyline(out, &pts, color);
+        polyline(out, &pts, color, dash);
     }
 }
 
-fn polyline(out: &mut String, points: &[String], color: &str) {
+fn polyline(out: &mut String, points: &[String], color: &str, dash: &str) {
+    let dash = if dash.is_empty() {
+        String::new()
+    } else {
+        format!(r#" stroke-dasharray="{dash}""#)
+    };
     let _ = writeln!(
         out,
-        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2" opacity="0.7"/>"#,
+        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2" opacity="0.7"{dash}/>"#,
         points.join(" ")
     );
 }
@@ -562,58 +399,90 @@ fn whisker(out: &mut String, placer: &mut Placer, x: f64, hy: f64, py: f64, colo
 }
 
 /// The marks' labels in both panels: marks of one family that coincide share one label
-/// (`ttl=5/6/7`).
-fn labels(out: &mut String, rows: &[Summary], points: &[Point], placers: &mut [Placer; 2]) {
-    let left_marks: Vec<(f64, f64)> = points.iter().map(|&(x, y, _)| (x, y)).collect();
+/// (`ttl=5/6/7`); a label with no free place is dropped, one placed away from its mark
+/// gets a thin leader line. Returns how many were dropped.
+fn labels(
+    out: &mut String,
+    rows: &[Summary],
+    points: &[Point],
+    placers: &mut [Placer; 2],
+) -> usize {
+    let left_marks: Vec<Option<(f64, f64)>> =
+        points.iter().map(|&(x, y, _)| Some((x, y))).collect();
     let right_marks: Vec<Option<(f64, f64)>> = points
         .iter()
         .map(|&(x, _, hy)| hy.map(|hy| (x - LEFT[0] + LEFT[1], hy)))
         .collect();
-    for (panel, marks) in [
-        (0, left_marks.into_iter().map(Some).collect::<Vec<_>>()),
-        (1, right_marks),
-    ] {
-        for (x, y, family, text) in label_groups(rows, &marks) {
+    let size = font_size("label");
+    let mut dropped = 0;
+    for (panel, marks) in [(0, left_marks), (1, right_marks)] {
+        // Short labels first: they fit beside their marks where long ones would not.
+        let mut groups = label_groups(rows, &marks);
+        groups.sort_by_key(|g| g.3.chars().count());
+        for (x, y, family, label) in groups {
             let (color, _) = family_style(family);
-            let (lx, ly, anchor) = placers[panel].place(x, y, &text);
-            let _ = writeln!(
-                out,
-                r#"<text x="{lx:.1}" y="{ly:.1}" class="label" fill="{color}" text-anchor="{anchor}">{}</text>"#,
-                escape(&text)
-            );
+            let Some(p) = placers[panel].place(x, y, size, &label) else {
+                dropped += 1;
+                continue;
+            };
+            if p.leader {
+                let _ = writeln!(
+                    out,
+                    r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="0.8" opacity="0.6"/>"#,
+                    p.x,
+                    p.y - 4.0
+                );
+            }
+            let fill = format!(r#" fill="{color}""#);
+            text(out, p.x, p.y, "label", p.anchor, &label, &fill);
         }
     }
+    dropped
 }
 
 /// Renders the chart as an SVG document.
 pub fn render(chart: &Chart) -> String {
     let rows = chart.rows;
     let scales = Scales::fit(rows);
+    let stacked = stacked_rows(rows);
+    let bars_top = TOP + PANEL_H + 60.0;
+    let height = bars_top + bars_height(stacked.len()).max(10.0);
     let mut out = String::new();
-    header(&mut out, chart);
-    let families = families_of(rows);
-    legend(&mut out, &families);
+    header(&mut out, &chart.title, &chart.subtitle, height);
+    legend(&mut out, &families_of(rows));
     axes(&mut out, &scales);
     if chart.curves {
-        curves(&mut out, rows, &families, &scales);
+        curves(&mut out, rows, &scales);
     }
     // Marks first (so labels avoid every mark), then labels.
-    let mut placers = [Placer::new(LEFT[0]), Placer::new(LEFT[1])];
+    let panel = |left: f64| Rect {
+        x0: left + 2.0,
+        y0: TOP + 2.0,
+        x1: left + PANEL_W - 2.0,
+        y1: TOP + PANEL_H - 2.0,
+    };
+    let mut placers = [Placer::new(panel(LEFT[0])), Placer::new(panel(LEFT[1]))];
     let points = marks(&mut out, rows, &scales, &mut placers);
-    labels(&mut out, rows, &points, &mut placers);
+    let dropped = labels(&mut out, rows, &points, &mut placers);
+    if dropped > 0 {
+        let _ = writeln!(out, "<!-- {dropped} label(s) dropped: no free place -->");
+    }
+    stacked_bars(&mut out, &stacked, bars_top);
     out.push_str("</svg>\n");
     out
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::sim::labels::text_box;
 
-    fn row(strategy: &str, family: &'static str, msgs: f64, success: f64) -> Summary {
+    pub(crate) fn row(strategy: &str, family: &'static str, msgs: f64, success: f64) -> Summary {
         Summary {
             strategy: strategy.into(),
             parameters: strategy.into(),
             family,
+            sweep: None,
             queries: 10,
             successes: (success * 10.0) as usize,
             success_rate: success,
@@ -624,14 +493,71 @@ mod tests {
             query_messages_per_query: msgs,
             hit_messages_per_query: 1.0,
             check_messages_per_query: 0.0,
+            checks_per_query: 0.0,
             visited_per_query: msgs,
             duplicate_ratio: 0.1,
             peak_load: 9,
+            load_median: 1,
+            load_p99: 5,
+            load_gini: 0.5,
             mean_first_hit_delay: Some(3.0),
+            first_hit_delay_median: Some(3.0),
+            first_hit_delay_p90: Some(5.0),
+            first_hit_delay_p99: Some(6.0),
             mean_rings: 1.0,
             satisfied_rate: success,
             max_query_messages: msgs as u64,
             events: 100,
+        }
+    }
+
+    /// Every `<text>` of an SVG document: its box from its class's font size, its
+    /// character count (entities counted as one), anchor and rotation.
+    pub(crate) fn text_boxes(svg: &str) -> Vec<(String, Rect)> {
+        let attr = |tag: &str, name: &str| -> Option<String> {
+            let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+            Some(tag[at..].split('"').next()?.to_owned())
+        };
+        let mut out = Vec::new();
+        let mut rest = svg;
+        while let Some(start) = rest.find("<text ") {
+            let tag_end = start + rest[start..].find('>').expect("tag closed");
+            let close = tag_end + rest[tag_end..].find("</text>").expect("text closed");
+            let tag = &rest[start..tag_end];
+            let content = rest[tag_end + 1..close]
+                .replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">");
+            let num = |n: &str| attr(tag, n).and_then(|v| v.parse::<f64>().ok()).expect(n);
+            let (x, y) = (num("x"), num("y"));
+            let size = font_size(&attr(tag, "class").expect("class"));
+            let anchor = attr(tag, "text-anchor").unwrap_or_else(|| "start".into());
+            let mut b = text_box(x, y, size, &anchor, &content);
+            if attr(tag, "transform").is_some_and(|t| t.starts_with("rotate(-90")) {
+                // Rotated a quarter turn about (x, y): widths run up the page.
+                let (w, h0, h1) = (b.x1 - b.x0, y - b.y0, b.y1 - y);
+                let (dx0, dx1) = (b.x0 - x, b.x1 - x);
+                b = Rect {
+                    x0: x - h0,
+                    y0: y - dx1,
+                    x1: x + h1,
+                    y1: y - dx0,
+                };
+                debug_assert!((b.y1 - b.y0 - w).abs() < 1e-9);
+            }
+            out.push((content, b));
+            rest = &rest[close..];
+        }
+        out
+    }
+
+    /// Asserts that no two texts of `svg` overlap.
+    pub(crate) fn assert_no_overlap(svg: &str) {
+        let boxes = text_boxes(svg);
+        for (i, (a, ra)) in boxes.iter().enumerate() {
+            for (b, rb) in &boxes[i + 1..] {
+                assert!(!ra.overlaps(rb), "{a:?} {ra:?} overlaps {b:?} {rb:?}");
+            }
         }
     }
 
@@ -656,5 +582,98 @@ mod tests {
         // One mark per row per panel plus one legend mark per family.
         assert_eq!(svg.matches("<circle").count(), 3);
         assert_eq!(svg.matches("<path").count(), 3);
+        assert_no_overlap(&svg);
+    }
+
+    /// The PLRG chart's crowd (ring beside ttl=4..8 at 100%, a walker sweep with nearly
+    /// equal costs): no two texts overlap, only the sweeps are joined, the success axis
+    /// starts near the lowest rate, and walkers' totals are split into steps + checks.
+    #[test]
+    fn crowded_chart_has_no_overlapping_text_and_joins_only_sweeps() {
+        let mut rows = Vec::new();
+        for (ttl, msgs, success) in [
+            (1, 4.0, 0.05),
+            (2, 80.0, 0.4),
+            (3, 9_000.0, 0.96),
+            (4, 23_896.0, 0.994),
+            (5, 25_600.0, 1.0),
+            (6, 25_880.0, 1.0),
+            (7, 25_898.0, 1.0),
+            (8, 25_898.0, 1.0),
+        ] {
+            let mut r = row(&format!("flood:ttl={ttl}"), "flood", msgs, success);
+            r.sweep = Some(0);
+            rows.push(r);
+        }
+        rows.push(row("ring", "ring", 13_616.0, 1.0));
+        for (k, msgs) in [
+            (2, 640.0),
+            (4, 650.0),
+            (8, 655.0),
+            (16, 661.0),
+            (32, 714.0),
+            (64, 720.0),
+        ] {
+            let mut r = row(&format!("walk:k={k}"), "walk", msgs, 0.995);
+            r.sweep = Some(1);
+            r.query_messages_per_query = msgs * 0.3;
+            r.check_messages_per_query = msgs * 0.7;
+            rows.push(r);
+        }
+        for c in [4, 8, 16] {
+            let mut r = row(
+                &format!("walk:k=16,check={c}"),
+                "walk",
+                600.0 + c as f64,
+                0.99,
+            );
+            r.check_messages_per_query = 300.0;
+            rows.push(r);
+        }
+        let svg = render(&Chart {
+            title: "Search cost on plrg:n=10000,lcc".into(),
+            subtitle: "9,102 servents".into(),
+            rows: &rows,
+            curves: true,
+        });
+        assert_no_overlap(&svg);
+        // Two sweeps, each a curve in both panels; the check sweep is not joined.
+        assert_eq!(svg.matches("<polyline").count(), 4);
+        // Stacked bars: two rects (steps, checks) per row with checks, plus the key's 2.
+        assert_eq!(svg.matches("% checks)").count(), 9);
+        assert!(svg.contains("(70% checks)"));
+        // With a 5% flood the axis runs from 0.
+        assert!(svg.contains(">0%<"));
+        let zoomed = render(&Chart {
+            title: "t".into(),
+            subtitle: "s".into(),
+            rows: &rows[3..],
+            curves: true,
+        });
+        assert!(
+            zoomed.contains(">99.0%<") && !zoomed.contains(">0%<"),
+            "{zoomed}"
+        );
+        assert_no_overlap(&zoomed);
+    }
+
+    #[test]
+    fn success_axis_zooms_to_the_data() {
+        let fit = |v: &[f64]| SuccessAxis::fit(v.iter().copied());
+        let a = fit(&[0.947, 1.0, 0.99]);
+        assert!(
+            (a.lo - 0.94).abs() < 1e-9 && (a.step - 0.01).abs() < 1e-9,
+            "{a:?}"
+        );
+        let a = fit(&[0.994, 1.0]);
+        assert!((a.lo - 0.99).abs() < 1e-9 && a.step < 0.01, "{a:?}");
+        assert_eq!(fit(&[0.05, 1.0]), SuccessAxis { lo: 0.0, step: 0.2 });
+        let a = fit(&[1.0]);
+        assert!((a.lo - 0.95).abs() < 1e-9, "{a:?}");
+        let a = fit(&[0.71]);
+        assert!(
+            (a.lo - 0.7).abs() < 1e-9 && (a.step - 0.05).abs() < 1e-9,
+            "{a:?}"
+        );
     }
 }

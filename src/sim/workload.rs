@@ -236,6 +236,41 @@ pub fn replica_counts(spec: &WorkloadSpec, nodes: usize) -> Vec<usize> {
         .collect()
 }
 
+/// Where an experiment's queries start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origins {
+    /// Any servent (any leaf on two tiers), uniformly.
+    All,
+    /// Any servent (leaf) of the largest connected component, uniformly: a query from
+    /// a small component cannot find most objects, and walkers from there run to their
+    /// step limit, so those ~10% of origins on a PLRG would dominate walker cost.
+    LargestComponent,
+    /// These servents, in turn.
+    Fixed(Vec<NodeId>),
+}
+
+/// The servents queries may start at on `graph`: its leaves on two tiers, else every
+/// servent; with `largest_component`, only those in the largest connected component.
+pub fn origin_pool(graph: &Graph, largest_component: bool) -> Vec<NodeId> {
+    let two_tier = (0..graph.node_count()).any(|v| graph.is_leaf(v));
+    let labels = largest_component.then(|| graph.components());
+    let biggest = labels.as_ref().and_then(|l| {
+        let mut count = vec![0usize; graph.node_count()];
+        for &c in l {
+            count[c as usize] += 1;
+        }
+        // Ties go to the lowest label, as Graph::largest_component keeps.
+        (0..count.len()).max_by_key(|&c| (count[c], std::cmp::Reverse(c)))
+    });
+    (0..graph.node_count())
+        .filter(|&v| !two_tier || graph.is_leaf(v))
+        .filter(|&v| match (&labels, biggest) {
+            (Some(l), Some(b)) => l[v] as usize == b,
+            _ => true,
+        })
+        .collect()
+}
+
 /// A placement and the query list (origin, object), drawn from `rng`.
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -264,6 +299,38 @@ impl Workload {
             .collect();
         let origins = (!leaves.is_empty()).then_some(leaves.as_slice());
         Workload::generate_from(spec, graph.node_count(), origins, rng)
+    }
+
+    /// As [`Workload::generate_on`] with origins drawn from `origins`: every servent
+    /// (or leaf), only those of the largest connected component, or a fixed list used
+    /// in turn (query `i` from `list[i % len]`; the objects drawn as for the others).
+    /// On a connected graph the first two draw exactly the same workload.
+    pub fn generate_with<R: Rng>(
+        spec: &WorkloadSpec,
+        graph: &Graph,
+        origins: &Origins,
+        rng: &mut R,
+    ) -> Workload {
+        match origins {
+            Origins::All => Workload::generate_on(spec, graph, rng),
+            Origins::LargestComponent => {
+                let pool = origin_pool(graph, true);
+                let all = origin_pool(graph, false);
+                if pool.len() == all.len() {
+                    return Workload::generate_on(spec, graph, rng);
+                }
+                Workload::generate_from(spec, graph.node_count(), Some(&pool), rng)
+            }
+            Origins::Fixed(list) => {
+                let mut w = Workload::generate_on(spec, graph, rng);
+                if !list.is_empty() {
+                    for (i, q) in w.queries.iter_mut().enumerate() {
+                        q.0 = list[i % list.len()];
+                    }
+                }
+                w
+            }
+        }
     }
 
     fn generate_from<R: Rng>(
@@ -371,6 +438,62 @@ mod tests {
             1000,
         );
         assert_eq!(uniform, vec![50; 4]);
+    }
+
+    /// Origins in the largest component: none from the small one, and on a connected
+    /// graph exactly the workload drawn from all servents.
+    #[test]
+    fn origins_default_to_the_largest_component() {
+        // Two components: a path of 6 (0..6) and a triangle (6, 7, 8).
+        let edges = [
+            (0, 1),
+            (1, 2),
+            (2, 3),
+            (3, 4),
+            (4, 5),
+            (6, 7),
+            (7, 8),
+            (8, 6),
+        ];
+        let g = Graph::from_edges(9, edges.to_vec());
+        assert_eq!(origin_pool(&g, true), vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(origin_pool(&g, false).len(), 9);
+        let spec = WorkloadSpec {
+            objects: 3,
+            queries: 200,
+            ..WorkloadSpec::default()
+        };
+        let w = Workload::generate_with(
+            &spec,
+            &g,
+            &Origins::LargestComponent,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert!(w.queries.iter().all(|&(o, _)| o < 6));
+        let all =
+            Workload::generate_with(&spec, &g, &Origins::All, &mut ChaCha8Rng::seed_from_u64(1));
+        assert!(all.queries.iter().any(|&(o, _)| o >= 6));
+        let fixed = Workload::generate_with(
+            &spec,
+            &g,
+            &Origins::Fixed(vec![7, 2]),
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert_eq!(fixed.queries[0].0, 7);
+        assert_eq!(fixed.queries[1].0, 2);
+        assert_eq!(fixed.queries[2].0, 7);
+        let objects = |w: &Workload| w.queries.iter().map(|q| q.1).collect::<Vec<_>>();
+        assert_eq!(objects(&fixed), objects(&all));
+
+        let connected = Graph::from_edges(6, edges[..5].to_vec());
+        let a = Workload::generate_with(
+            &spec,
+            &connected,
+            &Origins::LargestComponent,
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        let b = Workload::generate(&spec, 6, &mut ChaCha8Rng::seed_from_u64(2));
+        assert_eq!(a.queries, b.queries);
     }
 
     #[test]

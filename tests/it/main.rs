@@ -19,6 +19,7 @@ mod net;
 mod props;
 mod push;
 mod qrp;
+mod research;
 mod roles;
 mod routing;
 mod scale;

@@ -1,0 +1,185 @@
+//! Placing chart labels so that no two overlap: each label's box is estimated from its
+//! font size and character count, positions around its mark are tried nearest first,
+//! and a label with no free position is dropped rather than drawn over another.
+
+/// Width of one character as a fraction of the font size: bold Helvetica/Arial digits
+/// and lower-case letters average about 0.55 em, so 0.62 keeps a margin.
+pub const CHAR_EM: f64 = 0.62;
+
+/// A box in SVG coordinates (y grows downwards).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rect {
+    /// Left.
+    pub x0: f64,
+    /// Top.
+    pub y0: f64,
+    /// Right.
+    pub x1: f64,
+    /// Bottom.
+    pub y1: f64,
+}
+
+impl Rect {
+    /// Distance from the point (x, y) to the box (0 inside it).
+    pub fn distance(&self, x: f64, y: f64) -> f64 {
+        let dx = (self.x0 - x).max(x - self.x1).max(0.0);
+        let dy = (self.y0 - y).max(y - self.y1).max(0.0);
+        dx.hypot(dy)
+    }
+
+    /// The two boxes share some area (touching edges do not count).
+    pub fn overlaps(&self, o: &Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
+
+    /// `self` lies within `o`.
+    pub fn inside(&self, o: &Rect) -> bool {
+        self.x0 >= o.x0 && self.x1 <= o.x1 && self.y0 >= o.y0 && self.y1 <= o.y1
+    }
+}
+
+/// The box of `text` drawn at (x, baseline y) with `anchor` (`start`, `middle`, `end`)
+/// in a font of `size` pixels: ascent 0.85 em above the baseline, descent 0.25 em below.
+pub fn text_box(x: f64, y: f64, size: f64, anchor: &str, text: &str) -> Rect {
+    let w = CHAR_EM * size * text.chars().count() as f64;
+    let x0 = match anchor {
+        "start" => x,
+        "end" => x - w,
+        _ => x - w / 2.0,
+    };
+    Rect {
+        x0,
+        y0: y - 0.85 * size,
+        x1: x0 + w,
+        y1: y + 0.25 * size,
+    }
+}
+
+/// Where a placed label goes: baseline position, anchor, and whether it sits far enough
+/// from its mark to need a leader line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placed {
+    /// x of the anchor point.
+    pub x: f64,
+    /// Baseline y.
+    pub y: f64,
+    /// `start`, `middle` or `end`.
+    pub anchor: &'static str,
+    /// Drawn away from its mark: join them with a line.
+    pub leader: bool,
+}
+
+/// Keeps the boxes already used in one panel (marks, whiskers, labels) and places new
+/// labels where they overlap none of them. A label beside its mark must also be nearer
+/// its own mark than any other, so a reader cannot pin it on a neighbour; one placed
+/// further out gets a leader line instead.
+pub struct Placer {
+    /// Boxes taken so far.
+    pub taken: Vec<Rect>,
+    /// Centres of the marks.
+    centres: Vec<(f64, f64)>,
+    bounds: Rect,
+}
+
+/// Offsets from the mark tried for a label, nearest first: (dx, dy of the baseline,
+/// anchor). The first ring sits beside the mark; the others further out get a leader.
+const NEAR: [(f64, f64, &str); 6] = [
+    (9.0, -4.0, "start"),
+    (-9.0, -4.0, "end"),
+    (9.0, 12.0, "start"),
+    (-9.0, 12.0, "end"),
+    (0.0, -12.0, "middle"),
+    (0.0, 21.0, "middle"),
+];
+
+impl Placer {
+    /// A placer for labels that must stay inside `bounds`.
+    pub fn new(bounds: Rect) -> Placer {
+        Placer {
+            taken: Vec::new(),
+            centres: Vec::new(),
+            bounds,
+        }
+    }
+
+    /// Reserves the area of a mark of radius about 7 pixels at (x, y).
+    pub fn mark(&mut self, x: f64, y: f64) {
+        self.centres.push((x, y));
+        self.taken.push(Rect {
+            x0: x - 7.0,
+            y0: y - 7.0,
+            x1: x + 7.0,
+            y1: y + 7.0,
+        });
+    }
+
+    /// Finds a free place for `text` (font `size`) near the mark at (x, y) and reserves
+    /// it; `None` when every candidate overlaps something or leaves the bounds (the
+    /// label is then dropped).
+    pub fn place(&mut self, x: f64, y: f64, size: f64, text: &str) -> Option<Placed> {
+        let far = (1..=4).flat_map(|ring| {
+            let d = 14.0 * ring as f64;
+            [
+                (9.0 + d, -4.0 - d, "start", true),
+                (-9.0 - d, -4.0 - d, "end", true),
+                (9.0 + d, 12.0 + d, "start", true),
+                (-9.0 - d, 12.0 + d, "end", true),
+                (0.0, -12.0 - d, "middle", true),
+                (0.0, 21.0 + d, "middle", true),
+            ]
+        });
+        let candidates = NEAR
+            .iter()
+            .map(|&(dx, dy, a)| (dx, dy, a, false))
+            .chain(far);
+        for (dx, dy, anchor, leader) in candidates {
+            let r = text_box(x + dx, y + dy, size, anchor, text);
+            let own = r.distance(x, y);
+            let ambiguous = !leader
+                && self.centres.iter().any(|&(cx, cy)| {
+                    (cx - x).abs() + (cy - y).abs() > 0.5 && r.distance(cx, cy) <= own + 3.0
+                });
+            if r.inside(&self.bounds) && !ambiguous && !self.taken.iter().any(|t| t.overlaps(&r)) {
+                self.taken.push(r);
+                return Some(Placed {
+                    x: x + dx,
+                    y: y + dy,
+                    anchor,
+                    leader,
+                });
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_never_overlap_and_are_dropped_when_crowded() {
+        let bounds = Rect {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 200.0,
+            y1: 100.0,
+        };
+        let mut p = Placer::new(bounds);
+        p.mark(100.0, 50.0);
+        let mut placed = 0;
+        for _ in 0..40 {
+            if p.place(100.0, 50.0, 11.0, "ttl=5/6").is_some() {
+                placed += 1;
+            }
+        }
+        assert!((4..40).contains(&placed), "{placed}");
+        let labels = &p.taken[1..];
+        for (i, a) in labels.iter().enumerate() {
+            assert!(a.inside(&bounds));
+            for b in &labels[i + 1..] {
+                assert!(!a.overlaps(b), "{a:?} {b:?}");
+            }
+        }
+    }
+}
