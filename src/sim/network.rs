@@ -92,14 +92,38 @@ pub trait ServentFactory: Send + Sync {
     fn shared(&self, node: NodeId) -> Option<SharedFiles>;
 }
 
-/// No timer pending for a servent (in `Network::next_timer`).
+/// No timer pending for a servent (in [`Slot::next_timer`]).
 const NO_TIMER: u64 = u64::MAX;
+
+/// What the network keeps per servent, side by side so that a delivery reads one place
+/// for all of it (24 bytes): the servent once built, its earliest timer, its epoch marks.
+struct Slot {
+    /// Empty until the servent is first needed (lazy networks).
+    servent: OnceCell<Box<Servent>>,
+    /// The servent's earliest timer in the heap, in ns ([`NO_TIMER`]: none).
+    next_timer: u64,
+    /// Query epoch the servent last received a Query in (see `begin_query_epoch`).
+    visit_epoch: u32,
+    /// Query epoch the servent's RNG was last reseeded in.
+    rng_epoch: u32,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            servent: OnceCell::new(),
+            next_timer: NO_TIMER,
+            visit_epoch: 0,
+            rng_epoch: 0,
+        }
+    }
+}
 
 /// A whole simulated Gnutella network: its servents, the links of its graph and the
 /// events in flight over virtual time.
 pub struct Network {
-    /// One slot per node; empty until the servent is first needed (lazy networks).
-    nodes: Vec<OnceCell<Box<Servent>>>,
+    /// One slot per node.
+    nodes: Vec<Slot>,
     /// Builds servents on first use; `None` when all were built up front.
     factory: Option<Arc<dyn ServentFactory>>,
     graph: Arc<Graph>,
@@ -110,8 +134,6 @@ pub struct Network {
     now: Duration,
     latency: Latency,
     rng: ChaCha8Rng,
-    /// Each servent's earliest timer in the heap, in ns ([`NO_TIMER`]: none).
-    next_timer: Vec<u64>,
     /// Deliveries scheduled and not yet processed.
     in_flight: usize,
     /// Events kept per servent (only servents that produced one have an entry).
@@ -122,14 +144,11 @@ pub struct Network {
     pub processed: u64,
     /// Descriptors delivered to each servent since [`Network::reset_load`].
     load: Vec<u32>,
-    /// Query epoch each servent last received a Query in (see `begin_query_epoch`).
-    visit_epoch: Vec<u32>,
+    /// The current query epoch (see `begin_query_epoch`).
     epoch: u32,
     visited: u64,
-    /// Per-query reseeding: the current query's key, and the epoch each servent's RNG
-    /// was last reseeded in.
+    /// Per-query reseeding: the current query's key.
     rng_key: Option<u64>,
-    rng_epoch: Vec<u32>,
     trace: Option<Vec<TraceEntry>>,
     keep: EventFilter,
 }
@@ -226,7 +245,7 @@ impl Network {
         }
         let mut net = Network::empty(Arc::new(graph), seed, None);
         for (slot, s) in net.nodes.iter_mut().zip(nodes) {
-            let _ = slot.set(Box::new(s));
+            let _ = slot.servent.set(Box::new(s));
         }
         net
     }
@@ -245,7 +264,7 @@ impl Network {
         let n = graph.node_count();
         let latency = Latency::default();
         Network {
-            nodes: (0..n).map(|_| OnceCell::new()).collect(),
+            nodes: (0..n).map(|_| Slot::new()).collect(),
             factory,
             graph,
             deliveries: queue_for(latency),
@@ -254,17 +273,14 @@ impl Network {
             now: Duration::ZERO,
             latency,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            next_timer: vec![NO_TIMER; n],
             in_flight: 0,
             events: HashMap::new(),
             sent: [0; PayloadType::ALL.len()],
             processed: 0,
             load: vec![0; n],
-            visit_epoch: vec![0; n],
             epoch: 0,
             visited: 0,
             rng_key: None,
-            rng_epoch: vec![0; n],
             trace: None,
             keep: EventFilter::All,
         }
@@ -294,12 +310,13 @@ impl Network {
     /// Servent `i`, built now (and what its links sent on opening scheduled) if it was
     /// not yet.
     fn servent_mut(&mut self, i: NodeId) -> &mut Servent {
-        if self.nodes[i].get().is_none() {
+        if self.nodes[i].servent.get().is_none() {
             let s = self.build(i);
-            let _ = self.nodes[i].set(s);
+            let _ = self.nodes[i].servent.set(s);
             self.flush(i);
         }
         self.nodes[i]
+            .servent
             .get_mut()
             .expect("the servent was built just above")
     }
@@ -318,14 +335,17 @@ impl Network {
             return;
         }
         for slot in &mut self.nodes {
-            slot.take();
+            slot.servent.take();
         }
         self.events.clear();
     }
 
     /// Servents built so far (all of them, for a network built up front).
     pub fn built(&self) -> usize {
-        self.nodes.iter().filter(|s| s.get().is_some()).count()
+        self.nodes
+            .iter()
+            .filter(|s| s.servent.get().is_some())
+            .count()
     }
 
     /// Every servent built so far, by node (a servent never built saw no traffic).
@@ -333,7 +353,7 @@ impl Network {
         self.nodes
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.get().map(|s| (i, &**s)))
+            .filter_map(|(i, s)| s.servent.get().map(|s| (i, &**s)))
     }
 
     /// Delivers what the servents queued on their own (what links send on opening:
@@ -420,7 +440,7 @@ impl Network {
     /// Servent `i`'s core (built now if a lazy network had not needed it yet). Panics if
     /// `i` is not below [`Network::len`].
     pub fn node(&self, i: NodeId) -> &Servent {
-        self.nodes[i].get_or_init(|| self.build(i))
+        self.nodes[i].servent.get_or_init(|| self.build(i))
     }
 
     /// Servents in the network.
@@ -463,8 +483,10 @@ impl Network {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // Wrapped after 4 billion queries: old marks could alias, so clear them.
-            self.visit_epoch.iter_mut().for_each(|e| *e = 0);
-            self.rng_epoch.iter_mut().for_each(|e| *e = 0);
+            for slot in &mut self.nodes {
+                slot.visit_epoch = 0;
+                slot.rng_epoch = 0;
+            }
             self.epoch = 1;
         }
         self.visited = 0;
@@ -473,15 +495,15 @@ impl Network {
             self.rng = ChaCha8Rng::seed_from_u64(mix(key));
         }
         if let Some(o) = origin {
-            self.visit_epoch[o] = self.epoch;
+            self.nodes[o].visit_epoch = self.epoch;
         }
     }
 
     /// Reseeds servent `i`'s RNG for the current query key, once per epoch.
     fn activate(&mut self, i: NodeId) {
         if let Some(key) = self.rng_key {
-            if self.rng_epoch[i] != self.epoch {
-                self.rng_epoch[i] = self.epoch;
+            if self.nodes[i].rng_epoch != self.epoch {
+                self.nodes[i].rng_epoch = self.epoch;
                 let seed = mix(key ^ mix(i as u64));
                 self.servent_mut(i).reseed(seed);
             }
@@ -584,9 +606,9 @@ impl Network {
             };
             self.now = self.now.max(at);
             let node = node as usize;
-            if self.next_timer[node] == nanos(at) {
-                self.next_timer[node] = NO_TIMER;
-                if self.nodes[node].get().is_none() {
+            if self.nodes[node].next_timer == nanos(at) {
+                self.nodes[node].next_timer = NO_TIMER;
+                if self.nodes[node].servent.get().is_none() {
                     // Dropped since it set the timer, not needed again yet: its fresh
                     // self would have nothing due.
                     return;
@@ -604,7 +626,7 @@ impl Network {
         // The servent that handles a delivery a few places on: its state is the next
         // cache miss, so start fetching it now.
         if let Some(r) = self.deliveries.receiver_ahead(PREFETCH_AHEAD / 2) {
-            if let Some(s) = self.nodes[r as usize].get() {
+            if let Some(s) = self.nodes[r as usize].servent.get() {
                 prefetch(&**s);
             }
         }
@@ -612,8 +634,10 @@ impl Network {
         self.in_flight -= 1;
         let to = d.to as usize;
         self.load[to] = self.load[to].saturating_add(1);
-        if d.descriptor.payload_type() == PayloadType::Query && self.visit_epoch[to] != self.epoch {
-            self.visit_epoch[to] = self.epoch;
+        let epoch = self.epoch;
+        let slot = &mut self.nodes[to];
+        if d.descriptor.payload_type() == PayloadType::Query && slot.visit_epoch != epoch {
+            slot.visit_epoch = epoch;
             self.visited += 1;
         }
         self.activate(to);
@@ -625,7 +649,7 @@ impl Network {
 
     /// Drains node `i`'s outputs into the queue (transmits), the event log and a timer.
     fn flush(&mut self, i: NodeId) {
-        let Some(node) = self.nodes[i].get_mut() else {
+        let Some(node) = self.nodes[i].servent.get_mut() else {
             return;
         };
         while let Some(Transmit {
@@ -664,8 +688,8 @@ impl Network {
         }
         if let Some(t) = node.poll_timeout() {
             let t_ns = nanos(t);
-            if t_ns < self.next_timer[i] {
-                self.next_timer[i] = t_ns;
+            if t_ns < self.nodes[i].next_timer {
+                self.nodes[i].next_timer = t_ns;
                 self.seq += 1;
                 self.timers.push(Reverse((t, self.seq, i as u32)));
             }

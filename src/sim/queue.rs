@@ -89,6 +89,16 @@ const RADIX_BITS: u32 = 11;
 /// Counters per radix pass.
 const RADIX_BUCKETS: usize = 1 << RADIX_BITS;
 
+/// A delivery as a batch keeps it (56 bytes, not 80): its due time is the batch's, its
+/// receiver is in its ordering key, its sequence number an offset from the batch's first.
+struct Item {
+    descriptor: Descriptor,
+    from: u32,
+    /// `seq - first_seq`: a batch spans fewer than 2^32 sequence numbers (each is an event
+    /// scheduled within one instant, and 2^32 of them would not fit in memory).
+    seq_offset: u32,
+}
+
 /// Deliveries due at one instant, processed as a batch.
 #[derive(Default)]
 pub(super) struct Batch {
@@ -97,7 +107,7 @@ pub(super) struct Batch {
     /// against timers due at the same instant.
     first_seq: u64,
     /// In scheduling order; taken out (`None`) as they are processed.
-    items: Vec<Option<Delivery>>,
+    items: Vec<Option<Item>>,
     /// One key per item, (receiver << 32 | position), written as items are pushed (so
     /// ordering never reads the items); sorted ascending once the batch is current.
     order: Vec<u64>,
@@ -146,7 +156,12 @@ impl Batch {
         self.max_to = self.max_to.max(d.to);
         self.order
             .push((u64::from(d.to) << 32) | self.items.len() as u64);
-        self.items.push(Some(d));
+        let seq_offset = u32::try_from(d.seq - self.first_seq).unwrap_or(u32::MAX);
+        self.items.push(Some(Item {
+            descriptor: d.descriptor,
+            from: d.from,
+            seq_offset,
+        }));
     }
 
     /// Empties the batch for reuse, keeping its buffers.
@@ -166,7 +181,14 @@ impl Batch {
         if let Some(&ahead) = self.order.get(self.next + PREFETCH_AHEAD) {
             prefetch(&self.items[(ahead & 0xFFFF_FFFF) as usize]);
         }
-        self.items[(key & 0xFFFF_FFFF) as usize].take()
+        let item = self.items[(key & 0xFFFF_FFFF) as usize].take()?;
+        Some(Delivery {
+            at: self.at,
+            seq: self.first_seq + u64::from(item.seq_offset),
+            from: item.from,
+            to: (key >> 32) as u32,
+            descriptor: item.descriptor,
+        })
     }
 
     /// The receiver of the delivery `k` places after the next one, if any.
@@ -399,8 +421,12 @@ impl Deliveries {
                 while let Some(d) = current.pop() {
                     all.push(d);
                 }
-                for b in pending.drain(..) {
-                    all.extend(b.items.into_iter().flatten());
+                for mut b in pending.drain(..) {
+                    // Unsorted: its keys are in scheduling order.
+                    b.next = 0;
+                    while let Some(d) = b.pop() {
+                        all.push(d);
+                    }
                 }
                 all
             }
