@@ -9,15 +9,13 @@
 //! entry found from the hash stored with it, comparing slot numbers only: O(1), no second
 //! key lookup. A key put again leaves a hole in the ring (skipped, reclaimed when the ring
 //! is compacted). A lookup never returns an expired entry, even before `expire` runs. The
-//! oldest entry's expiry is kept in the table's header, so asking when the next expiry is
-//! due, or expiring when nothing is due, reads no ring memory (one cache miss fewer per
-//! table per descriptor in a big simulation).
+//! table's header caches the oldest expiry: `next_expiry`, and `expire` with nothing due,
+//! read no ring memory.
 //!
 //! Nothing is allocated until the first insertion; the ring then grows by doubling from
 //! one slot up to its capacity (by half again only to hold holes), and the whole table is
-//! freed when its last entry expires, so an idle servent's tables cost 24 bytes each. The
-//! hash key is one random key per process (peers cannot predict it), not one per table.
-//! Memory per entry, with the ring full: the ring slot (`size_of::<Option<Entry<K, V>>>()`:
+//! freed when its last entry expires, so an idle servent's tables cost 24 bytes each (one
+//! hash key per process, not per table). Memory per entry, with the ring full: the ring slot (`size_of::<Option<Entry<K, V>>>()`:
 //! key + value + 8-byte expiry + 4-byte hash, padded: 40 bytes for a GUID and an origin or
 //! neighbour, 64 for a query route with its traffic counters) plus, beyond
 //! [`SMALL_RING_SLOTS`], 8-byte index cells at a load between 1/3 and 2/3 (12-24 bytes):
@@ -108,8 +106,7 @@ enum IfLive {
     Replace,
 }
 
-/// Where a key was found: its ring slot and its index cell (the slot again when the ring
-/// has no index).
+/// Where a key is: ring slot and index cell (the slot again when there is no index).
 #[derive(Clone, Copy)]
 struct Found {
     slot: usize,
@@ -186,13 +183,12 @@ impl<K: Hash + Eq, V> Table<K, V> {
         i
     }
 
-    /// Empties index cell `pos`, shifting later cells of its cluster back so every key
-    /// stays reachable from its home cell.
+    /// Empties index cell `pos` (if indexed), shifting later cells of its cluster back so
+    /// every key stays reachable from its home cell.
     fn unlink(&mut self, pos: usize) {
-        if !self.indexed() {
+        let Some(mask) = self.index.len().checked_sub(1) else {
             return;
-        }
-        let mask = self.mask();
+        };
         let mut hole = pos;
         let mut j = pos;
         loop {
@@ -211,12 +207,11 @@ impl<K: Hash + Eq, V> Table<K, V> {
         self.index[hole] = EMPTY;
     }
 
-    /// Links `slot` (hash `hash`) into the first empty cell of its probe path.
+    /// Links `slot` (hash `hash`) into the first empty cell of its probe path (if indexed).
     fn link(&mut self, hash: u32, slot: usize) {
-        if !self.indexed() {
+        let Some(mask) = self.index.len().checked_sub(1) else {
             return;
-        }
-        let mask = self.mask();
+        };
         let mut i = hash as usize & mask;
         while self.index[i] != EMPTY {
             i = (i + 1) & mask;

@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::core::{Config, Event, PeerId, PeerInfo, Role, Servent, SharedFiles, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
-use super::queue::{nanos, prefetch, Deliveries, Delivery, PREFETCH_AHEAD};
+use super::queue::{nanos, prefetch_all, Deliveries, Delivery, PREFETCH_AHEAD};
 use crate::topology::Graph;
 
 /// A servent's index in the network, `0..n`: its graph node (neighbours know it as
@@ -627,7 +627,7 @@ impl Network {
         // cache miss, so start fetching it now.
         if let Some(r) = self.deliveries.receiver_ahead(PREFETCH_AHEAD / 2) {
             if let Some(s) = self.nodes[r as usize].servent.get() {
-                prefetch(&**s);
+                prefetch_all(&**s);
             }
         }
         self.now = self.now.max(d.at);
