@@ -624,7 +624,11 @@ impl Network {
             return;
         };
         // The servent that handles a delivery a few places on: its state is the next
-        // cache miss, so start fetching it now.
+        // cache miss, so start fetching it now; its slot (where the servent is) further
+        // ahead, so that reading it here does not wait either.
+        if let Some(r) = self.deliveries.receiver_ahead(2 * PREFETCH_AHEAD) {
+            prefetch_all(&self.nodes[r as usize]);
+        }
         if let Some(r) = self.deliveries.receiver_ahead(PREFETCH_AHEAD / 2) {
             if let Some(s) = self.nodes[r as usize].servent.get() {
                 prefetch_all(&**s);

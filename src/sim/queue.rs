@@ -68,27 +68,25 @@ const RADIX_MIN_BATCH: usize = 1024;
 /// a descriptor in well under a microsecond, about as long as a few memory reads take.
 pub(super) const PREFETCH_AHEAD: usize = 4;
 
-/// Hints the CPU to fetch `r`'s first cache line (nothing else happens; a no-op off
-/// x86-64).
-#[inline]
-pub(super) fn prefetch<T>(r: &T) {
-    prefetch_addr((r as *const T).cast::<u8>());
-}
-
 /// Bytes per cache line on the machines this runs on (x86-64, most ARM cores).
 const CACHE_LINE: usize = 64;
 
 /// Hints the CPU to fetch every cache line of `*r`: a servent's state spans sixteen
-/// lines, and handling one descriptor reads several of them.
+/// lines, and handling one descriptor reads several of them; a 56-byte batch item often
+/// straddles two.
 #[inline]
 pub(super) fn prefetch_all<T>(r: &T) {
     let start = (r as *const T).cast::<u8>();
-    for offset in (0..std::mem::size_of::<T>()).step_by(CACHE_LINE) {
+    let size = std::mem::size_of::<T>();
+    for offset in (0..size).step_by(CACHE_LINE) {
         prefetch_addr(start.wrapping_add(offset));
     }
+    // The last byte: an object not aligned to a line ends on one more.
+    prefetch_addr(start.wrapping_add(size.saturating_sub(1)));
 }
 
-/// Hints the CPU to fetch the cache line holding `p`.
+/// Hints the CPU to fetch the cache line holding `p` (nothing else happens; a no-op off
+/// x86-64).
 #[inline]
 fn prefetch_addr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
@@ -199,7 +197,7 @@ impl Batch {
         // places ahead now, so it is in cache when its turn comes (in a batch of tens of
         // thousands each read was a cache miss, most of the queue's cost).
         if let Some(&ahead) = self.order.get(self.next + PREFETCH_AHEAD) {
-            prefetch(&self.items[(ahead & 0xFFFF_FFFF) as usize]);
+            prefetch_all(&self.items[(ahead & 0xFFFF_FFFF) as usize]);
         }
         let item = self.items[(key & 0xFFFF_FFFF) as usize].take()?;
         Some(Delivery {
