@@ -6,9 +6,8 @@
 //! Servents are built up front ([`Network::new`]) or, for big networks, lazily
 //! ([`Network::lazy`]): a servent is created, with a link open to each of its graph
 //! neighbours, the first time it receives traffic, so memory follows the servents the
-//! queries reach. The graph is shared (an `Arc`), so threads that each run a network do
-//! not copy it. Deliveries wait in `sim::queue` (per-instant batches at a fixed latency,
-//! a calendar queue otherwise); timers (search deadlines, route expiry) sit in their own
+//! queries reach. The graph is shared (an `Arc`): threads that each run a network do not
+//! copy it. Deliveries wait in `sim::queue`, timers (search deadlines, route expiry) in a
 //! heap; the next event is the earlier of the two heads by (time, sequence number).
 //!
 //! Per-query accounting for the experiments lives here too, because only the driver sees
@@ -95,8 +94,7 @@ pub trait ServentFactory: Send + Sync {
 /// No timer pending for a servent (in [`Slot::next_timer`]).
 const NO_TIMER: u64 = u64::MAX;
 
-/// What the network keeps per servent, side by side so that a delivery reads one place
-/// for all of it (24 bytes): the servent once built, its earliest timer, its epoch marks.
+/// What the network keeps per servent, in one place a delivery reads (24 bytes).
 struct Slot {
     /// Empty until the servent is first needed (lazy networks).
     servent: OnceCell<Box<Servent>>,
@@ -623,9 +621,8 @@ impl Network {
         let Some(d) = self.deliveries.pop() else {
             return;
         };
-        // The servent that handles a delivery a few places on: its state is the next
-        // cache miss, so start fetching it now; its slot (where the servent is) further
-        // ahead, so that reading it here does not wait either.
+        // The servent that handles a delivery a few places on is the next cache miss:
+        // fetch it now, and its slot (where the servent is) further ahead.
         if let Some(r) = self.deliveries.receiver_ahead(2 * PREFETCH_AHEAD) {
             prefetch_all(&self.nodes[r as usize]);
         }
