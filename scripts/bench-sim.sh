@@ -11,6 +11,10 @@
 #   THREADS=1 scripts/bench-sim.sh              # one network instead of one per CPU (max 2)
 #   BIG=1 scripts/bench-sim.sh                  # add the million-servent run
 #   BIG=1 BIG_N=300000 BIG_QUERIES=20 scripts/bench-sim.sh   # BIG_THREADS=2: two networks
+#   BASELINE=/tmp/servent-main N=100000 QUERIES=200 scripts/bench-sim.sh
+#       # and a baseline binary interleaved with this build (base, new; ROUNDS=3 rounds):
+#       # min/median/max of the events/CPU-second and peak-RSS ratios, and whether both
+#       # printed the same results (timings aside)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,11 +38,12 @@ cpu() {
     awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$1"
 }
 
-# run NAME N QUERIES [ARGS...]: runs compare under /usr/bin/time -v, prints one result line.
+# run NAME N QUERIES [ARGS...]: runs compare ($runbin, default this build) under
+# /usr/bin/time -v, prints one result line.
 run() {
     local name=$1 n=$2 queries=$3
     shift 3
-    /usr/bin/time -v "$bin" compare --topology "plrg:n=$n" --queries "$queries" \
+    /usr/bin/time -v "${runbin:-$bin}" compare --topology "plrg:n=$n" --queries "$queries" \
         --strategies "$STRATEGIES" --seed "$SEED" --json "$@" \
         >"$tmp/$name.json" 2>"$tmp/$name.time"
     local wall events threads cpu_s rss
@@ -51,6 +56,17 @@ run() {
         "$wall" "$cpu_s" "$(awk -v e="$events" -v c="$cpu_s" 'BEGIN {print e / c}')" \
         "$((rss / 1024))"
     awk -v e="$events" -v c="$cpu_s" 'BEGIN {print e / c}' >"$tmp/$name.eps"
+    echo "$rss" >"$tmp/$name.rss"
+}
+
+# strip FILE: a compare JSON without its timings.
+strip() {
+    grep -v '"wall_seconds"\|"events_per_second"' "$1"
+}
+
+# spread FILE: min/median/max of the numbers in FILE, one a line.
+spread() {
+    sort -g "$1" | awk '{v[NR] = $1} END {printf "%.3f / %.3f / %.3f", v[1], v[int((NR + 1) / 2)], v[NR]}'
 }
 
 echo "servent compare benchmark: plrg n=$N, $QUERIES queries each of $STRATEGIES, seed $SEED"
@@ -65,6 +81,22 @@ awk -v a="$(cat "$tmp/main.eps")" -v b="$bfs" \
 echo "per-strategy results of the main run:"
 grep -o '"strategy": "[^"]*"\|"success_rate": [0-9.]*\|"messages_per_query": [0-9.]*\|"mean_hops": [0-9.]*' \
     "$tmp/main.json" | paste - - - - | sed 's/"//g'
+if [[ -n "${BASELINE:-}" ]]; then
+    echo "interleaved with the baseline $BASELINE (${ROUNDS:-3} rounds, threads ${THREADS:-default}):"
+    same=yes
+    for r in $(seq "${ROUNDS:-3}"); do
+        runbin=$BASELINE run "base$r" "$N" "$QUERIES" "${THREADS_ARG[@]}"
+        run "new$r" "$N" "$QUERIES" "${THREADS_ARG[@]}"
+        awk -v a="$(cat "$tmp/new$r.eps")" -v b="$(cat "$tmp/base$r.eps")" \
+            'BEGIN {print a / b}' >>"$tmp/eps.ratio"
+        awk -v a="$(cat "$tmp/new$r.rss")" -v b="$(cat "$tmp/base$r.rss")" \
+            'BEGIN {print a / b}' >>"$tmp/rss.ratio"
+        cmp -s <(strip "$tmp/base$r.json") <(strip "$tmp/new$r.json") || same=no
+    done
+    echo "events/CPU-s this build / baseline, min/median/max: $(spread "$tmp/eps.ratio")"
+    echo "peak RSS this build / baseline, min/median/max: $(spread "$tmp/rss.ratio")"
+    echo "same results as the baseline (timings aside): $same"
+fi
 if [[ -n "${BIG:-}" ]]; then
     # One network by default: each thread's network holds the servents its query reaches.
     echo "big run: plrg n=$BIG_N, $BIG_QUERIES queries each (goal: peak RSS <= 1536 MiB)"

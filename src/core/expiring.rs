@@ -2,32 +2,47 @@
 //! building block of the duplicate cache and the reverse-path route tables.
 //!
 //! Entries live `lifetime` after insertion, so expiry order equals insertion order. They
-//! sit in a ring buffer by age (oldest at the head); an open-addressing index (linear
-//! probing, backward-shift deletion, no tombstones) maps a key's hash to its ring slot.
-//! Expiry and eviction take the ring's head and remove its index entry found from the hash
-//! stored with it, comparing slot numbers only: O(1), no second key lookup. A key put again
-//! leaves a hole in the ring (skipped, reclaimed when the ring is compacted). A lookup never
-//! returns an expired entry, even before `expire` runs.
+//! sit in a ring buffer by age (oldest at the head); once the ring outgrows
+//! [`SMALL_RING_SLOTS`], an open-addressing index (linear probing, backward-shift deletion,
+//! no tombstones) maps a key's hash to its ring slot; a smaller ring is scanned, comparing
+//! stored hashes first. Expiry and eviction take the ring's head and remove its index
+//! entry found from the hash stored with it, comparing slot numbers only: O(1), no second
+//! key lookup. A key put again leaves a hole in the ring (skipped, reclaimed when the ring
+//! is compacted). A lookup never returns an expired entry, even before `expire` runs. The
+//! table's header caches the oldest expiry: `next_expiry`, and `expire` with nothing due,
+//! read no ring memory.
 //!
-//! Nothing is allocated until the first insertion; the ring then grows by doubling up to
-//! its capacity (by half again only to hold holes), and the whole table is freed when its
-//! last entry expires, so an idle servent's tables cost 24 bytes each. Memory per entry,
-//! with the ring full: the ring slot (`size_of::<Option<Entry<K, V>>>()`: key + value +
-//! 8-byte expiry + 4-byte hash, padded: 40 bytes for a GUID and an origin or neighbour, 64
-//! for a query route with its traffic counters) plus 8-byte index cells at a load between
-//! 1/3 and 2/3 (12-24 bytes): 52-64 bytes for a ping or push route, 76-88 for a query route.
+//! Nothing is allocated until the first insertion; the ring then grows by doubling from
+//! one slot up to its capacity (by half again only to hold holes), and the whole table is
+//! freed when its last entry expires, so an idle servent's tables cost 24 bytes each (one
+//! hash key per process, not per table). Memory per entry, with the ring full: the ring slot (`size_of::<Option<Entry<K, V>>>()`:
+//! key + value + 8-byte expiry + 4-byte hash, padded: 40 bytes for a GUID and an origin or
+//! neighbour, 64 for a query route with its traffic counters) plus, beyond
+//! [`SMALL_RING_SLOTS`], 8-byte index cells at a load between 1/3 and 2/3 (12-24 bytes):
+//! 52-64 bytes for a ping or push route, 76-88 for a query route. A table holding one
+//! query route (what a flood leaves at each relay) costs 56 + 64 bytes.
 
 use std::hash::Hash;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Ring slots allocated at the first insertion: a servent that saw a few descriptors
-/// holds a few hundred bytes per table, not its configured bound.
-const FIRST_RING_SLOTS: usize = 4;
+/// Ring slots allocated at the first insertion: most tables of a simulated relay hold one
+/// entry (the query passing through), so the ring starts at one slot and doubles.
+const FIRST_RING_SLOTS: usize = 1;
+/// Rings up to this many slots have no index: scanning 8 stored hashes costs less than
+/// probing an index, and a small table saves the index's allocation.
+const SMALL_RING_SLOTS: usize = 8;
 /// An empty index cell (no slot number reaches `u32::MAX`: capacities are capped below).
 const EMPTY: u64 = u64::MAX;
 /// Most entries a table may be configured for: slot numbers fit the index's 32 bits with
 /// room for the ring's slack.
 const MAX_CAPACITY: usize = 1 << 30;
+
+/// The process's hash key, drawn once: peers cannot pick GUIDs that collide in an index.
+fn hasher() -> &'static ahash::RandomState {
+    static KEY: OnceLock<ahash::RandomState> = OnceLock::new();
+    KEY.get_or_init(ahash::RandomState::new)
+}
 
 /// One entry: key, value, when its lifetime ends (nanoseconds since the driver's epoch)
 /// and its key's hash (where its index cell is, without hashing the key again).
@@ -39,26 +54,28 @@ struct Entry<K, V> {
     hash: u32,
 }
 
-/// The allocated part of a table: ring and index.
+/// The allocated part of a table: ring and (for a big ring) index.
 #[derive(Debug, Clone)]
 struct Table<K, V> {
+    /// When the oldest entry expires, ns: what expiry and `next_expiry` read first.
+    head_expires: u64,
     /// Entries by age; `None` is a hole (an entry removed or put again).
-    ring: Vec<Option<Entry<K, V>>>,
-    /// Ring position of the oldest slot in use; never a hole while `used > 0`.
-    head: usize,
-    /// Ring slots in use from `head` on, holes included.
-    used: usize,
-    /// Entries (live or expired but not yet reaped) in the ring.
-    live: usize,
-    /// Index cells: `hash << 32 | slot`, or `EMPTY`. Its length is a power of two above
-    /// the ring's, so probing always meets an empty cell.
+    ring: Box<[Option<Entry<K, V>>]>,
+    /// Index cells: `hash << 32 | slot`, or `EMPTY`. Empty while the ring has at most
+    /// [`SMALL_RING_SLOTS`]; else its length is a power of two above the ring's, so
+    /// probing always meets an empty cell.
     index: Box<[u64]>,
-    /// Keyed: peers cannot pick GUIDs that collide in the index.
-    hasher: ahash::RandomState,
+    /// Ring position of the oldest slot in use; never a hole while `used > 0`.
+    head: u32,
+    /// Ring slots in use from `head` on, holes included.
+    used: u32,
+    /// Entries (live or expired but not yet reaped) in the ring.
+    live: u32,
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct ExpiringMap<K, V> {
+    /// Allocated exactly while it holds an entry (live or not yet reaped).
     table: Option<Box<Table<K, V>>>,
     /// Entry lifetime, nanoseconds.
     lifetime: u64,
@@ -71,9 +88,13 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Index cells for a ring of `slots`: a load of at most 2/3.
+/// Index cells for a ring of `slots`: a load of at most 2/3; none for a small ring.
 fn index_len(slots: usize) -> usize {
-    (slots + slots / 2 + 1).next_power_of_two()
+    if slots <= SMALL_RING_SLOTS {
+        0
+    } else {
+        (slots + slots / 2 + 1).next_power_of_two()
+    }
 }
 
 /// How an insertion treats a live entry of the same key.
@@ -85,26 +106,35 @@ enum IfLive {
     Replace,
 }
 
+/// Where a key is: ring slot and index cell (the slot again when there is no index).
+#[derive(Clone, Copy)]
+struct Found {
+    slot: usize,
+    cell: usize,
+}
+
 impl<K: Hash + Eq, V> Table<K, V> {
     fn new(slots: usize) -> Self {
-        let mut ring = Vec::with_capacity(slots);
-        ring.resize_with(slots, || None);
         Table {
-            ring,
+            head_expires: u64::MAX,
+            ring: (0..slots).map(|_| None).collect(),
+            index: vec![EMPTY; index_len(slots)].into_boxed_slice(),
             head: 0,
             used: 0,
             live: 0,
-            index: vec![EMPTY; index_len(slots)].into_boxed_slice(),
-            hasher: ahash::RandomState::new(),
         }
+    }
+
+    fn indexed(&self) -> bool {
+        !self.index.is_empty()
     }
 
     fn mask(&self) -> usize {
         self.index.len() - 1
     }
 
-    fn hash(&self, key: &K) -> u32 {
-        self.hasher.hash_one(key) as u32
+    fn hash(key: &K) -> u32 {
+        hasher().hash_one(key) as u32
     }
 
     fn entry(&self, slot: usize) -> &Entry<K, V> {
@@ -113,8 +143,18 @@ impl<K: Hash + Eq, V> Table<K, V> {
             .expect("an index cell names a filled slot")
     }
 
-    /// The index cell holding `key`, or `None`.
-    fn find(&self, key: &K, hash: u32) -> Option<usize> {
+    /// Where `key` is, or `None`.
+    fn find(&self, key: &K, hash: u32) -> Option<Found> {
+        if !self.indexed() {
+            return (0..self.used as usize)
+                .map(|k| self.wrap(self.head as usize + k))
+                .find(|&slot| {
+                    self.ring[slot]
+                        .as_ref()
+                        .is_some_and(|e| e.hash == hash && e.key == *key)
+                })
+                .map(|slot| Found { slot, cell: slot });
+        }
         let mask = self.mask();
         let mut i = hash as usize & mask;
         loop {
@@ -122,8 +162,9 @@ impl<K: Hash + Eq, V> Table<K, V> {
             if cell == EMPTY {
                 return None;
             }
-            if (cell >> 32) as u32 == hash && self.entry(cell as u32 as usize).key == *key {
-                return Some(i);
+            let slot = cell as u32 as usize;
+            if (cell >> 32) as u32 == hash && self.entry(slot).key == *key {
+                return Some(Found { slot, cell: i });
             }
             i = (i + 1) & mask;
         }
@@ -131,6 +172,9 @@ impl<K: Hash + Eq, V> Table<K, V> {
 
     /// The index cell naming `slot` (its hash gives where to start; slot numbers compared).
     fn cell_of(&self, slot: usize) -> usize {
+        if !self.indexed() {
+            return slot;
+        }
         let mask = self.mask();
         let mut i = self.entry(slot).hash as usize & mask;
         while self.index[i] as u32 as usize != slot {
@@ -139,10 +183,12 @@ impl<K: Hash + Eq, V> Table<K, V> {
         i
     }
 
-    /// Empties index cell `pos`, shifting later cells of its cluster back so every key
-    /// stays reachable from its home cell.
+    /// Empties index cell `pos` (if indexed), shifting later cells of its cluster back so
+    /// every key stays reachable from its home cell.
     fn unlink(&mut self, pos: usize) {
-        let mask = self.mask();
+        let Some(mask) = self.index.len().checked_sub(1) else {
+            return;
+        };
         let mut hole = pos;
         let mut j = pos;
         loop {
@@ -161,9 +207,11 @@ impl<K: Hash + Eq, V> Table<K, V> {
         self.index[hole] = EMPTY;
     }
 
-    /// Links `slot` (hash `hash`) into the first empty cell of its probe path.
+    /// Links `slot` (hash `hash`) into the first empty cell of its probe path (if indexed).
     fn link(&mut self, hash: u32, slot: usize) {
-        let mask = self.mask();
+        let Some(mask) = self.index.len().checked_sub(1) else {
+            return;
+        };
         let mut i = hash as usize & mask;
         while self.index[i] != EMPTY {
             i = (i + 1) & mask;
@@ -171,28 +219,37 @@ impl<K: Hash + Eq, V> Table<K, V> {
         self.index[i] = u64::from(hash) << 32 | slot as u64;
     }
 
-    /// Removes the entry in `slot`, whose index cell is `cell`.
-    fn take(&mut self, slot: usize, cell: usize) -> Entry<K, V> {
-        self.unlink(cell);
+    /// Removes the entry found at `at`.
+    fn take(&mut self, at: Found) -> Entry<K, V> {
+        self.unlink(at.cell);
         self.live -= 1;
-        let entry = self.ring[slot].take().expect("a filled slot");
+        let entry = self.ring[at.slot].take().expect("a filled slot");
         self.skip_holes();
         entry
     }
 
     /// Removes the oldest entry.
     fn take_head(&mut self) -> Entry<K, V> {
-        let slot = self.head;
+        let slot = self.head as usize;
         let cell = self.cell_of(slot);
-        self.take(slot, cell)
+        self.take(Found { slot, cell })
     }
 
     /// Keeps the head on a filled slot.
     fn skip_holes(&mut self) {
-        while self.used > 0 && self.ring[self.head].is_none() {
-            self.head = self.wrap(self.head + 1);
+        while self.used > 0 && self.ring[self.head as usize].is_none() {
+            self.head = self.wrap(self.head as usize + 1) as u32;
             self.used -= 1;
         }
+    }
+
+    /// Caches when the oldest entry expires (`u64::MAX` when empty: never).
+    fn note_head(&mut self) {
+        self.head_expires = if self.used == 0 {
+            u64::MAX
+        } else {
+            self.entry(self.head as usize).expires
+        };
     }
 
     /// Ring position `pos` (below twice the ring's length) wrapped into the ring: no
@@ -209,16 +266,20 @@ impl<K: Hash + Eq, V> Table<K, V> {
     /// dropped) and relinks the index from their stored hashes. In place when the size
     /// stays: compacting a ring full of holes allocates nothing.
     fn rebuild(&mut self, slots: usize) {
-        self.ring.rotate_left(self.head);
+        self.ring.rotate_left(self.head as usize);
         let mut filled = 0;
-        for k in 0..self.used {
+        for k in 0..self.used as usize {
             if self.ring[k].is_some() {
                 self.ring.swap(filled, k);
                 filled += 1;
             }
         }
-        debug_assert_eq!(filled, self.live);
-        self.ring.resize_with(slots, || None);
+        debug_assert_eq!(filled, self.live as usize);
+        if slots != self.ring.len() {
+            let mut ring = std::mem::take(&mut self.ring).into_vec();
+            ring.resize_with(slots, || None);
+            self.ring = ring.into_boxed_slice();
+        }
         self.head = 0;
         self.used = self.live;
         if self.index.len() == index_len(slots) {
@@ -226,7 +287,7 @@ impl<K: Hash + Eq, V> Table<K, V> {
         } else {
             self.index = vec![EMPTY; index_len(slots)].into_boxed_slice();
         }
-        for slot in 0..self.live {
+        for slot in 0..self.live as usize {
             let hash = self.entry(slot).hash;
             self.link(hash, slot);
         }
@@ -234,7 +295,7 @@ impl<K: Hash + Eq, V> Table<K, V> {
 
     /// Appends an entry as the newest (the ring has room).
     fn push(&mut self, entry: Entry<K, V>) -> usize {
-        let slot = self.wrap(self.head + self.used);
+        let slot = self.wrap((self.head + self.used) as usize);
         let hash = entry.hash;
         self.ring[slot] = Some(entry);
         self.used += 1;
@@ -255,7 +316,7 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
 
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.table.as_ref().map_or(0, |t| t.live)
+        self.table.as_ref().map_or(0, |t| t.live as usize)
     }
 
     #[cfg(test)]
@@ -267,7 +328,7 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
     pub(super) fn heap_bytes(&self) -> usize {
         self.table.as_ref().map_or(0, |t| {
             std::mem::size_of::<Table<K, V>>()
-                + t.ring.capacity() * std::mem::size_of::<Option<Entry<K, V>>>()
+                + t.ring.len() * std::mem::size_of::<Option<Entry<K, V>>>()
                 + t.index.len() * std::mem::size_of::<u64>()
         })
     }
@@ -278,11 +339,20 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
         self.capacity + self.capacity / 2 + 1
     }
 
+    /// Caches the head's expiry after the table changed, and frees it once it holds
+    /// nothing (idle: the memory goes back).
+    fn note_head(&mut self) {
+        match self.table.as_deref_mut() {
+            Some(t) if t.live == 0 => self.table = None,
+            Some(t) => t.note_head(),
+            None => {}
+        }
+    }
+
     /// The live entry for `key`: its slot.
     fn live_slot(&self, key: &K, now: u64) -> Option<(&Table<K, V>, usize)> {
         let t = self.table.as_deref()?;
-        let cell = t.find(key, t.hash(key))?;
-        let slot = t.index[cell] as u32 as usize;
+        let slot = t.find(key, Table::<K, V>::hash(key))?.slot;
         (t.entry(slot).expires > now).then_some((t, slot))
     }
 
@@ -313,9 +383,9 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
     /// Removes `key` (live or not) and returns its value if it was live.
     pub(super) fn remove(&mut self, key: &K, now: Duration) -> Option<V> {
         let t = self.table.as_deref_mut()?;
-        let cell = t.find(key, t.hash(key))?;
-        let slot = t.index[cell] as u32 as usize;
-        let entry = t.take(slot, cell);
+        let at = t.find(key, Table::<K, V>::hash(key))?;
+        let entry = t.take(at);
+        self.note_head();
         (entry.expires > nanos(now)).then_some(entry.value)
     }
 
@@ -323,10 +393,10 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
     pub(super) fn iter_newest(&self, now: Duration) -> impl Iterator<Item = (&K, &V)> + '_ {
         let now = nanos(now);
         let t = self.table.as_deref();
-        let (used, len) = t.map_or((0, 1), |t| (t.used, t.ring.len()));
+        let (used, len) = t.map_or((0, 1), |t| (t.used as usize, t.ring.len()));
         (0..used).rev().filter_map(move |k| {
             let t = t?;
-            match &t.ring[(t.head + k) % len] {
+            match &t.ring[(t.head as usize + k) % len] {
                 Some(e) if e.expires > now => Some((&e.key, &e.value)),
                 _ => None,
             }
@@ -359,23 +429,22 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
         let t = self
             .table
             .get_or_insert_with(|| Box::new(Table::new(FIRST_RING_SLOTS.min(max_slots))));
-        let hash = t.hash(&key);
-        if let Some(cell) = t.find(&key, hash) {
-            let slot = t.index[cell] as u32 as usize;
-            if t.entry(slot).expires > now && if_live == IfLive::Keep {
-                return (slot, false);
+        let hash = Table::<K, V>::hash(&key);
+        if let Some(at) = t.find(&key, hash) {
+            if t.entry(at.slot).expires > now && if_live == IfLive::Keep {
+                return (at.slot, false);
             }
-            t.take(slot, cell);
+            t.take(at);
         }
-        if t.live >= capacity {
+        if t.live as usize >= capacity {
             t.take_head();
         }
-        if t.used == t.ring.len() {
+        if t.used as usize == t.ring.len() {
             // Mostly holes (keys put again): compact in place. Else grow by doubling, up
             // to `capacity`, and beyond it only to hold holes beside a full table.
             let len = t.ring.len();
             let bound = if len < capacity { capacity } else { max_slots };
-            let slots = if t.live <= len / 2 {
+            let slots = if t.live as usize <= len / 2 {
                 len
             } else {
                 (len * 2).min(bound)
@@ -389,6 +458,7 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
             expires,
             hash,
         });
+        self.note_head();
         (slot, true)
     }
 
@@ -401,19 +471,20 @@ impl<K: Hash + Eq, V> ExpiringMap<K, V> {
         let Some(t) = self.table.as_deref_mut() else {
             return;
         };
-        while t.used > 0 && t.entry(t.head).expires <= now {
+        if t.head_expires > now {
+            // Nothing due: the ring is not read.
+            return;
+        }
+        while t.used > 0 && t.entry(t.head as usize).expires <= now {
             t.take_head();
         }
-        if t.live == 0 {
-            // Idle: give the memory back.
-            self.table = None;
-        }
+        self.note_head();
     }
 
-    /// When the oldest entry expires.
+    /// When the oldest entry expires (from the table's header: the ring is not read).
     pub(super) fn next_expiry(&self) -> Option<Duration> {
         let t = self.table.as_deref()?;
-        (t.used > 0).then(|| Duration::from_nanos(t.entry(t.head).expires))
+        Some(Duration::from_nanos(t.head_expires))
     }
 }
 
@@ -519,6 +590,7 @@ mod tests {
         assert_eq!(size_of::<Option<Entry<Guid, Origin>>>(), 40);
         assert_eq!(size_of::<Option<Entry<Guid, PeerId>>>(), 40);
         assert_eq!(size_of::<ExpiringMap<Guid, Origin>>(), 24);
+        assert_eq!(size_of::<Table<Guid, Origin>>(), 56);
         assert_eq!(
             index_len(100_000) * 8 / 100_000,
             20,

@@ -9,6 +9,7 @@
 mod datagrams;
 pub mod experiment;
 pub mod labels;
+mod latency;
 mod network;
 mod queue;
 pub mod report;

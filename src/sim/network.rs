@@ -6,9 +6,8 @@
 //! Servents are built up front ([`Network::new`]) or, for big networks, lazily
 //! ([`Network::lazy`]): a servent is created, with a link open to each of its graph
 //! neighbours, the first time it receives traffic, so memory follows the servents the
-//! queries reach. The graph is shared (an `Arc`), so threads that each run a network do
-//! not copy it. Deliveries wait in `sim::queue` (per-instant batches at a fixed latency,
-//! a calendar queue otherwise); timers (search deadlines, route expiry) sit in their own
+//! queries reach. The graph is shared (an `Arc`): threads that each run a network do not
+//! copy it. Deliveries wait in `sim::queue`, timers (search deadlines, route expiry) in a
 //! heap; the next event is the earlier of the two heads by (time, sequence number).
 //!
 //! Per-query accounting for the experiments lives here too, because only the driver sees
@@ -21,45 +20,22 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::core::{Config, Event, PeerId, PeerInfo, Role, Servent, SharedFiles, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
 use super::datagrams::{datagram_source, encoded, sim_udp_addr, SimDatagrams, DATAGRAM};
-use super::queue::{nanos, prefetch, Deliveries, Delivery, PREFETCH_AHEAD};
+pub(super) use super::latency::mix;
+pub use super::latency::Latency;
+use super::latency::{draw_delay, queue_for};
+use super::queue::{nanos, prefetch_all, Deliveries, Delivery, PREFETCH_AHEAD};
 use crate::topology::Graph;
 
 /// A servent's index in the network, `0..n`: its graph node (neighbours know it as
 /// `PeerId(node)`).
 pub type NodeId = usize;
-
-/// splitmix64: derives well-spread seeds from one experiment seed and an index.
-pub(super) fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// One hop's delay in the default model: results in hop units are exact.
-pub(super) const UNIT_LATENCY: Duration = Duration::from_millis(1);
-
-/// How long a descriptor takes over one link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Latency {
-    /// Every descriptor takes this long on every link (default 1 ms, one hop unit).
-    Fixed(Duration),
-    /// Uniform in `[min, max]`, drawn per message from the network's seeded RNG.
-    Uniform(Duration, Duration),
-}
-
-impl Default for Latency {
-    fn default() -> Self {
-        Latency::Fixed(UNIT_LATENCY)
-    }
-}
 
 /// A record of one transmitted descriptor (kept only when tracing is on).
 #[derive(Debug, Clone)]
@@ -93,14 +69,37 @@ pub trait ServentFactory: Send + Sync {
     fn shared(&self, node: NodeId) -> Option<SharedFiles>;
 }
 
-/// No timer pending for a servent (in `Network::next_timer`).
+/// No timer pending for a servent (in [`Slot::next_timer`]).
 const NO_TIMER: u64 = u64::MAX;
+
+/// What the network keeps per servent, in one place a delivery reads (24 bytes).
+struct Slot {
+    /// Empty until the servent is first needed (lazy networks).
+    servent: OnceCell<Box<Servent>>,
+    /// The servent's earliest timer in the heap, in ns ([`NO_TIMER`]: none).
+    next_timer: u64,
+    /// Query epoch the servent last received a Query in (see `begin_query_epoch`).
+    visit_epoch: u32,
+    /// Query epoch the servent's RNG was last reseeded in.
+    rng_epoch: u32,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            servent: OnceCell::new(),
+            next_timer: NO_TIMER,
+            visit_epoch: 0,
+            rng_epoch: 0,
+        }
+    }
+}
 
 /// A whole simulated Gnutella network: its servents, the links of its graph and the
 /// events in flight over virtual time.
 pub struct Network {
-    /// One slot per node; empty until the servent is first needed (lazy networks).
-    nodes: Vec<OnceCell<Box<Servent>>>,
+    /// One slot per node.
+    nodes: Vec<Slot>,
     /// Builds servents on first use; `None` when all were built up front.
     factory: Option<Arc<dyn ServentFactory>>,
     graph: Arc<Graph>,
@@ -111,8 +110,6 @@ pub struct Network {
     now: Duration,
     latency: Latency,
     rng: ChaCha8Rng,
-    /// Each servent's earliest timer in the heap, in ns ([`NO_TIMER`]: none).
-    next_timer: Vec<u64>,
     /// Deliveries scheduled and not yet processed.
     in_flight: usize,
     /// Events kept per servent (only servents that produced one have an entry).
@@ -125,14 +122,11 @@ pub struct Network {
     pub processed: u64,
     /// Descriptors delivered to each servent since [`Network::reset_load`].
     load: Vec<u32>,
-    /// Query epoch each servent last received a Query in (see `begin_query_epoch`).
-    visit_epoch: Vec<u32>,
+    /// The current query epoch (see `begin_query_epoch`).
     epoch: u32,
     visited: u64,
-    /// Per-query reseeding: the current query's key, and the epoch each servent's RNG
-    /// was last reseeded in.
+    /// Per-query reseeding: the current query's key.
     rng_key: Option<u64>,
-    rng_epoch: Vec<u32>,
     trace: Option<Vec<TraceEntry>>,
     keep: EventFilter,
 }
@@ -165,26 +159,6 @@ fn with_role(graph: &Graph, i: NodeId, mut c: Config) -> Config {
         };
     }
     c
-}
-
-/// One link's delay under `latency`, drawn from `rng` when random.
-fn draw_delay(latency: Latency, rng: &mut ChaCha8Rng) -> Duration {
-    match latency {
-        Latency::Fixed(d) => d,
-        Latency::Uniform(lo, hi) if hi > lo => {
-            lo + Duration::from_nanos(rng.gen_range(0..=(hi - lo).as_nanos() as u64))
-        }
-        Latency::Uniform(lo, _) => lo,
-    }
-}
-
-/// The queue for `latency`: batches at a fixed latency, a calendar covering the range
-/// otherwise.
-fn queue_for(latency: Latency) -> Deliveries {
-    match latency {
-        Latency::Fixed(_) => Deliveries::new(None),
-        Latency::Uniform(_, hi) => Deliveries::new(Some(hi)),
-    }
 }
 
 impl Network {
@@ -230,7 +204,7 @@ impl Network {
         }
         let mut net = Network::empty(Arc::new(graph), seed, None);
         for (slot, s) in net.nodes.iter_mut().zip(nodes) {
-            let _ = slot.set(Box::new(s));
+            let _ = slot.servent.set(Box::new(s));
         }
         net
     }
@@ -249,7 +223,7 @@ impl Network {
         let n = graph.node_count();
         let latency = Latency::default();
         Network {
-            nodes: (0..n).map(|_| OnceCell::new()).collect(),
+            nodes: (0..n).map(|_| Slot::new()).collect(),
             factory,
             graph,
             deliveries: queue_for(latency),
@@ -258,18 +232,15 @@ impl Network {
             now: Duration::ZERO,
             latency,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            next_timer: vec![NO_TIMER; n],
             in_flight: 0,
             events: HashMap::new(),
             sent: [0; PayloadType::ALL.len()],
             datagrams: SimDatagrams::default(),
             processed: 0,
             load: vec![0; n],
-            visit_epoch: vec![0; n],
             epoch: 0,
             visited: 0,
             rng_key: None,
-            rng_epoch: vec![0; n],
             trace: None,
             keep: EventFilter::All,
         }
@@ -300,12 +271,13 @@ impl Network {
     /// Servent `i`, built now (and what its links sent on opening scheduled) if it was
     /// not yet.
     fn servent_mut(&mut self, i: NodeId) -> &mut Servent {
-        if self.nodes[i].get().is_none() {
+        if self.nodes[i].servent.get().is_none() {
             let s = self.build(i);
-            let _ = self.nodes[i].set(s);
+            let _ = self.nodes[i].servent.set(s);
             self.flush(i);
         }
         self.nodes[i]
+            .servent
             .get_mut()
             .expect("the servent was built just above")
     }
@@ -324,14 +296,17 @@ impl Network {
             return;
         }
         for slot in &mut self.nodes {
-            slot.take();
+            slot.servent.take();
         }
         self.events.clear();
     }
 
     /// Servents built so far (all of them, for a network built up front).
     pub fn built(&self) -> usize {
-        self.nodes.iter().filter(|s| s.get().is_some()).count()
+        self.nodes
+            .iter()
+            .filter(|s| s.servent.get().is_some())
+            .count()
     }
 
     /// Every servent built so far, by node (a servent never built saw no traffic).
@@ -339,7 +314,7 @@ impl Network {
         self.nodes
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.get().map(|s| (i, &**s)))
+            .filter_map(|(i, s)| s.servent.get().map(|s| (i, &**s)))
     }
 
     /// Delivers what the servents queued on their own (what links send on opening:
@@ -426,7 +401,7 @@ impl Network {
     /// Servent `i`'s core (built now if a lazy network had not needed it yet). Panics if
     /// `i` is not below [`Network::len`].
     pub fn node(&self, i: NodeId) -> &Servent {
-        self.nodes[i].get_or_init(|| self.build(i))
+        self.nodes[i].servent.get_or_init(|| self.build(i))
     }
 
     /// Servents in the network.
@@ -469,8 +444,10 @@ impl Network {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // Wrapped after 4 billion queries: old marks could alias, so clear them.
-            self.visit_epoch.iter_mut().for_each(|e| *e = 0);
-            self.rng_epoch.iter_mut().for_each(|e| *e = 0);
+            for slot in &mut self.nodes {
+                slot.visit_epoch = 0;
+                slot.rng_epoch = 0;
+            }
             self.epoch = 1;
         }
         self.visited = 0;
@@ -479,15 +456,15 @@ impl Network {
             self.rng = ChaCha8Rng::seed_from_u64(mix(key));
         }
         if let Some(o) = origin {
-            self.visit_epoch[o] = self.epoch;
+            self.nodes[o].visit_epoch = self.epoch;
         }
     }
 
     /// Reseeds servent `i`'s RNG for the current query key, once per epoch.
     fn activate(&mut self, i: NodeId) {
         if let Some(key) = self.rng_key {
-            if self.rng_epoch[i] != self.epoch {
-                self.rng_epoch[i] = self.epoch;
+            if self.nodes[i].rng_epoch != self.epoch {
+                self.nodes[i].rng_epoch = self.epoch;
                 let seed = mix(key ^ mix(i as u64));
                 self.servent_mut(i).reseed(seed);
             }
@@ -590,9 +567,9 @@ impl Network {
             };
             self.now = self.now.max(at);
             let node = node as usize;
-            if self.next_timer[node] == nanos(at) {
-                self.next_timer[node] = NO_TIMER;
-                if self.nodes[node].get().is_none() {
+            if self.nodes[node].next_timer == nanos(at) {
+                self.nodes[node].next_timer = NO_TIMER;
+                if self.nodes[node].servent.get().is_none() {
                     // Dropped since it set the timer, not needed again yet: its fresh
                     // self would have nothing due.
                     return;
@@ -607,19 +584,24 @@ impl Network {
         let Some(d) = self.deliveries.pop() else {
             return;
         };
-        // The servent that handles a delivery a few places on: its state is the next
-        // cache miss, so start fetching it now.
+        // The servent that handles a delivery a few places on is the next cache miss:
+        // fetch it now, and its slot (where the servent is) further ahead.
+        if let Some(r) = self.deliveries.receiver_ahead(2 * PREFETCH_AHEAD) {
+            prefetch_all(&self.nodes[r as usize]);
+        }
         if let Some(r) = self.deliveries.receiver_ahead(PREFETCH_AHEAD / 2) {
-            if let Some(s) = self.nodes[r as usize].get() {
-                prefetch(&**s);
+            if let Some(s) = self.nodes[r as usize].servent.get() {
+                prefetch_all(&**s);
             }
         }
         self.now = self.now.max(d.at);
         self.in_flight -= 1;
         let to = d.to as usize;
         self.load[to] = self.load[to].saturating_add(1);
-        if d.descriptor.payload_type() == PayloadType::Query && self.visit_epoch[to] != self.epoch {
-            self.visit_epoch[to] = self.epoch;
+        let epoch = self.epoch;
+        let slot = &mut self.nodes[to];
+        if d.descriptor.payload_type() == PayloadType::Query && slot.visit_epoch != epoch {
+            slot.visit_epoch = epoch;
             self.visited += 1;
         }
         self.activate(to);
@@ -634,7 +616,7 @@ impl Network {
 
     /// Drains node `i`'s outputs into the queue (transmits), the event log and a timer.
     fn flush(&mut self, i: NodeId) {
-        let Some(node) = self.nodes[i].get_mut() else {
+        let Some(node) = self.nodes[i].servent.get_mut() else {
             return;
         };
         while let Some(g) = node.poll_datagram() {
@@ -690,8 +672,8 @@ impl Network {
         }
         if let Some(t) = node.poll_timeout() {
             let t_ns = nanos(t);
-            if t_ns < self.next_timer[i] {
-                self.next_timer[i] = t_ns;
+            if t_ns < self.nodes[i].next_timer {
+                self.nodes[i].next_timer = t_ns;
                 self.seq += 1;
                 self.timers.push(Reverse((t, self.seq, i as u32)));
             }

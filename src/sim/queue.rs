@@ -68,19 +68,37 @@ const RADIX_MIN_BATCH: usize = 1024;
 /// a descriptor in well under a microsecond, about as long as a few memory reads take.
 pub(super) const PREFETCH_AHEAD: usize = 4;
 
-/// Hints the CPU to fetch `r`'s first cache line (nothing else happens; a no-op off
+/// Bytes per cache line on the machines this runs on (x86-64, most ARM cores).
+const CACHE_LINE: usize = 64;
+
+/// Hints the CPU to fetch every cache line of `*r`: a servent's state spans sixteen
+/// lines, and handling one descriptor reads several of them; a 56-byte batch item often
+/// straddles two.
+#[inline]
+pub(super) fn prefetch_all<T>(r: &T) {
+    let start = (r as *const T).cast::<u8>();
+    let size = std::mem::size_of::<T>();
+    for offset in (0..size).step_by(CACHE_LINE) {
+        prefetch_addr(start.wrapping_add(offset));
+    }
+    // The last byte: an object not aligned to a line ends on one more.
+    prefetch_addr(start.wrapping_add(size.saturating_sub(1)));
+}
+
+/// Hints the CPU to fetch the cache line holding `p` (nothing else happens; a no-op off
 /// x86-64).
 #[inline]
-pub(super) fn prefetch<T>(r: &T) {
+fn prefetch_addr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it never faults, reads nothing into the
-    // program and changes no state; the address is that of a live reference anyway.
+    // SAFETY: a prefetch is only a hint: it never faults (whatever the address), reads
+    // nothing into the program and changes no state; callers pass addresses inside a
+    // live object anyway.
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>());
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
+    let _ = p;
 }
 
 /// Bits of the receiver sorted per radix pass: two passes cover 4 million servents, and
@@ -88,6 +106,16 @@ pub(super) fn prefetch<T>(r: &T) {
 const RADIX_BITS: u32 = 11;
 /// Counters per radix pass.
 const RADIX_BUCKETS: usize = 1 << RADIX_BITS;
+
+/// A delivery as a batch keeps it (56 bytes, not 80): its due time is the batch's, its
+/// receiver is in its ordering key, its sequence number an offset from the batch's first.
+struct Item {
+    descriptor: Descriptor,
+    from: u32,
+    /// `seq - first_seq`: a batch spans fewer than 2^32 sequence numbers (each is an event
+    /// scheduled within one instant, and 2^32 of them would not fit in memory).
+    seq_offset: u32,
+}
 
 /// Deliveries due at one instant, processed as a batch.
 #[derive(Default)]
@@ -97,7 +125,7 @@ pub(super) struct Batch {
     /// against timers due at the same instant.
     first_seq: u64,
     /// In scheduling order; taken out (`None`) as they are processed.
-    items: Vec<Option<Delivery>>,
+    items: Vec<Option<Item>>,
     /// One key per item, (receiver << 32 | position), written as items are pushed (so
     /// ordering never reads the items); sorted ascending once the batch is current.
     order: Vec<u64>,
@@ -146,7 +174,12 @@ impl Batch {
         self.max_to = self.max_to.max(d.to);
         self.order
             .push((u64::from(d.to) << 32) | self.items.len() as u64);
-        self.items.push(Some(d));
+        let seq_offset = u32::try_from(d.seq - self.first_seq).unwrap_or(u32::MAX);
+        self.items.push(Some(Item {
+            descriptor: d.descriptor,
+            from: d.from,
+            seq_offset,
+        }));
     }
 
     /// Empties the batch for reuse, keeping its buffers.
@@ -164,9 +197,16 @@ impl Batch {
         // places ahead now, so it is in cache when its turn comes (in a batch of tens of
         // thousands each read was a cache miss, most of the queue's cost).
         if let Some(&ahead) = self.order.get(self.next + PREFETCH_AHEAD) {
-            prefetch(&self.items[(ahead & 0xFFFF_FFFF) as usize]);
+            prefetch_all(&self.items[(ahead & 0xFFFF_FFFF) as usize]);
         }
-        self.items[(key & 0xFFFF_FFFF) as usize].take()
+        let item = self.items[(key & 0xFFFF_FFFF) as usize].take()?;
+        Some(Delivery {
+            at: self.at,
+            seq: self.first_seq + u64::from(item.seq_offset),
+            from: item.from,
+            to: (key >> 32) as u32,
+            descriptor: item.descriptor,
+        })
     }
 
     /// The receiver of the delivery `k` places after the next one, if any.
@@ -399,8 +439,12 @@ impl Deliveries {
                 while let Some(d) = current.pop() {
                     all.push(d);
                 }
-                for b in pending.drain(..) {
-                    all.extend(b.items.into_iter().flatten());
+                for mut b in pending.drain(..) {
+                    // Unsorted: its keys are in scheduling order.
+                    b.next = 0;
+                    while let Some(d) = b.pop() {
+                        all.push(d);
+                    }
                 }
                 all
             }
