@@ -18,7 +18,6 @@
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::core::strategy::{NetworkTraffic, QueryCost, SearchEnd};
 use crate::core::{Config, Event, SharedFiles, Strategy};
@@ -29,7 +28,7 @@ use crate::proto::{Guid, PayloadType};
 
 use super::network::{mix, Latency, Network, NodeId, ServentFactory};
 use super::spec::StrategyItem;
-use super::stats::{gini, quantile};
+pub use super::summary::{latency_unit, summarize, Summary};
 use super::workload::{object_name, ObjectMatcher, Placement, Workload};
 use crate::topology::Graph;
 
@@ -180,6 +179,9 @@ pub struct SimCost {
     pub hits: u32,
     /// Hops the first QueryHit to reach the origin travelled.
     pub first_hit_hops: Option<u8>,
+    /// Steps the walker that made the first find had taken (walks only; a hit's return
+    /// hops understate how far walkers went: they share one reverse route).
+    pub first_hit_steps: Option<u16>,
     /// Virtual time from the query's start to its first hit, in microseconds.
     pub first_hit_delay_us: Option<u64>,
     /// Virtual time from the start until the search ended and nothing was in flight.
@@ -293,6 +295,7 @@ pub fn run_search(
     if let Some(cost) = &mut done {
         sim.rings = cost.rings;
         sim.walkers = cost.walkers;
+        sim.first_hit_steps = cost.first_hit_steps;
         sim.checks = cost.checks_answered;
         sim.satisfied = cost.end == Some(SearchEnd::Satisfied);
         if network_wide {
@@ -334,139 +337,6 @@ pub fn run_one_query(
         None,
         true,
     )
-}
-
-/// One strategy's results over a query set.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Summary {
-    /// The strategy as given (`walk:k=16`).
-    pub strategy: String,
-    /// Every parameter spelt out (`walk:k=16,steps=1024,check=4,want=1,remember=true`).
-    pub parameters: String,
-    /// The strategy's name: `flood`, `ring` or `walk`.
-    pub family: &'static str,
-    /// Which `--sweep` it came from (`None`: listed alone); a sweep's marks make a curve.
-    pub sweep: Option<usize>,
-    /// Queries run.
-    pub queries: usize,
-    /// Queries for which at least one QueryHit reached the origin.
-    pub successes: usize,
-    /// `successes / queries`, 0 to 1.
-    pub success_rate: f64,
-    /// Mean and 95th percentile of hops to the first hit, over successful queries.
-    pub mean_hops: Option<f64>,
-    /// 95th percentile (nearest rank) of hops to the first hit, over successful queries.
-    pub p95_hops: Option<u8>,
-    /// Search messages (Queries + checks) per query.
-    pub messages_per_query: f64,
-    /// Search messages (Queries + checks) per query, divided by the servents in the
-    /// network.
-    pub messages_per_servent_per_query: f64,
-    /// Query descriptors sent per query (flood copies, every ring, walker steps).
-    pub query_messages_per_query: f64,
-    /// QueryHit descriptors sent per query, every hop counted.
-    pub hit_messages_per_query: f64,
-    /// Check requests and verdicts sent per query, every hop counted.
-    pub check_messages_per_query: f64,
-    /// Checks the requester answered per query (messages: `check_messages_per_query`).
-    pub checks_per_query: f64,
-    /// Distinct servents reached per query.
-    pub visited_per_query: f64,
-    /// Duplicate Query deliveries / Query deliveries.
-    pub duplicate_ratio: f64,
-    /// Most descriptors delivered to one servent over the whole query set.
-    pub peak_load: u64,
-    /// Median descriptors one servent handled over the query set (unreached ones as 0).
-    pub load_median: u64,
-    /// 99th percentile (nearest rank) of that per-servent load.
-    pub load_p99: u64,
-    /// Gini coefficient of the per-servent load (0: even, towards 1: a few carry it).
-    pub load_gini: f64,
-    /// Mean virtual time to the first hit, in link latencies (hops at unit latency).
-    pub mean_first_hit_delay: Option<f64>,
-    /// Median time to the first hit over successful queries, in link latencies.
-    pub first_hit_delay_median: Option<f64>,
-    /// 90th percentile (nearest rank) of the time to the first hit, in link latencies.
-    pub first_hit_delay_p90: Option<f64>,
-    /// 99th percentile (nearest rank) of the time to the first hit, in link latencies.
-    pub first_hit_delay_p99: Option<f64>,
-    /// Mean rings per query (ring) and share of searches satisfied (ring, walk).
-    pub mean_rings: f64,
-    /// Share of queries whose search got the hits it wanted, 0 to 1 (0 for a flood).
-    pub satisfied_rate: f64,
-    /// Most Query messages one search sent.
-    pub max_query_messages: u64,
-    /// Simulator events (deliveries and timers) processed for this strategy.
-    pub events: u64,
-}
-
-/// Summarises per-query costs over a network of `load.len()` servents, `load` being the
-/// descriptors each servent handled over the query set.
-pub fn summarize(
-    item: &StrategyItem,
-    costs: &[SimCost],
-    load: &[u64],
-    unit: Duration,
-    events: u64,
-) -> Summary {
-    let q = costs.len().max(1) as f64;
-    let mut hops: Vec<u8> = costs.iter().filter_map(|c| c.first_hit_hops).collect();
-    hops.sort_unstable();
-    let successes = hops.len();
-    let mut delays: Vec<u64> = costs.iter().filter_map(|c| c.first_hit_delay_us).collect();
-    delays.sort_unstable();
-    let unit_us = unit.as_micros().max(1) as f64;
-    let delay_at = |p: f64| quantile(&delays, p).map(|d| d as f64 / unit_us);
-    let mut sorted_load = load.to_vec();
-    sorted_load.sort_unstable();
-    let sum = |f: fn(&SimCost) -> u64| costs.iter().map(f).sum::<u64>() as f64;
-    let search = sum(|c| c.search_messages());
-    let query_msgs = sum(|c| c.query_messages);
-    Summary {
-        strategy: item.label.clone(),
-        parameters: item.strategy.to_string(),
-        family: item.strategy.name(),
-        sweep: item.sweep,
-        queries: costs.len(),
-        successes,
-        success_rate: successes as f64 / q,
-        mean_hops: (successes > 0)
-            .then(|| hops.iter().map(|&h| h as f64).sum::<f64>() / successes as f64),
-        p95_hops: (successes > 0).then(|| hops[(successes * 95).div_ceil(100) - 1]),
-        messages_per_query: search / q,
-        messages_per_servent_per_query: search / q / load.len().max(1) as f64,
-        query_messages_per_query: query_msgs / q,
-        hit_messages_per_query: sum(|c| c.hit_messages) / q,
-        check_messages_per_query: sum(|c| c.check_messages) / q,
-        checks_per_query: sum(|c| u64::from(c.checks)) / q,
-        visited_per_query: sum(|c| c.visited) / q,
-        duplicate_ratio: if query_msgs > 0.0 {
-            sum(|c| c.duplicates) / query_msgs
-        } else {
-            0.0
-        },
-        peak_load: sorted_load.last().copied().unwrap_or(0),
-        load_median: quantile(&sorted_load, 0.5).unwrap_or(0),
-        load_p99: quantile(&sorted_load, 0.99).unwrap_or(0),
-        load_gini: gini(&sorted_load),
-        mean_first_hit_delay: (!delays.is_empty())
-            .then(|| delays.iter().sum::<u64>() as f64 / delays.len() as f64 / unit_us),
-        first_hit_delay_median: delay_at(0.5),
-        first_hit_delay_p90: delay_at(0.9),
-        first_hit_delay_p99: delay_at(0.99),
-        mean_rings: sum(|c| c.rings as u64) / q,
-        satisfied_rate: costs.iter().filter(|c| c.satisfied).count() as f64 / q,
-        max_query_messages: costs.iter().map(|c| c.query_messages).max().unwrap_or(0),
-        events,
-    }
-}
-
-/// The latency one hop's delay is measured in for [`Summary::mean_first_hit_delay`].
-pub fn latency_unit(latency: Latency) -> Duration {
-    match latency {
-        Latency::Fixed(d) => d,
-        Latency::Uniform(lo, hi) => (lo + hi) / 2,
-    }
 }
 
 /// The RNG key of query `index` of strategy `strategy` in an experiment seeded `seed`.

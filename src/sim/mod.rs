@@ -16,6 +16,7 @@ pub mod report;
 pub mod seeds;
 pub mod spec;
 pub mod stats;
+mod summary;
 pub mod svg;
 mod svg_bars;
 pub mod svg_dist;

@@ -136,9 +136,10 @@ impl Format {
 }
 
 /// The table's columns after the strategy: header, [`Summary`] field, format.
-const COLUMNS: [(&str, &str, Format); 16] = [
+const COLUMNS: [(&str, &str, Format); 17] = [
     ("success", "success_rate", Format::Percent(1)),
     ("hops", "mean_hops", Format::Grouped(2)),
+    ("steps1", "mean_first_hit_steps", Format::Grouped(1)),
     ("p95", "p95_hops", Format::Grouped(0)),
     ("msgs/query", "messages_per_query", Format::Grouped(1)),
     ("query msgs", "query_messages_per_query", Format::Grouped(1)),
@@ -156,7 +157,9 @@ const COLUMNS: [(&str, &str, Format); 16] = [
 ];
 
 /// What the table's headers mean, for the legend under it.
-pub const LEGEND: &str = "msgs/query: Query + check messages per query (checks: walker checks and dq's \
+pub const LEGEND: &str = "hops: the first hit's return hops; steps1: steps the walker that made \
+the first find had taken (walkers share one reverse route, so their hits come back in fewer hops than \
+they walked); msgs/query: Query + check messages per query (checks: walker checks and dq's \
 query status messages), every hop counted; query msgs: Query descriptors (for walkers, their steps); \
 checks: checks the requester answered; check msgs: their requests and verdicts, every hop; visited: \
 distinct servents reached; dup: share of Query deliveries to a servent that had it; load med/p99/max, \
@@ -221,7 +224,7 @@ pub fn table(rows: &[Summary], intervals: Option<&[StrategyIntervals]>) -> Strin
 /// The header of [`per_query_csv`].
 pub const PER_QUERY_HEADER: &str = "seed,strategy,query,origin,object,success,satisfied,messages,\
 query_messages,checks,check_messages,hit_messages,hits,visited,duplicates,first_hit_hops,\
-first_hit_delay,duration,rings,walkers\n";
+first_hit_steps,first_hit_delay,duration,rings,walkers\n";
 
 /// One row per query of `strategy` (`servent compare --per-query FILE`), after
 /// [`PER_QUERY_HEADER`]: the seed, the strategy, the query's index, origin and object,
@@ -238,7 +241,7 @@ pub fn per_query_csv(
     for (i, c) in costs.iter().enumerate() {
         let _ = writeln!(
             out,
-            "{seed},\"{strategy}\",{i},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{},{}",
+            "{seed},\"{strategy}\",{i},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{},{}",
             c.origin,
             c.object,
             u8::from(c.success()),
@@ -252,6 +255,7 @@ pub fn per_query_csv(
             c.visited,
             c.duplicates,
             c.first_hit_hops.map_or(String::new(), |h| h.to_string()),
+            c.first_hit_steps.map_or(String::new(), |h| h.to_string()),
             c.first_hit_delay_us
                 .map_or(String::new(), |d| format!("{:.3}", d as f64 / unit)),
             c.duration_us as f64 / unit,

@@ -70,6 +70,7 @@ pub fn mean_summary(base: &Summary, iv: &StrategyIntervals) -> Summary {
         successes: u("successes", base.successes as u64) as usize,
         success_rate: f("success_rate", base.success_rate),
         mean_hops: o("mean_hops"),
+        mean_first_hit_steps: o("mean_first_hit_steps"),
         p95_hops: o("p95_hops").map(|h| h.round().clamp(0.0, 255.0) as u8),
         messages_per_query: f("messages_per_query", base.messages_per_query),
         messages_per_servent_per_query: f(

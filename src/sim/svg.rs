@@ -487,6 +487,7 @@ pub(super) mod tests {
             successes: (success * 10.0) as usize,
             success_rate: success,
             mean_hops: Some(3.0),
+            mean_first_hit_steps: None,
             p95_hops: Some(5),
             messages_per_query: msgs,
             messages_per_servent_per_query: msgs / 1000.0,

@@ -155,6 +155,23 @@ fn per_query_rows_and_fixed_origins() {
     let summary = v["per_seed"][0][1]["messages_per_query"].as_f64().unwrap();
     assert!((sum / 30.0 - summary).abs() < 1e-9, "{sum} vs {summary}");
     assert!(v["origins"].as_str().unwrap().contains("3 fixed origin"));
+    // Walker steps at the first find: there for every walk that found, never fewer than
+    // the hit's return hops (walkers share one reverse route); absent for floods.
+    let (success, hops, steps) = (
+        col("success"),
+        col("first_hit_hops"),
+        col("first_hit_steps"),
+    );
+    let found: Vec<_> = first.iter().filter(|r| r[success] == "1").collect();
+    assert!(!found.is_empty());
+    for r in found {
+        let (h, st): (u32, u32) = (r[hops].parse().unwrap(), r[steps].parse().unwrap());
+        assert!(st >= h, "steps {st} < hops {h}");
+    }
+    assert!(rows[1..]
+        .iter()
+        .filter(|r| !r[strategy].starts_with("walk"))
+        .all(|r| r[steps].is_empty()));
 
     for (text, want) in [
         ("0\n100000\n", "servent 100000 is not in the topology"),
