@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod labels;
 mod latency;
 mod network;
+mod query_cost;
 mod queue;
 pub mod report;
 pub mod seeds;

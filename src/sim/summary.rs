@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::experiment::SimCost;
 use super::network::Latency;
+use super::query_cost::SimCost;
 use super::spec::StrategyItem;
 use super::stats::{gini, quantile};
 
