@@ -133,8 +133,8 @@ pub fn run(args: MeshArgs) -> anyhow::Result<()> {
     let need = fd_limit::mesh_files(graph.node_count(), graph.edge_count());
     anyhow::ensure!(
         need <= files.soft,
-        "a mesh of {} servents and {} links needs about {need} open files (a listener per \
-         servent, both ends of every link), but this process may open only {} (the hard \
+        "a mesh of {} servents and {} links needs about {need} open files (a listener and a \
+         UDP socket held twice per servent, both ends of every link), but this process may open only {} (the hard \
          limit; raising it needs privilege: `ulimit -Hn`, or prlimit as root); try fewer \
          servents, e.g. --nodes {}",
         graph.node_count(),
@@ -346,7 +346,7 @@ fn kb(bytes: Option<u64>) -> String {
 
 /// About how many servents of the same mean degree fit in `files` open files.
 fn fit_nodes(files: u64, nodes: usize, links: usize) -> u64 {
-    let per_servent = 1.0 + 2.0 * links as f64 / nodes.max(1) as f64;
+    let per_servent = fd_limit::FILES_PER_SERVENT as f64 + 2.0 * links as f64 / nodes.max(1) as f64;
     (files.saturating_sub(fd_limit::SPARE_FILES) as f64 / per_servent) as u64
 }
 

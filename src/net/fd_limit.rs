@@ -72,10 +72,14 @@ pub fn raise_open_files_or_warn() {
     }
 }
 
-/// Descriptors an in-process mesh of `servents` with `links` links needs: a listener per
-/// servent, both ends of every link, and [`SPARE_FILES`].
+/// Descriptors each servent holds besides its links: the TCP listener, and its UDP socket
+/// twice (the receiving task's and the clone datagrams are sent from, `rt::bind_udp`).
+pub const FILES_PER_SERVENT: u64 = 3;
+
+/// Descriptors an in-process mesh of `servents` with `links` links needs:
+/// [`FILES_PER_SERVENT`] per servent, both ends of every link, and [`SPARE_FILES`].
 pub fn mesh_files(servents: usize, links: usize) -> u64 {
-    servents as u64 + 2 * links as u64 + SPARE_FILES
+    FILES_PER_SERVENT * servents as u64 + 2 * links as u64 + SPARE_FILES
 }
 
 #[cfg(test)]
@@ -95,7 +99,7 @@ mod tests {
     }
 
     #[test]
-    fn a_mesh_needs_a_listener_per_servent_and_two_ends_per_link() {
-        assert_eq!(mesh_files(10_000, 20_000), 50_000 + SPARE_FILES);
+    fn a_mesh_needs_a_listener_and_a_udp_socket_per_servent_and_two_ends_per_link() {
+        assert_eq!(mesh_files(10_000, 20_000), 70_000 + SPARE_FILES);
     }
 }
