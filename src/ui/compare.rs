@@ -12,7 +12,7 @@ use crate::sim::experiment::{workload_seed, Experiment};
 use crate::sim::report::{self, TopologyInfo};
 use crate::sim::spec::parse_strategies;
 use crate::sim::svg::{self, Chart};
-use crate::sim::{Latency, Workload, WorkloadSpec};
+use crate::sim::{Latency, Origins, Workload, WorkloadSpec};
 use crate::topology::{TopologyKind, TopologySpec};
 
 use super::api::ApiError;
@@ -101,7 +101,9 @@ pub fn run(req: &CompareRequest) -> Result<Value, ApiError> {
         ..WorkloadSpec::default()
     };
     let mut wrng = ChaCha8Rng::seed_from_u64(workload_seed(COMPARE_SEED));
-    let workload = Workload::generate_on(&spec, &graph, &mut wrng);
+    // Origins in the largest component, as `servent compare` draws them by default:
+    // walkers from a small component walk to their step limit and dominate the cost.
+    let workload = Workload::generate_with(&spec, &graph, &Origins::LargestComponent, &mut wrng);
     let experiment = Experiment {
         graph: &graph,
         workload: &workload,
