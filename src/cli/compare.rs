@@ -285,12 +285,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     if let (Some(path), Some(rows)) = (&args.per_query, &per_query) {
         std::fs::write(path, rows).with_context(|| format!("writing {}", path.display()))?;
     }
-    if let Some(path) = &args.svg {
-        write_chart(path, &args, &setup, &report)?;
-    }
-    if let Some(path) = &args.svg_dist {
-        write_dist_chart(path, &args, &setup, &report)?;
-    }
+    write_charts(&args, &setup, &report)?;
     Ok(())
 }
 
@@ -552,35 +547,34 @@ fn subtitle(args: &CompareArgs, setup: &Setup, report: &Report) -> String {
     )
 }
 
-/// `--svg-dist`: the distributions chart of the results.
-fn write_dist_chart(
-    path: &Path,
-    args: &CompareArgs,
-    setup: &Setup,
-    report: &Report,
-) -> anyhow::Result<()> {
-    let chart = Chart {
-        title: format!("Load and time to the first hit on {}", setup.info.spec),
-        subtitle: subtitle(args, setup, report),
-        rows: report.results,
-        curves: false,
-    };
-    std::fs::write(path, svg_dist::render_distributions(&chart))
-        .with_context(|| format!("writing {}", path.display()))
+/// `--svg` and `--svg-dist`, when asked for.
+fn write_charts(args: &CompareArgs, setup: &Setup, report: &Report) -> anyhow::Result<()> {
+    let about = (args, setup, report);
+    if let Some(path) = &args.svg {
+        let curves = !args.sweep.is_empty();
+        write_chart(path, "Search cost", curves, svg::render, about)?;
+    }
+    if let Some(path) = &args.svg_dist {
+        let title = "Load and time to the first hit";
+        write_chart(path, title, false, svg_dist::render_distributions, about)?;
+    }
+    Ok(())
 }
 
-/// `--svg`: the chart of the results, curves for each sweep.
+/// Writes one chart of the results: `--svg` (the search cost, a curve per sweep) or
+/// `--svg-dist` (load and time to the first hit), drawn by `render`.
 fn write_chart(
     path: &Path,
-    args: &CompareArgs,
-    setup: &Setup,
-    report: &Report,
+    title: &str,
+    curves: bool,
+    render: fn(&Chart) -> String,
+    (args, setup, report): (&CompareArgs, &Setup, &Report),
 ) -> anyhow::Result<()> {
     let chart = Chart {
-        title: format!("Search cost on {}", setup.info.spec),
+        title: format!("{title} on {}", setup.info.spec),
         subtitle: subtitle(args, setup, report),
         rows: report.results,
-        curves: !args.sweep.is_empty(),
+        curves,
     };
-    std::fs::write(path, svg::render(&chart)).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, render(&chart)).with_context(|| format!("writing {}", path.display()))
 }

@@ -2,6 +2,8 @@
 //! font size and character count, positions around its mark are tried nearest first,
 //! and a label with no free position is dropped rather than drawn over another.
 
+use super::svg_draw::font_size;
+
 /// Width of one character as a fraction of the font size: bold Helvetica/Arial digits
 /// and lower-case letters average about 0.55 em, so 0.62 keeps a margin.
 pub const CHAR_EM: f64 = 0.62;
@@ -151,6 +153,51 @@ impl Placer {
         }
         None
     }
+}
+
+/// Every `<text>` of an SVG document this module's charts write, with its box: the font
+/// size from its class, the width from its character count (entities counted as one), the
+/// anchor, and a quarter turn for `rotate(-90 ...)`. What the overlap tests measure; a text
+/// without a number for `x` or `y` is left out.
+pub fn svg_text_boxes(svg: &str) -> Vec<(String, Rect)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(tag[at..].split('"').next()?.to_owned())
+    };
+    let mut out = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find("<text ") {
+        let Some(tag_end) = rest[start..].find('>').map(|e| start + e) else {
+            break;
+        };
+        let Some(close) = rest[tag_end..].find("</text>").map(|c| tag_end + c) else {
+            break;
+        };
+        let tag = &rest[start..tag_end];
+        let content = rest[tag_end + 1..close]
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">");
+        rest = &rest[close..];
+        let num = |n: &str| attr(tag, n).and_then(|v| v.parse::<f64>().ok());
+        let (Some(x), Some(y)) = (num("x"), num("y")) else {
+            continue;
+        };
+        let size = font_size(&attr(tag, "class").unwrap_or_default());
+        let anchor = attr(tag, "text-anchor").unwrap_or_else(|| "start".into());
+        let mut b = text_box(x, y, size, &anchor, &content);
+        if attr(tag, "transform").is_some_and(|t| t.starts_with("rotate(-90")) {
+            // Rotated a quarter turn about (x, y): widths run up the page.
+            b = Rect {
+                x0: x - (y - b.y0),
+                y0: y - (b.x1 - x),
+                x1: x + (b.y1 - y),
+                y1: y - (b.x0 - x),
+            };
+        }
+        out.push((content, b));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -475,7 +475,6 @@ pub fn render(chart: &Chart) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::sim::labels::text_box;
 
     pub(crate) fn row(strategy: &str, family: &'static str, msgs: f64, success: f64) -> Summary {
         Summary {
@@ -512,49 +511,9 @@ pub(super) mod tests {
         }
     }
 
-    /// Every `<text>` of an SVG document: its box from its class's font size, its
-    /// character count (entities counted as one), anchor and rotation.
-    pub(crate) fn text_boxes(svg: &str) -> Vec<(String, Rect)> {
-        let attr = |tag: &str, name: &str| -> Option<String> {
-            let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-            Some(tag[at..].split('"').next()?.to_owned())
-        };
-        let mut out = Vec::new();
-        let mut rest = svg;
-        while let Some(start) = rest.find("<text ") {
-            let tag_end = start + rest[start..].find('>').expect("tag closed");
-            let close = tag_end + rest[tag_end..].find("</text>").expect("text closed");
-            let tag = &rest[start..tag_end];
-            let content = rest[tag_end + 1..close]
-                .replace("&amp;", "&")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">");
-            let num = |n: &str| attr(tag, n).and_then(|v| v.parse::<f64>().ok()).expect(n);
-            let (x, y) = (num("x"), num("y"));
-            let size = font_size(&attr(tag, "class").expect("class"));
-            let anchor = attr(tag, "text-anchor").unwrap_or_else(|| "start".into());
-            let mut b = text_box(x, y, size, &anchor, &content);
-            if attr(tag, "transform").is_some_and(|t| t.starts_with("rotate(-90")) {
-                // Rotated a quarter turn about (x, y): widths run up the page.
-                let (w, h0, h1) = (b.x1 - b.x0, y - b.y0, b.y1 - y);
-                let (dx0, dx1) = (b.x0 - x, b.x1 - x);
-                b = Rect {
-                    x0: x - h0,
-                    y0: y - dx1,
-                    x1: x + h1,
-                    y1: y - dx0,
-                };
-                debug_assert!((b.y1 - b.y0 - w).abs() < 1e-9);
-            }
-            out.push((content, b));
-            rest = &rest[close..];
-        }
-        out
-    }
-
     /// Asserts that no two texts of `svg` overlap.
     pub(crate) fn assert_no_overlap(svg: &str) {
-        let boxes = text_boxes(svg);
+        let boxes = crate::sim::labels::svg_text_boxes(svg);
         for (i, (a, ra)) in boxes.iter().enumerate() {
             for (b, rb) in &boxes[i + 1..] {
                 assert!(!ra.overlaps(rb), "{a:?} {ra:?} overlaps {b:?} {rb:?}");

@@ -5,9 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use servent::sim::labels::text_box;
-use servent::sim::svg::font_size;
-
 fn servent(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_servent"))
         .args(args)
@@ -246,7 +243,7 @@ fn compare_charts_have_no_overlapping_text() {
     ]);
     for path in [&svg, &dist] {
         let doc = std::fs::read_to_string(path).unwrap();
-        let boxes = text_boxes(&doc);
+        let boxes = servent::sim::labels::svg_text_boxes(&doc);
         assert!(boxes.len() > 20, "{}", boxes.len());
         for (i, (a, ra)) in boxes.iter().enumerate() {
             for (b, rb) in &boxes[i + 1..] {
@@ -258,40 +255,4 @@ fn compare_charts_have_no_overlapping_text() {
     // Two sweeps, a curve each in both panels; ring and the listed walkers unjoined.
     assert_eq!(doc.matches("<polyline").count(), 4);
     std::fs::remove_dir_all(&d).unwrap();
-}
-
-/// Every `<text>`'s content and box: font size from its class, width from its
-/// character count (entities as one), rotated boxes turned a quarter.
-fn text_boxes(svg: &str) -> Vec<(String, servent::sim::labels::Rect)> {
-    let attr = |tag: &str, name: &str| -> Option<String> {
-        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-        Some(tag[at..].split('"').next()?.to_owned())
-    };
-    let mut out = Vec::new();
-    let mut rest = svg;
-    while let Some(start) = rest.find("<text ") {
-        let tag_end = start + rest[start..].find('>').unwrap();
-        let close = tag_end + rest[tag_end..].find("</text>").unwrap();
-        let tag = &rest[start..tag_end];
-        let content = rest[tag_end + 1..close]
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">");
-        let num = |n: &str| attr(tag, n).unwrap().parse::<f64>().unwrap();
-        let (x, y) = (num("x"), num("y"));
-        let size = font_size(&attr(tag, "class").unwrap());
-        let anchor = attr(tag, "text-anchor").unwrap_or_else(|| "start".into());
-        let mut b = text_box(x, y, size, &anchor, &content);
-        if attr(tag, "transform").is_some_and(|t| t.starts_with("rotate(-90")) {
-            b = servent::sim::labels::Rect {
-                x0: x - (y - b.y0),
-                y0: y - (b.x1 - x),
-                x1: x + (b.y1 - y),
-                y1: y - (b.x0 - x),
-            };
-        }
-        out.push((content, b));
-        rest = &rest[close..];
-    }
-    out
 }
