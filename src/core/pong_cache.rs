@@ -43,14 +43,26 @@ impl PongCache {
     }
 
     /// Remembers a Pong that came from `from`, naming a servent `hops` away. A newer Pong
-    /// for the same address replaces the older one; beyond capacity the oldest goes.
-    /// Unroutable addresses (port 0, 0.0.0.0) are not kept.
+    /// for the same address replaces the older one, but a fresh nearer route to it is
+    /// kept (its distance and the link it came through): a neighbour's own Pong, then the
+    /// same address relayed from two hops away, must still never be offered back to that
+    /// neighbour as a host it could link to. Beyond capacity the oldest goes. Unroutable
+    /// addresses (port 0, 0.0.0.0) are not kept.
     pub(crate) fn record(&mut self, now: Duration, from: PeerId, hops: u8, pong: &Pong) {
         if self.capacity == 0 || pong.port == 0 || pong.ip == Ipv4Addr::UNSPECIFIED {
             return;
         }
-        self.entries
-            .retain(|c| (c.pong.ip, c.pong.port) != (pong.ip, pong.port));
+        let (mut hops, mut from) = (hops, from);
+        let lifespan = self.lifespan;
+        self.entries.retain(|c| {
+            if (c.pong.ip, c.pong.port) != (pong.ip, pong.port) {
+                return true;
+            }
+            if c.hops < hops && now.saturating_sub(c.at) < lifespan {
+                (hops, from) = (c.hops, c.from);
+            }
+            false
+        });
         self.entries.push_back(Cached {
             pong: pong.clone(),
             hops,
@@ -186,6 +198,15 @@ mod tests {
             1,
             "the newer Pong replaced it"
         );
+        // Relayed again from farther away: the nearer route stays, so the servent it
+        // names (peer 2's own Pong) is still never offered back to peer 2.
+        c.record(2 * S, PeerId(3), 2, &pong(1));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.pick(2 * S, PeerId(9), 6, 10)[0].1, 1);
+        assert!(c.pick(2 * S, PeerId(2), 6, 10).is_empty());
+        // Once the near route is stale, the farther one takes its place.
+        c.record(30 * S, PeerId(3), 2, &pong(1));
+        assert_eq!(c.pick(30 * S, PeerId(2), 6, 10)[0].1, 2);
         for i in 2..10 {
             c.record(S, PeerId(1), 1, &pong(i));
         }
