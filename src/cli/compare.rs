@@ -109,6 +109,21 @@ pub struct CompareArgs {
     /// Also write one CSV row per query per strategy (per seed).
     #[arg(long)]
     per_query: Option<PathBuf>,
+    /// The ultrapeers of a flat overlay exchange query routing tables, as 0.6 ultrapeers
+    /// that send X-Ultrapeer-Query-Routing do: a flood's last hop then goes only where a
+    /// table may match, and look-ahead walkers (walk:look=1) read them. On by itself when
+    /// a strategy looks ahead; two-tier overlays always exchange them.
+    #[arg(long)]
+    qrp: bool,
+}
+
+/// Whether the experiment's ultrapeers exchange query routing tables: asked, or needed
+/// by a look-ahead walk.
+fn tables(args: &CompareArgs, strategies: &[StrategyItem]) -> bool {
+    args.qrp
+        || strategies
+            .iter()
+            .any(|s| matches!(s.strategy, servent::core::Strategy::RandomWalk(w) if w.look_ahead))
 }
 
 fn parse_duration(s: &str) -> anyhow::Result<Duration> {
@@ -162,6 +177,8 @@ struct Output<'a> {
     replicas: usize,
     origins: &'a str,
     latency: String,
+    /// Ultrapeers exchanged query routing tables (`--qrp`, or a look-ahead walk).
+    qrp: bool,
     /// One seed's results, or with several seeds every column's mean over them.
     results: &'a [Summary],
     /// With several seeds: every numeric column's mean and 95% interval.
@@ -226,6 +243,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
                 latency,
                 threads,
                 origins: &origins_text,
+                tables: tables(&args, &strategies),
             };
             bar.suspend(|| print_setup(&args, &setup));
         }
@@ -235,6 +253,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             seed,
             latency,
             threads,
+            tables: tables(&args, &strategies),
         };
         let results = experiment.run(&strategies, &progress)?;
         if let Some(out) = &mut per_query {
@@ -270,6 +289,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         latency,
         threads,
         origins: &origins_text,
+        tables: tables(&args, &strategies),
     };
     let report = Report {
         seeds: &seed_list,
@@ -429,6 +449,7 @@ struct Setup<'a> {
     latency: Latency,
     threads: usize,
     origins: &'a str,
+    tables: bool,
 }
 
 fn print_setup(args: &CompareArgs, setup: &Setup) {
@@ -461,6 +482,9 @@ fn print_setup(args: &CompareArgs, setup: &Setup) {
         setup.threads,
         setup.origins
     );
+    if setup.tables && setup.info.leaves == 0 {
+        println!("query routing: ultrapeers exchange tables (last-hop floods and look-ahead walkers use them)");
+    }
 }
 
 /// A progress bar over every query, hidden for `--json` or when stderr is no terminal.
@@ -498,6 +522,7 @@ fn print_results(
             replicas: setup.replicas,
             origins: setup.origins,
             latency: latency_text(setup.latency),
+            qrp: setup.tables,
             results: report.results,
             intervals: report.intervals,
             per_seed: report.intervals.map(|_| report.per_seed),

@@ -89,8 +89,8 @@ pub struct Servent {
     own_pings: ExpiringMap<Guid, Duration>,
     /// Recent Pongs, answering Pings without flooding them (`servent/pings.rs`).
     pong_cache: PongCache,
-    /// When we last pinged every neighbour for hosts (`discover_hosts`).
-    last_discovery: Option<Duration>,
+    /// When we last pinged all neighbours for hosts, ms (`pings::NEVER_MS`: never).
+    last_discovery_ms: u64,
     /// Query routing tables: received per neighbour, ours, what each neighbour has of
     /// ours (`servent/qrp.rs`).
     qrp: Lazy<qrp::QrpState>,
@@ -124,7 +124,7 @@ impl Servent {
             hop_latency: HopLatency::new(config.hop_latency_hint),
             own_pings: ExpiringMap::new(config.ping_route_ttl, OWN_PINGS_CAPACITY),
             pong_cache: PongCache::new(config.pong_cache_capacity, config.pong_cache_lifespan),
-            last_discovery: None,
+            last_discovery_ms: pings::NEVER_MS,
             qrp: Lazy::default(),
             udp_addr: None,
             udp: Lazy::default(),

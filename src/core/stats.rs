@@ -87,6 +87,9 @@ pub struct Stats {
     /// Walkers we held for a check whose verdict never came in time (also counted in
     /// `walkers_ended`).
     pub walker_check_timeouts: u64,
+    /// Queries we handed one hop ahead for look-ahead walkers, to neighbours whose query
+    /// routing tables may match.
+    pub look_ahead_sends: u64,
     /// Descriptors dropped, by [`DropReason::index`].
     pub dropped: [u64; DropReason::ALL.len()],
 }
@@ -105,6 +108,7 @@ impl Stats {
         self.walker_steps += other.walker_steps;
         self.walker_revisits += other.walker_revisits;
         self.walkers_ended += other.walkers_ended;
+        self.look_ahead_sends += other.look_ahead_sends;
         self.walker_check_timeouts += other.walker_check_timeouts;
         for (d, o) in self.dropped.iter_mut().zip(other.dropped.iter()) {
             *d += o;

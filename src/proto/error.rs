@@ -101,7 +101,7 @@ pub enum WalkerError {
         /// Length of a tag: [`WALKER_TAG_LEN`](super::walker::WALKER_TAG_LEN), 9.
         expected: usize,
     },
-    /// The tag's flags byte lacks the format bit 0x80, or has a bit other than 0x80 and 0x01.
+    /// The tag's flags byte lacks the format bit 0x80, or has a bit other than 0x80, 0x04, 0x02 and 0x01.
     #[error("walker tag flags 0x{flags:02x}: format bit clear or an unknown bit set")]
     TagFlags {
         /// The flags byte (tag byte 8) as received.

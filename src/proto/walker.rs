@@ -32,6 +32,13 @@ const CHECK_VERDICT_DATA_LEN: usize = 4;
 const FLAG_FORMAT: u8 = 0x80;
 /// Flags bit: the walk prefers neighbours not yet sent a walker of the query.
 const FLAG_REMEMBER: u8 = 0x01;
+/// Flags bit: each servent on the walk looks one hop ahead through its ultrapeer
+/// neighbours' query routing tables, and the walker ends where it finds.
+const FLAG_LOOK_AHEAD: u8 = 0x02;
+/// Flags bit: the next step is drawn with weights by the neighbours' degree.
+const FLAG_DEGREE_BIAS: u8 = 0x04;
+/// Every flags bit a tag of format 1 may carry.
+const KNOWN_FLAGS: u8 = FLAG_FORMAT | FLAG_REMEMBER | FLAG_LOOK_AHEAD | FLAG_DEGREE_BIAS;
 
 /// The `RW` extension: what a walker carries from step to step. Integers little-endian.
 ///
@@ -42,7 +49,7 @@ const FLAG_REMEMBER: u8 = 0x01;
 /// | 2-3 | steps taken, counting the step that delivered it (1 at the first servent) |
 /// | 4-5 | steps left after that one |
 /// | 6-7 | length of the sender's reverse path to the requester (0 when the requester sends) |
-/// | 8 | flags: 0x80 always set (format 1), 0x01 remember neighbours; other bits 0 |
+/// | 8 | flags: 0x80 always set (format 1), 0x01 remember neighbours, 0x02 look ahead, 0x04 degree bias; other bits 0 |
 ///
 /// The flags byte comes last and is never 0: a Query's extension area may end with a NUL
 /// that decoders strip (LimeWire sends one), which would clip a last data byte of 0.
@@ -54,6 +61,12 @@ pub struct WalkerTag {
     pub check_every: u8,
     /// Flag 0x01: each servent prefers neighbours it has not yet sent a walker of this query.
     pub remember_neighbours: bool,
+    /// Flag 0x02: each servent the walker reaches first hands the Query, one hop on, to
+    /// its ultrapeer neighbours whose query routing tables may match, and the walker ends
+    /// where it finds (protocol/README.md section 9.8).
+    pub look_ahead: bool,
+    /// Flag 0x04: the next neighbour is drawn with weights by its degree (`X-Degree`).
+    pub degree_bias: bool,
     /// Steps taken, counting the step that delivered this tag (1 at the first servent).
     pub steps: u16,
     /// Steps the walker may still take after this one; 0 ends the walk here.
@@ -71,24 +84,23 @@ impl WalkerTag {
         out[2..4].copy_from_slice(&self.steps.to_le_bytes());
         out[4..6].copy_from_slice(&self.steps_left.to_le_bytes());
         out[6..8].copy_from_slice(&self.sender_path.to_le_bytes());
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
         out[8] = FLAG_FORMAT
-            | if self.remember_neighbours {
-                FLAG_REMEMBER
-            } else {
-                0
-            };
+            | flag(self.remember_neighbours, FLAG_REMEMBER)
+            | flag(self.look_ahead, FLAG_LOOK_AHEAD)
+            | flag(self.degree_bias, FLAG_DEGREE_BIAS);
         out
     }
 
     /// Reads the extension's data: exactly 9 bytes with the format bit set and no unknown
-    /// flag bit.
+    /// flag bit (0x08-0x40).
     pub fn decode(data: &[u8]) -> Result<WalkerTag, WalkerError> {
         let d: &[u8; WALKER_TAG_LEN] = data.try_into().map_err(|_| WalkerError::TagLength {
             len: data.len(),
             expected: WALKER_TAG_LEN,
         })?;
         let flags = d[8];
-        if flags & FLAG_FORMAT == 0 || flags & !(FLAG_FORMAT | FLAG_REMEMBER) != 0 {
+        if flags & FLAG_FORMAT == 0 || flags & !KNOWN_FLAGS != 0 {
             return Err(WalkerError::TagFlags { flags });
         }
         Ok(WalkerTag {
@@ -98,6 +110,8 @@ impl WalkerTag {
             steps_left: u16::from_le_bytes([d[4], d[5]]),
             sender_path: u16::from_le_bytes([d[6], d[7]]),
             remember_neighbours: flags & FLAG_REMEMBER != 0,
+            look_ahead: flags & FLAG_LOOK_AHEAD != 0,
+            degree_bias: flags & FLAG_DEGREE_BIAS != 0,
         })
     }
 
@@ -279,6 +293,8 @@ mod tests {
             walker: 3,
             check_every: 4,
             remember_neighbours: true,
+            look_ahead: false,
+            degree_bias: false,
             steps: 8,
             steps_left: 1016,
             sender_path: 5,
@@ -308,12 +324,16 @@ mod tests {
             Err(WalkerError::TagFlags { flags: 0x01 }),
             "format bit missing"
         );
-        bad[8] = 0x82;
+        bad[8] = 0x88;
         assert_eq!(
             WalkerTag::decode(&bad),
-            Err(WalkerError::TagFlags { flags: 0x82 }),
+            Err(WalkerError::TagFlags { flags: 0x88 }),
             "unknown flag"
         );
+        bad[8] = 0x87;
+        let all = WalkerTag::decode(&bad).unwrap();
+        assert!(all.remember_neighbours && all.look_ahead && all.degree_bias);
+        assert_eq!(all.encode()[8], 0x87);
         for len in [0, 8, 10, 300] {
             let data = vec![0x81; len];
             assert_eq!(

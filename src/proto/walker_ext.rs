@@ -185,6 +185,8 @@ mod tests {
             walker: 2,
             check_every: 4,
             remember_neighbours: true,
+            look_ahead: false,
+            degree_bias: false,
             steps: 4,
             steps_left: 10,
             sender_path: 3,

@@ -98,6 +98,7 @@ struct SimServents {
     placement: Arc<Placement>,
     seed: u64,
     latency: Latency,
+    tables: bool,
 }
 
 impl ServentFactory for SimServents {
@@ -120,6 +121,10 @@ impl ServentFactory for SimServents {
             kbytes: files * 1024,
         })
     }
+
+    fn ultrapeer_tables(&self) -> bool {
+        self.tables
+    }
 }
 
 /// A network of `graph` (servents configured by [`node_config`], with the roles of a
@@ -133,21 +138,25 @@ pub fn build_network(
     seed: u64,
     latency: Latency,
 ) -> Network {
-    build_shared_network(Arc::new(graph), placement, seed, latency)
+    build_shared_network(Arc::new(graph), placement, seed, latency, false)
 }
 
 /// As [`build_network`] on a graph shared with other networks (threads of one
-/// experiment): the graph is not copied.
+/// experiment): the graph is not copied. With `tables`, the ultrapeers of a flat graph
+/// exchange query routing tables as 0.6 ultrapeers do (every servent is then built at
+/// settling, to send and hold them): floods' last hops and look-ahead walkers use them.
 pub fn build_shared_network(
     graph: Arc<Graph>,
     placement: &Arc<Placement>,
     seed: u64,
     latency: Latency,
+    tables: bool,
 ) -> Network {
     let servents = SimServents {
         placement: Arc::clone(placement),
         seed,
         latency,
+        tables,
     };
     let mut net = Network::lazy(graph, seed, Arc::new(servents));
     net.set_latency(latency);
@@ -306,6 +315,9 @@ pub struct Experiment<'a> {
     pub latency: Latency,
     /// Networks run side by side, each on its share of the queries (1: no threads).
     pub threads: usize,
+    /// The ultrapeers of a flat graph exchange query routing tables (`--qrp`), as 0.6
+    /// ultrapeers with `X-Ultrapeer-Query-Routing` do; two-tier graphs always do.
+    pub tables: bool,
 }
 
 /// One strategy's results: the summary and every query's cost, in query order.
@@ -405,6 +417,7 @@ impl Experiment<'_> {
             &self.workload.placement,
             self.seed,
             self.latency,
+            self.tables,
         );
         let want = self.workload.spec.want_hits;
         // Queries are independent at a fixed latency (each reseeds the RNGs it uses), so
@@ -412,7 +425,8 @@ impl Experiment<'_> {
         // hop-latency estimate carries over) nor on two tiers (tables sent at settling).
         let drop = graph.node_count() >= drop_from
             && matches!(self.latency, Latency::Fixed(_))
-            && !graph.is_two_tier();
+            && !graph.is_two_tier()
+            && !self.tables;
         let mut per_strategy = Vec::with_capacity(strategies.len());
         for (si, item) in strategies.iter().enumerate() {
             net.reset_load();
@@ -481,6 +495,7 @@ mod tests {
                 seed: 3,
                 latency: Latency::default(),
                 threads,
+                tables: false,
             };
             experiment
                 .run_dropping_from(&strategies, &|_| {}, drop_from)

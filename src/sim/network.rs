@@ -67,6 +67,11 @@ pub trait ServentFactory: Send + Sync {
     fn config(&self, node: NodeId) -> Config;
     /// What servent `node` shares, if anything.
     fn shared(&self, node: NodeId) -> Option<SharedFiles>;
+    /// Whether the ultrapeers of a flat overlay exchange query routing tables, as 0.6
+    /// ultrapeers that send `X-Ultrapeer-Query-Routing` do (a two-tier graph's always do).
+    fn ultrapeer_tables(&self) -> bool {
+        false
+    }
 }
 
 /// No timer pending for a servent (in [`Slot::next_timer`]).
@@ -133,7 +138,8 @@ pub struct Network {
 
 /// What servent `b` announces to its neighbour `a` in a real handshake (see
 /// [`Network::with_shared`]), given `b`'s configuration.
-fn link_info(graph: &Graph, a: NodeId, b: NodeId, b_config: &Config) -> PeerInfo {
+/// `tables`: ultrapeers of a flat graph exchange query routing tables too.
+fn link_info(graph: &Graph, a: NodeId, b: NodeId, b_config: &Config, tables: bool) -> PeerInfo {
     let tiers = graph.is_two_tier();
     let (a_leaf, b_leaf) = (graph.is_leaf(a), graph.is_leaf(b));
     PeerInfo {
@@ -141,7 +147,7 @@ fn link_info(graph: &Graph, a: NodeId, b: NodeId, b_config: &Config) -> PeerInfo
         servent_id: Some(b_config.servent_id),
         ultrapeer: !b_leaf,
         query_routing: tiers && a_leaf != b_leaf,
-        ultrapeer_query_routing: tiers && !a_leaf && !b_leaf,
+        ultrapeer_query_routing: (tiers || tables) && !a_leaf && !b_leaf,
         dynamic_querying: true,
         degree: (!b_leaf).then(|| graph.ultrapeer_degree(b) as u32),
         max_ttl: Some(b_config.max_ttl),
@@ -198,7 +204,7 @@ impl Network {
         let configs: Vec<Config> = nodes.iter().map(|s| s.config().clone()).collect();
         for (a, node) in nodes.iter_mut().enumerate() {
             for &b in graph.neighbours(a) {
-                let info = link_info(&graph, a, b as usize, &configs[b as usize]);
+                let info = link_info(&graph, a, b as usize, &configs[b as usize], false);
                 node.handle_connected(Duration::ZERO, PeerId(b), info);
             }
         }
@@ -262,7 +268,7 @@ impl Network {
         }
         for &b in graph.neighbours(i) {
             let b_config = factory.config(b as usize);
-            let info = link_info(graph, i, b as usize, &b_config);
+            let info = link_info(graph, i, b as usize, &b_config, factory.ultrapeer_tables());
             s.handle_connected(Duration::ZERO, PeerId(b), info);
         }
         Box::new(s)
@@ -322,7 +328,8 @@ impl Network {
     /// flight. Returns the events processed. Call it once the latency is set and before
     /// measuring anything.
     pub fn settle(&mut self) -> u64 {
-        let build_all = self.factory.is_none() || self.graph.is_two_tier();
+        let tables = self.factory.as_ref().is_some_and(|f| f.ultrapeer_tables());
+        let build_all = self.factory.is_none() || self.graph.is_two_tier() || tables;
         if build_all {
             for i in 0..self.nodes.len() {
                 self.servent_mut(i);

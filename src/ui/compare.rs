@@ -110,6 +110,10 @@ pub fn run(req: &CompareRequest) -> Result<Value, ApiError> {
         seed: COMPARE_SEED,
         latency: Latency::default(),
         threads: 1,
+        // Look-ahead walks read the ultrapeers' tables, as `servent compare` turns on.
+        tables: strategies
+            .iter()
+            .any(|s| matches!(s.strategy, crate::core::Strategy::RandomWalk(w) if w.look_ahead)),
     };
     let rows: Vec<_> = experiment
         .run(&strategies, &|_| {})

@@ -33,6 +33,8 @@ fn walker_tag_applied_after_a_raw_ggep_block_survives_the_wire() {
         walker: 0,
         check_every: 40,
         remember_neighbours: false,
+        look_ahead: false,
+        degree_bias: false,
         steps: 1,
         steps_left: 0,
         sender_path: 0,

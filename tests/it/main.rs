@@ -12,6 +12,7 @@ mod handshake;
 mod hostile;
 pub mod http;
 mod layout;
+mod lookahead;
 mod magnet;
 mod matching;
 mod mesh;

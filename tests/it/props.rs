@@ -346,10 +346,12 @@ proptest! {
 }
 
 fn walker_tag() -> impl Strategy<Value = WalkerTag> {
-    (any::<[u8; 2]>(), any::<bool>(), any::<[u16; 3]>()).prop_map(|(b, remember, w)| WalkerTag {
+    (any::<[u8; 2]>(), any::<[bool; 3]>(), any::<[u16; 3]>()).prop_map(|(b, f, w)| WalkerTag {
         walker: b[0],
         check_every: b[1],
-        remember_neighbours: remember,
+        remember_neighbours: f[0],
+        look_ahead: f[1],
+        degree_bias: f[2],
         steps: w[0],
         steps_left: w[1],
         sender_path: w[2],

@@ -690,6 +690,8 @@ fn our_own_query_and_walkers_are_never_relayed_again_for_their_ttl() {
         walker: 0,
         check_every: 0,
         remember_neighbours: false,
+        look_ahead: false,
+        degree_bias: false,
         steps: 1,
         steps_left: 5,
         sender_path: 0,

@@ -209,6 +209,7 @@ fn experiment(
         seed,
         latency,
         threads,
+        tables: false,
     }
     .run(&strategies, &|_| {
         calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -389,6 +389,7 @@ fn walk(k: u8, max_steps: u16, check_every: u8, want: u32) -> Strategy {
         want_hits: want,
         remember_neighbours: true,
         check_via: Default::default(),
+        ..RandomWalk::default()
     })
 }
 
@@ -650,6 +651,8 @@ fn walker_and_check_vectors_decode_to_their_documented_values() {
             walker: 3,
             check_every: 4,
             remember_neighbours: true,
+            look_ahead: false,
+            degree_bias: false,
             steps: 5,
             steps_left: 1019,
             sender_path: 4,

@@ -152,6 +152,8 @@ impl Flat {
                 self.put(format!("{p}.steps_left"), t.steps_left);
                 self.put(format!("{p}.sender_path"), t.sender_path);
                 self.put(format!("{p}.remember"), t.remember_neighbours);
+                self.put(format!("{p}.look_ahead"), t.look_ahead);
+                self.put(format!("{p}.degree_bias"), t.degree_bias);
             }
         }
     }
@@ -435,6 +437,16 @@ fn walker_fields_are_checked() {
             "walker-query-bad-flags.txt",
             "query.walker = error",
             "query.walker = tag",
+        ),
+        (
+            "walker-query-look-ahead.txt",
+            "query.walker.look_ahead = true",
+            "query.walker.look_ahead = false",
+        ),
+        (
+            "walker-query-look-ahead.txt",
+            "query.walker.degree_bias = true",
+            "query.walker.degree_bias = false",
         ),
         (
             "walker-check-verdict-go-on.txt",

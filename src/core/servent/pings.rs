@@ -13,6 +13,9 @@ use crate::proto::{Descriptor, Guid, Payload};
 
 use super::{Origin, Servent};
 
+/// `Servent::last_discovery_ms` before the first discovery Ping.
+pub(super) const NEVER_MS: u64 = u64::MAX;
+
 impl Servent {
     /// Pings every neighbour with the maximum TTL to learn hosts, at most once per
     /// `discovery_ping_interval`: each answers with its Pong and its cached ones (or, with
@@ -21,13 +24,13 @@ impl Servent {
     /// call it when they are below their wanted degree and when their host cache runs dry,
     /// and every cache lifespan to keep the pong cache fresh.
     pub fn discover_hosts(&mut self, now: Duration) -> Option<Guid> {
-        let due = self
-            .last_discovery
-            .is_none_or(|t| now.saturating_sub(t) >= self.config.discovery_ping_interval);
+        let due = self.last_discovery_ms == NEVER_MS
+            || now.saturating_sub(Duration::from_millis(self.last_discovery_ms))
+                >= self.config.discovery_ping_interval;
         if !due || self.peers.is_empty() {
             return None;
         }
-        self.last_discovery = Some(now);
+        self.last_discovery_ms = u64::try_from(now.as_millis()).unwrap_or(NEVER_MS - 1);
         let guid = self.new_upkeep_guid();
         self.ping_routes.put(guid, Origin::Local, now);
         self.own_pings.put(guid, now, now);

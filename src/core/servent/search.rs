@@ -9,6 +9,7 @@ use crate::core::event::Event;
 use crate::core::peer::PeerId;
 use crate::core::strategy::cost::HitSet;
 use crate::core::strategy::flood::flood_timeout;
+use crate::core::strategy::walk::PROBE_WALKER;
 use crate::core::strategy::{
     CheckVia, QueryCost, QueryTraffic, RandomWalk, SearchEnd, SearchId, Strategy, Traffic,
 };
@@ -58,7 +59,10 @@ impl Servent {
             Strategy::RandomWalk(w) => {
                 self.searching.searches.insert(id, state);
                 self.searching.search_of.insert(guid, id);
-                self.launch_walkers(now, id, guid, w.walkers);
+                self.register_walk(now, id, guid);
+                if !(w.look_ahead && self.probe_neighbours(now, id, guid, &w)) {
+                    self.launch_walkers(now, id, guid, w.walkers);
+                }
             }
             Strategy::Dynamic(_) => {
                 self.searching.searches.insert(id, state);
@@ -128,11 +132,8 @@ impl Servent {
         self.flood_own_query(now, guid, ttl, query);
     }
 
-    fn launch_walkers(&mut self, now: Duration, id: SearchId, guid: Guid, k: u8) {
-        let Some(Strategy::RandomWalk(w)) = self.searching.searches.get(&id).map(|s| s.strategy)
-        else {
-            return;
-        };
+    /// A walk's requester state: its route (we are its origin) and walk entry.
+    fn register_walk(&mut self, now: Duration, id: SearchId, guid: Guid) {
         let route = QueryRoute {
             origin: Origin::Local,
             traffic: QueryTraffic {
@@ -144,33 +145,80 @@ impl Servent {
         };
         self.query_routes.put(guid, route, now);
         self.walks.put(guid, WalkNode::new(0), now);
+        if let Some(s) = self.searching.searches.get_mut(&id) {
+            s.cost.guids.push(guid);
+        }
+    }
+
+    /// A look-ahead walk's first move, before any walker: the Query one hop on to the
+    /// neighbours whose query routing tables may match (as walker [`PROBE_WALKER`]). When
+    /// they are at least as many as the results wanted, no walker leaves yet: the search
+    /// waits one round trip for their hits, and launches the walkers only if too few came
+    /// (a table's false positive). Returns whether it waits.
+    fn probe_neighbours(
+        &mut self,
+        now: Duration,
+        id: SearchId,
+        guid: Guid,
+        w: &RandomWalk,
+    ) -> bool {
+        let query = self.walker_query(id, w);
+        let tag = WalkerTag {
+            walker: PROBE_WALKER,
+            ..self.first_tag(w, 0)
+        };
+        let matched = self.look_ahead(now, None, guid, &query, &tag);
+        if (matched as u64) < u64::from(w.want_hits) {
+            return false;
+        }
+        let wait = (self.hop_latency.per_hop_bound() * 2).max(self.config.min_search_timeout);
+        if let Some(s) = self.searching.searches.get_mut(&id) {
+            s.deadline = Some(now + wait);
+        }
+        self.timers.insert(Deadline {
+            at: now + wait,
+            timer: Timer::Search(id),
+        });
+        true
+    }
+
+    /// The tag walker `walker` of walk `w` leaves the requester with.
+    fn first_tag(&self, w: &RandomWalk, walker: u8) -> WalkerTag {
+        WalkerTag {
+            walker,
+            check_every: w.check_every,
+            remember_neighbours: w.remember_neighbours,
+            look_ahead: w.look_ahead,
+            degree_bias: w.degree_bias,
+            steps: 0,
+            steps_left: w.max_steps,
+            sender_path: 0,
+        }
+    }
+
+    /// The search's Query as its walkers carry it: with our UDP address for direct checks
+    /// (`RA`, in `RW`'s block) unless we have no UDP port or are firewalled (then holders
+    /// use the path).
+    fn walker_query(&self, id: SearchId, w: &RandomWalk) -> Query {
         let mut query = self.searching.searches[&id].query.clone();
-        // Direct checks: the walkers carry where we take them (`RA`, in `RW`'s block),
-        // unless we have no UDP port or are firewalled (then holders use the path).
         if w.check_via == CheckVia::Udp && !self.config.firewalled {
             if let Some(addr) = self.udp_addr {
-                let template = WalkerTag {
-                    walker: 0,
-                    check_every: w.check_every,
-                    remember_neighbours: w.remember_neighbours,
-                    steps: 0,
-                    steps_left: w.max_steps,
-                    sender_path: 0,
-                };
-                query = ReplyAddr(addr).apply(&template.apply(&query));
+                query = ReplyAddr(addr).apply(&self.first_tag(w, 0).apply(&query));
             }
         }
+        query
+    }
+
+    fn launch_walkers(&mut self, now: Duration, id: SearchId, guid: Guid, k: u8) {
+        let Some(Strategy::RandomWalk(w)) = self.searching.searches.get(&id).map(|s| s.strategy)
+        else {
+            return;
+        };
+        let query = self.walker_query(id, &w);
         let expect = self.walker_expect_by(now, &w, 0);
         let mut views = Vec::with_capacity(k as usize);
         for walker in 0..k {
-            let tag = WalkerTag {
-                walker,
-                check_every: w.check_every,
-                remember_neighbours: w.remember_neighbours,
-                steps: 0,
-                steps_left: w.max_steps,
-                sender_path: 0,
-            };
+            let tag = self.first_tag(&w, walker);
             let sent = self.step_walker(now, guid, &query, tag, None);
             views.push(WalkerView {
                 steps: 0,
@@ -180,7 +228,6 @@ impl Servent {
             });
         }
         if let Some(s) = self.searching.searches.get_mut(&id) {
-            s.cost.guids.push(guid);
             s.cost.walkers = u32::from(k);
             s.walkers = views;
         }
@@ -296,6 +343,16 @@ impl Servent {
                         .sample_path(now.saturating_sub(ring.at), 2 * u32::from(hops));
                 }
             }
+            // A look-ahead walker ends where it finds: its hit says which one it was.
+            let look_ahead = matches!(s.strategy, Strategy::RandomWalk(w) if w.look_ahead);
+            let mut walker_ended = false;
+            if let (true, Some(f)) = (look_ahead, found) {
+                if let Some(v) = s.walkers.get_mut(usize::from(f.walker)) {
+                    walker_ended = !v.ended;
+                    v.ended = true;
+                    v.steps = v.steps.max(f.steps);
+                }
+            }
             let want = s.strategy.want_hits();
             if want.is_some_and(|w| count.results >= w) && !s.satisfied {
                 s.satisfied = true;
@@ -309,6 +366,10 @@ impl Servent {
                     Strategy::RandomWalk(w) if running && w.check_every == 0 => {
                         self.finish(now, id.unwrap_or(search), SearchEnd::Satisfied)
                     }
+                    // A look-ahead walk that sent no walker: its probe found enough.
+                    Strategy::RandomWalk(_) if running && s.walkers.is_empty() => {
+                        self.finish(now, id.unwrap_or(search), SearchEnd::Satisfied)
+                    }
                     // Enough: the dynamic query (ours, or our ultrapeers') sends nothing
                     // more.
                     Strategy::Dynamic(_) if running => {
@@ -316,6 +377,10 @@ impl Servent {
                     }
                     _ => {}
                 }
+            }
+            // The last live walker ended at its find: the walk is over.
+            if let (true, Some(id)) = (walker_ended, id) {
+                self.schedule_walk_deadline(now, id);
             }
         }
     }
@@ -426,6 +491,11 @@ impl Servent {
                     SearchEnd::Exhausted
                 };
                 self.finish(now, id, end);
+            }
+            // A look-ahead probe's hits did not all come: the walkers go after all.
+            Strategy::RandomWalk(w) if s.walkers.is_empty() && !s.satisfied => {
+                let guid = s.cost.guids[0];
+                self.launch_walkers(now, id, guid, w.walkers)
             }
             Strategy::RandomWalk(_) => {
                 for v in s

@@ -48,13 +48,23 @@ impl Servent {
             let path = tag.sender_path.saturating_add(1);
             self.walks.put(guid, WalkNode::new(path), now);
         }
+        let mut found = false;
         if first {
-            self.answer_walker(now, from, guid, query, &tag);
+            found = self.answer_walker(now, from, guid, query, &tag);
             // An ultrapeer's leaves are part of each step: the ones whose tables may
             // match get the walker once (a leaf answers it and walks it no further).
-            self.walker_to_leaves(now, from, &d, query);
+            found |= self.walker_to_leaves(now, from, &d, query) > 0;
+            if tag.look_ahead {
+                found |= self.look_ahead(now, Some(from), guid, query, &tag) > 0;
+            }
         }
         if self.config.role == Role::Leaf {
+            return;
+        }
+        if found && tag.look_ahead {
+            // A look-ahead walker ends where it finds (section 9.8): its hits tell the
+            // requester so, and walking on would only cost steps and checks.
+            self.stats.walkers_ended += 1;
             return;
         }
         if tag.steps_left == 0 {
@@ -84,10 +94,17 @@ impl Servent {
     }
 
     /// Hands a walker's Query to our leaves whose tables may match (ultrapeers only), one
-    /// hop on; their hits come back along the walker's reverse path.
-    fn walker_to_leaves(&mut self, now: Duration, from: PeerId, d: &Descriptor, query: &Query) {
+    /// hop on; their hits come back along the walker's reverse path. Returns how many
+    /// leaves got it.
+    fn walker_to_leaves(
+        &mut self,
+        now: Duration,
+        from: PeerId,
+        d: &Descriptor,
+        query: &Query,
+    ) -> usize {
         if self.config.role != Role::Ultrapeer {
-            return;
+            return 0;
         }
         let keys = self.query_keys(query);
         let leaves: Vec<PeerId> = self
@@ -103,13 +120,61 @@ impl Servent {
         }
         let n = leaves.len() as u32;
         self.count_traffic(d.guid, now, |t| t.queries += n);
+        leaves.len()
+    }
+
+    /// Looks one hop ahead for a look-ahead walker standing here (it arrived from `from`;
+    /// `None` at the requester): the Query goes once to each ultrapeer neighbour other
+    /// than `from` that supports walkers and whose query routing table may match, as a
+    /// walker with no steps left and no look-ahead of its own (it answers, hands the
+    /// Query to its own matching leaves, and goes no further; its hits come back along
+    /// this walker's reverse path). Returns how many neighbours got it.
+    pub(super) fn look_ahead(
+        &mut self,
+        now: Duration,
+        from: Option<PeerId>,
+        guid: Guid,
+        query: &Query,
+        tag: &WalkerTag,
+    ) -> usize {
+        if self.config.role != Role::Ultrapeer || !self.config.walker_support {
+            return 0;
+        }
+        let keys = self.query_keys(query);
+        let mut targets: Vec<(Option<Guid>, PeerId)> = self
+            .peers
+            .iter()
+            .filter(|(&id, p)| Some(id) != from && p.info.ultrapeer && p.info.walker_support)
+            .filter(|(&id, _)| self.qrp_table_of(id).is_some_and(|t| t.may_route(&keys)))
+            .map(|(&id, p)| (p.info.servent_id, id))
+            .collect();
+        if targets.is_empty() {
+            return 0;
+        }
+        // Servent-ID order, as the walk's choices: the same sends whatever the link numbers.
+        targets.sort_unstable();
+        let path = self.walks.get(&guid, now).map_or(0, |n| n.path);
+        let copy = WalkerTag {
+            steps_left: 0,
+            look_ahead: false,
+            ..next_tag(tag, path)
+        };
+        let hops = u8::try_from(copy.steps).unwrap_or(u8::MAX);
+        let d = Descriptor::new(guid, 1, hops, Payload::Query(copy.apply(query)));
+        for &(_, peer) in &targets {
+            self.send(peer, d.clone(), Priority::Reply);
+        }
+        let n = targets.len() as u32;
+        self.stats.look_ahead_sends += u64::from(n);
+        self.count_traffic(guid, now, |t| t.queries += n);
+        targets.len()
     }
 
     /// Our QueryHits for a walker, the first time it reaches us: sent back to the
     /// neighbour it came from with TTL 1 (walker replies are routed by the reverse path,
     /// not by TTL).
     /// Each hit carries `RS`: the walker's number and steps here (the requester's
-    /// "steps to first find").
+    /// "steps to first find"). Returns whether we had anything.
     fn answer_walker(
         &mut self,
         now: Duration,
@@ -117,14 +182,14 @@ impl Servent {
         guid: Guid,
         query: &Query,
         tag: &WalkerTag,
-    ) {
+    ) -> bool {
         if !self.answers(query) {
-            return;
+            return false;
         }
         let limit = query.max_hits().map_or(DEFAULT_MAX_RESULTS, |n| n as usize);
         let files = self.shared.matcher.matches(query, limit);
         if files.is_empty() {
-            return;
+            return false;
         }
         self.stats.queries_answered += 1;
         let mut hits = self.build_query_hits(&files);
@@ -140,6 +205,7 @@ impl Servent {
             let reply = Descriptor::new(guid, 1, 0, Payload::QueryHit(hit));
             self.send(from, reply, Priority::Reply);
         }
+        true
     }
 
     /// Hands the walker that arrived with `tag` (from `sender`; `None` when we launch it)
@@ -155,18 +221,19 @@ impl Servent {
     ) -> bool {
         // In servent-ID order (then link order): the choice then depends only on the RNG
         // and the neighbours, not on how the driver numbered the links.
-        let mut candidates: Vec<(Option<Guid>, PeerId)> = if self.config.walker_support {
+        let mut candidates: Vec<(Option<Guid>, PeerId, u32)> = if self.config.walker_support {
             self.peers
                 .iter()
                 // Walkers walk the ultrapeers; a leaf would end them.
                 .filter(|(_, p)| p.info.walker_support && p.info.ultrapeer)
-                .map(|(id, p)| (p.info.servent_id, *id))
+                .map(|(id, p)| (p.info.servent_id, *id, p.info.degree.unwrap_or(1)))
                 .collect()
         } else {
             Vec::new()
         };
         candidates.sort_unstable();
-        let candidates: Vec<PeerId> = candidates.into_iter().map(|(_, id)| id).collect();
+        let candidates: Vec<(PeerId, u32)> =
+            candidates.into_iter().map(|(_, id, d)| (id, d)).collect();
         let (path, next) = match self.walks.get(&guid, now) {
             Some(node) => (
                 node.path,
@@ -175,6 +242,7 @@ impl Servent {
                     sender,
                     &node.used,
                     tag.remember_neighbours,
+                    tag.degree_bias,
                     self.rng.get(),
                 ),
             ),

@@ -25,6 +25,10 @@ pub(crate) const DEFAULT_MAX_STEPS: u16 = 1024;
 /// Steps between checks: "every 4th step", as in the paper.
 pub(crate) const DEFAULT_CHECK_EVERY: u8 = 4;
 
+/// The walker number of a look-ahead walk's probe (the requester's own look ahead, before
+/// any walker leaves): never a walker's, since k <= 255 numbers them 0..=254.
+pub const PROBE_WALKER: u8 = u8::MAX;
+
 /// How a walker's holder reaches the requester for a check (`via=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CheckVia {
@@ -39,8 +43,8 @@ pub enum CheckVia {
     Udp,
 }
 
-/// A random walk's parameters (`walk:k=16,steps=1024,check=4,want=1,remember=true`, and
-/// `via=udp` for direct checks).
+/// A random walk's parameters (`walk:k=16,steps=1024,check=4,want=1,remember=true`;
+/// `via=udp` for direct checks, `look=1` to look one hop ahead, `bias=degree`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RandomWalk {
     /// Number of walkers, 1-255 (the walker number is one byte).
@@ -56,6 +60,17 @@ pub struct RandomWalk {
     pub remember_neighbours: bool,
     /// How holders check with the requester.
     pub check_via: CheckVia,
+    /// `look=1`: every servent a walker reaches first also hands the Query, one hop on,
+    /// to its ultrapeer neighbours whose query routing tables may match (the one-hop
+    /// index Gia keeps, here from 0.6's inter-ultrapeer QRP), and a walker ends where it
+    /// finds: a search covers a servent's whole neighbourhood per step for the messages
+    /// of one step and the matches (protocol/README.md section 9.8).
+    pub look_ahead: bool,
+    /// `bias=degree`: the next neighbour is drawn with weights by its degree (its
+    /// `X-Degree`; 1 when unknown) instead of uniformly, so walkers reach the
+    /// well-connected servents whose tables cover the most neighbours (Gia's capacity
+    /// bias, with degree for capacity).
+    pub degree_bias: bool,
 }
 
 impl Default for RandomWalk {
@@ -67,6 +82,8 @@ impl Default for RandomWalk {
             want_hits: super::ring::DEFAULT_WANT_HITS,
             remember_neighbours: true,
             check_via: CheckVia::Path,
+            look_ahead: false,
+            degree_bias: false,
         }
     }
 }
@@ -81,6 +98,14 @@ impl RandomWalk {
                 "check" => w.check_every = p.int(0, u8::MAX as u64)?,
                 "want" => w.want_hits = p.int(1, u32::MAX as u64)?,
                 "remember" => w.remember_neighbours = p.boolean()?,
+                "look" => w.look_ahead = p.int::<u8>(0, 1)? == 1,
+                "bias" => {
+                    w.degree_bias = match p.value {
+                        "degree" => true,
+                        "uniform" => false,
+                        _ => return Err(p.bad("expected degree or uniform")),
+                    }
+                }
                 "via" => {
                     w.check_via = match p.value {
                         "path" => CheckVia::Path,
@@ -110,6 +135,13 @@ impl fmt::Display for RandomWalk {
         if self.check_via == CheckVia::Udp {
             write!(f, ",via=udp")?;
         }
+        // Likewise `look=0` and `bias=uniform`.
+        if self.look_ahead {
+            write!(f, ",look=1")?;
+        }
+        if self.degree_bias {
+            write!(f, ",bias=degree")?;
+        }
         Ok(())
     }
 }
@@ -131,27 +163,33 @@ pub(crate) fn check_due(tag: &WalkerTag) -> bool {
 }
 
 /// Picks the neighbour a walker goes to next, or `None` when there is nowhere to go.
-/// `candidates` are the neighbours that support walkers, in a fixed order (PeerId order:
-/// the choice depends only on the RNG). The sender is left out when another candidate
-/// exists; with `remember`, candidates not in `used` (where this servent already sent a
-/// walker of this query) are preferred while any remain. Uniform among what is left.
+/// `candidates` are the neighbours that support walkers with their degrees, in a fixed
+/// order (servent-ID order: the choice depends only on the RNG). The sender is left out
+/// when another candidate exists; with `remember`, candidates not in `used` (where this
+/// servent already sent a walker of this query) are preferred while any remain. Among
+/// what is left: uniformly, or with `by_degree` with weights by degree (at least 1 each).
 pub(crate) fn choose_next<R: Rng + ?Sized>(
-    candidates: &[PeerId],
+    candidates: &[(PeerId, u32)],
     sender: Option<PeerId>,
     used: &[PeerId],
     remember: bool,
+    by_degree: bool,
     rng: &mut R,
 ) -> Option<PeerId> {
-    let mut pool: Vec<PeerId> = candidates
+    let mut pool: Vec<(PeerId, u32)> = candidates
         .iter()
         .copied()
-        .filter(|&p| Some(p) != sender)
+        .filter(|&(p, _)| Some(p) != sender)
         .collect();
     if pool.is_empty() {
         pool = candidates.to_vec();
     }
     if remember {
-        let fresh: Vec<PeerId> = pool.iter().copied().filter(|p| !used.contains(p)).collect();
+        let fresh: Vec<(PeerId, u32)> = pool
+            .iter()
+            .copied()
+            .filter(|(p, _)| !used.contains(p))
+            .collect();
         if !fresh.is_empty() {
             pool = fresh;
         }
@@ -159,7 +197,19 @@ pub(crate) fn choose_next<R: Rng + ?Sized>(
     if pool.is_empty() {
         return None;
     }
-    Some(pool[rng.gen_range(0..pool.len())])
+    if !by_degree {
+        return Some(pool[rng.gen_range(0..pool.len())].0);
+    }
+    let total: u64 = pool.iter().map(|&(_, d)| u64::from(d.max(1))).sum();
+    let mut x = rng.gen_range(0..total);
+    for &(p, d) in &pool {
+        let w = u64::from(d.max(1));
+        if x < w {
+            return Some(p);
+        }
+        x -= w;
+    }
+    pool.last().map(|&(p, _)| p)
 }
 
 #[cfg(test)]
@@ -174,6 +224,8 @@ mod tests {
             walker: 3,
             check_every: 4,
             remember_neighbours: true,
+            look_ahead: false,
+            degree_bias: false,
             steps: 8,
             steps_left: 1016,
             sender_path: 5,
@@ -213,22 +265,51 @@ mod tests {
     #[test]
     fn choice_avoids_the_sender_and_prefers_fresh_neighbours() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let c = [PeerId(1), PeerId(2), PeerId(3)];
+        let c = [(PeerId(1), 1), (PeerId(2), 1), (PeerId(3), 1)];
         for _ in 0..100 {
             assert_ne!(
-                choose_next(&c, Some(PeerId(2)), &[], false, &mut rng),
+                choose_next(&c, Some(PeerId(2)), &[], false, false, &mut rng),
                 Some(PeerId(2))
             );
             assert_eq!(
-                choose_next(&c, Some(PeerId(2)), &[PeerId(1)], true, &mut rng),
+                choose_next(&c, Some(PeerId(2)), &[PeerId(1)], true, false, &mut rng),
                 Some(PeerId(3))
             );
         }
         assert_eq!(
-            choose_next(&[PeerId(2)], Some(PeerId(2)), &[], true, &mut rng),
+            choose_next(
+                &[(PeerId(2), 1)],
+                Some(PeerId(2)),
+                &[],
+                true,
+                false,
+                &mut rng
+            ),
             Some(PeerId(2)),
             "back to the sender only when it is the only choice"
         );
-        assert_eq!(choose_next(&[], None, &[], true, &mut rng), None);
+        assert_eq!(choose_next(&[], None, &[], true, false, &mut rng), None);
+    }
+
+    #[test]
+    fn degree_bias_draws_in_proportion_to_degree() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        // Degrees 1, 3 and 0 (unknown counts as 1): shares 1/5, 3/5, 1/5.
+        let c = [(PeerId(1), 1), (PeerId(2), 3), (PeerId(3), 0)];
+        let mut n = [0u32; 4];
+        for _ in 0..10_000 {
+            let p = choose_next(&c, None, &[], false, true, &mut rng).unwrap();
+            n[p.0 as usize] += 1;
+        }
+        assert!((1_800..2_200).contains(&n[1]), "{n:?}");
+        assert!((5_800..6_200).contains(&n[2]), "{n:?}");
+        assert!((1_800..2_200).contains(&n[3]), "{n:?}");
+        // The sender and used neighbours are left out first, as without the bias.
+        for _ in 0..100 {
+            assert_eq!(
+                choose_next(&c, Some(PeerId(1)), &[PeerId(2)], true, true, &mut rng),
+                Some(PeerId(3))
+            );
+        }
     }
 }
