@@ -39,8 +39,10 @@ pub struct CompareArgs {
     #[arg(long)]
     lcc: bool,
     /// Strategies to compare: flood[:ttl=N], ring[:start=1,step=2,max=7],
-    /// walk[:k=16,check=4,steps=1024], dq[:want=1,probe=auto,max=5] (dynamic querying:
-    /// run by ultrapeers, for their leaves on a two-tier topology), comma-separated
+    /// walk[:k=16,check=4,steps=1024,via=udp,look=1,bias=degree], look[:k=8] (the
+    /// look-ahead walk: walk:k=8,check=4,via=udp,look=1,bias=degree),
+    /// dq[:want=1,probe=auto,max=5] (dynamic querying: run by ultrapeers, for their
+    /// leaves on a two-tier topology), comma-separated
     /// [default: flood:ttl=7,ring,walk:k=16,walk:k=32 unless --sweep is given].
     #[arg(long)]
     strategies: Option<String>,

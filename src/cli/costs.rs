@@ -31,30 +31,34 @@ pub fn print_costs(costs: &[QueryCost]) {
         .unwrap_or(8)
         .max(8);
     println!(
-        "{:<w$} {:>7} {:>7} {:>6} {:>7} {:>8} {:>6} {:>6} {:>9} {:>7} {:>7}",
+        "{:<w$} {:>7} {:>7} {:>6} {:>6} {:>7} {:>8} {:>6} {:>6} {:>6} {:>9} {:>7} {:>7}",
         "strategy",
         "queries",
         "hits",
         "checks",
+        "udp",
         "dups",
         "reached",
         "found",
         "hops1",
+        "steps1",
         "time1 ms",
         "rings",
         "steps"
     );
     for c in costs {
         println!(
-            "{:<w$} {:>7} {:>7} {:>6} {:>7} {:>8} {:>6} {:>6} {:>9} {:>7} {:>7}",
+            "{:<w$} {:>7} {:>7} {:>6} {:>6} {:>7} {:>8} {:>6} {:>6} {:>6} {:>9} {:>7} {:>7}",
             c.strategy,
             c.traffic.queries,
             c.traffic.hits,
             c.traffic.checks,
+            c.traffic.udp_checks,
             c.traffic.duplicates,
             opt(c.reached),
             c.hits,
             opt(c.first_hit_hops),
+            opt(c.first_hit_steps),
             opt(c
                 .first_hit_after
                 .map(|d| format!("{:.1}", d.as_secs_f64() * 1e3))),
@@ -63,7 +67,7 @@ pub fn print_costs(costs: &[QueryCost]) {
         );
     }
     println!(
-        "(queries/hits/checks: descriptors sent for the search{}; dups: duplicates received; found: distinct results; hops1/time1: first hit)",
+        "(queries/hits/checks: descriptors sent for the search{}; udp: check datagrams; dups: duplicates received; found: distinct results; hops1/time1: first hit; steps1: the finding walker's steps)",
         if costs.iter().all(|c| c.network_wide) { ", network-wide" } else { " as the originator knows them" }
     );
 }

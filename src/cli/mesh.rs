@@ -65,7 +65,8 @@ pub struct MeshArgs {
     #[arg(long, default_value_t = 0)]
     pub from: usize,
     /// Search strategy: `flood:ttl=7`, `ring:start=1,step=2,max=7,want=1`,
-    /// `walk:k=16,steps=1024,check=4,want=1`, `dq:want=1,max=5` (dynamic querying).
+    /// `walk:k=16,steps=1024,check=4,want=1`, `look` (look-ahead walkers,
+    /// `walk:k=8,check=4,via=udp,look=1,bias=degree`), `dq:want=1,max=5` (dynamic querying).
     #[arg(long, default_value = "flood:ttl=7")]
     pub strategy: servent::core::Strategy,
     /// Link a servent from outside the mesh to --from, flood a Ping with this TTL from it

@@ -35,7 +35,8 @@ pub struct SearchArgs {
     /// Servent to join through (repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT", required = true)]
     peers: Vec<SocketAddr>,
-    /// How to search: flood, ring, walk or dq (dynamic querying, run for us by our
+    /// How to search: flood, ring, walk, look (walkers that look one hop ahead through
+    /// the ultrapeers' query routing tables) or dq (dynamic querying, run for us by our
     /// ultrapeers), or a full form such as `walk:k=16,check=4` or `dq:want=50`.
     #[arg(long, default_value = "flood")]
     strategy: String,

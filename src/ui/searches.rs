@@ -34,7 +34,7 @@ pub const SEARCH_LIFETIME: Duration = Duration::from_secs(120);
 /// Longest pattern accepted (bytes): a Query's search criteria are short.
 pub const MAX_PATTERN_LEN: usize = 256;
 /// The strategy names the page offers.
-pub const STRATEGIES: [&str; 4] = ["flood", "ring", "walk", "dq"];
+pub const STRATEGIES: [&str; 5] = ["flood", "ring", "walk", "look", "dq"];
 
 /// One search.
 struct Search {
@@ -94,13 +94,13 @@ pub fn cost_json(cost: Option<&QueryCost>) -> Value {
     }
 }
 
-/// The strategy named on the page (`flood`, `ring`, `walk`, `dq`, or a full form such as
-/// `walk:k=16`).
+/// The strategy named on the page (`flood`, `ring`, `walk`, `look`, `dq`, or a full form
+/// such as `walk:k=16`).
 pub fn parse_strategy(text: &str) -> Result<Strategy, ApiError> {
     let name = text.split(':').next().unwrap_or("").trim();
     if !STRATEGIES.contains(&name) {
         return Err(ApiError::bad(format!(
-            "unknown strategy {text:?} (flood, ring, walk or dq)"
+            "unknown strategy {text:?} (flood, ring, walk, look or dq)"
         )));
     }
     text.parse()

@@ -8,7 +8,9 @@
 //!
 //! Text form (CLI, experiment lists): `NAME[:KEY=VALUE,...]`, e.g. `flood:ttl=7`, `ring`,
 //! `ring:start=1,step=2,max=7,want=1`, `walk:k=16,steps=1024,check=4,want=1,remember=true`,
-//! `dq:want=1,probe=auto,max=5,timeout=auto`.
+//! `dq:want=1,probe=auto,max=5,timeout=auto`; `look` is the look-ahead walk
+//! (`walk:k=8,check=4,via=udp,look=1,bias=degree`, [`walk::look_ahead_walk`]), its
+//! parameters a walk's (`look:k=16`), written back in the `walk:` form.
 //! In a list, a comma-separated item containing `=` and no `:` is one more parameter of the
 //! strategy before it; any other item starts a new strategy, so
 //! `flood:ttl=7,ring,walk:k=16,walk:k=32` is four strategies ([`Strategy::parse_list`]).
@@ -104,6 +106,7 @@ impl FromStr for Strategy {
             "flood" => "flood",
             "ring" => "ring",
             "walk" => "walk",
+            "look" => "look",
             "dq" => "dq",
             "" => return Err(StrategyError::Empty),
             other => return Err(StrategyError::UnknownName(other.to_owned())),
@@ -122,6 +125,8 @@ impl FromStr for Strategy {
             "flood" => Flood::from_params(&pairs).map(Strategy::Flood),
             "ring" => ExpandingRing::from_params(&pairs).map(Strategy::ExpandingRing),
             "dq" => DynamicQuery::from_params(&pairs).map(Strategy::Dynamic),
+            "look" => RandomWalk::from_params_over(walk::look_ahead_walk(), &pairs)
+                .map(Strategy::RandomWalk),
             _ => RandomWalk::from_params(&pairs).map(Strategy::RandomWalk),
         }
     }
@@ -185,9 +190,27 @@ mod tests {
             "ring:timeout=2s".parse().unwrap(),
             "dq".parse().unwrap(),
             "dq:want=20,probe=1,max=4,timeout=3s".parse().unwrap(),
+            "look".parse().unwrap(),
+            "walk:look=1,bias=degree,via=udp".parse().unwrap(),
         ] {
             assert_eq!(s.to_string().parse::<Strategy>().unwrap(), s, "{s}");
         }
+    }
+
+    #[test]
+    fn look_is_the_look_ahead_walk_with_a_walks_parameters() {
+        let Ok(Strategy::RandomWalk(w)) = "look".parse::<Strategy>() else {
+            panic!()
+        };
+        assert!(w.look_ahead && w.degree_bias && w.check_via == CheckVia::Udp);
+        assert_eq!((w.walkers, w.check_every), (8, 4));
+        let Ok(Strategy::RandomWalk(w)) = "look:k=16,bias=uniform".parse::<Strategy>() else {
+            panic!()
+        };
+        assert!(w.look_ahead && !w.degree_bias && w.walkers == 16);
+        let list = Strategy::parse_list("look,k=4,flood").unwrap();
+        assert!(matches!(list[0], Strategy::RandomWalk(w) if w.walkers == 4 && w.look_ahead));
+        assert!("look:depth=2".parse::<Strategy>().is_err());
     }
 
     #[test]

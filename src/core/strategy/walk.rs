@@ -88,9 +88,30 @@ impl Default for RandomWalk {
     }
 }
 
+/// The look-ahead walk the strategy name `look` stands for: 8 degree-biased look-ahead
+/// walkers checking every 4 steps by UDP. Measured against 16 plain walkers checking by
+/// UDP on three 10,000-servent graphs (README, "Search strategies"): about a third of
+/// the messages, a time to the first hit within twice a flood's.
+pub fn look_ahead_walk() -> RandomWalk {
+    RandomWalk {
+        walkers: 8,
+        check_via: CheckVia::Udp,
+        look_ahead: true,
+        degree_bias: true,
+        ..RandomWalk::default()
+    }
+}
+
 impl RandomWalk {
     pub(crate) fn from_params(params: &[Param<'_>]) -> Result<RandomWalk, StrategyError> {
-        let mut w = RandomWalk::default();
+        RandomWalk::from_params_over(RandomWalk::default(), params)
+    }
+
+    /// `params` over the walk `w` (the defaults of a preset).
+    pub(crate) fn from_params_over(
+        mut w: RandomWalk,
+        params: &[Param<'_>],
+    ) -> Result<RandomWalk, StrategyError> {
         for p in params {
             match p.key {
                 "k" | "walkers" => w.walkers = p.int(1, u8::MAX as u64)?,
