@@ -34,7 +34,9 @@ pub use latency::HopLatency;
 pub use param::StrategyError;
 pub use ring::ExpandingRing;
 pub use search::{SearchEnd, SearchId};
-pub use walk::{CheckVia, RandomWalk, PROBE_WALKER, WALKER_HEADER, WALKER_VERSION};
+pub use walk::{
+    look_ahead_walk, CheckVia, RandomWalk, PROBE_WALKER, WALKER_HEADER, WALKER_VERSION,
+};
 
 use param::Param;
 
