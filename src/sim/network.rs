@@ -31,6 +31,7 @@ pub(super) use super::latency::mix;
 pub use super::latency::Latency;
 use super::latency::{draw_delay, queue_for};
 use super::queue::{nanos, prefetch_all, Deliveries, Delivery, PREFETCH_AHEAD};
+use super::sessions::Sessions;
 use crate::topology::Graph;
 
 /// A servent's index in the network, `0..n`: its graph node (neighbours know it as
@@ -70,18 +71,18 @@ pub trait ServentFactory: Send + Sync {
 }
 
 /// No timer pending for a servent (in [`Slot::next_timer`]).
-const NO_TIMER: u64 = u64::MAX;
+pub(super) const NO_TIMER: u64 = u64::MAX;
 
 /// What the network keeps per servent, in one place a delivery reads (24 bytes).
-struct Slot {
+pub(super) struct Slot {
     /// Empty until the servent is first needed (lazy networks).
-    servent: OnceCell<Box<Servent>>,
+    pub(super) servent: OnceCell<Box<Servent>>,
     /// The servent's earliest timer in the heap, in ns ([`NO_TIMER`]: none).
-    next_timer: u64,
+    pub(super) next_timer: u64,
     /// Query epoch the servent last received a Query in (see `begin_query_epoch`).
     visit_epoch: u32,
     /// Query epoch the servent's RNG was last reseeded in.
-    rng_epoch: u32,
+    pub(super) rng_epoch: u32,
 }
 
 impl Slot {
@@ -99,21 +100,21 @@ impl Slot {
 /// events in flight over virtual time.
 pub struct Network {
     /// One slot per node.
-    nodes: Vec<Slot>,
+    pub(super) nodes: Vec<Slot>,
     /// Builds servents on first use; `None` when all were built up front.
     factory: Option<Arc<dyn ServentFactory>>,
     graph: Arc<Graph>,
     deliveries: Deliveries,
     /// Route-expiry timers: (time, sequence, node), earliest first.
     timers: BinaryHeap<Reverse<(Duration, u64, u32)>>,
-    seq: u64,
+    pub(super) seq: u64,
     now: Duration,
     latency: Latency,
     rng: ChaCha8Rng,
     /// Deliveries scheduled and not yet processed.
     in_flight: usize,
     /// Events kept per servent (only servents that produced one have an entry).
-    events: HashMap<NodeId, Vec<(Duration, Event)>>,
+    pub(super) events: HashMap<NodeId, Vec<(Duration, Event)>>,
     /// Descriptors put on links, by payload type; datagrams too (one message each).
     pub sent: [u64; PayloadType::ALL.len()],
     /// Datagrams sent and lost.
@@ -129,6 +130,8 @@ pub struct Network {
     rng_key: Option<u64>,
     trace: Option<Vec<TraceEntry>>,
     keep: EventFilter,
+    /// Which servents are down and what their links lost (churn: `sim::churn`).
+    pub(super) sessions: Sessions,
 }
 
 /// What servent `b` announces to its neighbour `a` in a real handshake (see
@@ -243,6 +246,7 @@ impl Network {
             rng_key: None,
             trace: None,
             keep: EventFilter::All,
+            sessions: Sessions::default(),
         }
     }
 
@@ -260,12 +264,19 @@ impl Network {
         if let Some(files) = factory.shared(i) {
             s.set_matcher(files);
         }
-        for &b in graph.neighbours(i) {
+        let up = |b: &&u32| !self.sessions.is_down(**b as usize);
+        for &b in graph.neighbours(i).iter().filter(up) {
             let b_config = factory.config(b as usize);
             let info = link_info(graph, i, b as usize, &b_config);
             s.handle_connected(Duration::ZERO, PeerId(b), info);
         }
         Box::new(s)
+    }
+
+    /// What servent `b` announces to `a` on linking (lazy networks only: churn).
+    pub(super) fn announced(&self, a: NodeId, b: NodeId) -> Option<PeerInfo> {
+        let b_config = self.factory.as_ref()?.config(b);
+        Some(link_info(&self.graph, a, b, &b_config))
     }
 
     /// Servent `i`, built now (and what its links sent on opening scheduled) if it was
@@ -596,6 +607,9 @@ impl Network {
         }
         self.now = self.now.max(d.at);
         self.in_flight -= 1;
+        if self.sessions.loses(&d) {
+            return;
+        }
         let to = d.to as usize;
         self.load[to] = self.load[to].saturating_add(1);
         let epoch = self.epoch;

@@ -110,6 +110,7 @@ pub fn run(req: &CompareRequest) -> Result<Value, ApiError> {
         seed: COMPARE_SEED,
         latency: Latency::default(),
         threads: 1,
+        churn: crate::sim::Churn::NONE,
     };
     let rows: Vec<_> = experiment
         .run(&strategies, &|_| {})

@@ -209,6 +209,7 @@ fn experiment(
         seed,
         latency,
         threads,
+        churn: servent::sim::Churn::NONE,
     }
     .run(&strategies, &|_| {
         calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
