@@ -68,6 +68,12 @@ fn churn_zero_changes_nothing() {
     for (a, b) in plain.iter().zip(&zero_on_two) {
         assert_eq!(a.costs, b.costs, "{}, 2 threads", a.summary.strategy);
     }
+    // So slow that no servent leaves: the churned run loop and fresh servents for every
+    // query change no query's numbers either.
+    let glacial = run(&s, STRATEGIES, Churn { rate: 1e-9 }, 2);
+    for (a, b) in plain.iter().zip(&glacial) {
+        assert_eq!(a.costs, b.costs, "{}, churn 1e-9", a.summary.strategy);
+    }
 }
 
 #[test]
