@@ -21,11 +21,14 @@ use servent::sim::spec::{parse_strategies, parse_sweep};
 use servent::sim::svg::{self, Chart};
 use servent::sim::svg_dist;
 use servent::sim::workload::origin_pool;
-use servent::sim::{Allocation, Latency, Origins, StrategyItem, Workload, WorkloadSpec};
+use servent::sim::{Allocation, Churn, Latency, Origins, StrategyItem, Workload, WorkloadSpec};
 use servent::topology::{Graph, TopologySpec};
 
 /// What `servent compare` runs without `--strategies` or `--sweep`.
 const DEFAULT_STRATEGIES: &str = "flood:ttl=7,ring,walk:k=16,walk:k=32";
+
+/// Highest `--churn`: sessions of 1 ms on average, a single hop's latency at `unit`.
+const MAX_CHURN: f64 = 1000.0;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -111,6 +114,16 @@ pub struct CompareArgs {
     /// Also write one CSV row per query per strategy (per seed).
     #[arg(long)]
     per_query: Option<PathBuf>,
+    /// Churn while each query runs: departures per servent per second of virtual time
+    /// (0.05: sessions of 20 s on average, exponential). A servent that left comes back
+    /// after an exponential downtime of the same mean as a fresh servent (empty route
+    /// tables, same files and ID) linked to its neighbours that are up; meanwhile what
+    /// is in flight to it or over its links is lost and its neighbours see the links
+    /// close, so walkers, rings and hits lose the paths through it. Every query starts
+    /// with all servents up; its origin never leaves; draws are keyed by the query, so
+    /// threads do not change them. 0: no churn.
+    #[arg(long, default_value_t = 0.0)]
+    churn: f64,
     /// The ultrapeers of a flat overlay exchange query routing tables, as 0.6 ultrapeers
     /// that send X-Ultrapeer-Query-Routing do: a flood's last hop then goes only where a
     /// table may match, and look-ahead walkers (walk:look=1) read them. On by itself when
@@ -181,6 +194,9 @@ struct Output<'a> {
     latency: String,
     /// Ultrapeers exchanged query routing tables (`--qrp`, or a look-ahead walk).
     qrp: bool,
+    /// Departures per servent per second of virtual time while queries run (0: none);
+    /// each result's `churn` counts departures, joins and descriptors lost.
+    churn: f64,
     /// One seed's results, or with several seeds every column's mean over them.
     results: &'a [Summary],
     /// With several seeds: every numeric column's mean and 95% interval.
@@ -202,6 +218,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         "--replication is a fraction in (0, 1]"
     );
     anyhow::ensure!((1..=1000).contains(&args.seeds), "--seeds is 1 to 1000");
+    anyhow::ensure!(
+        (0.0..=MAX_CHURN).contains(&args.churn),
+        "--churn is departures per servent per second, 0 to {MAX_CHURN}"
+    );
+    let churn = Churn { rate: args.churn };
     let latency = parse_latency(&args.latency)?;
     let threads = threads(&args, latency)?;
     let fixed_origins = match &args.origins {
@@ -256,6 +277,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             latency,
             threads,
             tables: tables(&args, &strategies),
+            churn,
         };
         let results = experiment.run(&strategies, &progress)?;
         if let Some(out) = &mut per_query {
@@ -487,6 +509,31 @@ fn print_setup(args: &CompareArgs, setup: &Setup) {
     if setup.tables && setup.info.leaves == 0 {
         println!("query routing: ultrapeers exchange tables (last-hop floods and look-ahead walkers use them)");
     }
+    if args.churn > 0.0 {
+        println!("churn: {}", churn_text(args.churn));
+    }
+}
+
+/// What `--churn RATE` means, for the header.
+fn churn_text(rate: f64) -> String {
+    format!(
+        "{rate} departures per servent per second of virtual time (sessions and downtimes \
+         of {:.3} s on average, exponential; origins stay)",
+        1.0 / rate
+    )
+}
+
+/// One line per strategy: what churn did while its queries ran.
+fn print_churn(results: &[Summary]) {
+    for r in results {
+        println!(
+            "churn under {}: {} departures, {} joins, {} descriptors lost in flight",
+            r.strategy,
+            report::group(r.churn.departures as f64, 0),
+            report::group(r.churn.joins as f64, 0),
+            report::group(r.churn.lost as f64, 0)
+        );
+    }
 }
 
 /// A progress bar over every query, hidden for `--json` or when stderr is no terminal.
@@ -525,6 +572,7 @@ fn print_results(
             origins: setup.origins,
             latency: latency_text(setup.latency),
             qrp: setup.tables,
+            churn: args.churn,
             results: report.results,
             intervals: report.intervals,
             per_seed: report.intervals.map(|_| report.per_seed),
@@ -547,6 +595,9 @@ fn print_results(
             report::LEGEND,
             setup.spec.queries
         );
+        if args.churn > 0.0 {
+            print_churn(report.results);
+        }
         println!(
             "simulated {} events in {:.2} s ({} events/s)",
             report::group(events as f64, 0),

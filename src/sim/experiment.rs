@@ -26,6 +26,7 @@ use crate::proto::payload::query::QUERY_MAX_HITS_MASK;
 use crate::proto::payload::Query;
 use crate::proto::{Guid, PayloadType};
 
+use super::churn::{Churn, ChurnRun};
 use super::network::{mix, Latency, Network, NodeId, ServentFactory};
 pub use super::query_cost::SimCost;
 use super::spec::StrategyItem;
@@ -196,6 +197,21 @@ pub fn run_search(
     rng_key: Option<u64>,
     network_wide: bool,
 ) -> Result<SearchOutcome, ExperimentError> {
+    let churn = Churn::NONE;
+    run_search_with(net, origin, query, strategy, rng_key, network_wide, churn)
+}
+
+/// [`run_search`] with servents leaving and joining while it runs ([`Churn`], drawn from
+/// `rng_key`; those still down at the end come back before this returns).
+pub fn run_search_with(
+    net: &mut Network,
+    origin: NodeId,
+    query: Query,
+    strategy: &Strategy,
+    rng_key: Option<u64>,
+    network_wide: bool,
+    churn: Churn,
+) -> Result<SearchOutcome, ExperimentError> {
     if origin >= net.len() {
         return Err(ExperimentError::NoSuchOrigin {
             origin,
@@ -208,13 +224,14 @@ pub fn run_search(
     let _ = net.take_timed_events(origin);
     let started = net.now();
     let id = net.with_node(origin, |s, now| s.search(now, query, *strategy));
+    let mut churn = ChurnRun::start(churn, net, origin, rng_key);
     let mut sim = SimCost {
         origin: origin as u32,
         ..SimCost::default()
     };
     let mut done: Option<QueryCost> = None;
     loop {
-        net.run_until_quiet();
+        churn.run_until_quiet(net);
         for (at, event) in net.take_timed_events(origin) {
             match event {
                 Event::QueryHit { search, hops, .. } if search == id => {
@@ -233,9 +250,7 @@ pub fn run_search(
         }
         // Quiet but not done: the search waits on a timer. Jump to it.
         match net.next_event_at() {
-            Some(at) => {
-                net.run_until(at);
-            }
+            Some(at) => churn.run_until(net, at),
             None => break,
         }
     }
@@ -266,6 +281,7 @@ pub fn run_search(
             cost.set_network(&traffic);
         }
     }
+    sim.churn = churn.finish(net);
     Ok(SearchOutcome { sim, cost: done })
 }
 
@@ -318,6 +334,8 @@ pub struct Experiment<'a> {
     /// The ultrapeers of a flat graph exchange query routing tables (`--qrp`), as 0.6
     /// ultrapeers with `X-Ultrapeer-Query-Routing` do; two-tier graphs always do.
     pub tables: bool,
+    /// Servents leaving and joining while each query runs ([`Churn::NONE`]: never).
+    pub churn: Churn,
 }
 
 /// One strategy's results: the summary and every query's cost, in query order.
@@ -423,7 +441,9 @@ impl Experiment<'_> {
         // Queries are independent at a fixed latency (each reseeds the RNGs it uses), so
         // servents can start afresh for each; not with random latencies (an origin's
         // hop-latency estimate carries over) nor on two tiers (tables sent at settling).
-        let drop = graph.node_count() >= drop_from
+        // With churn at any size: a query's length (its origin's timeouts follow its history)
+        // decides which leaves and joins happen, so each starts on fresh servents.
+        let drop = (graph.node_count() >= drop_from || self.churn.is_on())
             && matches!(self.latency, Latency::Fixed(_))
             && !graph.is_two_tier()
             && !self.tables;
@@ -437,13 +457,14 @@ impl Experiment<'_> {
                     net.drop_servents();
                 }
                 let key = query_key(self.seed, si, first + i);
-                let out = run_search(
+                let out = run_search_with(
                     &mut net,
                     origin,
                     object_query(object, want),
                     &item.strategy,
                     Some(key),
                     false,
+                    self.churn,
                 )?;
                 costs.push(SimCost { object, ..out.sim });
                 progress(si);
@@ -496,6 +517,7 @@ mod tests {
                 latency: Latency::default(),
                 threads,
                 tables: false,
+                churn: Churn::NONE,
             };
             experiment
                 .run_dropping_from(&strategies, &|_| {}, drop_from)

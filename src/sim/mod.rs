@@ -6,15 +6,18 @@
 //! (`servent compare`): workloads, per-query cost records, reports, charts. The overlays
 //! it runs on come from [`crate::topology`].
 
+pub mod churn;
 mod datagrams;
 pub mod experiment;
 pub mod labels;
 mod latency;
+mod links;
 mod network;
 mod query_cost;
 mod queue;
 pub mod report;
 pub mod seeds;
+mod sessions;
 pub mod spec;
 pub mod stats;
 mod summary;
@@ -27,9 +30,11 @@ pub mod workload;
 /// The graph every simulated network is built on, named here too for the routing and
 /// strategy tests that build networks; new code names [`crate::topology::Graph`].
 pub use crate::topology::Graph;
+pub use churn::{Churn, ChurnCounts};
 pub use datagrams::{sim_udp_addr, SimDatagrams};
 pub use experiment::{
-    node_config, run_one_query, run_search, Experiment, SearchOutcome, SimCost, Summary,
+    node_config, run_one_query, run_search, run_search_with, Experiment, SearchOutcome, SimCost,
+    Summary,
 };
 pub use network::{Latency, Network, NodeId, ServentFactory};
 pub use spec::StrategyItem;

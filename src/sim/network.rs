@@ -23,14 +23,16 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::core::{Config, Event, PeerId, PeerInfo, Role, Servent, SharedFiles, Transmit};
+use crate::core::{Config, Event, PeerId, PeerInfo, Servent, SharedFiles, Transmit};
 use crate::proto::{Descriptor, PayloadType};
 
 use super::datagrams::{datagram_source, encoded, sim_udp_addr, SimDatagrams, DATAGRAM};
 pub(super) use super::latency::mix;
 pub use super::latency::Latency;
 use super::latency::{draw_delay, queue_for};
+use super::links::{link_info, with_role};
 use super::queue::{nanos, prefetch_all, Deliveries, Delivery, PREFETCH_AHEAD};
+use super::sessions::Sessions;
 use crate::topology::Graph;
 
 /// A servent's index in the network, `0..n`: its graph node (neighbours know it as
@@ -67,26 +69,25 @@ pub trait ServentFactory: Send + Sync {
     fn config(&self, node: NodeId) -> Config;
     /// What servent `node` shares, if anything.
     fn shared(&self, node: NodeId) -> Option<SharedFiles>;
-    /// Whether the ultrapeers of a flat overlay exchange query routing tables, as 0.6
-    /// ultrapeers that send `X-Ultrapeer-Query-Routing` do (a two-tier graph's always do).
+    /// Whether a flat overlay's ultrapeers exchange query routing tables (two tiers do).
     fn ultrapeer_tables(&self) -> bool {
         false
     }
 }
 
 /// No timer pending for a servent (in [`Slot::next_timer`]).
-const NO_TIMER: u64 = u64::MAX;
+pub(super) const NO_TIMER: u64 = u64::MAX;
 
 /// What the network keeps per servent, in one place a delivery reads (24 bytes).
-struct Slot {
+pub(super) struct Slot {
     /// Empty until the servent is first needed (lazy networks).
-    servent: OnceCell<Box<Servent>>,
+    pub(super) servent: OnceCell<Box<Servent>>,
     /// The servent's earliest timer in the heap, in ns ([`NO_TIMER`]: none).
-    next_timer: u64,
+    pub(super) next_timer: u64,
     /// Query epoch the servent last received a Query in (see `begin_query_epoch`).
     visit_epoch: u32,
     /// Query epoch the servent's RNG was last reseeded in.
-    rng_epoch: u32,
+    pub(super) rng_epoch: u32,
 }
 
 impl Slot {
@@ -104,21 +105,21 @@ impl Slot {
 /// events in flight over virtual time.
 pub struct Network {
     /// One slot per node.
-    nodes: Vec<Slot>,
+    pub(super) nodes: Vec<Slot>,
     /// Builds servents on first use; `None` when all were built up front.
     factory: Option<Arc<dyn ServentFactory>>,
     graph: Arc<Graph>,
     deliveries: Deliveries,
     /// Route-expiry timers: (time, sequence, node), earliest first.
     timers: BinaryHeap<Reverse<(Duration, u64, u32)>>,
-    seq: u64,
+    pub(super) seq: u64,
     now: Duration,
     latency: Latency,
     rng: ChaCha8Rng,
     /// Deliveries scheduled and not yet processed.
     in_flight: usize,
     /// Events kept per servent (only servents that produced one have an entry).
-    events: HashMap<NodeId, Vec<(Duration, Event)>>,
+    pub(super) events: HashMap<NodeId, Vec<(Duration, Event)>>,
     /// Descriptors put on links, by payload type; datagrams too (one message each).
     pub sent: [u64; PayloadType::ALL.len()],
     /// Datagrams sent and lost.
@@ -134,37 +135,8 @@ pub struct Network {
     rng_key: Option<u64>,
     trace: Option<Vec<TraceEntry>>,
     keep: EventFilter,
-}
-
-/// What servent `b` announces to its neighbour `a` in a real handshake (see
-/// [`Network::with_shared`]), given `b`'s configuration.
-/// `tables`: ultrapeers of a flat graph exchange query routing tables too.
-fn link_info(graph: &Graph, a: NodeId, b: NodeId, b_config: &Config, tables: bool) -> PeerInfo {
-    let tiers = graph.is_two_tier();
-    let (a_leaf, b_leaf) = (graph.is_leaf(a), graph.is_leaf(b));
-    PeerInfo {
-        walker_support: b_config.walker_support,
-        servent_id: Some(b_config.servent_id),
-        ultrapeer: !b_leaf,
-        query_routing: tiers && a_leaf != b_leaf,
-        ultrapeer_query_routing: (tiers || tables) && !a_leaf && !b_leaf,
-        dynamic_querying: true,
-        degree: (!b_leaf).then(|| graph.ultrapeer_degree(b) as u32),
-        max_ttl: Some(b_config.max_ttl),
-        ..PeerInfo::default()
-    }
-}
-
-/// The role node `i` runs with: a two-tier graph's, else what its configuration says.
-fn with_role(graph: &Graph, i: NodeId, mut c: Config) -> Config {
-    if graph.is_two_tier() {
-        c.role = if graph.is_leaf(i) {
-            Role::Leaf
-        } else {
-            Role::Ultrapeer
-        };
-    }
-    c
+    /// Which servents are down and what their links lost (churn: `sim::churn`).
+    pub(super) sessions: Sessions,
 }
 
 impl Network {
@@ -249,6 +221,7 @@ impl Network {
             rng_key: None,
             trace: None,
             keep: EventFilter::All,
+            sessions: Sessions::default(),
         }
     }
 
@@ -266,12 +239,20 @@ impl Network {
         if let Some(files) = factory.shared(i) {
             s.set_matcher(files);
         }
-        for &b in graph.neighbours(i) {
+        let up = |b: &&u32| !self.sessions.is_down(**b as usize);
+        for &b in graph.neighbours(i).iter().filter(up) {
             let b_config = factory.config(b as usize);
             let info = link_info(graph, i, b as usize, &b_config, factory.ultrapeer_tables());
             s.handle_connected(Duration::ZERO, PeerId(b), info);
         }
         Box::new(s)
+    }
+
+    /// What servent `b` announces to `a` on linking (lazy networks only: churn).
+    pub(super) fn announced(&self, a: NodeId, b: NodeId) -> Option<PeerInfo> {
+        let f = self.factory.as_ref()?;
+        let (config, tables) = (f.config(b), f.ultrapeer_tables());
+        Some(link_info(&self.graph, a, b, &config, tables))
     }
 
     /// Servent `i`, built now (and what its links sent on opening scheduled) if it was
@@ -603,6 +584,9 @@ impl Network {
         }
         self.now = self.now.max(d.at);
         self.in_flight -= 1;
+        if self.sessions.loses(&d) {
+            return;
+        }
         let to = d.to as usize;
         self.load[to] = self.load[to].saturating_add(1);
         let epoch = self.epoch;

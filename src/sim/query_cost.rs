@@ -2,6 +2,7 @@
 //! links: descriptors by type, servents reached, hits, hops and walker steps to the first
 //! find, times; one row of `--per-query`.
 
+use super::churn::ChurnCounts;
 use crate::proto::PayloadType;
 
 /// What one query cost the whole network, counted by the simulator on the links.
@@ -43,6 +44,8 @@ pub struct SimCost {
     pub checks: u32,
     /// Whether the search got the hits it wanted (a flood never says so).
     pub satisfied: bool,
+    /// Servents that left and came back while it ran, descriptors lost to that.
+    pub churn: ChurnCounts,
 }
 
 impl SimCost {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::churn::ChurnCounts;
 use super::network::Latency;
 use super::query_cost::SimCost;
 use super::spec::StrategyItem;
@@ -74,6 +75,9 @@ pub struct Summary {
     pub max_query_messages: u64,
     /// Simulator events (deliveries and timers) processed for this strategy.
     pub events: u64,
+    /// Servents that left and came back while the queries ran, descriptors lost to it
+    /// (all 0 without `--churn`).
+    pub churn: ChurnCounts,
 }
 
 /// Summarises per-query costs over a network of `load.len()` servents, `load` being the
@@ -135,6 +139,9 @@ pub fn summarize(
         satisfied_rate: costs.iter().filter(|c| c.satisfied).count() as f64 / q,
         max_query_messages: costs.iter().map(|c| c.query_messages).max().unwrap_or(0),
         events,
+        churn: costs
+            .iter()
+            .fold(ChurnCounts::default(), |a, c| a + c.churn),
     }
 }
 

@@ -508,6 +508,7 @@ pub(super) mod tests {
             satisfied_rate: success,
             max_query_messages: msgs as u64,
             events: 100,
+            churn: Default::default(),
         }
     }
 

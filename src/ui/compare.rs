@@ -114,6 +114,7 @@ pub fn run(req: &CompareRequest) -> Result<Value, ApiError> {
         tables: strategies
             .iter()
             .any(|s| matches!(s.strategy, crate::core::Strategy::RandomWalk(w) if w.look_ahead)),
+        churn: crate::sim::Churn::NONE,
     };
     let rows: Vec<_> = experiment
         .run(&strategies, &|_| {})

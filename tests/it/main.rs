@@ -2,6 +2,7 @@
 
 mod browse;
 mod churn;
+mod churn_sim;
 mod crashes;
 mod download;
 mod dq;

@@ -210,6 +210,7 @@ fn experiment(
         latency,
         threads,
         tables: false,
+        churn: servent::sim::Churn::NONE,
     }
     .run(&strategies, &|_| {
         calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
