@@ -10,7 +10,7 @@
 #   scripts/search-science.sh [--seeds N] [--queries Q] [--json DIR]
 #
 # Prints a Markdown table; with --json DIR also keeps each overlay's `servent compare
-# --json` output there. Needs python3 (to format the table). Takes ~10 minutes on 2 cores
+# --json` output there. Needs python3 (to format the table). Takes ~5 minutes on 2 cores
 # with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,6 +8,12 @@
 //! servents need nothing new. All the IDs of one search belong to its [`super::search::SearchId`]
 //! (the first ring's ID); hits for an earlier ring that arrive late still count.
 //!
+//! **Schedules.** TTLs grow by a fixed step (`step=2`: 1, 3, 5, 7, the paper's policy)
+//! or double (`step=x2`: 1, 2, 4, 8, the doubling schedule whose cost stays within a
+//! constant factor of the best fixed TTL's, Chang and Liu, INFOCOM 2004), up to `max`;
+//! `max=open` leaves the end open: rings grow until the search is satisfied or a ring
+//! reaches the servent's own TTL limit (7 on a real servent, 15 in the simulator).
+//!
 //! **Ring timeout.** A ring ends when its farthest hit could be back: 2 x TTL hops at the
 //! measured hop bound ([`super::latency::HopLatency::per_hop_bound`]), unless a fixed timeout is
 //! given; at least the servent's `min_search_timeout`.
@@ -32,10 +38,15 @@ pub(super) const DEFAULT_WANT_HITS: u32 = 1;
 pub struct ExpandingRing {
     /// TTL of the first ring, 1-15.
     pub start_ttl: u8,
-    /// TTL added per ring, 1-15.
+    /// TTL added per ring, 1-15 (ignored when `double`).
     pub step: u8,
+    /// `step=x2`: each ring's TTL is twice the last one's.
+    pub double: bool,
     /// TTL of the last ring, 1-15 (also capped by the servent's `max_ttl`).
     pub max_ttl: u8,
+    /// `max=open`: no last ring of our own; rings go on to the servent's TTL limit
+    /// (`max_ttl` is then 15, the hard limit).
+    pub open: bool,
     /// Distinct results (servent ID, file index) that end the search.
     pub want_hits: u32,
     /// A fixed time per ring; `None`: from the TTL and the measured hop latency.
@@ -47,7 +58,9 @@ impl Default for ExpandingRing {
         ExpandingRing {
             start_ttl: DEFAULT_RING_START_TTL,
             step: DEFAULT_RING_STEP,
+            double: false,
             max_ttl: DEFAULT_RING_MAX_TTL,
+            open: false,
             want_hits: DEFAULT_WANT_HITS,
             ring_timeout: None,
         }
@@ -61,9 +74,18 @@ impl ExpandingRing {
         for p in params {
             match p.key {
                 "start" => r.start_ttl = p.int(1, HARD_MAX_TTL as u64)?,
-                "step" => r.step = p.int(1, HARD_MAX_TTL as u64)?,
+                "step" if p.value == "x2" => r.double = true,
+                "step" => {
+                    r.step = p.int(1, HARD_MAX_TTL as u64)?;
+                    r.double = false;
+                }
+                "max" if p.value == "open" => {
+                    r.max_ttl = HARD_MAX_TTL;
+                    r.open = true;
+                }
                 "max" => {
                     r.max_ttl = p.int(1, HARD_MAX_TTL as u64)?;
+                    r.open = false;
                     max_given = true;
                 }
                 "want" => r.want_hits = p.int(1, u32::MAX as u64)?,
@@ -89,7 +111,8 @@ impl ExpandingRing {
     /// (`limit` is the servent's own TTL cap; the last ring is exactly the maximum).
     pub fn next_ttl(&self, ttl: u8, limit: u8) -> Option<u8> {
         let max = self.max_ttl.min(limit);
-        (ttl < max).then(|| ttl.saturating_add(self.step).min(max))
+        let step = if self.double { ttl.max(1) } else { self.step };
+        (ttl < max).then(|| ttl.saturating_add(step).min(max))
     }
 
     /// The TTLs of every ring in order, if none is satisfied.
@@ -104,12 +127,20 @@ impl ExpandingRing {
 
 impl fmt::Display for ExpandingRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let step = if self.double {
+            "x2".to_owned()
+        } else {
+            self.step.to_string()
+        };
+        let max = if self.open {
+            "open".to_owned()
+        } else {
+            self.max_ttl.to_string()
+        };
         write!(
             f,
-            "ring:start={},step={},max={},want={},timeout={}",
+            "ring:start={},step={step},max={max},want={},timeout={}",
             self.start_ttl,
-            self.step,
-            self.max_ttl,
             self.want_hits,
             fmt_duration(self.ring_timeout)
         )
@@ -133,5 +164,43 @@ mod tests {
         };
         assert_eq!(r.ttls(7), vec![2, 5, 6]);
         assert_eq!(r.next_ttl(6, 7), None);
+    }
+
+    fn parse(text: &str) -> ExpandingRing {
+        match text.parse::<super::super::Strategy>() {
+            Ok(super::super::Strategy::ExpandingRing(r)) => r,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn doubling_and_open_ended_schedules() {
+        let r = parse("ring:step=x2");
+        assert_eq!(r.ttls(7), vec![1, 2, 4, 7]);
+        let open = parse("ring:step=x2,max=open");
+        assert_eq!(
+            open.ttls(15),
+            vec![1, 2, 4, 8, 15],
+            "to the servent's limit"
+        );
+        assert_eq!(open.ttls(7), vec![1, 2, 4, 7]);
+        assert_eq!(
+            parse("ring:max=open").ttls(15),
+            vec![1, 3, 5, 7, 9, 11, 13, 15]
+        );
+        assert_eq!(
+            parse("ring:start=3,step=x2,max=open").ttls(15),
+            vec![3, 6, 12, 15]
+        );
+        for text in [
+            "ring:step=x2,max=open",
+            "ring:step=x2",
+            "ring:max=open,step=3",
+        ] {
+            let r = parse(text);
+            assert_eq!(parse(&r.to_string()), r, "{text} round-trips as {r}");
+        }
+        assert!("ring:step=x3".parse::<super::super::Strategy>().is_err());
+        assert!("ring:max=closed".parse::<super::super::Strategy>().is_err());
     }
 }
