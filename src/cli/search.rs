@@ -123,7 +123,7 @@ impl SearchArgs {
                 set("max", self.ttl.map(|t| t.to_string()));
                 set("want", self.want.map(|t| t.to_string()));
             }
-            "walk" => {
+            "walk" | "look" => {
                 set("k", self.walkers.map(|t| t.to_string()));
                 set("steps", self.max_steps.map(|t| t.to_string()));
                 set("check", self.check_every.map(|t| t.to_string()));
