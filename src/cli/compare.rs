@@ -322,14 +322,24 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         per_seed: &per_seed,
     };
     print_results(&args, &setup, &report, wall)?;
+    write_files(&args, &results, per_query.as_deref())?;
+    write_charts(&args, &setup, &report)?;
+    Ok(())
+}
+
+/// `--csv FILE` and `--per-query FILE`.
+fn write_files(
+    args: &CompareArgs,
+    results: &[Summary],
+    per_query: Option<&str>,
+) -> anyhow::Result<()> {
     if let Some(path) = &args.csv {
-        std::fs::write(path, report::csv(&results))
+        std::fs::write(path, report::csv(results))
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if let (Some(path), Some(rows)) = (&args.per_query, &per_query) {
+    if let (Some(path), Some(rows)) = (&args.per_query, per_query) {
         std::fs::write(path, rows).with_context(|| format!("writing {}", path.display()))?;
     }
-    write_charts(&args, &setup, &report)?;
     Ok(())
 }
 
