@@ -80,12 +80,14 @@ pub fn group_json(group: &HitGroup, hops: &HashMap<(SocketAddrV4, u32), u8>) -> 
 pub fn cost_json(cost: Option<&QueryCost>) -> Value {
     match cost {
         None => {
-            json!({"messages": 0, "servents_reached": null, "hops": null, "first_hit_ms": null})
+            json!({"messages": 0, "servents_reached": null, "hops": null, "first_hit_steps": null, "first_hit_ms": null})
         }
         Some(c) => json!({
             "messages": c.traffic.total(),
             "servents_reached": c.reached,
             "hops": c.first_hit_hops,
+            "first_hit_steps": c.first_hit_steps,
+            "udp_checks": c.traffic.udp_checks,
             "first_hit_ms": c.first_hit_after.map(|d| d.as_millis() as u64),
             "hits": c.hits,
             "responders": c.responders,

@@ -351,6 +351,25 @@ fn a_search_over_the_mesh_returns_the_right_groups_and_streams_them() {
 }
 
 #[test]
+fn a_look_ahead_search_from_the_page_finds_the_file_without_a_walker() {
+    // Both sources are neighbours: the page's servent looks ahead through their query
+    // routing tables, hands them the Query, and sends no walker.
+    let m = UiMesh::start();
+    let a = m.post(
+        "/api/v1/searches",
+        &json!({"pattern": "linux*iso", "strategy": "look"}),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    let id = a.json()["id"].as_u64().unwrap();
+    let s = m.poll(&format!("/api/v1/searches/{id}"), |s| s["state"] == "done");
+    let groups = s["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{s}");
+    assert_eq!(groups[0]["name"], FILE_NAME);
+    assert_eq!(s["cost"]["first_hit_steps"], 1, "found one step away: {s}");
+    assert_eq!(s["cost"]["hops"], 1);
+}
+
+#[test]
 fn a_download_through_the_api_lands_verified_and_byte_identical() {
     let m = UiMesh::start();
     let (id, s) = m.search_both_sources();

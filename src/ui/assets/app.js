@@ -146,6 +146,7 @@ function showCost(s) {
   $('.cost-messages', box).textContent = dash(c.messages);
   $('.cost-reached', box).textContent = c.servents_reached == null ? 'not known live' : String(c.servents_reached);
   $('.cost-hops', box).textContent = dash(c.hops);
+  $('.cost-steps', box).textContent = dash(c.first_hit_steps);
   $('.cost-first', box).textContent = c.first_hit_ms === null || c.first_hit_ms === undefined ? '–' : c.first_hit_ms + ' ms';
   $('.cost-hits', box).textContent = c.hits === undefined ? '–' : c.hits + ' / ' + c.responders;
   const n = ui.groups.size;
