@@ -90,6 +90,7 @@ pub async fn accept_loop(
             }
             Err(e) => {
                 log::warn!("accept failed: {e}");
+                shared.lock().counters.accept_failed += 1;
                 // Out of descriptors or similar: back off briefly instead of spinning.
                 rt::sleep(Duration::from_millis(50)).await;
             }

@@ -134,6 +134,9 @@ pub struct NetCounters {
     /// ended: `unclassified`, `gnutella_connections`, `http_connections`, `giv_connections`
     /// or `unknown_connections`.
     pub accepted: u64,
+    /// Times `accept` itself failed (out of descriptors, a connection aborted in the
+    /// backlog): logged and counted, the loop backs off and goes on.
+    pub accept_failed: u64,
     /// Closed before the first bytes said what they are, by why ("timeout", "closed").
     pub unclassified: HashMap<&'static str, u64>,
     pub gnutella_connections: u64,

@@ -102,6 +102,7 @@ pub(super) fn render(shared: &Shared) -> Value {
         },
         "connections": {
             "accepted": c.accepted,
+            "accept_failed": c.accept_failed,
             "unclassified": c.unclassified,
             "gnutella": c.gnutella_connections,
             "http": c.http_connections,

@@ -925,22 +925,40 @@ fn status_answers_an_ipv4_mapped_loopback_client() {
 
 /// Connections reset right after connecting in the counting test.
 const RESETS: u64 = 1_000;
+/// Connections left waiting for `accept` at most: well under the listen backlog (128).
+const IN_BACKLOG: u64 = 32;
 
 #[test]
 fn every_connection_reset_before_classification_is_counted() {
     let n = node(Duration::from_secs(10));
+    let c = |k: &str| n.status()["connections"][k].clone();
     let began = Instant::now();
-    for _ in 0..RESETS {
+    for i in 0..RESETS {
+        // At most IN_BACKLOG connections wait for `accept` at once: beyond the listen
+        // backlog the kernel drops the handshake's last ACK and the reset connection
+        // never reaches us (CI saw 999 of 1,000 accepted on a loaded machine, with the
+        // kernel's ListenOverflows counting the rest).
+        if i % IN_BACKLOG == 0 {
+            let want = i.saturating_sub(IN_BACKLOG);
+            wait_until("accepts to catch up", Duration::from_secs(20), || {
+                c("accepted").as_u64().unwrap_or(0) >= want
+            });
+        }
         reset(TcpStream::connect(n.listen_addr()).unwrap());
         assert!(
             began.elapsed() < Duration::from_secs(60),
             "connects too slow"
         );
     }
-    let c = |k: &str| n.status()["connections"][k].clone();
-    wait_until("every reset counted", Duration::from_secs(20), || {
-        c("accepted") == RESETS && c("unclassified")["closed"] == RESETS
-    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(c("accepted") == RESETS && c("unclassified")["closed"] == RESETS) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for every reset counted: {}",
+            n.status()["connections"]
+        );
+        std::thread::yield_now();
+    }
     assert_eq!(c("http"), 0);
     assert_eq!(c("unknown"), 0);
     rt::block_on(n.shutdown());
