@@ -135,10 +135,7 @@ pub struct CompareArgs {
 /// Whether the experiment's ultrapeers exchange query routing tables: asked, or needed
 /// by a look-ahead walk.
 fn tables(args: &CompareArgs, strategies: &[StrategyItem]) -> bool {
-    args.qrp
-        || strategies
-            .iter()
-            .any(|s| matches!(s.strategy, servent::core::Strategy::RandomWalk(w) if w.look_ahead))
+    args.qrp || strategies.iter().any(|s| s.strategy.reads_tables())
 }
 
 fn parse_duration(s: &str) -> anyhow::Result<Duration> {
@@ -238,6 +235,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         want_hits: args.want_hits,
     };
 
+    let tables = tables(&args, &strategies);
     let started = Instant::now();
     let bar = progress_bar(&args, args.seeds as usize * strategies.len() * spec.queries);
     let labels: Vec<String> = strategies.iter().map(|s| s.label.clone()).collect();
@@ -266,7 +264,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
                 latency,
                 threads,
                 origins: &origins_text,
-                tables: tables(&args, &strategies),
+                tables,
             };
             bar.suspend(|| print_setup(&args, &setup));
         }
@@ -276,7 +274,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             seed,
             latency,
             threads,
-            tables: tables(&args, &strategies),
+            tables,
             churn,
         };
         let results = experiment.run(&strategies, &progress)?;
@@ -313,7 +311,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         latency,
         threads,
         origins: &origins_text,
-        tables: tables(&args, &strategies),
+        tables,
     };
     let report = Report {
         seeds: &seed_list,
@@ -625,14 +623,7 @@ fn subtitle(args: &CompareArgs, setup: &Setup, report: &Report) -> String {
         [one] => format!("seed {one}"),
         many => format!("mean of {} seeds from {}", many.len(), args.seed),
     };
-    format!(
-        "{} servents, {} links; {} objects at {:.2}% replication; {} queries per strategy; {seeds}",
-        report::group(info.servents as f64, 0),
-        report::group(info.links as f64, 0),
-        spec.objects,
-        100.0 * spec.replication,
-        spec.queries,
-    )
+    report::chart_subtitle(info, spec, &seeds)
 }
 
 /// `--svg` and `--svg-dist`, when asked for.

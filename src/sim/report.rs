@@ -88,6 +88,19 @@ impl TopologyInfo {
     }
 }
 
+/// A chart's subtitle: the topology's size and the workload, then `seeds` ("seed 1",
+/// "mean of 5 seeds from 1").
+pub fn chart_subtitle(info: &TopologyInfo, spec: &crate::sim::WorkloadSpec, seeds: &str) -> String {
+    format!(
+        "{} servents, {} links; {} objects at {:.2}% replication; {} queries per strategy; {seeds}",
+        group(info.servents as f64, 0),
+        group(info.links as f64, 0),
+        spec.objects,
+        100.0 * spec.replication,
+        spec.queries,
+    )
+}
+
 /// `1234567.891` with `decimals` decimals and thousands separators: `1,234,567.89`.
 pub fn group(x: f64, decimals: usize) -> String {
     let s = format!("{:.*}", decimals, x.abs());

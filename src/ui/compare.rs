@@ -111,9 +111,7 @@ pub fn run(req: &CompareRequest) -> Result<Value, ApiError> {
         latency: Latency::default(),
         threads: 1,
         // Look-ahead walks read the ultrapeers' tables, as `servent compare` turns on.
-        tables: strategies
-            .iter()
-            .any(|s| matches!(s.strategy, crate::core::Strategy::RandomWalk(w) if w.look_ahead)),
+        tables: strategies.iter().any(|s| s.strategy.reads_tables()),
         churn: crate::sim::Churn::NONE,
     };
     let rows: Vec<_> = experiment
@@ -124,14 +122,7 @@ pub fn run(req: &CompareRequest) -> Result<Value, ApiError> {
         .collect();
     let chart = Chart {
         title: format!("Search cost on {}", info.spec),
-        subtitle: format!(
-            "{} servents, {} links; {} objects at {:.2}% replication; {} queries per strategy; seed {COMPARE_SEED}",
-            report::group(info.servents as f64, 0),
-            report::group(info.links as f64, 0),
-            spec.objects,
-            100.0 * spec.replication,
-            spec.queries,
-        ),
+        subtitle: report::chart_subtitle(&info, &spec, &format!("seed {COMPARE_SEED}")),
         rows: &rows,
         curves: false,
     };

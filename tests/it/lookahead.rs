@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use servent::core::strategy::SearchEnd;
-use servent::core::{QueryTraffic, SharedFiles, Strategy};
+use servent::core::{SharedFiles, Strategy};
 use servent::net::mesh::{wait_until, Mesh};
 use servent::net::{NodeConfig, NodeShare, Timing};
 use servent::rt;
@@ -20,6 +20,8 @@ use servent::sim::experiment::{build_shared_network, object_query};
 use servent::sim::workload::{ObjectMatcher, Placement};
 use servent::sim::{node_config, run_search, Latency, Network};
 use servent::topology::Graph;
+
+use crate::simtcp::per_servent;
 
 /// A line 0 - 1 - ... - (n-1).
 fn line(n: usize) -> Graph {
@@ -152,23 +154,6 @@ fn every_query_message_of_a_look_ahead_walk_is_a_step_or_a_look_ahead() {
         }
     }
     assert_eq!(satisfied, 12, "every search found the object");
-}
-
-/// Per-servent Query counts for a search's descriptor IDs.
-fn per_servent(
-    n: usize,
-    guids: &[servent::proto::Guid],
-    lookup: impl Fn(usize, &servent::proto::Guid) -> Option<QueryTraffic>,
-) -> Vec<u32> {
-    (0..n)
-        .map(|i| {
-            guids
-                .iter()
-                .filter_map(|g| lookup(i, g))
-                .map(|t| t.queries)
-                .sum()
-        })
-        .collect()
 }
 
 #[test]

@@ -22,8 +22,8 @@ use servent::topology::Graph;
 
 const SEED: u64 = 42;
 
-/// Per-servent Query counts for a search's descriptor IDs.
-fn per_servent(
+/// Per-servent Query counts for a search's descriptor IDs (also `lookahead.rs`'s).
+pub(crate) fn per_servent(
     n: usize,
     guids: &[servent::proto::Guid],
     lookup: impl Fn(usize, &servent::proto::Guid) -> Option<QueryTraffic>,

@@ -366,6 +366,10 @@ fn a_look_ahead_search_from_the_page_finds_the_file_without_a_walker() {
     assert_eq!(groups.len(), 1, "{s}");
     assert_eq!(groups[0]["name"], FILE_NAME);
     assert_eq!(s["cost"]["first_hit_steps"], 1, "found one step away: {s}");
+    assert_eq!(
+        s["cost"]["messages"], 2,
+        "one Query to each of the two matching neighbours, no walker: {s}"
+    );
     assert_eq!(s["cost"]["hops"], 1);
 }
 

@@ -167,7 +167,8 @@ impl Servent {
             walker: PROBE_WALKER,
             ..self.first_tag(w, 0)
         };
-        let matched = self.look_ahead(now, None, guid, &query, &tag);
+        let keys = self.query_keys(&query);
+        let matched = self.look_ahead(now, None, guid, &query, &tag, &keys);
         if (matched as u64) < u64::from(w.want_hits) {
             return false;
         }

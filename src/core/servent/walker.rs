@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::core::config::DEFAULT_MAX_RESULTS;
 use crate::core::event::Priority;
 use crate::core::peer::PeerId;
+use crate::core::qrp::QueryKeys;
 use crate::core::stats::DropReason;
 use crate::core::strategy::walk::{check_due, choose_next, next_tag};
 use crate::core::strategy::QueryTraffic;
@@ -51,11 +52,15 @@ impl Servent {
         let mut found = false;
         if first {
             found = self.answer_walker(now, from, guid, query, &tag);
-            // An ultrapeer's leaves are part of each step: the ones whose tables may
-            // match get the walker once (a leaf answers it and walks it no further).
-            found |= self.walker_to_leaves(now, from, &d, query) > 0;
-            if tag.look_ahead {
-                found |= self.look_ahead(now, Some(from), guid, query, &tag) > 0;
+            if self.config.role == Role::Ultrapeer {
+                // Hashed once for both: our leaves' tables and our neighbours'.
+                let keys = self.query_keys(query);
+                // An ultrapeer's leaves are part of each step: the ones whose tables may
+                // match get the walker once (a leaf answers it and walks it no further).
+                found |= self.walker_to_leaves(now, from, &d, &keys) > 0;
+                if tag.look_ahead {
+                    found |= self.look_ahead(now, Some(from), guid, query, &tag, &keys) > 0;
+                }
             }
         }
         if self.config.role == Role::Leaf {
@@ -93,26 +98,22 @@ impl Servent {
         self.step_walker(now, guid, &query, tag, Some(from));
     }
 
-    /// Hands a walker's Query to our leaves whose tables may match (ultrapeers only), one
-    /// hop on; their hits come back along the walker's reverse path. Returns how many
-    /// leaves got it.
+    /// Hands a walker's Query (keyed `keys`) to our leaves whose tables may match, one hop
+    /// on; their hits come back along the walker's reverse path. Returns how many leaves
+    /// got it.
     fn walker_to_leaves(
         &mut self,
         now: Duration,
         from: PeerId,
         d: &Descriptor,
-        query: &Query,
+        keys: &QueryKeys,
     ) -> usize {
-        if self.config.role != Role::Ultrapeer {
-            return 0;
-        }
-        let keys = self.query_keys(query);
         let leaves: Vec<PeerId> = self
             .peers
             .iter()
             .filter(|(&id, p)| id != from && !p.info.ultrapeer)
             .map(|(&id, _)| id)
-            .filter(|&id| self.query_goes_to(id, &keys, false))
+            .filter(|&id| self.query_goes_to(id, keys, false))
             .collect();
         let next = d.with_header(1, d.hops.saturating_add(1));
         for &leaf in &leaves {
@@ -124,7 +125,7 @@ impl Servent {
     }
 
     /// Looks one hop ahead for a look-ahead walker standing here (it arrived from `from`;
-    /// `None` at the requester): the Query goes once to each ultrapeer neighbour other
+    /// `None` at the requester): the Query (keyed `keys`) goes once to each ultrapeer neighbour other
     /// than `from` that supports walkers and whose query routing table may match, as a
     /// walker with no steps left and no look-ahead of its own (it answers, hands the
     /// Query to its own matching leaves, and goes no further; its hits come back along
@@ -136,16 +137,16 @@ impl Servent {
         guid: Guid,
         query: &Query,
         tag: &WalkerTag,
+        keys: &QueryKeys,
     ) -> usize {
         if self.config.role != Role::Ultrapeer || !self.config.walker_support {
             return 0;
         }
-        let keys = self.query_keys(query);
         let mut targets: Vec<(Option<Guid>, PeerId)> = self
             .peers
             .iter()
             .filter(|(&id, p)| Some(id) != from && p.info.ultrapeer && p.info.walker_support)
-            .filter(|(&id, _)| self.qrp_table_of(id).is_some_and(|t| t.may_route(&keys)))
+            .filter(|(&id, _)| self.qrp_table_of(id).is_some_and(|t| t.may_route(keys)))
             .map(|(&id, p)| (p.info.servent_id, id))
             .collect();
         if targets.is_empty() {

@@ -77,6 +77,12 @@ impl Strategy {
         }
     }
 
+    /// Whether the strategy reads the ultrapeers' query routing tables beyond the last
+    /// hop (a look-ahead walk, `look=1`): a simulated flat overlay must exchange them.
+    pub fn reads_tables(&self) -> bool {
+        matches!(self, Strategy::RandomWalk(w) if w.look_ahead)
+    }
+
     /// Parses a comma-separated list of strategies (grammar in the module docs).
     pub fn parse_list(text: &str) -> Result<Vec<Strategy>, StrategyError> {
         let mut items: Vec<String> = Vec::new();
